@@ -1,0 +1,122 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace ember::common {
+
+Result<UniqueFd> open_regular_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return errno_error(path);
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return errno_error(path);
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(ErrorCode::kInvalidArgument, path + ": not a regular file");
+  }
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+Result<std::string> read_fd(int fd, std::string_view name_for_errors, size_t max_bytes) {
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error(name_for_errors);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      return make_error(ErrorCode::kResourceExhausted,
+                        std::string(name_for_errors) + ": larger than the limit of " +
+                            std::to_string(max_bytes) + " bytes");
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+  auto fd = open_regular_file(path);
+  if (!fd) return std::unexpected(fd.error());
+  struct stat st{};
+  if (::fstat(fd->get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      path + ": " + std::to_string(st.st_size) + " bytes, larger than the limit of " +
+                          std::to_string(max_bytes) + " bytes");
+  }
+  return read_fd(fd->get(), path, max_bytes);
+}
+
+Result<void> write_all(int fd, std::string_view data, std::string_view name_for_errors) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error(name_for_errors);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+namespace {
+std::string parent_directory(const std::string& path) {
+  std::filesystem::path p(path);
+  auto parent = p.parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+}  // namespace
+
+Result<void> write_file_atomic(const std::string& path, std::string_view contents) {
+  std::string dir = parent_directory(path);
+  std::string tmpl = (std::filesystem::path(dir) /
+                      ("." + std::filesystem::path(path).filename().string() + ".tmp-XXXXXX"))
+                         .string();
+  UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+  if (!fd) return errno_error(path);
+  auto fail = [&](Error e) -> Result<void> {
+    ::unlink(tmpl.c_str());
+    return std::unexpected(std::move(e));
+  };
+  if (auto w = write_all(fd.get(), contents, path); !w) return fail(w.error());
+  if (::fchmod(fd.get(), 0644) != 0) return fail(Error::from_errno(path));
+  if (::fsync(fd.get()) != 0) return fail(Error::from_errno(path + ": fsync"));
+  fd.reset();
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) return fail(Error::from_errno(path));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd) ::fsync(dfd.get());
+  return {};
+}
+
+Result<void> check_output_writable(const std::string& path) {
+  if (path == "-") return {};
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return make_error(ErrorCode::kInvalidArgument, path + ": is a directory");
+    }
+  }
+  // The file is replaced by rename, so what matters is that its directory takes a new file.
+  std::string dir = parent_directory(path);
+  struct stat dst{};
+  if (::stat(dir.c_str(), &dst) != 0) return errno_error(path + ": directory " + dir);
+  if (!S_ISDIR(dst.st_mode)) {
+    return make_error(ErrorCode::kInvalidArgument, path + ": " + dir + " is not a directory");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) return errno_error(path + ": directory " + dir);
+  return {};
+}
+
+Result<void> write_output(const std::string& path, std::string_view contents) {
+  if (path == "-") return write_all(STDOUT_FILENO, contents, "stdout");
+  return write_file_atomic(path, contents);
+}
+
+}  // namespace ember::common

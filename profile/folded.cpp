@@ -1,0 +1,305 @@
+#include "profile/folded.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <unordered_map>
+
+namespace ember::profile {
+
+namespace {
+
+constexpr std::string_view kKernelSuffix = "_[k]";
+constexpr std::string_view kJitSuffix = "_[j]";
+
+struct StackHash {
+  size_t operator()(const std::vector<StringId>& frames) const noexcept {
+    uint64_t h = 1469598103934665603ull;
+    for (StringId id : frames) {
+      h ^= id.value;
+      h *= 1099511628211ull;
+    }
+    return h;
+  }
+};
+
+// A frame name must not break the folded format: ';' separates frames (stackcollapse-perf.pl
+// turns it into ':' too) and a line ends at a newline.
+bool needs_sanitizing(std::string_view name) {
+  for (unsigned char c : name) {
+    if (c == ';' || c < 0x20) return true;
+  }
+  return false;
+}
+
+std::string sanitized(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (c == ';') c = ':';
+    else if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  }
+  return out;
+}
+
+std::string_view basename(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+int64_t FoldedStacks::total() const {
+  int64_t sum = 0;
+  for (const Stack& s : stacks) sum += s.value;
+  return sum;
+}
+
+MappingKind frame_kind(std::string_view annotated, std::string_view* bare) {
+  MappingKind kind = MappingKind::kFile;
+  std::string_view name = annotated;
+  if (name.ends_with(kKernelSuffix)) {
+    kind = MappingKind::kKernel;
+    name.remove_suffix(kKernelSuffix.size());
+  } else if (name.ends_with(kJitSuffix)) {
+    kind = MappingKind::kJit;
+    name.remove_suffix(kJitSuffix.size());
+  }
+  if (bare != nullptr) *bare = name;
+  return kind;
+}
+
+std::string unsymbolized_name(const Profile& profile, const Location& location) {
+  if (!location.mapping.valid() || location.mapping.value >= profile.mappings.size()) {
+    return "[unknown]";
+  }
+  const Mapping& m = profile.mapping(location.mapping);
+  std::string_view file = basename(profile.str(m.filename));
+  if (file.empty()) return "[unknown]";
+  uint64_t offset = location.address - m.memory_start + m.file_offset;
+  return fmt::format("{}+0x{:x}", file, offset);
+}
+
+FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
+  FoldedStacks out;
+  size_t value_index = options.value_index.value_or(profile.default_value_index());
+  if (value_index < profile.sample_types.size()) {
+    out.value_type = profile.str(profile.sample_types[value_index].type);
+    out.value_unit = profile.str(profile.sample_types[value_index].unit);
+  }
+
+  // Names per location, computed once: a location is usually shared by many samples.
+  std::vector<std::vector<StringId>> location_frames(profile.locations.size());
+  std::vector<bool> named(profile.locations.size(), false);
+  auto frames_of = [&](LocationId id) -> const std::vector<StringId>& {
+    auto& frames = location_frames[id.value];
+    if (named[id.value]) return frames;
+    named[id.value] = true;
+    const Location& loc = profile.location(id);
+    MappingKind kind = loc.mapping.valid() && loc.mapping.value < profile.mappings.size()
+                           ? profile.mapping(loc.mapping).kind
+                           : MappingKind::kAnonymous;
+    std::string_view suffix;
+    if (options.annotate && kind == MappingKind::kKernel) suffix = kKernelSuffix;
+    if (options.annotate && kind == MappingKind::kJit) suffix = kJitSuffix;
+    auto add = [&](std::string_view name) {
+      if (needs_sanitizing(name)) {
+        frames.push_back(out.names.intern(sanitized(name) + std::string(suffix)));
+      } else if (suffix.empty()) {
+        frames.push_back(out.names.intern(name));
+      } else {
+        frames.push_back(out.names.intern(std::string(name) + std::string(suffix)));
+      }
+    };
+    if (loc.lines.empty()) {
+      add(unsymbolized_name(profile, loc));
+      return frames;
+    }
+    // Root first: the outer function (last line) before the functions inlined into it.
+    size_t first = options.inline_frames ? 0 : loc.lines.size() - 1;
+    for (size_t i = loc.lines.size(); i-- > first;) {
+      const Line& line = loc.lines[i];
+      std::string_view name;
+      if (line.function.valid() && line.function.value < profile.functions.size()) {
+        const Function& f = profile.function(line.function);
+        name = profile.str(f.name);
+        if (name.empty()) name = profile.str(f.system_name);
+      }
+      if (name.empty()) {
+        add(unsymbolized_name(profile, loc));
+      } else {
+        add(name);
+      }
+    }
+    return frames;
+  };
+
+  std::unordered_map<std::vector<StringId>, size_t, StackHash> index;
+  std::vector<StringId> stack;
+  for (const Sample& sample : profile.samples) {
+    if (value_index >= sample.values.size() || sample.values[value_index] == 0) continue;
+    stack.clear();
+    if (options.process_root) {
+      std::string_view comm = profile.str_label(sample, kLabelComm);
+      auto pid = profile.num_label(sample, kLabelPid);
+      if (!comm.empty() || (options.per_pid && pid)) {
+        std::string root = sanitized(comm.empty() ? std::string_view("[unknown]") : comm);
+        if (options.per_pid && pid) root += fmt::format("-{}", *pid);
+        stack.push_back(out.names.intern(root));
+      }
+    }
+    if (options.per_thread) {
+      std::string_view thread = profile.str_label(sample, kLabelThreadComm);
+      auto tid = profile.num_label(sample, kLabelTid);
+      if (!thread.empty() || tid) {
+        std::string frame = sanitized(thread.empty() ? std::string_view("[thread]") : thread);
+        if (options.per_pid && tid) frame += fmt::format("-{}", *tid);
+        stack.push_back(out.names.intern(frame));
+      }
+    }
+    for (size_t i = sample.locations.size(); i-- > 0;) {
+      LocationId id = sample.locations[i];
+      if (!id.valid() || id.value >= profile.locations.size()) continue;
+      const auto& frames = frames_of(id);
+      stack.insert(stack.end(), frames.begin(), frames.end());
+    }
+    auto [it, inserted] = index.try_emplace(stack, out.stacks.size());
+    if (inserted) {
+      out.stacks.push_back(FoldedStacks::Stack{stack, sample.values[value_index]});
+    } else {
+      out.stacks[it->second].value += sample.values[value_index];
+    }
+  }
+  return out;
+}
+
+Profile to_profile(const FoldedStacks& folded) {
+  Profile p;
+  p.sample_types.push_back(ValueType{p.strings.intern(folded.value_type),
+                                     p.strings.intern(folded.value_unit)});
+  // Built by hand rather than through ProfileBuilder: folded stacks are already unique, and one
+  // function and location per distinct frame name is all that is needed.
+  std::optional<MappingId> kernel_mapping, jit_mapping;
+  auto mapping_for = [&](MappingKind kind) -> MappingId {
+    auto& slot = kind == MappingKind::kKernel ? kernel_mapping : jit_mapping;
+    if (!slot) {
+      Mapping m;
+      m.kind = kind;
+      m.filename = p.strings.intern(kind == MappingKind::kKernel ? "[kernel.kallsyms]" : "[jit]");
+      m.has_functions = true;
+      slot = MappingId{static_cast<uint32_t>(p.mappings.size())};
+      p.mappings.push_back(m);
+    }
+    return *slot;
+  };
+  std::vector<LocationId> location_of_name(folded.names.size());
+  auto location_for = [&](StringId name_id) -> LocationId {
+    LocationId& slot = location_of_name[name_id.value];
+    if (slot.valid()) return slot;
+    std::string_view bare;
+    MappingKind kind = frame_kind(folded.names.get(name_id), &bare);
+    Function f;
+    f.name = p.strings.intern(bare);
+    f.system_name = f.name;
+    FunctionId fid{static_cast<uint32_t>(p.functions.size())};
+    p.functions.push_back(f);
+    Location loc;
+    if (kind != MappingKind::kFile) loc.mapping = mapping_for(kind);
+    loc.lines.push_back(Line{fid, 0, 0});
+    slot = LocationId{static_cast<uint32_t>(p.locations.size())};
+    p.locations.push_back(std::move(loc));
+    return slot;
+  };
+  for (const auto& stack : folded.stacks) {
+    Sample s;
+    s.values.push_back(stack.value);
+    s.locations.reserve(stack.frames.size());
+    for (size_t i = stack.frames.size(); i-- > 0;) s.locations.push_back(location_for(stack.frames[i]));
+    p.samples.push_back(std::move(s));
+  }
+  return p;
+}
+
+Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source) {
+  FoldedStacks out;
+  std::unordered_map<std::vector<StringId>, size_t, StackHash> index;
+  std::vector<StringId> frames;
+  size_t line_number = 0;
+  while (!text.empty()) {
+    ++line_number;
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    if (line.empty()) continue;
+    auto fail = [&](std::string_view what) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}:{}: {}", source, line_number, what));
+    };
+    if (line.find('\0') != std::string_view::npos) {
+      return fail("binary data, not folded stacks (expected 'frame;frame COUNT' lines)");
+    }
+    size_t space = line.find_last_of(" \t");
+    if (space == std::string_view::npos) {
+      return fail("no sample count at the end of the line (expected 'frame;frame COUNT')");
+    }
+    std::string_view count_text = line.substr(space + 1);
+    std::string_view stack_text = line.substr(0, space);
+    while (!stack_text.empty() && (stack_text.back() == ' ' || stack_text.back() == '\t')) {
+      stack_text.remove_suffix(1);
+    }
+    int64_t count = 0;
+    auto [ptr, ec] = std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
+    if (ec == std::errc::result_out_of_range) return fail("sample count out of range");
+    if (ec != std::errc() || ptr != count_text.data() + count_text.size()) {
+      return fail(fmt::format("'{}' is not a sample count (expected 'frame;frame COUNT')",
+                              count_text.substr(0, 40)));
+    }
+    if (count < 0) return fail("negative sample count");
+    if (stack_text.empty()) return fail("empty stack before the sample count");
+    frames.clear();
+    size_t start = 0;
+    for (;;) {
+      size_t semi = stack_text.find(';', start);
+      frames.push_back(out.names.intern(stack_text.substr(start, semi - start)));
+      if (semi == std::string_view::npos) break;
+      start = semi + 1;
+    }
+    auto [it, inserted] = index.try_emplace(frames, out.stacks.size());
+    if (inserted) {
+      out.stacks.push_back(FoldedStacks::Stack{frames, count});
+    } else {
+      out.stacks[it->second].value += count;
+    }
+  }
+  return out;
+}
+
+std::string format_folded(const FoldedStacks& folded) {
+  std::vector<std::string> lines;
+  lines.reserve(folded.stacks.size());
+  for (const auto& stack : folded.stacks) {
+    std::string line;
+    for (size_t i = 0; i < stack.frames.size(); ++i) {
+      if (i != 0) line += ';';
+      line += folded.names.get(stack.frames[i]);
+    }
+    line += ' ';
+    line += std::to_string(stack.value);
+    lines.push_back(std::move(line));
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  size_t size = 0;
+  for (const auto& l : lines) size += l.size() + 1;
+  out.reserve(size);
+  for (const auto& l : lines) {
+    out += l;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace ember::profile

@@ -1,0 +1,63 @@
+#pragma once
+// Folded stacks, the text format of flamegraph.pl and stackcollapse-perf.pl:
+//   root;caller;leaf COUNT
+// and the step from a Profile to named stacks that every renderer uses.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "profile/profile.h"
+#include "profile/string_table.h"
+
+namespace ember::profile {
+
+struct FoldedStacks {
+  struct Stack {
+    std::vector<StringId> frames;  // root first
+    int64_t value = 0;
+  };
+  StringTable names;
+  std::vector<Stack> stacks;
+  // What the values count (shown in flamegraph tooltips): "samples"/"count", "cpu"/"nanoseconds".
+  std::string value_type = "samples";
+  std::string value_unit = "count";
+
+  int64_t total() const;
+};
+
+struct FoldOptions {
+  std::optional<size_t> value_index;  // default: the profile's pprof default
+  bool process_root = true;   // root frame is the process name (the sample's `comm` label)
+  bool per_pid = false;       // root frame "comm-PID"
+  bool per_thread = false;    // then a frame with the thread name ("name-TID" with per_pid)
+  bool inline_frames = true;  // inlined functions as frames of their own
+  bool annotate = true;       // "_[k]" after kernel frames, "_[j]" after JIT frames
+};
+
+// Names every sample's stack (root first) and merges equal stacks. Samples whose chosen value is
+// zero are left out. A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
+// lies in no mapping).
+FoldedStacks fold(const Profile& profile, const FoldOptions& options = {});
+
+// Each frame becomes a function with a location of its own; "_[k]" and "_[j]" frames are placed in
+// kernel and JIT mappings (the suffix is removed from the name and restored by fold()).
+Profile to_profile(const FoldedStacks& folded);
+
+// Parses folded text. Blank lines are skipped; anything else that is not "stack COUNT" is an error
+// naming `source` and the line.
+Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source);
+
+// One line per stack, sorted, as stackcollapse-perf.pl writes them.
+std::string format_folded(const FoldedStacks& folded);
+
+// Splits a frame name into its bare name and the kind its "_[k]"/"_[j]" suffix marks.
+MappingKind frame_kind(std::string_view annotated, std::string_view* bare = nullptr);
+
+// The name of a frame with no symbol: "liblzma.so.5.4.1+0x15a20", or "[unknown]".
+std::string unsymbolized_name(const Profile& profile, const Location& location);
+
+}  // namespace ember::profile

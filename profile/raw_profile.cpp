@@ -1,0 +1,109 @@
+#include "profile/raw_profile.h"
+
+#include <algorithm>
+
+namespace ember::profile {
+
+ModuleId RawProfile::add_module(std::shared_ptr<const Module> module) {
+  const Module* key = module.get();
+  if (auto it = module_index_.find(key); it != module_index_.end()) return ModuleId{it->second};
+  auto id = static_cast<uint32_t>(modules_.size());
+  modules_.push_back(std::move(module));
+  module_index_.emplace(key, id);
+  return ModuleId{id};
+}
+
+uint64_t RawProfile::hash_stack(const SampleOrigin& origin, std::span<const RawFrame> frames) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 1099511628211ull;
+  };
+  mix((static_cast<uint64_t>(static_cast<uint32_t>(origin.pid)) << 32) |
+      static_cast<uint32_t>(origin.tid));
+  mix((static_cast<uint64_t>(origin.comm.value) << 32) | origin.thread_comm.value);
+  for (const RawFrame& f : frames) {
+    mix(f.module.value);
+    mix(f.offset);
+  }
+  return h;
+}
+
+bool RawProfile::add_sample(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
+                            uint64_t weight, uint64_t samples) {
+  uint64_t h = hash_stack(origin, leaf_first);
+  auto& bucket = index_[h];
+  for (uint32_t i : bucket) {
+    Entry& e = entries_[i];
+    if (e.origin == origin && e.frame_count == leaf_first.size() &&
+        std::equal(leaf_first.begin(), leaf_first.end(), frames_.begin() + e.first_frame)) {
+      e.counts.samples += samples;
+      e.counts.weight += weight;
+      total_.samples += samples;
+      total_.weight += weight;
+      return true;
+    }
+  }
+  if (entries_.size() >= max_unique_stacks_) {
+    if (bucket.empty()) index_.erase(h);
+    dropped_samples_ += samples;
+    return false;
+  }
+  Entry e;
+  e.origin = origin;
+  e.first_frame = static_cast<uint32_t>(frames_.size());
+  e.frame_count = static_cast<uint32_t>(leaf_first.size());
+  e.counts = RawStackCounts{samples, weight};
+  frames_.insert(frames_.end(), leaf_first.begin(), leaf_first.end());
+  bucket.push_back(static_cast<uint32_t>(entries_.size()));
+  entries_.push_back(e);
+  total_.samples += samples;
+  total_.weight += weight;
+  return true;
+}
+
+size_t RawProfile::memory_bytes() const {
+  return frames_.capacity() * sizeof(RawFrame) + entries_.capacity() * sizeof(Entry) +
+         index_.size() * (sizeof(uint64_t) + sizeof(std::vector<uint32_t>) + 32) +
+         modules_.capacity() * sizeof(void*) + module_index_.size() * 32;
+}
+
+void RawProfile::merge(const RawProfile& other) {
+  std::vector<ModuleId> module_map(other.modules_.size());
+  for (size_t i = 0; i < other.modules_.size(); ++i) module_map[i] = add_module(other.modules_[i]);
+  std::vector<RawFrame> frames;
+  other.for_each_stack([&](const SampleOrigin& o, std::span<const RawFrame> stack,
+                           const RawStackCounts& counts) {
+    frames.clear();
+    for (const RawFrame& f : stack) {
+      frames.push_back(RawFrame{f.module.valid() ? module_map[f.module.value] : ModuleId{}, f.offset});
+    }
+    SampleOrigin origin{o.pid, o.tid, intern(other.str(o.comm)), intern(other.str(o.thread_comm))};
+    add_sample(origin, frames, counts.weight, counts.samples);
+  });
+  dropped_samples_ += other.dropped_samples_;
+  if (start_time_ns == 0 || (other.start_time_ns != 0 && other.start_time_ns < start_time_ns)) {
+    start_time_ns = other.start_time_ns;
+  }
+  end_time_ns = std::max(end_time_ns, other.end_time_ns);
+  if (period_ns == 0) period_ns = other.period_ns;
+  if (event.empty()) event = other.event;
+  if (!main_module.valid() && other.main_module.valid()) {
+    main_module = module_map[other.main_module.value];
+  }
+}
+
+void RawProfile::clear() {
+  strings_ = StringTable();
+  modules_.clear();
+  module_index_.clear();
+  frames_.clear();
+  entries_.clear();
+  index_.clear();
+  total_ = {};
+  dropped_samples_ = 0;
+  main_module = ModuleId{};
+  start_time_ns = end_time_ns = 0;
+}
+
+}  // namespace ember::profile

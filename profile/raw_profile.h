@@ -1,0 +1,126 @@
+#pragma once
+// What the collector hands on: stacks of addresses, never names, aggregated by identical stack
+// and origin. Symbolization happens later, once per unique (module, offset), see symbolizer/.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/types.h"
+#include "common/unique_fd.h"
+#include "profile/profile.h"
+#include "profile/string_table.h"
+
+namespace ember::profile {
+
+// A binary (or pseudo-binary) that code was executed from. Shared by every window and process
+// that maps it; the collector keeps one per build-id (or device+inode when there is none).
+struct Module {
+  MappingKind kind = MappingKind::kFile;
+  std::string path;  // as the target saw it: "/usr/lib/x86_64-linux-gnu/liblzma.so.5.4.1"
+  common::BuildId build_id;
+  uint64_t device = 0;  // identity when there is no build-id
+  uint64_t inode = 0;
+  // A process that mapped it: /proc/PID/root/PATH reaches the file in its mount namespace.
+  // For kJit, the process whose /tmp/perf-PID.map names the code.
+  int32_t pid = 0;
+  // The collector's open handle on the file, when it has one, so that binaries of processes
+  // that have exited (or were deleted or replaced) can still be symbolized.
+  std::shared_ptr<const common::UniqueFd> file;
+};
+
+using ModuleId = Index<struct ModuleTag>;
+
+struct RawFrame {
+  ModuleId module;  // invalid: the address lies in no known mapping
+  // kFile, kVdso: offset into the file; kKernel, kJit, kAnonymous, none: the absolute address.
+  uint64_t offset = 0;
+  constexpr bool operator==(const RawFrame&) const = default;
+};
+
+// Who was running when the sample was taken.
+struct SampleOrigin {
+  int32_t pid = 0;
+  int32_t tid = 0;
+  StringId comm;         // the process name (its main thread's comm)
+  StringId thread_comm;  // the sampled thread's name
+  constexpr bool operator==(const SampleOrigin&) const = default;
+};
+
+struct RawStackCounts {
+  uint64_t samples = 0;
+  uint64_t weight = 0;  // CPU time in nanoseconds
+};
+
+class RawProfile {
+ public:
+  // max_unique_stacks bounds memory: past it, new stacks are dropped and counted.
+  explicit RawProfile(size_t max_unique_stacks = 1u << 20) : max_unique_stacks_(max_unique_stacks) {}
+
+  // The same module object (by identity) always gets the same id within this profile.
+  ModuleId add_module(std::shared_ptr<const Module> module);
+  const Module& module(ModuleId id) const { return *modules_[id.value]; }
+  const std::shared_ptr<const Module>& module_ptr(ModuleId id) const { return modules_[id.value]; }
+  size_t module_count() const { return modules_.size(); }
+
+  StringId intern(std::string_view s) { return strings_.intern(s); }
+  std::string_view str(StringId id) const { return strings_.get(id); }
+
+  // Adds one sample (or `samples` of them) with this stack; false when dropped at the limit.
+  bool add_sample(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
+                  uint64_t weight, uint64_t samples = 1);
+
+  // Visits each unique stack: fn(const SampleOrigin&, std::span<const RawFrame> leaf_first,
+  // const RawStackCounts&).
+  template <class Fn>
+  void for_each_stack(Fn&& fn) const {
+    for (const Entry& e : entries_) {
+      fn(e.origin, std::span<const RawFrame>(frames_.data() + e.first_frame, e.frame_count),
+         e.counts);
+    }
+  }
+
+  size_t unique_stacks() const { return entries_.size(); }
+  uint64_t total_samples() const { return total_.samples; }
+  uint64_t total_weight() const { return total_.weight; }
+  uint64_t dropped_samples() const { return dropped_samples_; }
+  // Approximate heap bytes held, for the daemon's memory bound.
+  size_t memory_bytes() const;
+
+  // Adds all of `other` (its modules and strings are re-interned here).
+  void merge(const RawProfile& other);
+  // Empties the stacks but keeps limits; modules are released.
+  void clear();
+
+  // The recording window and how it was sampled (for pprof's time and period fields).
+  int64_t start_time_ns = 0;  // wall clock, Unix epoch
+  int64_t end_time_ns = 0;
+  int64_t period_ns = 0;      // nominal sampling period, 1e9 / frequency
+  std::string event;          // "cpu-clock", "cycles"
+  // The module of the program the user asked about (the launched command), listed first.
+  ModuleId main_module;
+
+ private:
+  struct Entry {
+    SampleOrigin origin;
+    uint32_t first_frame = 0;
+    uint32_t frame_count = 0;
+    RawStackCounts counts;
+  };
+  static uint64_t hash_stack(const SampleOrigin& origin, std::span<const RawFrame> frames);
+
+  size_t max_unique_stacks_;
+  StringTable strings_;
+  std::vector<std::shared_ptr<const Module>> modules_;
+  std::unordered_map<const Module*, uint32_t> module_index_;
+  std::vector<RawFrame> frames_;
+  std::vector<Entry> entries_;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> index_;
+  RawStackCounts total_;
+  uint64_t dropped_samples_ = 0;
+};
+
+}  // namespace ember::profile
