@@ -270,6 +270,38 @@ TEST(Compare, CallersTotalsRegressWithTheirCallee) {
   EXPECT_EQ(c->regression_count(), 4u);
 }
 
+// A profile with only cpu/nanoseconds: N cannot be read from a samples/count type.
+profile::Profile cpu_only(std::string_view text, int64_t period) {
+  profile::Profile p = folded(text);
+  p.sample_types[0] = {p.strings.intern("cpu"), p.strings.intern("nanoseconds")};
+  for (auto& s : p.samples) s.values[0] *= 10'000'000;
+  if (period != 0) {
+    p.period_type = p.sample_types[0];
+    p.period = period;
+  }
+  return p;
+}
+
+TEST(Compare, SampleCountComesFromSamplesTypeOrPeriodOrDistinctSamples) {
+  std::string text = "main;f 1000\nmain;g 9000\n";
+  // The period in the compared unit: N = total / period.
+  auto by_period = run_compare({cpu_only(text, 10'000'000)}, {cpu_only(text, 10'000'000)});
+  ASSERT_TRUE(by_period);
+  EXPECT_EQ(by_period->unit, "nanoseconds");
+  EXPECT_EQ(by_period->whole.baseline_samples, (std::vector<double>{10000}));
+  // No period: only the 2 distinct samples are certain, a lower bound that makes the test
+  // conservative — a +30% change on "2 samples" is not significant.
+  auto no_period = run_compare({cpu_only(text, 0)}, {cpu_only("main;f 1300\nmain;g 8700\n", 0)});
+  ASSERT_TRUE(no_period);
+  EXPECT_EQ(no_period->whole.current_samples, (std::vector<double>{2}));
+  EXPECT_EQ(row(*no_period, "f", ChangeKind::kSelf)->verdict, Verdict::kUnchanged);
+  // The same change with the period known is a regression (see SingleRunUsesThePooledZTest).
+  auto with_period = run_compare({cpu_only(text, 10'000'000)},
+                                 {cpu_only("main;f 1300\nmain;g 8700\n", 10'000'000)});
+  ASSERT_TRUE(with_period);
+  EXPECT_EQ(row(*with_period, "f", ChangeKind::kSelf)->verdict, Verdict::kRegression);
+}
+
 TEST(Compare, BadInputIsAnError) {
   profile::Profile samples = two_functions(1, 1);
   profile::Profile cpu = two_functions(1, 1);
@@ -286,6 +318,13 @@ TEST(Compare, BadInputIsAnError) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message(),
             "base.pb.gz: no sample type 'cpu' (the profile has: samples)");
+  profile::Profile micro = two_functions(1, 1);
+  micro.sample_types[0] = {micro.strings.intern("samples"), micro.strings.intern("microseconds")};
+  std::vector<ProfileRun> micro_run = {{"micro.pb.gz", &micro}};
+  auto unit = compare(base, micro_run, {.sample_type = "samples"});
+  ASSERT_FALSE(unit);
+  EXPECT_EQ(unit.error().message(),
+            "sample types differ: base.pb.gz has samples/count, micro.pb.gz has samples/microseconds");
   auto no_current = compare(base, {});
   ASSERT_FALSE(no_current);
   EXPECT_EQ(no_current.error().message(), "no current profile");

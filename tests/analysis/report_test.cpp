@@ -184,6 +184,19 @@ TEST(Report, TextShowsTimeInHumanUnits) {
   EXPECT_NE(text.find("  1.00s  100.00%   0ns  0.00%  main\n"), std::string::npos) << text;
 }
 
+TEST(Report, EmptyProfileHasNoRowsAndNoDivisionByZero) {
+  profile::Profile empty;
+  empty.sample_types.push_back({empty.strings.intern("samples"), empty.strings.intern("count")});
+  auto report = make_report(empty);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->total, 0);
+  EXPECT_EQ(report->function_count, 0u);
+  EXPECT_TRUE(report->top_self.empty());
+  EXPECT_TRUE(report->hot_paths.empty());
+  EXPECT_EQ(format_report_text(*report).substr(0, 68),
+            "samples (count): total 0 samples, 0 functions, 0 distinct stacks\n\nBy");
+}
+
 TEST(Report, JsonFieldsAreStable) {
   auto report = make_report(hand_built(), {.sample_type = "samples", .top = 2, .hot_paths = 1});
   ASSERT_TRUE(report);
