@@ -241,8 +241,9 @@ Result<Comparison> compare(std::span<const ProfileRun> baseline,
     double f = runs[i].samples > 0 ? m * m / runs[i].samples : 0;
     (i < nb ? base_floor : cur_floor) += f / static_cast<double>(i < nb ? nb : nc);
   }
-  if (options.fixed_workload)
+  if (options.fixed_workload) {
     whole.test = welch_test(base_totals, base_floor, cur_totals, cur_floor);
+  }
 
   // Function rows.
   for (const std::string& name : names) {
