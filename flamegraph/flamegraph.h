@@ -1,7 +1,7 @@
 #pragma once
 // Flame graphs as one self-contained, interactive SVG file: frames are static SVG (so the picture
 // shows wherever SVG does, scripts or not), and inline CSS and JavaScript add details on hover,
-// click to zoom, search with the matched share, and a reset. See docs/flamegraph.md.
+// click to zoom, search with the matched share, and a reset. See flamegraph/README.md.
 
 #include <string>
 

@@ -123,9 +123,12 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
   fmt::format_to(it,
                  "<defs><linearGradient id=\"fg-bg\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"1\">"
                  "<stop offset=\"5%\" stop-color=\"{}\"/><stop offset=\"95%\" stop-color=\"{}\"/>"
-                 "</linearGradient></defs>\n"
+                 "</linearGradient>"
+                 // Zooming magnifies all frames; the clip keeps those outside the view out.
+                 "<clipPath id=\"fg-clip\"><rect x=\"{}\" y=\"0\" width=\"{}\" height=\"{}\"/>"
+                 "</clipPath></defs>\n"
                  "<rect width=\"100%\" height=\"100%\" fill=\"url(#fg-bg)\"/>\n",
-                 doc.background_top, doc.background_bottom);
+                 doc.background_top, doc.background_bottom, g.pad, g.usable, height);
 
   const double middle = g.width / 2.0;
   const double right = g.width - g.pad;
@@ -175,7 +178,7 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
   std::string labels;
   std::string data_levels;
   const std::string height_text = fmt::format("{}", fh - 1);
-  out += "<g id=\"fg-frames\">\n";
+  out += "<g clip-path=\"url(#fg-clip)\"><g id=\"fg-frames\">\n";
   for (size_t d = 0; d < depth; ++d) {
     const double y = level_y(d);
     out += "<g transform=\"translate(0,";
@@ -229,7 +232,7 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
     data_levels += ']';
     out += "</g>\n";
   }
-  out += "</g>\n<g id=\"fg-labels\">\n";
+  out += "</g></g>\n<g id=\"fg-labels\">\n";
   out += labels;
   out += "</g>\n<g id=\"fg-zlabels\"></g>\n";
 

@@ -104,15 +104,11 @@
     return lo;
   }
 
-  function place(rect, x, w, ancestor) {
+  function remember(rect) {
     if (rect.fgX === undefined) {
       rect.fgX = rect.getAttribute('x');
       rect.fgW = rect.getAttribute('width');
     }
-    rect.setAttribute('x', fixed(x));
-    rect.setAttribute('width', fixed(w));
-    rect.classList.add('z');
-    if (ancestor) rect.classList.add('a');
     touched.push(rect);
   }
 
@@ -134,52 +130,78 @@
   function putBack() {
     for (var i = 0; i < touched.length; i++) {
       var r = touched[i];
-      r.setAttribute('x', r.fgX);
-      r.setAttribute('width', r.fgW);
-      r.classList.remove('z', 'a');
+      if (r.fgX !== undefined) {
+        r.setAttribute('x', r.fgX);
+        r.setAttribute('width', r.fgW);
+      }
+      r.style.rx = '';
+      r.classList.remove('a', 'h');
     }
     touched = [];
     zlabels.textContent = '';
   }
 
-  // The frame fills the width; its ancestors stay, greyed and as wide; all else is hidden.
-  // Frames are sorted by start on every level, so the visible ones are found by bisection.
+  // The frame fills the width; its ancestors stay, greyed and as wide; the rest is out of view.
+  // One transform on the frames magnifies them all, and the clip around them cuts off what falls
+  // outside: the cost is the zoomed subtree and the depth, not the size of the graph. Frames are
+  // sorted by start on every level, so the ones that matter are found by bisection.
   function zoom(l, i) {
     var level = levels[l];
     if (!level || !(i >= 0 && i < level.value.length)) return;
     putBack();
     var s = level.start[i], v = level.value[i], e = s + v;
-    var full = data.width - 2 * data.pad, k = full / v;
+    var full = data.width - 2 * data.pad;
+    var unit = full / data.total;      // pixels per value unit, unzoomed
+    var k = data.total / v;            // magnification
+    var onScreen = full / v;           // pixels per value unit, zoomed
+    // Static coordinates are rounded to 0.01 px: a neighbour that ends (or starts) within that
+    // much of the zoomed frame's edges could peek in once magnified, so it is hidden.
+    var near = 0.02 / unit;
     zoomed = {level: l, index: i, start: s, value: v};
-    frames.classList.add('fg-zoomed');
+    frames.setAttribute('transform',
+        'matrix(' + k + ' 0 0 1 ' + (data.pad - k * (data.pad + s * unit)) + ' 0)');
     labels.classList.add('fg-off');
     unzoomButton.classList.remove('fg-off');
     var into = document.createDocumentFragment();
-    for (var d = 0; d < l; d++) {
-      var a = levels[d], j = upperBound(a.start, s) - 1;
-      if (j < 0) continue;
-      place(a.rects[j], data.pad, full, true);
-      addLabel(into, a, j, data.pad, full, true);
-    }
-    for (d = l; d < levels.length; d++) {
-      var b = levels[d];
-      var j0 = lowerBound(b.start, s), j1 = lowerBound(b.start, e);
-      if (j0 >= j1) break;  // children lie within parents: nothing deeper either
-      for (var m = j0; m < j1; m++) {
-        var x = data.pad + (b.start[m] - s) * k, w = b.value[m] * k;
-        place(b.rects[m], x, w, false);
-        addLabel(into, b, m, x, w, false);
+    for (var d = 0; d < levels.length; d++) {
+      var b = levels[d], j0, j1, m;
+      if (d < l) {
+        j0 = upperBound(b.start, s) - 1;  // the ancestor: the frame that starts at or before s
+        if (j0 < 0) continue;
+        j1 = j0 + 1;
+        remember(b.rects[j0]);
+        b.rects[j0].classList.add('a');
+        addLabel(into, b, j0, data.pad, full, true);
+      } else {
+        j0 = lowerBound(b.start, s);
+        j1 = lowerBound(b.start, e);
+        for (m = j0; m < j1; m++) {
+          var r = b.rects[m];
+          remember(r);
+          // Exact positions, not the rounded static ones, and corners round on screen.
+          r.setAttribute('x', data.pad + b.start[m] * unit);
+          r.setAttribute('width', b.value[m] * unit);
+          r.style.rx = (2 / k) + 'px';
+          addLabel(into, b, m, data.pad + (b.start[m] - s) * onScreen, b.value[m] * onScreen, false);
+        }
       }
+      for (m = j0 - 1; m >= 0 && b.start[m] + b.value[m] > s - near; m--) hide(b.rects[m]);
+      for (m = j1; m < b.start.length && b.start[m] < e + near; m++) hide(b.rects[m]);
     }
     zlabels.appendChild(into);
     updateMatched();
     saveState();
   }
 
+  function hide(rect) {
+    remember(rect);
+    rect.classList.add('h');
+  }
+
   function unzoom() {
     putBack();
     zoomed = null;
-    frames.classList.remove('fg-zoomed');
+    frames.removeAttribute('transform');
     labels.classList.remove('fg-off');
     unzoomButton.classList.add('fg-off');
     updateMatched();

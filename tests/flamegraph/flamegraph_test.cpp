@@ -268,8 +268,8 @@ TEST(Flamegraph, HostileNamesStayEscapedAndInert) {
   EXPECT_EQ(scripts[0]->text_content(), "\n" + std::string(assets::kScript));
   EXPECT_EQ(*scripts[1]->attribute("type"), "application/json");
   // No element or attribute the renderer does not write itself.
-  const std::set<std::string> elements = {"svg", "style", "script", "defs", "linearGradient",
-                                          "stop", "rect", "text", "g", "title"};
+  const std::set<std::string> elements = {"svg",  "style", "script", "defs", "linearGradient",
+                                          "stop", "clipPath", "rect", "text", "g", "title"};
   std::function<void(const testing::XmlNode&)> walk = [&](const testing::XmlNode& n) {
     if (n.is_element()) {
       EXPECT_TRUE(elements.contains(n.name)) << n.name;
