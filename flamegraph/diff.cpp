@@ -64,16 +64,16 @@ BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
   current_id.reserve(current.names.size());
   const auto& current_strings = current.names.strings();
   for (uint32_t id = 0; id < current_strings.size(); ++id) current_id.try_emplace(current_strings[id], id);
+  const std::vector<uint32_t> canonical = canonical_ids(current.names);
   std::vector<bool> in_current(current_strings.size(), false);
   for (const auto& stack : current.stacks) {
     if (stack.value <= 0) continue;
     for (profile::StringId id : stack.frames) {
-      if (id.value < current_strings.size()) {
-        in_current[current_id.at(current_strings[id.value])] = true;
-      }
+      if (id.value < canonical.size()) in_current[canonical[id.value]] = true;
     }
   }
   const auto& base_strings = baseline.names.strings();
+  const std::vector<uint32_t> base_canonical = canonical_ids(baseline.names);
   std::vector<uint32_t> mapped(base_strings.size(), kNoFrame);
   std::vector<bool> vanished(base_strings.size(), false);
   for (uint32_t id = 0; id < base_strings.size(); ++id) {
@@ -82,8 +82,10 @@ BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
     vanished[id] = it == current_id.end() || !in_current[it->second];
   }
 
-  std::unordered_map<std::string_view, int64_t> vanished_value;
-  std::unordered_map<std::string_view, size_t> last_counted;  // once per stack, even if recursive
+  // Per canonical baseline name: its value in stacks through it, counted once per stack even
+  // when it recurses.
+  std::vector<int64_t> vanished_value(base_strings.size(), 0);
+  std::vector<size_t> last_counted(base_strings.size(), SIZE_MAX);
   const bool has_root = !layout.levels.empty();
   for (size_t s = 0; s < baseline.stacks.size(); ++s) {
     const auto& stack = baseline.stacks[s];
@@ -97,10 +99,9 @@ BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
         continue;
       }
       if (vanished[id.value]) {
-        std::string_view name = base_strings[id.value];
-        auto [it, first] = last_counted.try_emplace(name, s);
-        if (first || it->second != s) {
-          it->second = s;
+        uint32_t name = base_canonical[id.value];
+        if (last_counted[name] != s) {
+          last_counted[name] = s;
           vanished_value[name] = saturating_add(vanished_value[name], stack.value);
         }
       }
@@ -116,8 +117,10 @@ BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
       match.value[frame] = saturating_add(match.value[frame], stack.value);
     }
   }
-  for (const auto& [name, value] : vanished_value) {
-    if (!name.empty()) match.vanished.push_back({std::string(name), value});
+  for (uint32_t id = 0; id < base_strings.size(); ++id) {
+    if (vanished_value[id] > 0 && !base_strings[id].empty()) {
+      match.vanished.push_back({base_strings[id], vanished_value[id]});
+    }
   }
   std::sort(match.vanished.begin(), match.vanished.end(), [](const auto& a, const auto& b) {
     return a.value != b.value ? a.value > b.value : a.name < b.name;
