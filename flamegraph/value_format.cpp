@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <iterator>
 
@@ -62,7 +63,13 @@ void ValueFormat::append_number(std::string& out, int64_t value) const {
       if (a < 1e3) fmt::format_to(it, "{} ns", value);
       else if (a < 1e6) fmt::format_to(it, "{:.2f} µs", v / 1e3);
       else if (a < 1e9) fmt::format_to(it, "{:.2f} ms", v / 1e6);
-      else fmt::format_to(it, "{:.2f} s", v / 1e9);
+      else if (a < 1e12) fmt::format_to(it, "{:.2f} s", v / 1e9);
+      else {
+        // "3,998.94 s": a daemon's hours of CPU stay readable.
+        int64_t centis = std::llround(v / 1e7);
+        append_grouped(out, centis / 100);
+        fmt::format_to(it, ".{:02} s", std::abs(centis % 100));
+      }
       return;
     case Kind::kBytes:
       if (a < 1024) fmt::format_to(it, "{} B", value);

@@ -32,6 +32,14 @@ constexpr const char* kBaseline =
     "app;main;gone 50\n"
     "app;idle 100\n";
 
+// Ten trillion nanoseconds, and a frame of 0.1249 px ("small", with "inner" on top) at x = 718
+// between two wide ones. Its right edge is written rounded down to 718.12, 0.0049 px short:
+// magnified 9,447 times that would be 46 px, so the zoom must not trust rounded coordinates.
+constexpr const char* kPrecision =
+    "app;big 6000000000000\n"
+    "app;small;inner 1058474576\n"
+    "app;t_after 3998941525424\n";
+
 bool write(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
@@ -86,6 +94,10 @@ int main(int argc, char** argv) {
   inverted.inverted = true;
   ok &= write(dir + "/inverted.svg", fg::render_svg(plain, inverted));
   ok &= write(dir + "/hostile.svg", fg::render_svg(hostile(), options));
+  FoldedStacks precision = parse(kPrecision);
+  precision.value_type = "cpu";
+  precision.value_unit = "nanoseconds";
+  ok &= write(dir + "/precision.svg", fg::render_svg(precision, options));
   fg::DiffOptions diff;
   diff.svg.title = "Differential Flame Graph";
   ok &= write(dir + "/diff.svg", fg::render_diff_svg(parse(kBaseline), plain, diff));

@@ -298,6 +298,20 @@ TEST(Flamegraph, XmllintAcceptsOrdinaryOutput) {
   EXPECT_EQ(*errors, "");
 }
 
+TEST(Flamegraph, DeepStacksGetOneRowPerLevel) {
+  // Runaway recursion: thousands of levels, each a flat group (XML parsers limit nesting).
+  std::string stack = "main";
+  for (int i = 0; i < 3000; ++i) stack += ";recurse";
+  std::string svg = render_svg(folded(stack + " 10\nmain;leaf 10\n"), {});
+  Graph g = graph(svg);
+  EXPECT_EQ(g.frames_named("recurse").size(), 3000u);
+  EXPECT_EQ(g.data["levels"].size(), 3002u);
+  EXPECT_GE(std::stod(*g.root.attribute("height")), 3002.0 * 16);
+  if (auto errors = testing::xmllint_errors(svg)) {
+    EXPECT_EQ(*errors, "");
+  }
+}
+
 TEST(Flamegraph, HugeValuesStayWellFormed) {
   profile::FoldedStacks stacks;
   auto a = stacks.names.intern("a");

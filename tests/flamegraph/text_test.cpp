@@ -58,6 +58,9 @@ TEST(ValueFormat, CountsTimesAndBytes) {
   ValueFormat("wall", "nanoseconds").append(out, 3'000'000'000);
   EXPECT_EQ(out, "3.00 s of wall");
   out.clear();
+  ValueFormat("cpu", "nanoseconds").append(out, 3'998'941'525'424);
+  EXPECT_EQ(out, "3,998.94 s of CPU");
+  out.clear();
   ValueFormat("alloc_space", "bytes").append(out, 3 * 1024 * 1024);
   EXPECT_EQ(out, "3.00 MiB (alloc_space)");
   out.clear();

@@ -261,6 +261,34 @@ test('zoom and search survive a reload through the URL fragment', async () => {
   await page.close();
 });
 
+test('a frame of a tenth of a pixel zoomed 9,447 times fills the width exactly', async () => {
+  const { page, errors } = await open('precision.svg');
+  assert.equal((await frame(page, 'small')).title, 'small (1.06 s of CPU, 0.01%)');
+  // Too narrow to click: zoom through the URL fragment, as a shared link would.
+  const where = await page.evaluate(() => {
+    const data = JSON.parse(document.getElementById('fg-data').textContent);
+    const name = data.names.indexOf('small');
+    const level = data.levels[2];
+    for (let j = 0; j < level.length / 3; j++) if (level[3 * j] === name) return `2.${j}`;
+    return null;
+  });
+  assert.ok(where);
+  await page.goto(page.url().split('#')[0] + '#zoom=' + where, { waitUntil: 'load' });
+  await page.reload({ waitUntil: 'load' });
+  for (const name of ['small', 'inner', 'app', 'all']) {
+    const f = await frame(page, name);
+    near(f.x, 10, `${name} left edge`);
+    near(f.width, FULL, `${name} width`);
+  }
+  assert.equal((await frame(page, 'big')).visible, false);
+  assert.equal((await frame(page, 't_after')).visible, false);
+  const row = (await frame(page, 'small')).y + 5;
+  assert.equal(await hitAt(page, 11, row), 'small');
+  assert.equal(await hitAt(page, 1189, row), 'small');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('an icicle graph zooms the same way, growing downwards', async () => {
   const { page, errors } = await open('inverted.svg');
   const before = await frame(page, 'compute');
