@@ -292,6 +292,46 @@ TEST(Flamegraph, HostileNamesStayEscapedAndInert) {
   }
 }
 
+TEST(Flamegraph, RandomBytesInNamesAlwaysGiveWellFormedOutput) {
+  // Seeded, so a failure reproduces: names of arbitrary bytes, biased towards the dangerous ones.
+  std::mt19937 rng(2024);
+  static const char kSpecial[] = "<>&\"']]>;\x00\x01\x1f\x7f\x80\xbf\xc0\xc2\xe2\x80\xa8\xed\xef\xf0\xf4\xff";
+  const std::string special(kSpecial, sizeof kSpecial - 1);  // with its NUL
+  for (int round = 0; round < 50; ++round) {
+    profile::FoldedStacks baseline, current;
+    std::vector<std::string> names;
+    for (int i = 0; i < 12; ++i) {
+      std::string name;
+      int length = 1 + static_cast<int>(rng() % 12);
+      for (int c = 0; c < length; ++c) {
+        name += rng() % 2 ? special[rng() % special.size()] : static_cast<char>(rng() % 256);
+      }
+      names.push_back(name);
+    }
+    for (auto* stacks : {&baseline, &current}) {
+      for (int s = 0; s < 30; ++s) {
+        std::vector<profile::StringId> frames;
+        int depth = 1 + static_cast<int>(rng() % 6);
+        for (int d = 0; d < depth; ++d) frames.push_back(stacks->names.intern(names[rng() % names.size()]));
+        stacks->stacks.push_back({frames, static_cast<int64_t>(1 + rng() % 1000)});
+      }
+    }
+    SvgOptions options;
+    options.min_width = 0;
+    options.subtitle = names[0];
+    for (const std::string& svg : {render_svg(current, options),
+                                   render_diff_svg(baseline, current, DiffOptions{options, true})}) {
+      auto g = read_graph(svg);
+      ASSERT_TRUE(g) << "round " << round << ": " << g.error();
+      for (const auto& f : g->frames) {
+        EXPECT_TRUE(f.title.starts_with(f.name + " (")) << f.title;
+        EXPECT_EQ(displayable(f.name), f.name);
+      }
+      EXPECT_EQ(g->root.all("script").size(), 2u);
+    }
+  }
+}
+
 TEST(Flamegraph, XmllintAcceptsOrdinaryOutput) {
   auto errors = testing::xmllint_errors(render_svg(folded("app;main;f 1\napp;g_[k] 2\n"), {}));
   if (!errors) GTEST_SKIP() << "xmllint is not installed (Debian: libxml2-utils)";
