@@ -73,6 +73,10 @@ Layout layout_frames(const profile::FoldedStacks& stacks, double min_share) {
   std::vector<uint32_t> ranks;
   std::vector<uint32_t> ids;
   runs.reserve(stacks.stacks.size());
+  size_t frames = 0;
+  for (const auto& stack : stacks.stacks) frames += stack.value > 0 ? stack.frames.size() : 0;
+  ranks.reserve(frames);
+  ids.reserve(frames);
   for (const auto& stack : stacks.stacks) {
     if (stack.value <= 0) continue;
     runs.push_back(Run{ranks.size(), static_cast<uint32_t>(stack.frames.size()), stack.value});

@@ -124,7 +124,7 @@ Rgb diff_rgb(bool grew, int level) {
   if (level <= 0) return Rgb{220, 220, 220};
   if (level > kDiffLevels) level = kDiffLevels;
   // The other two channels fall from pale to deep, as flamegraph.pl's differential colours.
-  uint8_t other = channel(205, 25, double(level) / kDiffLevels);
+  uint8_t other = channel(205, 70, double(level) / kDiffLevels);
   return grew ? Rgb{255, other, other} : Rgb{other, other, 255};
 }
 
