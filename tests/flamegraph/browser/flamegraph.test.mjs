@@ -41,7 +41,8 @@ fs.mkdirSync(outDir, { recursive: true });
 execFileSync(fixtures, [outDir], { stdio: 'inherit', timeout: 60_000 });
 
 const FULL = 1180;  // the default 1200 px width less the 10 px margins
-const TIMEOUT = 60_000;
+const TIMEOUT = 60_000;       // per browser operation
+const TEST_TIMEOUT = 180_000; // per test: a hang fails the test instead of stalling ctest
 let context;
 let userDataDir;
 
@@ -57,7 +58,7 @@ before(async () => {
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   context.setDefaultTimeout(TIMEOUT);
-});
+}, { timeout: TEST_TIMEOUT });
 
 after(async () => {
   await context?.close();
@@ -138,7 +139,7 @@ function near(actual, expected, what, tolerance = 0.6) {
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not ${expected}`);
 }
 
-test('draws every frame with widths by value, and shows details on hover', async () => {
+test('draws every frame with widths by value, and shows details on hover', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('plain.svg');
   assert.equal(await page.locator('#fg-frames rect').count(), 13);
   near((await frame(page, 'all')).width, FULL, 'root width');
@@ -153,7 +154,7 @@ test('draws every frame with widths by value, and shows details on hover', async
   await page.close();
 });
 
-test('click zooms: the frame fills the width, ancestors stay greyed, the rest is hidden', async () => {
+test('click zooms: the frame fills the width, ancestors stay greyed, the rest is hidden', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('plain.svg');
   assert.equal(await shown(page, 'fg-unzoom'), false);
   await clickFrame(page, 'compute');
@@ -202,7 +203,7 @@ test('click zooms: the frame fills the width, ancestors stay greyed, the rest is
   await page.close();
 });
 
-test('search highlights matches and counts a recursive function once', async () => {
+test('search highlights matches and counts a recursive function once', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('plain.svg');
   await search(page, 'recurse');
   const recursive = await frames(page, 'recurse');
@@ -225,7 +226,7 @@ test('search highlights matches and counts a recursive function once', async () 
   await page.close();
 });
 
-test('search within a zoom reports both shares; Escape clears search and zoom', async () => {
+test('search within a zoom reports both shares; Escape clears search and zoom', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('plain.svg');
   await clickFrame(page, 'compute');
   await search(page, '^alpha$');
@@ -239,7 +240,7 @@ test('search within a zoom reports both shares; Escape clears search and zoom', 
   await page.close();
 });
 
-test('a bad regular expression is reported, not thrown', async () => {
+test('a bad regular expression is reported, not thrown', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('plain.svg');
   await search(page, '(unclosed');
   assert.match(await text(page, 'fg-matched'), /^Invalid regular expression/);
@@ -247,7 +248,7 @@ test('a bad regular expression is reported, not thrown', async () => {
   await page.close();
 });
 
-test('zoom and search survive a reload through the URL fragment', async () => {
+test('zoom and search survive a reload through the URL fragment', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('plain.svg');
   await clickFrame(page, 'parse');
   await search(page, 'recurse');
@@ -261,7 +262,7 @@ test('zoom and search survive a reload through the URL fragment', async () => {
   await page.close();
 });
 
-test('a frame of a tenth of a pixel zoomed 9,447 times fills the width exactly', async () => {
+test('a frame of a tenth of a pixel zoomed 9,447 times fills the width exactly', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('precision.svg');
   assert.equal((await frame(page, 'small')).title, 'small (1.06 s of CPU, 0.01%)');
   // Too narrow to click: zoom through the URL fragment, as a shared link would.
@@ -289,7 +290,7 @@ test('a frame of a tenth of a pixel zoomed 9,447 times fills the width exactly',
   await page.close();
 });
 
-test('an icicle graph zooms the same way, growing downwards', async () => {
+test('an icicle graph zooms the same way, growing downwards', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('inverted.svg');
   const before = await frame(page, 'compute');
   assert.ok((await frame(page, 'alpha')).y > before.y, 'children below parents');
@@ -301,7 +302,7 @@ test('an icicle graph zooms the same way, growing downwards', async () => {
   await page.close();
 });
 
-test('hostile names stay text: nothing they contain runs', async () => {
+test('hostile names stay text: nothing they contain runs', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('hostile.svg');
   const names = await page.evaluate(() => JSON.parse(document.getElementById('fg-data').textContent).names);
   const hostile = names.filter((n) => n !== 'all' && n !== 'app');
@@ -324,7 +325,7 @@ test('hostile names stay text: nothing they contain runs', async () => {
   await page.close();
 });
 
-test('a differential graph has the same interactions and says what changed', async () => {
+test('a differential graph has the same interactions and says what changed', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('diff.svg');
   const alpha = await frame(page, 'alpha');
   assert.match(alpha.title, /^alpha \(150 → 300 samples, share 15\.00% → 30\.00%, \+100\.0%\)$/);
