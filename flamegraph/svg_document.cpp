@@ -141,11 +141,17 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
                                     title_y + line_step * static_cast<double>(i + 1)),
                         lines[i]);
   }
+  // Top right, anchored at their right ends: [Clear] [ic] [Search].
+  const double gap = fs * 1.5;
+  const double ic_x = std::round(right - 6 * char_width - gap);
+  const double clear_x = std::round(ic_x - 2 * char_width - gap);
   fmt::format_to(it,
                  "<text id=\"fg-unzoom\" class=\"fg-btn fg-off\" x=\"{}\" y=\"{}\">Reset Zoom</text>\n"
                  "<text id=\"fg-search\" class=\"fg-btn\" x=\"{}\" y=\"{}\">Search</text>\n"
+                 "<text id=\"fg-ic\" class=\"fg-btn\" x=\"{}\" y=\"{}\">ic<title>Ignore case in "
+                 "searches (Ctrl-I)</title></text>\n"
                  "<text id=\"fg-clear\" class=\"fg-btn fg-off\" x=\"{}\" y=\"{}\">Clear</text>\n",
-                 g.pad, title_y, right, title_y, std::round(right - 6 * char_width - 2 * fs), title_y);
+                 g.pad, title_y, right, title_y, ic_x, title_y, clear_x, title_y);
   const double details_y = height - bottom / 2;
   fmt::format_to(it,
                  "<text id=\"fg-details\" x=\"{}\" y=\"{}\"></text>\n"

@@ -13,6 +13,7 @@
   var highlighted = [];  // rects the search coloured
   var hits = null;       // [start, end) of every matching frame, sorted by start
   var term = '';
+  var ignoreCase = false;
 
   function byId(id) { return document.getElementById(id); }
 
@@ -60,6 +61,7 @@
     });
     unzoomButton.addEventListener('click', function () { unzoom(); });
     byId('fg-search').addEventListener('click', promptSearch);
+    byId('fg-ic').addEventListener('click', toggleIgnoreCase);
     clearButton.addEventListener('click', function () { clearSearch(); });
     window.addEventListener('keydown', onKey);
     restoreState();
@@ -217,7 +219,7 @@
   function search(t) {
     var re;
     try {
-      re = new RegExp(t);
+      re = new RegExp(t, ignoreCase ? 'i' : '');
     } catch (err) {
       matched.textContent = 'Invalid regular expression: ' + t;
       return;
@@ -241,6 +243,12 @@
     clearButton.classList.remove('fg-off');
     updateMatched();
     saveState();
+  }
+
+  function toggleIgnoreCase() {
+    ignoreCase = !ignoreCase;
+    byId('fg-ic').classList.toggle('fg-on', ignoreCase);
+    if (term) search(term); else saveState();
   }
 
   function unhighlight() {
@@ -294,6 +302,9 @@
     if (((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F')) || e.key === 'F3') {
       e.preventDefault();
       promptSearch();
+    } else if ((e.ctrlKey || e.metaKey) && (e.key === 'i' || e.key === 'I')) {
+      e.preventDefault();
+      toggleIgnoreCase();
     } else if (e.key === 'Escape') {
       clearSearch();
       unzoom();
@@ -305,6 +316,7 @@
     var parts = [];
     if (zoomed) parts.push('zoom=' + zoomed.level + '.' + zoomed.index);
     if (term) parts.push('search=' + encodeURIComponent(term));
+    if (ignoreCase) parts.push('ic=1');
     var url = location.href.split('#')[0] + (parts.length ? '#' + parts.join('&') : '');
     if (url === location.href) return;
     try {
@@ -320,6 +332,7 @@
       var eq = parts[i].indexOf('=');
       if (eq < 0) continue;
       var key = parts[i].slice(0, eq), value = parts[i].slice(eq + 1);
+      if (key === 'ic' && value === '1' && !ignoreCase) toggleIgnoreCase();
       var z = key === 'zoom' && /^(\d+)\.(\d+)$/.exec(value);
       if (z && +z[1] > 0) zoom(+z[1], +z[2]);
       if (key === 'search') {

@@ -218,6 +218,15 @@ test('search highlights matches and counts a recursive function once', { timeout
   assert.equal((await frame(page, 'alpha')).fill, 'rgb(230, 0, 230)');
   assert.equal((await frames(page, 'recurse'))[0].fill === 'rgb(230, 0, 230)', false);
 
+  // Case matters until "ic" (or Ctrl-I) says otherwise; the search is redone at once.
+  await search(page, 'ALPHA');
+  assert.equal(await text(page, 'fg-matched'), 'Matched: 0.00%');
+  await page.keyboard.press('Control+i');
+  assert.equal(await text(page, 'fg-matched'), 'Matched: 30.00%');
+  assert.match(page.url(), /#search=ALPHA&ic=1$/);
+  await clickText(page, 'fg-ic');
+  assert.equal(await text(page, 'fg-matched'), 'Matched: 0.00%');
+
   await clickText(page, 'fg-clear');
   assert.equal(await text(page, 'fg-matched'), '');
   assert.notEqual((await frame(page, 'alpha')).fill, 'rgb(230, 0, 230)');
