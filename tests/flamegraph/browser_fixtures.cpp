@@ -1,0 +1,105 @@
+// Writes the SVGs the browser test (browser/flamegraph.test.mjs) loads in Chromium:
+//   flamegraph_browser_fixtures OUT_DIR
+// The profiles are small and known, so the test can check exact widths and percentages.
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "flamegraph/flamegraph.h"
+
+namespace {
+
+using ember::profile::FoldedStacks;
+
+// 1,000 samples. "recurse" is on three levels of the same 150 samples; "compute" (600) holds
+// "alpha" (300) and "beta" (200).
+constexpr const char* kPlain =
+    "app;main;compute;alpha 300\n"
+    "app;main;compute;beta 200\n"
+    "app;main;compute 100\n"
+    "app;main;parse;recurse;recurse;recurse 150\n"
+    "app;main;parse 50\n"
+    "app;main;read_[k];vfs_read_[k] 100\n"
+    "app;idle 100\n";
+
+constexpr const char* kBaseline =
+    "app;main;compute;alpha 150\n"
+    "app;main;compute;beta 400\n"
+    "app;main;compute 100\n"
+    "app;main;parse;recurse;recurse;recurse 150\n"
+    "app;main;parse 50\n"
+    "app;main;gone 50\n"
+    "app;idle 100\n";
+
+// Ten trillion nanoseconds, and a frame of 0.1249 px ("small", with "inner" on top) at x = 718
+// between two wide ones. Its right edge is written rounded down to 718.12, 0.0049 px short:
+// magnified 9,447 times that would be 46 px, so the zoom must not trust rounded coordinates.
+constexpr const char* kPrecision =
+    "app;big 6000000000000\n"
+    "app;small;inner 1058474576\n"
+    "app;t_after 3998941525424\n";
+
+bool write(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) std::fprintf(stderr, "cannot write %s\n", path.c_str());
+  return static_cast<bool>(out);
+}
+
+FoldedStacks parse(const char* text) {
+  auto parsed = ember::profile::parse_folded(text, "fixture");
+  if (!parsed) {
+    std::fprintf(stderr, "%s\n", parsed.error().message().c_str());
+    std::exit(1);
+  }
+  return std::move(*parsed);
+}
+
+// Each name would run code if it reached the page as markup or as script.
+FoldedStacks hostile() {
+  const char* names[] = {
+      "<img src=x onerror=\"window.__pwned=1\">",
+      "</script><script>window.__pwned=2</script>",
+      "]]><script>window.__pwned=3</script>",
+      "\"><script>window.__pwned=4</script>",
+      "');window.__pwned=5;('",
+      "\\u003cscript\\u003ewindow.__pwned=6\\u003c/script\\u003e",
+      "<svg onload=\"window.__pwned=7\"/>",
+  };
+  FoldedStacks stacks;
+  auto app = stacks.names.intern("app");
+  int64_t v = 100;
+  for (const char* name : names) {
+    stacks.stacks.push_back({{app, stacks.names.intern(name)}, v});
+    v += 10;
+  }
+  return stacks;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+    return 2;
+  }
+  std::string dir = argv[1];
+  namespace fg = ember::flamegraph;
+  fg::SvgOptions options;
+  options.subtitle = "browser test · 1,000 samples";
+  FoldedStacks plain = parse(kPlain);
+  bool ok = write(dir + "/plain.svg", fg::render_svg(plain, options));
+  fg::SvgOptions inverted = options;
+  inverted.inverted = true;
+  ok &= write(dir + "/inverted.svg", fg::render_svg(plain, inverted));
+  ok &= write(dir + "/hostile.svg", fg::render_svg(hostile(), options));
+  FoldedStacks precision = parse(kPrecision);
+  precision.value_type = "cpu";
+  precision.value_unit = "nanoseconds";
+  ok &= write(dir + "/precision.svg", fg::render_svg(precision, options));
+  fg::DiffOptions diff;
+  diff.svg.title = "Differential Flame Graph";
+  ok &= write(dir + "/diff.svg", fg::render_diff_svg(parse(kBaseline), plain, diff));
+  return ok ? 0 : 1;
+}
