@@ -391,26 +391,34 @@ std::string folded(const Profile& p, std::optional<size_t> value_index) {
   return format_folded(fold(p, options));
 }
 
+std::vector<std::string> pprof_frames(const Profile& p, const Sample& s) {
+  std::vector<std::string> frames;
+  for (LocationId id : s.locations) {
+    const Location& loc = p.location(id);
+    if (loc.lines.empty()) {
+      std::string_view file = loc.mapping.valid() ? p.str(p.mapping(loc.mapping).filename) : "";
+      file = file.substr(file.rfind('/') == std::string_view::npos ? 0 : file.rfind('/') + 1);
+      frames.push_back(file.empty() ? fmt::format("{:#x}", loc.address) : fmt::format("[{}]", file));
+      continue;
+    }
+    for (size_t k = 0; k < loc.lines.size(); ++k) {
+      const Function& f = p.function(loc.lines[k].function);
+      std::string name(p.str(f.name).empty() ? p.str(f.system_name) : p.str(f.name));
+      frames.push_back(k + 1 < loc.lines.size() ? name + " (inline)" : name);
+    }
+  }
+  return frames;
+}
+
 std::map<std::string, FlatCum> flat_cum(const Profile& p, size_t value_index) {
   std::map<std::string, FlatCum> out;
   for (const Sample& s : p.samples) {
     int64_t v = s.values.at(value_index);
-    std::set<std::string> seen;
-    bool leaf = true;
-    for (LocationId id : s.locations) {
-      const Location& loc = p.location(id);
-      if (loc.lines.empty()) {
-        leaf = false;
-        continue;
-      }
-      for (const Line& line : loc.lines) {
-        const Function& f = p.function(line.function);
-        std::string name(p.str(f.name).empty() ? p.str(f.system_name) : p.str(f.name));
-        if (leaf) out[name].flat += v;
-        leaf = false;
-        if (seen.insert(name).second) out[name].cum += v;
-      }
-    }
+    std::vector<std::string> frames = pprof_frames(p, s);
+    if (frames.empty()) continue;
+    out[frames.front()].flat += v;
+    std::set<std::string> seen(frames.begin(), frames.end());
+    for (const std::string& name : seen) out[name].cum += v;
   }
   return out;
 }

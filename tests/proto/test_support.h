@@ -54,8 +54,12 @@ std::string differences(const profile::Profile& a, const profile::Profile& b);
 // Folded text of the profile (inline frames, annotations, process root), for comparisons.
 std::string folded(const profile::Profile& p, std::optional<size_t> value_index = std::nullopt);
 
-// Per function name, as pprof's -top computes them: flat (the leaf frame of a sample) and cum
-// (any frame of the sample, once per sample). Locations without lines are left out.
+// The frames of a sample as pprof names them, leaf first: inlined functions with " (inline)",
+// a location without lines "[libfoo.so]" after its mapping's file.
+std::vector<std::string> pprof_frames(const profile::Profile& p, const profile::Sample& s);
+
+// Per frame name, as pprof's -top computes them: flat (the sample's leaf frame) and cum (any
+// frame of the sample, once per sample).
 struct FlatCum {
   int64_t flat = 0;
   int64_t cum = 0;
