@@ -11,8 +11,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include "proto/gzip.h"
@@ -36,6 +39,8 @@ using profile::StringId;
 constexpr size_t kParseBytesPerWireByte = 32;
 // Heap cost of one string in the model beyond its characters: the deque slot and the index entry.
 constexpr size_t kStringOverhead = sizeof(std::string) + 48;
+// Entries of one table (and strings) that model indices can address.
+constexpr size_t kMaxTableSize = UINT32_MAX - 1;
 // Bytes of the prefix that decide whether data is text.
 constexpr size_t kTextSniffBytes = 512;
 
@@ -103,6 +108,21 @@ uint32_t wire_type_of(const google::protobuf::UnknownField& f) {
 // "1 value", "2 values".
 std::string count_of(size_t n, std::string_view noun) {
   return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
+// The Profile message's field with this number, or nullptr for numbers it does not have. A
+// table built once, because the top-level walk asks for every field of the file.
+const FieldDescriptor* profile_field(uint32_t number) {
+  static const auto table = [] {
+    std::array<const FieldDescriptor*, 64> t{};
+    const auto* descriptor = pb::Profile::descriptor();
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      const FieldDescriptor* fd = descriptor->field(i);
+      if (static_cast<size_t>(fd->number()) < t.size()) t[static_cast<size_t>(fd->number())] = fd;
+    }
+    return t;
+  }();
+  return number < table.size() ? table[number] : nullptr;
 }
 
 // Maps a table's ids (arbitrary nonzero uint64 in the file) to model indices. Ids 1..n in order,
@@ -176,6 +196,11 @@ class Decoder {
     return false;
   }
 
+  bool too_many(std::string_view what) {
+    return set_error(fmt::format("more than {} {}", kMaxTableSize, what),
+                     ErrorCode::kResourceExhausted);
+  }
+
   bool charge(size_t bytes) {
     if (bytes > limits_.max_profile_bytes - std::min(used_, limits_.max_profile_bytes)) {
       return set_error(fmt::format("the decoded profile would exceed the memory limit of {} bytes",
@@ -189,7 +214,6 @@ class Decoder {
   // ---- Pass 1: the top-level fields.
 
   bool scan(std::string_view message) {
-    const auto* descriptor = pb::Profile::descriptor();
     wire::Reader reader(message);
     bool seen_string = false;
     bool seen_time = false;
@@ -197,7 +221,7 @@ class Decoder {
     while (!reader.done()) {
       auto field = reader.next();
       if (!field) return set_error("not a pprof profile: " + field.error().message());
-      const FieldDescriptor* fd = descriptor->FindFieldByNumber(static_cast<int>(field->number));
+      const FieldDescriptor* fd = profile_field(field->number);
       if (fd == nullptr) continue;  // a field from a newer profile.proto: skipped, as pprof does
       if (!wire_type_fits(fd, field->wire_type)) {
         return set_error(fmt::format("not a pprof profile: field {} ({}) at byte {} is {}, "
@@ -234,6 +258,7 @@ class Decoder {
             }
             break;
           }
+          if (profile_.strings.size() >= kMaxTableSize) return too_many("strings");
           if (!charge(kStringOverhead + (field->bytes.size() > 15 ? field->bytes.size() + 1 : 0))) {
             return false;
           }
@@ -282,6 +307,9 @@ class Decoder {
   }
 
   bool note(std::vector<std::string_view>& spans, std::string_view bytes) {
+    // Model indices are 32 bits with UINT32_MAX meaning "none"; only limits far above the
+    // defaults could let a table reach that.
+    if (spans.size() >= kMaxTableSize) return too_many("entries in one table");
     if (!charge(sizeof(std::string_view))) return false;
     spans.push_back(bytes);
     return true;
@@ -594,13 +622,12 @@ bool looks_like_pprof(std::string_view bytes) {
   // The first fields must be Profile fields with their wire types. A field that runs past the
   // end of what we were given is fine (a prefix of a file) if something before it fitted.
   constexpr size_t kFieldsToCheck = 16;
-  const auto* descriptor = pb::Profile::descriptor();
   wire::Reader reader(bytes);
   size_t fields = 0;
   while (!reader.done() && fields < kFieldsToCheck) {
     auto field = reader.next();
     if (!field) return fields > 0 && reader.cut_off();
-    const FieldDescriptor* fd = descriptor->FindFieldByNumber(static_cast<int>(field->number));
+    const FieldDescriptor* fd = profile_field(field->number);
     if (fd == nullptr || !wire_type_fits(fd, field->wire_type)) return false;
     ++fields;
   }
@@ -609,15 +636,25 @@ bool looks_like_pprof(std::string_view bytes) {
 
 Result<profile::Profile> decode(std::string_view bytes, std::string_view source,
                                 const DecodeLimits& limits) {
-  if (!is_gzip(bytes)) return Decoder(source, limits, false).run(bytes);
-  auto inflated = gzip_decompress(bytes, limits.max_decompressed_bytes);
-  if (!inflated) {
-    const Error& e = inflated.error();
-    std::string prefix = e.code() == ErrorCode::kMalformed ? "not a pprof profile: " : "";
-    return std::unexpected<Error>(std::in_place, e.code(),
-                                  fmt::format("{}: {}{}", source, prefix, e.message()));
+  // The limits bound what a file can make us allocate, but not what the machine has left:
+  // running out of memory within them is an error for this file, not a crash.
+  try {
+    if (!is_gzip(bytes)) return Decoder(source, limits, false).run(bytes);
+    auto inflated = gzip_decompress(bytes, limits.max_decompressed_bytes);
+    if (!inflated) {
+      const Error& e = inflated.error();
+      std::string prefix = e.code() == ErrorCode::kMalformed ? "not a pprof profile: " : "";
+      return std::unexpected<Error>(std::in_place, e.code(),
+                                    fmt::format("{}: {}{}", source, prefix, e.message()));
+    }
+    return Decoder(source, limits, true).run(*inflated);
+  } catch (const std::bad_alloc&) {
+    return std::unexpected<Error>(std::in_place, ErrorCode::kResourceExhausted,
+                                  fmt::format("{}: out of memory while decoding", source));
+  } catch (const std::length_error&) {
+    return std::unexpected<Error>(std::in_place, ErrorCode::kResourceExhausted,
+                                  fmt::format("{}: out of memory while decoding", source));
   }
-  return Decoder(source, limits, true).run(*inflated);
 }
 
 }  // namespace ember::proto

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <new>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -276,9 +277,13 @@ class Encoder {
 }  // namespace
 
 Result<std::string> encode(const profile::Profile& profile, Compression compression) {
-  auto raw = Encoder(profile).run();
-  if (!raw || compression == Compression::kNone) return raw;
-  return gzip_compress(*raw);
+  try {
+    auto raw = Encoder(profile).run();
+    if (!raw || compression == Compression::kNone) return raw;
+    return gzip_compress(*raw);
+  } catch (const std::bad_alloc&) {
+    return make_error(ErrorCode::kResourceExhausted, "out of memory while encoding a profile");
+  }
 }
 
 }  // namespace ember::proto

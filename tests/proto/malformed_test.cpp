@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <cstdlib>
 #include <random>
 
 #include "proto/gzip.h"
@@ -109,6 +112,29 @@ TEST(Malformed, GzipBombStopsAtTheLimit) {
             "bombs.pb.gz: decompressed data exceeds the limit of 8388608 bytes (a gzip bomb?)");
   // The default limit is 1 GiB.
   EXPECT_EQ(DecodeLimits{}.max_decompressed_bytes, size_t{1} << 30);
+}
+
+TEST(Malformed, RunningOutOfMemoryWithinTheLimitsIsAnErrorNotACrash) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an address-space limit cannot be combined with AddressSanitizer's shadow memory";
+#else
+  // 1 GiB of zeros in 64 concatenated members, decoded with limits above what the process may
+  // allocate (RLIMIT_AS, in a child process).
+  std::string member = gzip(std::string(16 << 20, '\0'), 9);
+  std::string members;
+  for (int i = 0; i < 64; ++i) members += member;
+  auto in_child = [&] {
+    rlimit limit{size_t{512} << 20, size_t{512} << 20};
+    setrlimit(RLIMIT_AS, &limit);
+    DecodeLimits limits;
+    limits.max_decompressed_bytes = size_t{8} << 30;
+    auto p = decode(members, "big.pb.gz", limits);
+    bool as_expected = !p && p.error().code() == ErrorCode::kResourceExhausted &&
+                       p.error().message() == "big.pb.gz: out of memory while decoding";
+    std::exit(as_expected ? 0 : 1);
+  };
+  EXPECT_EXIT(in_child(), ::testing::ExitedWithCode(0), "");
+#endif
 }
 
 TEST(Malformed, TruncatedProtobuf) {
