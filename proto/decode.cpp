@@ -44,9 +44,9 @@ constexpr size_t kMaxTableSize = UINT32_MAX - 1;
 // Bytes of the prefix that decide whether data is text.
 constexpr size_t kTextSniffBytes = 512;
 
-// True when `prefix` is printable ASCII, tabs, line breaks and well-formed UTF-8 only: folded
-// stacks and other text. A protobuf message never is: tags, lengths and small numbers are
-// control bytes (string_table[0] alone is "\x32\x00").
+// True when the first bytes of `data` are printable ASCII, tabs, line breaks and well-formed
+// UTF-8 only: folded stacks and other text. The start of a real profile never is: its tags,
+// short lengths and small ids are control bytes (string_table[0] alone is "\x32\x00").
 bool looks_like_text(std::string_view data) {
   std::string_view prefix = data.substr(0, kTextSniffBytes);
   if (prefix.empty()) return false;
