@@ -109,6 +109,7 @@ struct Profile {
   StringId default_sample_type;
   StringId drop_frames;
   StringId keep_frames;
+  StringId doc_url;  // a link to documentation of this profile's type (pprof's doc_url)
 
   std::string_view str(StringId id) const { return strings.get(id); }
   const Mapping& mapping(MappingId id) const { return mappings[id.value]; }
