@@ -14,8 +14,6 @@
 #include <cstring>
 #include <ctime>
 #include <set>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "collector/command_launcher.h"
 #include "collector/event_source.h"
@@ -25,6 +23,7 @@
 #include "collector/record_decoder.h"
 #include "collector/reorder_queue.h"
 #include "collector/ring_buffer.h"
+#include "collector/thread_dedup.h"
 #include "collector/unwinder.h"
 
 namespace ember::collector {
@@ -38,6 +37,9 @@ constexpr uint64_t kReorderDelayNs = 10'000'000;
 constexpr size_t kReorderMaxBytes = 64u << 20;
 constexpr size_t kFramePointerRingBytes = 512u << 10;
 constexpr size_t kDwarfRingBytes = 8u << 20;
+constexpr size_t kMaxDefaultRingBytes = 16u << 20;
+// A frame-pointer sample with a deep stack is a few hundred bytes.
+constexpr size_t kFramePointerSampleBytes = 512;
 constexpr size_t kMinRingPages = 4;
 constexpr uint64_t kPidfdTag = 1ull << 63;
 constexpr int kMaxRescans = 16;
@@ -130,11 +132,11 @@ class Recorder::Impl {
   void on_raw_record(std::span<const std::byte> bytes);
   void apply_record(std::span<const std::byte> bytes);
   void on_sample(const SampleRecord& s);
-  bool accept_sample(const SampleRecord& s);
   void note_main_module();
   bool targets_ended();
   void drain();
 
+  size_t default_ring_bytes() const;
   profile::ModuleId module_id(const Mapping& m);
   profile::ModuleId kernel_module_id();
   void start_window();
@@ -164,12 +166,9 @@ class Recorder::Impl {
   int32_t main_pid_ = 0;
   std::shared_ptr<const profile::Module> main_module_;
 
-  // -p: a thread can be covered by its own event and one inherited from its creator (a thread
-  // created while ember was attaching); samples of a thread are kept from one event only.
+  // -p: a thread may be covered by two events; its samples are kept from one (see ThreadDedup).
   bool dedupe_ = false;
-  std::unordered_map<uint64_t, int32_t> event_tid_;
-  std::unordered_set<int32_t> direct_tids_;
-  std::unordered_map<int32_t, int32_t> thread_owner_;
+  ThreadDedup dedup_;
 
   CollectorStats stats_;
   bool stopped_ = false;
@@ -225,6 +224,17 @@ Result<void> Recorder::Impl::add_ring(Event& event) {
     }
     return std::unexpected(mapped.error());
   }
+}
+
+size_t Recorder::Impl::default_ring_bytes() const {
+  if (options_.call_graph == CallGraphMode::kDwarf) {
+    // Each sample carries a copy of the user stack.
+    return std::max<size_t>(kDwarfRingBytes, std::min<size_t>(kMaxDefaultRingBytes, 64 * size_t{options_.stack_size}));
+  }
+  // Room for a quarter of a second of samples per CPU, so a poller that is late (a busy
+  // machine) does not lose any; at least perf's default.
+  const size_t quarter_second = size_t{spec_.frequency_hz} * kFramePointerSampleBytes / 4;
+  return std::clamp(quarter_second, kFramePointerRingBytes, kMaxDefaultRingBytes);
 }
 
 Error Recorder::Impl::pid_open_error(int32_t pid, int err) const {
@@ -320,12 +330,11 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
         opened.insert(tid);
         if (gone) continue;
         for (size_t i = first_new; i < events_.size(); ++i) {
-          if (auto id = event_id(events_[i].fd)) event_tid_[*id] = tid;
+          if (auto id = event_id(events_[i].fd)) dedup_.opened(*id, tid);
           if (enable_now) {
             if (auto r = enable_event(events_[i].fd); !r) return std::unexpected(r.error());
           }
         }
-        direct_tids_.insert(tid);
         ++added;
       }
     }
@@ -403,8 +412,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   spec_.max_stack = max_stack_depth();
   spec_.needs = unwinder_.needs();
   ring_bytes_ = round_ring_bytes(options_.buffer_bytes_per_cpu != 0 ? options_.buffer_bytes_per_cpu
-                                 : options_.call_graph == CallGraphMode::kDwarf ? kDwarfRingBytes
-                                                                                : kFramePointerRingBytes);
+                                                                    : default_ring_bytes());
   // Wake the poller when a quarter of the ring is used: room to spare before it overflows.
   spec_.wakeup_bytes = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
 
@@ -493,27 +501,13 @@ void Recorder::Impl::apply_record(std::span<const std::byte> bytes) {
           if (r.exit) {
             if (r.pid == main_pid_ && !main_module_) note_main_module();
             processes_.on_exit(r);
-            if (dedupe_) {
-              direct_tids_.erase(r.tid);  // the tid may be reused by a thread without its own event
-              thread_owner_.erase(r.tid);
-            }
+            if (dedupe_) dedup_.exited(r.tid);
           } else {
             processes_.on_fork(r);
           }
         }
       },
       rec->body);
-}
-
-bool Recorder::Impl::accept_sample(const SampleRecord& s) {
-  auto it = event_tid_.find(s.sid.id);
-  if (it == event_tid_.end()) return true;
-  const int32_t opened_for = it->second;
-  if (opened_for == s.sid.tid) return true;
-  // An inherited copy of another thread's event: a thread with its own event keeps that one.
-  if (direct_tids_.contains(s.sid.tid)) return false;
-  auto [owner, inserted] = thread_owner_.try_emplace(s.sid.tid, opened_for);
-  return owner->second == opened_for;
 }
 
 profile::ModuleId Recorder::Impl::module_id(const Mapping& m) {
@@ -533,7 +527,7 @@ profile::ModuleId Recorder::Impl::kernel_module_id() {
 }
 
 void Recorder::Impl::on_sample(const SampleRecord& s) {
-  if (dedupe_ && !accept_sample(s)) {
+  if (dedupe_ && !dedup_.accept(s.sid.id, s.sid.tid)) {
     stats_.duplicate_samples++;
     return;
   }
