@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 #include "common/files.h"
 #include "elf/elf_file.h"
@@ -94,7 +95,13 @@ size_t ModuleCache::held_files() {
   return held_.size();
 }
 
-size_t ModuleCache::module_count() const { return by_file_.size() + by_build_id_.size(); }
+size_t ModuleCache::module_count() const {
+  // A module is indexed by build-id, by inode, or both (and by several inodes for copies).
+  std::unordered_set<const profile::Module*> distinct;
+  for (const auto& [k, m] : by_file_) distinct.insert(m.get());
+  for (const auto& [k, m] : by_build_id_) distinct.insert(m.get());
+  return distinct.size();
+}
 
 common::UniqueFd ModuleCache::open_verified(const MappingSource& source,
                                             const common::BuildId& expected_id) {
@@ -156,6 +163,10 @@ std::shared_ptr<const profile::Module> ModuleCache::file(const MappingSource& so
     if (!know_inode && ::fstat(fd.get(), &st) == 0) {
       module->device = st.st_dev;
       module->inode = st.st_ino;
+      // An MMAP2 whose build-id the kernel could not read names no file: the inode does.
+      if (auto it = by_file_.find(FileKey{module->device, module->inode}); it != by_file_.end()) {
+        return it->second;
+      }
     }
     if (build_id.empty()) {
       // A file that is not ELF (or has no build-id) is still a module, keyed by its inode.
@@ -184,7 +195,7 @@ std::shared_ptr<const profile::Module> ModuleCache::file(const MappingSource& so
 }
 
 void ModuleCache::sweep_if_full() {
-  if (module_count() >= max_modules_) sweep_unused();
+  if (by_file_.size() + by_build_id_.size() >= 2 * max_modules_) sweep_unused();
 }
 
 void ModuleCache::sweep_unused() {
