@@ -352,6 +352,63 @@ TEST(Recorder, LaunchedCommandThatForksAndExits) {
   EXPECT_GT(parent_samples, 100u);
 }
 
+TEST(Recorder, ExecMidRecordingSwitchesToTheNewImage) {
+  Workload w({kExitMidway, "--seconds", "1", "--start-delay", "0.3", "--exec", kSeventyThirty, "--seconds", "2"});
+  ASSERT_TRUE(w.wait_ready());
+  auto rec = Recorder::start(Target{{w.pid()}, false, {}}, RecordOptions{});
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_TRUE(record_until_end(**rec, 60s)) << "the recording did not end when the new image exited";
+  profile::RawProfile p = (*rec)->take_profile();
+  uint64_t before = 0, after = 0;
+  for (const NamedStack& s : name_stacks(p, kExitMidway, load_symbols(kExitMidway))) {
+    if (s.workload_frames.empty() || s.workload_frames.front() != "truth::busy_until_exit") continue;
+    EXPECT_EQ(s.comm, "exit_midway");
+    before += s.samples;
+  }
+  for (const NamedStack& s : name_stacks(p, kSeventyThirty, load_symbols(kSeventyThirty))) {
+    if (s.workload_frames.empty()) continue;
+    // The same pid, now with the new program's name, maps and call chain.
+    EXPECT_EQ(s.pid, w.pid());
+    EXPECT_EQ(s.comm, "seventy_thirty");
+    EXPECT_EQ(s.workload_frames.back(), "main");
+    after += s.samples;
+  }
+  EXPECT_GT(before, 100u);
+  EXPECT_GT(after, 300u);
+}
+
+TEST(Recorder, SeveralProcessesEndWhenAllHaveExited) {
+  Workload a({kSeventyThirty, "--seconds", "1.5"});
+  Workload b({kSeventyThirty, "--seconds", "2.5"});
+  ASSERT_TRUE(a.wait_ready());
+  ASSERT_TRUE(b.wait_ready());
+  auto rec = Recorder::start(Target{{a.pid(), b.pid()}, false, {}}, RecordOptions{});
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_TRUE(record_until_end(**rec, 60s));
+  profile::RawProfile p = (*rec)->take_profile();
+  std::map<int32_t, uint64_t> per_pid;
+  p.for_each_stack([&](const profile::SampleOrigin& o, std::span<const profile::RawFrame>,
+                       const profile::RawStackCounts& c) { per_pid[o.pid] += c.samples; });
+  EXPECT_GT(per_pid[a.pid()], 100u);
+  // b ran a second longer than a: the recording did not stop with the first exit.
+  EXPECT_GT(per_pid[b.pid()], per_pid[a.pid()]);
+}
+
+TEST(Recorder, StopTerminatesARunningCommand) {
+  Target target;
+  target.command = {kSeventyThirty};  // runs until killed
+  auto rec = Recorder::start(target, RecordOptions{});
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  record_samples(**rec, 200, 20s);
+  EXPECT_FALSE((*rec)->command_wait_status().has_value());
+  (*rec)->stop();
+  ASSERT_TRUE((*rec)->command_wait_status().has_value());
+  EXPECT_TRUE(WIFSIGNALED(*(*rec)->command_wait_status()));
+  EXPECT_EQ(WTERMSIG(*(*rec)->command_wait_status()), SIGTERM);
+  EXPECT_FALSE(*(*rec)->poll(0ms));
+  EXPECT_GE((*rec)->take_profile().total_samples(), 200u);
+}
+
 TEST(Recorder, SystemWideWithProcessFilter) {
   Workload w({kSeventyThirty, "--seconds", "60"});
   ASSERT_TRUE(w.wait_ready());
