@@ -146,6 +146,7 @@ class Recorder::Impl {
   SampleFormat format_;
   std::vector<int> cpus_;
   size_t ring_bytes_ = 0;
+  bool rings_shrunk_ = false;
   std::vector<Event> events_;
   std::vector<std::optional<MappedRing>> rings_;  // per CPU index
   std::vector<size_t> ring_owner_;                // per CPU index: index into events_
@@ -216,10 +217,7 @@ Result<void> Recorder::Impl::add_ring(Event& event) {
     int err = mapped.error().sys_errno();
     if ((err == EPERM || err == ENOMEM) && ring_bytes_ > kMinRingPages * page) {
       ring_bytes_ /= 2;
-      warnings_.push_back(fmt::format(
-          "perf ring buffer reduced to {} KiB per CPU (limited by kernel.perf_event_mlock_kb or "
-          "RLIMIT_MEMLOCK); samples may be lost at high rates",
-          ring_bytes_ >> 10));
+      rings_shrunk_ = true;  // said once, at the end of open()
       continue;
     }
     return std::unexpected(mapped.error());
@@ -427,13 +425,27 @@ Result<void> Recorder::Impl::open(const Target& target) {
   if (!opened) return opened;
 
   // Event fds wake the poller when their ring fills; pidfds when a target exits.
-  for (size_t i = 0; i < events_.size(); ++i) {
+  auto watch_fd = [&](int fd, uint64_t data) -> Result<void> {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = i;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, events_[i].fd.get(), &ev) != 0) {
-      return errno_error("epoll_ctl");
-    }
+    ev.data.u64 = data;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return errno_error("epoll_ctl");
+    return {};
+  };
+  for (size_t i = 0; i < events_.size(); ++i) {
+    if (auto r = watch_fd(events_[i].fd.get(), i); !r) return r;
+  }
+  for (size_t i = 0; i < watched_.size(); ++i) {
+    if (auto r = watch_fd(watched_[i].pidfd.get(), kPidfdTag | i); !r) return r;
+  }
+  if (command_ && command_->exit_fd()) {
+    if (auto r = watch_fd(command_->exit_fd().get(), kPidfdTag | watched_.size()); !r) return r;
+  }
+  if (rings_shrunk_) {
+    warnings_.push_back(fmt::format(
+        "perf ring buffers reduced to {} KiB per CPU (limited by kernel.perf_event_mlock_kb or "
+        "RLIMIT_MEMLOCK); samples may be lost at high rates",
+        ring_bytes_ >> 10));
   }
   period_ns_ = static_cast<int64_t>(1'000'000'000ull / spec_.frequency_hz);
   if (spec_.hardware_cycles && event_note_.empty()) event_note_ = "hardware cycles event";
@@ -608,7 +620,11 @@ bool Recorder::Impl::targets_ended() {
   if (watched_.empty()) return false;  // -a: until stopped
   bool all = true;
   for (Watched& w : watched_) {
-    if (!w.exited) w.exited = is_readable_now(w.pidfd);
+    if (!w.exited && is_readable_now(w.pidfd)) {
+      w.exited = true;
+      // A pidfd stays readable: unwatched, so the others' exits are still waited for.
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.pidfd.get(), nullptr);
+    }
     all = all && w.exited;
   }
   return all;
