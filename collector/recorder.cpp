@@ -42,6 +42,11 @@ constexpr size_t kMaxDefaultRingBytes = 16u << 20;
 constexpr size_t kFramePointerSampleBytes = 512;
 constexpr size_t kMinRingPages = 4;
 constexpr uint64_t kPidfdTag = 1ull << 63;
+// Rings are read round-robin in chunks of this size, so each CPU's space is released early.
+constexpr size_t kReadChunkBytes = 256u << 10;
+// poll() stops reading after this long even if the rings still hold data (a machine that
+// produces faster than ember can process): the caller gets control back regularly.
+constexpr uint64_t kMaxPollWorkNs = 250'000'000;
 constexpr int kMaxRescans = 16;
 
 uint64_t now_ns(clockid_t clock) {
@@ -128,7 +133,9 @@ class Recorder::Impl {
   Result<void> add_ring(Event& event);
   Error pid_open_error(int32_t pid, int err) const;
 
-  void read_rings();
+  // Reads until the rings are empty or, when deadline_ns is not 0, the deadline has passed.
+  // Returns the time up to which records may be applied: everything still in a ring is later.
+  uint64_t read_rings(uint64_t deadline_ns);
   void on_raw_record(std::span<const std::byte> bytes);
   void apply_record(std::span<const std::byte> bytes);
   void on_sample(const SampleRecord& s);
@@ -147,6 +154,7 @@ class Recorder::Impl {
   std::vector<int> cpus_;
   size_t ring_bytes_ = 0;
   bool rings_shrunk_ = false;
+  uint64_t last_record_time_ = 0;  // of the last record queued, while reading a ring
   std::vector<Event> events_;
   std::vector<std::optional<MappedRing>> rings_;  // per CPU index
   std::vector<size_t> ring_owner_;                // per CPU index: index into events_
@@ -457,14 +465,28 @@ Result<void> Recorder::Impl::open(const Target& target) {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-void Recorder::Impl::read_rings() {
-  for (auto& ring : rings_) {
-    if (!ring) continue;
-    RingReadStats s = ring->reader().read([this](std::span<const std::byte> bytes) { on_raw_record(bytes); });
-    stats_.records += s.records;
-    stats_.bytes += s.bytes;
-    stats_.malformed_records += s.malformed;
+uint64_t Recorder::Impl::read_rings(uint64_t deadline_ns) {
+  uint64_t safe_until = UINT64_MAX;
+  for (bool more = true; more;) {
+    more = false;
+    safe_until = UINT64_MAX;
+    for (auto& ring : rings_) {
+      if (!ring) continue;
+      last_record_time_ = 0;
+      RingReadStats s = ring->reader().read(
+          [this](std::span<const std::byte> bytes) { on_raw_record(bytes); }, kReadChunkBytes);
+      stats_.records += s.records;
+      stats_.bytes += s.bytes;
+      stats_.malformed_records += s.malformed;
+      if (!s.drained) {
+        more = true;
+        // A ring is written in time order: what it still holds is later than what was read.
+        safe_until = std::min(safe_until, last_record_time_);
+      }
+    }
+    if (more && deadline_ns != 0 && now_ns(CLOCK_MONOTONIC) > deadline_ns) break;
   }
+  return safe_until;
 }
 
 void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
@@ -490,6 +512,7 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     stats_.unknown_records++;
     return;
   }
+  last_record_time_ = rec->time();
   reorder_.push(rec->time(), bytes);
 }
 
@@ -631,7 +654,7 @@ bool Recorder::Impl::targets_ended() {
 }
 
 void Recorder::Impl::drain() {
-  read_rings();
+  read_rings(0);
   reorder_.flush_all();
 }
 
@@ -652,14 +675,14 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   }
   const bool ended = targets_ended();
   const uint64_t round_start = now_ns(CLOCK_MONOTONIC);
-  read_rings();
+  const uint64_t unread_after = read_rings(ended ? 0 : round_start + kMaxPollWorkNs);
   if (ended) {
     // Every task is gone: its records are all in the rings already.
     drain();
     finished_ = true;
     return false;
   }
-  if (round_start > kReorderDelayNs) reorder_.flush_until(round_start - kReorderDelayNs);
+  if (round_start > kReorderDelayNs) reorder_.flush_until(std::min(round_start - kReorderDelayNs, unread_after));
   return true;
 }
 

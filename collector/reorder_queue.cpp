@@ -60,24 +60,30 @@ void ReorderQueue::flush_all() {
 void ReorderQueue::flush_count(size_t count, uint64_t new_last_flush) {
   last_flush_ = new_last_flush;
   if (count == 0) return;
-  // The sink may push again (it does not today); work on a detached batch so that is safe.
-  std::vector<Entry> batch(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(count));
-  std::vector<Entry> rest(entries_.begin() + static_cast<ptrdiff_t>(count), entries_.end());
-  std::vector<uint64_t> arena = std::move(arena_);
-  entries_.clear();
+  // The records not yet due move, compacted, to the spare arena, which becomes the arena; the
+  // due ones are handed out from the old arena afterwards. The sink may push (it does not
+  // today): pushes land in the new arena and are safe.
+  std::vector<uint64_t> old_arena = std::move(arena_);
+  std::vector<Entry> batch = std::move(entries_);
+  arena_ = std::move(spare_arena_);
+  entries_ = std::move(spare_entries_);
   arena_.clear();
-  // Keep the records not yet due, compacted to the front of a fresh arena.
-  for (Entry e : rest) {
+  entries_.clear();
+  for (size_t i = count; i < batch.size(); ++i) {
+    Entry e = batch[i];
     size_t words = (e.size + 7) / 8;
     auto offset = static_cast<uint32_t>(arena_.size());
-    arena_.insert(arena_.end(), arena.begin() + e.offset, arena.begin() + e.offset + words);
+    arena_.insert(arena_.end(), old_arena.begin() + e.offset, old_arena.begin() + e.offset + words);
     e.offset = offset;
     entries_.push_back(e);
   }
-  for (const Entry& e : batch) {
-    sink_(e.time, std::span<const std::byte>(reinterpret_cast<const std::byte*>(arena.data() + e.offset),
+  for (size_t i = 0; i < count; ++i) {
+    const Entry& e = batch[i];
+    sink_(e.time, std::span<const std::byte>(reinterpret_cast<const std::byte*>(old_arena.data() + e.offset),
                                              e.size));
   }
+  spare_arena_ = std::move(old_arena);
+  spare_entries_ = std::move(batch);
 }
 
 }  // namespace ember::collector

@@ -52,6 +52,9 @@ class ReorderQueue {
   Sink sink_;
   std::vector<uint64_t> arena_;  // u64 words: records stay 8-byte aligned
   std::vector<Entry> entries_;
+  // Reused between flushes (their capacity is kept): no allocation churn per round.
+  std::vector<uint64_t> spare_arena_;
+  std::vector<Entry> spare_entries_;
   bool sorted_ = true;
   uint64_t next_seq_ = 0;
   uint64_t last_flush_ = 0;

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct RingReadStats {
   uint64_t records = 0;
   uint64_t bytes = 0;
   uint64_t malformed = 0;  // a header that cannot be right; the rest of the unread data is skipped
+  bool drained = true;     // false: stopped at max_bytes with records left
 };
 
 class RingReader {
@@ -44,9 +46,10 @@ class RingReader {
   const RingLayout& layout() const { return layout_; }
 
   // Calls on_record(std::span<const std::byte>) for every complete record between tail and
-  // head, then releases the space. The span is valid only during the call.
+  // head (stopping after the record that reaches max_bytes), then releases the space. The span
+  // is valid only during the call. Reading in bounded chunks gives the kernel space back early.
   template <class OnRecord>
-  RingReadStats read(OnRecord&& on_record);
+  RingReadStats read(OnRecord&& on_record, size_t max_bytes = SIZE_MAX);
 
  private:
   void copy_out(uint64_t pos, size_t n, std::byte* out) const {
@@ -78,7 +81,7 @@ class MappedRing {
 };
 
 template <class OnRecord>
-RingReadStats RingReader::read(OnRecord&& on_record) {
+RingReadStats RingReader::read(OnRecord&& on_record, size_t max_bytes) {
   RingReadStats stats;
   if (layout_.size == 0) return stats;
   const uint64_t head = std::atomic_ref<uint64_t>(*layout_.head).load(std::memory_order_acquire);
@@ -118,6 +121,10 @@ RingReadStats RingReader::read(OnRecord&& on_record) {
     stats.records++;
     stats.bytes += header.size;
     tail += header.size;
+    if (stats.bytes >= max_bytes && tail != head) {
+      stats.drained = false;
+      break;
+    }
   }
   std::atomic_ref<uint64_t>(*layout_.tail).store(tail, std::memory_order_release);
   return stats;

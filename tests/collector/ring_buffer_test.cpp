@@ -160,3 +160,28 @@ TEST(RingReader, GarbageNeverHangsOrEscapes) {
 
 }  // namespace
 }  // namespace ember::collector
+
+namespace ember::collector {
+namespace {
+
+TEST(RingReader, ChunkedReadsReleaseSpaceAsTheyGo) {
+  FakeRing ring(1024);
+  RingReader reader(ring.layout());
+  for (uint64_t i = 1; i <= 10; ++i) ring.produce(lost_record(i));  // 56 bytes each
+  std::vector<uint64_t> got;
+  auto collect = [&](std::span<const std::byte> bytes) {
+    got.push_back(std::get<LostRecord>(decode_record(bytes, test::ember_format())->body).lost);
+  };
+  RingReadStats first = reader.read(collect, 100);  // stops after the record that reaches 100 bytes
+  EXPECT_FALSE(first.drained);
+  EXPECT_EQ(first.records, 2u);
+  EXPECT_EQ(ring.tail(), 112u);  // the space of what was read is released now
+  RingReadStats rest = reader.read(collect, SIZE_MAX);
+  EXPECT_TRUE(rest.drained);
+  EXPECT_EQ(rest.records, 8u);
+  EXPECT_EQ(got.size(), 10u);
+  EXPECT_EQ(got.back(), 10u);
+}
+
+}  // namespace
+}  // namespace ember::collector
