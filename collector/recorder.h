@@ -91,9 +91,11 @@ class Recorder {
   // The sampling frequency in effect (after clamping).
   uint32_t frequency_hz() const;
 
-  // Reads and processes what the ring buffers hold, waiting up to `timeout` for data.
+  // Reads and processes what the ring buffers hold, waiting up to `timeout` for data (and
+  // working at most ~250 ms more when the rings fill faster than ember can process them).
   // Returns false once there is nothing left to record (every target has exited / the command
-  // ended, or stop() was called); everything collected until then is kept.
+  // ended, or stop() was called); everything collected until then is kept. EINTR is not an
+  // error: poll() returns true and the caller checks its own signal flags.
   Result<bool> poll(std::chrono::milliseconds timeout);
   // Disables the events, drains and processes everything left (the reorder queue too). A
   // launched command still running gets SIGTERM (SIGKILL after 5 s) and is reaped.
