@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <memory>
 
 #include "common/files.h"
 
@@ -50,13 +51,15 @@ std::string_view next_field(std::string_view& s) {
 
 std::vector<int32_t> numeric_entries(const std::string& dir) {
   std::vector<int32_t> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
+  struct CloseDir {
+    void operator()(DIR* d) const { ::closedir(d); }
+  };
+  std::unique_ptr<DIR, CloseDir> d(::opendir(dir.c_str()));
+  if (!d) return out;
+  while (dirent* e = ::readdir(d.get())) {
     int32_t n = 0;
     if (parse_number(std::string_view(e->d_name), n) && n > 0) out.push_back(n);
   }
-  ::closedir(d);
   return out;
 }
 
