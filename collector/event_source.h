@@ -1,0 +1,61 @@
+#pragma once
+// Opening perf events: which event (hardware cycles when the machine has them, else the
+// cpu-clock software timer), how it is configured, and the fallbacks a perf user expects
+// (no kernel frames when they are not permitted, no build-ids in MMAP2 on old kernels, a
+// frequency clamped to what the kernel allows). <linux/perf_event.h> stays in the .cpp.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collector/record_decoder.h"
+#include "collector/unwinder.h"
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace ember::collector {
+
+struct EventSpec {
+  bool hardware_cycles = true;  // else software cpu-clock
+  uint32_t frequency_hz = 999;
+  bool kernel_frames = true;
+  bool build_id = true;  // attr.build_id: MMAP2 records carry build-ids (Linux 5.12+)
+  uint16_t max_stack = 127;
+  PerfSampleNeeds needs;
+  // Per open:
+  bool inherit = false;
+  bool enable_on_exec = false;
+  bool start_disabled = true;
+  uint32_t wakeup_bytes = 0;  // wake a poller when this much is in the ring
+
+  std::string name() const { return hardware_cycles ? "cycles" : "cpu-clock"; }
+  // The sample layout these events produce (for the decoder).
+  SampleFormat sample_format() const;
+};
+
+// perf_event_open with the spec; the error is the errno.
+std::expected<common::UniqueFd, int> open_event(const EventSpec& spec, pid_t pid, int cpu);
+
+// Opens the first event of a recording, adjusting `spec` until the kernel accepts it. Each
+// adjustment that the user should know about is appended to `warnings`; why the event is what
+// it is goes to `event_note`. The error is the errno of the last attempt.
+std::expected<common::UniqueFd, int> negotiate_event(EventSpec& spec, pid_t pid, int cpu,
+                                                     std::vector<std::string>& warnings,
+                                                     std::string& event_note);
+
+// ioctls on an event fd.
+Result<void> redirect_output(const common::UniqueFd& fd, const common::UniqueFd& ring_fd);
+Result<void> enable_event(const common::UniqueFd& fd);
+void disable_event(const common::UniqueFd& fd);
+std::optional<uint64_t> event_id(const common::UniqueFd& fd);
+
+// Current limits, read from /proc/sys/kernel.
+std::optional<int64_t> perf_event_paranoid();
+uint32_t max_sample_rate();  // perf_event_max_sample_rate; 100000 when unreadable
+uint16_t max_stack_depth();  // perf_event_max_stack, capped to the attr field's 16 bits
+
+}  // namespace ember::collector

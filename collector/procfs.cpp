@@ -1,0 +1,233 @@
+#include "collector/procfs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <memory>
+
+#include "common/files.h"
+
+namespace ember::collector {
+
+namespace {
+
+// /proc files are small but "regular" files of size 0; read them through the safe reader.
+constexpr size_t kMaxProcFileBytes = 64u << 20;  // maps of a process with a huge number of mappings
+
+std::optional<std::string> read_proc_file(const std::string& path, size_t max = kMaxProcFileBytes) {
+  auto text = common::read_file(path, max);
+  if (!text) return std::nullopt;
+  return std::move(*text);
+}
+
+std::string_view trim_newline(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+template <class T>
+bool parse_number(std::string_view s, T& out, int base = 10) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Splits off the next space-separated field.
+std::string_view next_field(std::string_view& s) {
+  size_t b = s.find_first_not_of(' ');
+  if (b == std::string_view::npos) {
+    s = {};
+    return {};
+  }
+  s.remove_prefix(b);
+  size_t e = s.find(' ');
+  std::string_view field = s.substr(0, e);
+  s.remove_prefix(e == std::string_view::npos ? s.size() : e);
+  return field;
+}
+
+std::vector<int32_t> numeric_entries(const std::string& dir) {
+  std::vector<int32_t> out;
+  struct CloseDir {
+    void operator()(DIR* d) const { ::closedir(d); }
+  };
+  std::unique_ptr<DIR, CloseDir> d(::opendir(dir.c_str()));
+  if (!d) return out;
+  while (dirent* e = ::readdir(d.get())) {
+    int32_t n = 0;
+    if (parse_number(std::string_view(e->d_name), n) && n > 0) out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<MapsEntry> parse_maps_line(std::string_view line) {
+  line = trim_newline(line);
+  MapsEntry m;
+  std::string_view range = next_field(line);
+  std::string_view perms = next_field(line);
+  std::string_view offset = next_field(line);
+  std::string_view dev = next_field(line);
+  std::string_view inode = next_field(line);
+  size_t dash = range.find('-');
+  size_t colon = dev.find(':');
+  if (dash == std::string_view::npos || perms.size() < 4 || colon == std::string_view::npos) {
+    return std::nullopt;
+  }
+  if (!parse_number(range.substr(0, dash), m.start, 16) ||
+      !parse_number(range.substr(dash + 1), m.end, 16) || m.end < m.start ||
+      !parse_number(offset, m.page_offset, 16) || !parse_number(dev.substr(0, colon), m.major, 16) ||
+      !parse_number(dev.substr(colon + 1), m.minor, 16) || !parse_number(inode, m.inode)) {
+    return std::nullopt;
+  }
+  m.readable = perms[0] == 'r';
+  m.writable = perms[1] == 'w';
+  m.executable = perms[2] == 'x';
+  m.shared = perms[3] == 's';
+  // The path is the rest of the line after the padding; it may itself contain spaces.
+  size_t b = line.find_first_not_of(' ');
+  std::string_view path = b == std::string_view::npos ? std::string_view() : line.substr(b);
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (path.ends_with(kDeleted)) {
+    path.remove_suffix(kDeleted.size());
+    m.deleted = true;
+  }
+  m.path = std::string(path);
+  return m;
+}
+
+std::string ProcFs::path(int32_t pid, std::string_view leaf) const {
+  std::string p = root_;
+  p += '/';
+  p += std::to_string(pid);
+  if (!leaf.empty()) {
+    p += '/';
+    p += leaf;
+  }
+  return p;
+}
+
+bool ProcFs::exists(int32_t pid) const { return ::access(path(pid, "").c_str(), F_OK) == 0; }
+
+std::optional<std::string> ProcFs::comm(int32_t pid) const {
+  auto text = read_proc_file(path(pid, "comm"), 4096);
+  if (!text) return std::nullopt;
+  return std::string(trim_newline(*text));
+}
+
+std::optional<std::string> ProcFs::thread_comm(int32_t pid, int32_t tid) const {
+  auto text = read_proc_file(path(pid, "task/" + std::to_string(tid) + "/comm"), 4096);
+  if (!text) return std::nullopt;
+  return std::string(trim_newline(*text));
+}
+
+std::optional<std::string> ProcFs::exe(int32_t pid) const {
+  char buf[4096];
+  ssize_t n = ::readlink(path(pid, "exe").c_str(), buf, sizeof buf);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf) return std::nullopt;
+  std::string_view s(buf, static_cast<size_t>(n));
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (s.ends_with(kDeleted)) s.remove_suffix(kDeleted.size());
+  return std::string(s);
+}
+
+std::optional<std::vector<MapsEntry>> ProcFs::maps(int32_t pid) const {
+  auto text = read_proc_file(path(pid, "maps"));
+  if (!text) return std::nullopt;
+  std::vector<MapsEntry> out;
+  std::string_view rest(*text);
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (auto m = parse_maps_line(line)) out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+std::optional<std::vector<int32_t>> ProcFs::threads(int32_t pid) const {
+  std::string dir = path(pid, "task");
+  if (::access(dir.c_str(), F_OK) != 0) return std::nullopt;
+  return numeric_entries(dir);
+}
+
+std::optional<std::string> ProcFs::cgroup(int32_t pid) const {
+  auto text = read_proc_file(path(pid, "cgroup"), 1u << 20);
+  if (!text) return std::nullopt;
+  // cgroup v2: "0::/system.slice/nginx.service"; v1 lists one line per hierarchy: keep the text
+  // of the unified line when there is one, else the whole file.
+  std::string_view rest(*text);
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (line.starts_with("0::")) return std::string(line.substr(3));
+  }
+  return std::string(trim_newline(*text));
+}
+
+std::optional<int32_t> ProcFs::tgid(int32_t tid) const {
+  auto text = read_proc_file(path(tid, "status"), 1u << 20);
+  if (!text) return std::nullopt;
+  size_t at = text->find("\nTgid:");
+  if (at == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(*text).substr(at + 6);
+  rest.remove_prefix(std::min(rest.find_first_not_of(" \t"), rest.size()));
+  rest = rest.substr(0, rest.find('\n'));
+  int32_t v = 0;
+  if (!parse_number(rest, v)) return std::nullopt;
+  return v;
+}
+
+std::vector<int32_t> ProcFs::all_pids() const { return numeric_entries(root_); }
+
+Result<std::vector<int>> parse_cpu_list(std::string_view text) {
+  text = trim_newline(text);
+  std::vector<int> cpus;
+  auto bad = [&] {
+    return make_error(ErrorCode::kMalformed,
+                      "cannot parse CPU list '" + std::string(text) + "'");
+  };
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view part = rest.substr(0, comma);
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+    size_t dash = part.find('-');
+    int lo = 0;
+    int hi = 0;
+    if (dash == std::string_view::npos) {
+      if (!parse_number(part, lo)) return bad();
+      hi = lo;
+    } else if (!parse_number(part.substr(0, dash), lo) || !parse_number(part.substr(dash + 1), hi)) {
+      return bad();
+    }
+    if (lo < 0 || hi < lo || hi > 1 << 20) return bad();
+    for (int c = lo; c <= hi; ++c) cpus.push_back(c);
+  }
+  if (cpus.empty()) return bad();
+  return cpus;
+}
+
+Result<std::vector<int>> online_cpus() {
+  const std::string path = "/sys/devices/system/cpu/online";
+  auto text = common::read_file(path, 1u << 16);
+  if (!text) return std::unexpected(text.error());
+  auto cpus = parse_cpu_list(*text);
+  if (!cpus) return std::unexpected(cpus.error().with_context(path));
+  return cpus;
+}
+
+std::optional<int64_t> read_sysctl_int(const std::string& path) {
+  auto text = read_proc_file(path, 4096);
+  if (!text) return std::nullopt;
+  int64_t v = 0;
+  if (!parse_number(trim_newline(*text), v)) return std::nullopt;
+  return v;
+}
+
+}  // namespace ember::collector

@@ -1,0 +1,66 @@
+#pragma once
+// Reading what /proc says about processes. Every reader takes the proc root ("/proc", or a
+// fake directory in tests) and treats a vanished process as a normal outcome, not an error.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace ember::collector {
+
+// One line of /proc/PID/maps.
+struct MapsEntry {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  bool readable = false;
+  bool writable = false;
+  bool executable = false;
+  bool shared = false;
+  uint64_t page_offset = 0;
+  uint32_t major = 0;
+  uint32_t minor = 0;
+  uint64_t inode = 0;
+  std::string path;  // " (deleted)" removed, see `deleted`
+  bool deleted = false;
+};
+
+// Parses one line; nullopt when the line is not in the maps format.
+std::optional<MapsEntry> parse_maps_line(std::string_view line);
+
+class ProcFs {
+ public:
+  explicit ProcFs(std::string root = "/proc") : root_(std::move(root)) {}
+  const std::string& root() const { return root_; }
+
+  std::string path(int32_t pid, std::string_view leaf) const;
+  bool exists(int32_t pid) const;
+
+  // nullopt when the process is gone (or the file unreadable).
+  std::optional<std::string> comm(int32_t pid) const;
+  std::optional<std::string> thread_comm(int32_t pid, int32_t tid) const;
+  std::optional<std::string> exe(int32_t pid) const;  // readlink of /proc/PID/exe
+  std::optional<std::vector<MapsEntry>> maps(int32_t pid) const;
+  std::optional<std::vector<int32_t>> threads(int32_t pid) const;
+  std::optional<std::string> cgroup(int32_t pid) const;
+  // The thread-group id of a task id, from /proc/TID/status.
+  std::optional<int32_t> tgid(int32_t tid) const;
+  std::vector<int32_t> all_pids() const;
+
+ private:
+  std::string root_;
+};
+
+// "0-3,5,7-8" (the format of /sys/devices/system/cpu/online) to a list of CPU numbers.
+Result<std::vector<int>> parse_cpu_list(std::string_view text);
+Result<std::vector<int>> online_cpus();
+
+// Reads one integer from a /proc/sys file, e.g. /proc/sys/kernel/perf_event_paranoid.
+std::optional<int64_t> read_sysctl_int(const std::string& path);
+
+}  // namespace ember::collector

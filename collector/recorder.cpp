@@ -1,0 +1,773 @@
+#include "collector/recorder.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <set>
+
+#include "collector/command_launcher.h"
+#include "collector/event_source.h"
+#include "collector/module_cache.h"
+#include "collector/process_table.h"
+#include "collector/procfs.h"
+#include "collector/record_decoder.h"
+#include "collector/reorder_queue.h"
+#include "collector/ring_buffer.h"
+#include "collector/thread_dedup.h"
+#include "collector/unwinder.h"
+
+namespace ember::collector {
+
+namespace {
+
+// A record stamped this long before ember started reading the rings has been fully written by
+// then (the kernel stamps and writes a record in one go), so nothing older can still arrive:
+// everything up to here may be applied. It bounds the reorder latency too.
+constexpr uint64_t kReorderDelayNs = 10'000'000;
+constexpr size_t kReorderMaxBytes = 64u << 20;
+constexpr size_t kFramePointerRingBytes = 512u << 10;
+constexpr size_t kDwarfRingBytes = 8u << 20;
+constexpr size_t kMaxDefaultRingBytes = 16u << 20;
+// A frame-pointer sample with a deep stack is a few hundred bytes.
+constexpr size_t kFramePointerSampleBytes = 512;
+constexpr size_t kMinRingPages = 4;
+constexpr uint64_t kPidfdTag = 1ull << 63;
+// Rings are read round-robin in chunks of this size, so each CPU's space is released early.
+constexpr size_t kReadChunkBytes = 256u << 10;
+// poll() stops reading after this long even if the rings still hold data (a machine that
+// produces faster than ember can process): the caller gets control back regularly.
+constexpr uint64_t kMaxPollWorkNs = 250'000'000;
+constexpr int kMaxRescans = 16;
+
+uint64_t now_ns(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The open-files limit, raised to its hard maximum: -p opens one event per thread and CPU.
+uint64_t raise_open_files_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur;
+}
+
+std::string paranoid_text() {
+  auto p = perf_event_paranoid();
+  return p ? std::to_string(*p) : std::string("unknown");
+}
+
+bool is_readable_now(const common::UniqueFd& fd) {
+  if (!fd) return false;
+  pollfd p{fd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+size_t round_ring_bytes(size_t requested) {
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t pages = std::max<size_t>((requested + page - 1) / page, kMinRingPages);
+  return std::bit_ceil(pages) * page;
+}
+
+}  // namespace
+
+class Recorder::Impl {
+ public:
+  Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder, size_t max_held_files)
+      : options_(options),
+        modules_(ProcFs(), max_held_files),
+        processes_(ProcFs(), modules_, options.max_processes, options.process_filter),
+        unwinder_(std::move(user_unwinder)),
+        reorder_(kReorderMaxBytes,
+                 [this](uint64_t, std::span<const std::byte> bytes) { apply_record(bytes); }),
+        window_(options.max_unique_stacks) {}
+
+  ~Impl() { stop(); }
+
+  Result<void> open(const Target& target);
+  Result<bool> poll(std::chrono::milliseconds timeout);
+  void stop();
+  profile::RawProfile take_profile();
+  const CollectorStats& stats();
+
+  std::string event_name_;
+  std::string event_note_;
+  std::vector<std::string> warnings_;
+  std::optional<LaunchedCommand> command_;
+
+  uint32_t frequency_hz() const { return spec_.frequency_hz; }
+
+ private:
+  struct Event {
+    common::UniqueFd fd;
+    int cpu_index = 0;
+    int32_t tid = -1;  // the thread it was opened for; -1 for per-CPU events
+  };
+  struct Watched {
+    int32_t pid = 0;
+    common::UniqueFd pidfd;
+    bool exited = false;
+  };
+
+  Result<void> open_system_wide();
+  Result<void> open_pids(const std::vector<int32_t>& pids);
+  Result<void> open_command(const std::vector<std::string>& argv);
+  // Opens one event (disabled), and maps it as its CPU's ring or redirects it into that ring.
+  // The error is the errno, so each mode can explain it in its own words.
+  std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
+  Result<void> add_ring(Event& event);
+  Error pid_open_error(int32_t pid, int err) const;
+
+  // Reads until the rings are empty or, when deadline_ns is not 0, the deadline has passed.
+  // Returns the time up to which records may be applied: everything still in a ring is later.
+  uint64_t read_rings(uint64_t deadline_ns);
+  void on_raw_record(std::span<const std::byte> bytes);
+  void apply_record(std::span<const std::byte> bytes);
+  void on_sample(const SampleRecord& s);
+  void note_main_module();
+  bool targets_ended();
+  void drain();
+
+  size_t default_ring_bytes() const;
+  profile::ModuleId module_id(const Mapping& m);
+  profile::ModuleId kernel_module_id();
+  void start_window();
+
+  RecordOptions options_;
+  EventSpec spec_;
+  SampleFormat format_;
+  std::vector<int> cpus_;
+  size_t ring_bytes_ = 0;
+  bool rings_shrunk_ = false;
+  uint64_t last_record_time_ = 0;  // of the last record queued, while reading a ring
+  std::vector<Event> events_;
+  std::vector<std::optional<MappedRing>> rings_;  // per CPU index
+  std::vector<size_t> ring_owner_;                // per CPU index: index into events_
+  common::UniqueFd epoll_;
+  std::vector<Watched> watched_;
+
+  ModuleCache modules_;
+  ProcessTable processes_;
+  Unwinder unwinder_;
+  ReorderQueue reorder_;
+
+  profile::RawProfile window_;
+  uint64_t generation_ = 1;
+  uint64_t kernel_generation_ = 0;
+  profile::ModuleId kernel_id_;
+  int64_t window_start_wall_ns_ = 0;
+  int64_t period_ns_ = 0;
+  int32_t main_pid_ = 0;
+  std::shared_ptr<const profile::Module> main_module_;
+
+  // -p: a thread may be covered by two events; its samples are kept from one (see ThreadDedup).
+  bool dedupe_ = false;
+  ThreadDedup dedup_;
+
+  CollectorStats stats_;
+  bool stopped_ = false;
+  bool finished_ = false;
+  std::vector<UnwoundFrame> frames_;
+  std::vector<profile::RawFrame> raw_frames_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Opening
+
+std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, int32_t tid) {
+  std::expected<common::UniqueFd, int> fd =
+      event_name_.empty() ? negotiate_event(spec_, pid, cpus_[cpu_index], warnings_, event_note_)
+                          : open_event(spec_, pid, cpus_[cpu_index]);
+  if (!fd) return std::unexpected(fd.error());
+  if (event_name_.empty()) {
+    // The first event fixed the configuration every other event uses.
+    event_name_ = spec_.name();
+    format_ = spec_.sample_format();
+  }
+  events_.push_back(Event{std::move(*fd), cpu_index, tid});
+  return events_.size() - 1;
+}
+
+Result<void> Recorder::Impl::add_ring(Event& event) {
+  const size_t index = static_cast<size_t>(&event - events_.data());
+  auto& ring = rings_[event.cpu_index];
+  if (ring) {
+    if (auto r = redirect_output(event.fd, events_[ring_owner_[event.cpu_index]].fd); !r) {
+      return std::unexpected(r.error().with_context(fmt::format("CPU {}", cpus_[event.cpu_index])));
+    }
+    return {};
+  }
+  // Locked-memory limits (perf_event_mlock_kb, RLIMIT_MEMLOCK) can refuse big rings for users
+  // without CAP_IPC_LOCK: shrink rather than fail.
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  for (;;) {
+    auto mapped = MappedRing::map(event.fd, ring_bytes_);
+    if (mapped) {
+      ring.emplace(std::move(*mapped));
+      ring_owner_[event.cpu_index] = index;
+      return {};
+    }
+    int err = mapped.error().sys_errno();
+    if ((err == EPERM || err == ENOMEM) && ring_bytes_ > kMinRingPages * page) {
+      ring_bytes_ /= 2;
+      rings_shrunk_ = true;  // said once, at the end of open()
+      continue;
+    }
+    return std::unexpected(mapped.error());
+  }
+}
+
+size_t Recorder::Impl::default_ring_bytes() const {
+  if (options_.call_graph == CallGraphMode::kDwarf) {
+    // Each sample carries a copy of the user stack.
+    return std::max<size_t>(kDwarfRingBytes, std::min<size_t>(kMaxDefaultRingBytes, 64 * size_t{options_.stack_size}));
+  }
+  // Room for a quarter of a second of samples per CPU, so a poller that is late (a busy
+  // machine) does not lose any; at least perf's default.
+  const size_t quarter_second = size_t{spec_.frequency_hz} * kFramePointerSampleBytes / 4;
+  return std::clamp(quarter_second, kFramePointerRingBytes, kMaxDefaultRingBytes);
+}
+
+Error Recorder::Impl::pid_open_error(int32_t pid, int err) const {
+  if (err == EACCES || err == EPERM) {
+    return Error(ErrorCode::kPermissionDenied,
+                 fmt::format("not permitted to profile process {}: kernel.perf_event_paranoid is {}; "
+                             "profiling another user's process needs CAP_PERFMON (or root)",
+                             pid, paranoid_text()),
+                 err);
+  }
+  if (err == EMFILE || err == ENFILE) {
+    return Error(ErrorCode::kResourceExhausted,
+                 fmt::format("cannot open perf events for process {}: {} (ember needs one per thread "
+                             "and CPU; raise the open-files limit, ulimit -n)",
+                             pid, std::strerror(err)),
+                 err);
+  }
+  return Error::from_errno(fmt::format("cannot open perf events for process {}", pid), err);
+}
+
+Result<void> Recorder::Impl::open_system_wide() {
+  spec_.inherit = false;
+  for (size_t c = 0; c < cpus_.size(); ++c) {
+    auto index = open_one(-1, static_cast<int>(c), -1);
+    if (!index) {
+      int err = index.error();
+      if (err == EACCES || err == EPERM) {
+        return make_error(ErrorCode::kPermissionDenied,
+                          fmt::format("not permitted to profile the whole system (-a): it needs "
+                                      "CAP_PERFMON (or root), or kernel.perf_event_paranoid <= 0 "
+                                      "(it is {})",
+                                      paranoid_text()));
+      }
+      return errno_error(fmt::format("cannot open the {} event on CPU {}",
+                                     event_name_.empty() ? spec_.name() : event_name_, cpus_[c]),
+                         err);
+    }
+    if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
+  }
+  for (const Event& e : events_) {
+    if (auto r = enable_event(e.fd); !r) return std::unexpected(r.error());
+  }
+  // Enabled first, then scanned: a process that starts meanwhile is in the scan or in the records.
+  for (int32_t pid : processes_.procfs().all_pids()) processes_.load(pid);
+  return {};
+}
+
+Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
+  const ProcFs& procfs = processes_.procfs();
+  std::vector<int32_t> pids;
+  for (int32_t pid : requested) {
+    if (pid <= 0) return make_error(ErrorCode::kInvalidArgument, fmt::format("invalid process id {}", pid));
+    auto tgid = procfs.tgid(pid);
+    if (!tgid) return make_error(ErrorCode::kNotFound, fmt::format("process {} does not exist", pid));
+    if (*tgid != pid) {
+      warnings_.push_back(fmt::format("{} is a thread of process {}; profiling the whole process", pid, *tgid));
+    }
+    if (std::find(pids.begin(), pids.end(), *tgid) == pids.end()) pids.push_back(*tgid);
+  }
+  for (int32_t pid : pids) {
+    long fd = ::syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) {
+      if (errno == ESRCH) return make_error(ErrorCode::kNotFound, fmt::format("process {} does not exist", pid));
+      return errno_error(fmt::format("process {}: pidfd_open", pid));
+    }
+    watched_.push_back(Watched{pid, common::UniqueFd(static_cast<int>(fd)), false});
+  }
+
+  // Every existing thread gets an event per CPU; inherit=1 covers threads created after their
+  // creator's event exists. Threads created while we were opening are caught by re-scanning.
+  spec_.inherit = true;
+  std::set<int32_t> opened;
+  auto open_new_threads = [&](bool enable_now) -> Result<size_t> {
+    size_t added = 0;
+    for (int32_t pid : pids) {
+      auto tids = procfs.threads(pid);
+      if (!tids) continue;  // exited meanwhile: the pidfd reports it
+      for (int32_t tid : *tids) {
+        if (opened.contains(tid)) continue;
+        bool gone = false;
+        size_t first_new = events_.size();
+        for (size_t c = 0; c < cpus_.size() && !gone; ++c) {
+          auto index = open_one(tid, static_cast<int>(c), tid);
+          if (!index) {
+            if (index.error() == ESRCH) {
+              gone = true;  // the thread exited: nothing to sample
+              break;
+            }
+            return std::unexpected(pid_open_error(pid, index.error()));
+          }
+          if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
+        }
+        opened.insert(tid);
+        if (gone) continue;
+        for (size_t i = first_new; i < events_.size(); ++i) {
+          if (auto id = event_id(events_[i].fd)) dedup_.opened(*id, tid);
+          if (enable_now) {
+            if (auto r = enable_event(events_[i].fd); !r) return std::unexpected(r.error());
+          }
+        }
+        ++added;
+      }
+    }
+    return added;
+  };
+  auto first = open_new_threads(false);
+  if (!first) return std::unexpected(first.error());
+  if (events_.empty()) {
+    return make_error(ErrorCode::kNotFound,
+                      fmt::format("process {} exited while ember was attaching", pids.front()));
+  }
+  for (const Event& e : events_) {
+    if (auto r = enable_event(e.fd); !r) return std::unexpected(r.error());
+  }
+  for (int pass = 0; pass < kMaxRescans; ++pass) {
+    auto added = open_new_threads(true);
+    if (!added) return std::unexpected(added.error());
+    if (*added == 0) break;
+  }
+  dedupe_ = true;
+  for (int32_t pid : pids) processes_.load(pid);
+  main_pid_ = pids.front();
+  note_main_module();
+  return {};
+}
+
+Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) {
+  auto cmd = LaunchedCommand::spawn(argv);
+  if (!cmd) return std::unexpected(cmd.error());
+  command_.emplace(std::move(*cmd));
+  const pid_t pid = command_->pid();
+  // Disabled until exec, then inherited by every thread and child the command creates.
+  spec_.inherit = true;
+  spec_.enable_on_exec = true;
+  for (size_t c = 0; c < cpus_.size(); ++c) {
+    auto index = open_one(pid, static_cast<int>(c), pid);
+    if (!index) {
+      int err = index.error();
+      if (err == EACCES || err == EPERM) {
+        return make_error(ErrorCode::kPermissionDenied,
+                          fmt::format("not permitted to use perf events: kernel.perf_event_paranoid "
+                                      "is {}; it needs CAP_PERFMON (or root), or a value of 2 or less",
+                                      paranoid_text()));
+      }
+      return errno_error(fmt::format("cannot open perf events for '{}'", argv[0]), err);
+    }
+    if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
+  }
+  if (auto r = command_->release(); !r) return std::unexpected(r.error());
+  main_pid_ = pid;
+  return {};
+}
+
+Result<void> Recorder::Impl::open(const Target& target) {
+  int modes = (target.system_wide ? 1 : 0) + (target.pids.empty() ? 0 : 1) + (target.command.empty() ? 0 : 1);
+  if (modes != 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "choose exactly one target: process ids (-p), the whole system (-a), or a command");
+  }
+  auto cpus = online_cpus();
+  if (!cpus) return std::unexpected(cpus.error());
+  cpus_ = std::move(*cpus);
+  rings_.resize(cpus_.size());
+  ring_owner_.resize(cpus_.size());
+
+  spec_.frequency_hz = options_.frequency_hz;
+  const uint32_t max_rate = max_sample_rate();
+  if (spec_.frequency_hz > max_rate) {
+    warnings_.push_back(fmt::format(
+        "sampling frequency lowered from {} Hz to {} Hz (kernel.perf_event_max_sample_rate)",
+        spec_.frequency_hz, max_rate));
+    spec_.frequency_hz = max_rate;
+  }
+  spec_.kernel_frames = options_.kernel_frames;
+  spec_.max_stack = max_stack_depth();
+  spec_.needs = unwinder_.needs();
+  ring_bytes_ = round_ring_bytes(options_.buffer_bytes_per_cpu != 0 ? options_.buffer_bytes_per_cpu
+                                                                    : default_ring_bytes());
+  // Wake the poller when a quarter of the ring is used: room to spare before it overflows.
+  spec_.wakeup_bytes = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
+
+  {
+    int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) return errno_error("epoll_create1");
+    epoll_.reset(fd);
+  }
+  Result<void> opened = target.system_wide      ? open_system_wide()
+                        : !target.pids.empty() ? open_pids(target.pids)
+                                               : open_command(target.command);
+  if (!opened) return opened;
+
+  // Event fds wake the poller when their ring fills; pidfds when a target exits.
+  auto watch_fd = [&](int fd, uint64_t data) -> Result<void> {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = data;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return errno_error("epoll_ctl");
+    return {};
+  };
+  for (size_t i = 0; i < events_.size(); ++i) {
+    if (auto r = watch_fd(events_[i].fd.get(), i); !r) return r;
+  }
+  for (size_t i = 0; i < watched_.size(); ++i) {
+    if (auto r = watch_fd(watched_[i].pidfd.get(), kPidfdTag | i); !r) return r;
+  }
+  if (command_ && command_->exit_fd()) {
+    if (auto r = watch_fd(command_->exit_fd().get(), kPidfdTag | watched_.size()); !r) return r;
+  }
+  if (rings_shrunk_) {
+    warnings_.push_back(fmt::format(
+        "perf ring buffers reduced to {} KiB per CPU (limited by kernel.perf_event_mlock_kb or "
+        "RLIMIT_MEMLOCK); samples may be lost at high rates",
+        ring_bytes_ >> 10));
+  }
+  period_ns_ = static_cast<int64_t>(1'000'000'000ull / spec_.frequency_hz);
+  if (spec_.hardware_cycles && event_note_.empty()) event_note_ = "hardware cycles event";
+  for (const std::string& w : warnings_) spdlog::warn("{}", w);
+  start_window();
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+uint64_t Recorder::Impl::read_rings(uint64_t deadline_ns) {
+  uint64_t safe_until = UINT64_MAX;
+  for (bool more = true; more;) {
+    more = false;
+    safe_until = UINT64_MAX;
+    for (auto& ring : rings_) {
+      if (!ring) continue;
+      last_record_time_ = 0;
+      RingReadStats s = ring->reader().read(
+          [this](std::span<const std::byte> bytes) { on_raw_record(bytes); }, kReadChunkBytes);
+      stats_.records += s.records;
+      stats_.bytes += s.bytes;
+      stats_.malformed_records += s.malformed;
+      if (!s.drained) {
+        more = true;
+        // A ring is written in time order: what it still holds is later than what was read.
+        safe_until = std::min(safe_until, last_record_time_);
+      }
+    }
+    if (more && deadline_ns != 0 && now_ns(CLOCK_MONOTONIC) > deadline_ns) break;
+  }
+  return safe_until;
+}
+
+void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
+  auto rec = decode_record(bytes, format_);
+  if (!rec) {
+    stats_.malformed_records++;
+    return;
+  }
+  // Loss and throttling are counted as they arrive; they need no ordering.
+  if (const auto* lost = std::get_if<LostRecord>(&rec->body)) {
+    stats_.lost_samples += lost->lost;
+    return;
+  }
+  if (const auto* lost = std::get_if<LostSamplesRecord>(&rec->body)) {
+    stats_.lost_samples += lost->lost;
+    return;
+  }
+  if (const auto* t = std::get_if<ThrottleRecord>(&rec->body)) {
+    (t->throttle ? stats_.throttle_events : stats_.unthrottle_events)++;
+    return;
+  }
+  if (std::holds_alternative<UnknownRecord>(rec->body)) {
+    stats_.unknown_records++;
+    return;
+  }
+  last_record_time_ = rec->time();
+  reorder_.push(rec->time(), bytes);
+}
+
+void Recorder::Impl::apply_record(std::span<const std::byte> bytes) {
+  auto rec = decode_record(bytes, format_);
+  if (!rec) {  // it decoded when queued; the copy cannot differ
+    stats_.malformed_records++;
+    return;
+  }
+  std::visit(
+      [this](const auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, SampleRecord>) {
+          on_sample(r);
+        } else if constexpr (std::is_same_v<T, MmapRecord>) {
+          processes_.on_mmap(r);
+          if (r.pid == main_pid_ && !main_module_) note_main_module();
+        } else if constexpr (std::is_same_v<T, CommRecord>) {
+          processes_.on_comm(r);
+        } else if constexpr (std::is_same_v<T, TaskRecord>) {
+          if (r.exit) {
+            if (r.pid == main_pid_ && !main_module_) note_main_module();
+            processes_.on_exit(r);
+            if (dedupe_) dedup_.exited(r.tid);
+          } else {
+            processes_.on_fork(r);
+          }
+        }
+      },
+      rec->body);
+}
+
+profile::ModuleId Recorder::Impl::module_id(const Mapping& m) {
+  if (m.window_generation != generation_) {
+    m.window_module = window_.add_module(m.module);
+    m.window_generation = generation_;
+  }
+  return m.window_module;
+}
+
+profile::ModuleId Recorder::Impl::kernel_module_id() {
+  if (kernel_generation_ != generation_) {
+    kernel_id_ = window_.add_module(modules_.kernel());
+    kernel_generation_ = generation_;
+  }
+  return kernel_id_;
+}
+
+void Recorder::Impl::on_sample(const SampleRecord& s) {
+  if (dedupe_ && !dedup_.accept(s.sid.id, s.sid.tid)) {
+    stats_.duplicate_samples++;
+    return;
+  }
+  Process& process = processes_.get(s.sid.pid);
+  if (!process.recorded()) {
+    stats_.filtered_samples++;
+    return;
+  }
+  if (process.unknown()) stats_.samples_without_process++;
+  const Thread& thread = processes_.thread(process, s.sid.tid);
+
+  SampleContext ctx;
+  ctx.pid = s.sid.pid;
+  ctx.tid = s.sid.tid;
+  ctx.process = &process;
+  ctx.ip = s.ip;
+  ctx.mode = s.mode;
+  ctx.regs_abi = s.regs_abi;
+  ctx.regs_mask = format_.regs_user_mask;
+  ctx.regs_user = s.regs_user;
+  ctx.stack_user = s.stack_user;
+  ctx.stack_user_dynamic_size = s.stack_user_dynamic_size;
+  unwinder_.unwind(ctx, s, frames_);
+  if (ctx.kernel_callchain.size() + ctx.user_callchain.size() >= spec_.max_stack) {
+    stats_.stacks_at_depth_limit++;
+  }
+
+  raw_frames_.clear();
+  for (const UnwoundFrame& f : frames_) {
+    // A return address points after the call; step back into the call instruction so the
+    // frame names the call's line (pprof's convention). Interrupted addresses stay exact.
+    const uint64_t address = f.interrupted ? f.address.value() : f.address.value() - 1;
+    if (f.kernel) {
+      raw_frames_.push_back(profile::RawFrame{kernel_module_id(), address});
+      continue;
+    }
+    const Mapping* m = process.find_mapping(common::ProcessAddress(address));
+    if (m == nullptr) {
+      stats_.frames_without_mapping++;
+      raw_frames_.push_back(profile::RawFrame{profile::ModuleId{}, address});
+      continue;
+    }
+    raw_frames_.push_back(profile::RawFrame{module_id(*m), m->frame_offset(common::ProcessAddress(address))});
+  }
+
+  profile::SampleOrigin origin;
+  origin.pid = s.sid.pid;
+  origin.tid = s.sid.tid;
+  if (process.window_generation != generation_) {
+    process.window_comm = window_.intern(process.comm());
+    process.window_generation = generation_;
+  }
+  if (thread.window_generation != generation_) {
+    thread.window_comm = window_.intern(thread.comm);
+    thread.window_generation = generation_;
+  }
+  origin.comm = process.window_comm;
+  origin.thread_comm = thread.window_comm;
+  // cpu-clock's period is the nanoseconds since the last sample; a cycles period is in cycles,
+  // so each sample stands for the nominal period.
+  const uint64_t weight = spec_.hardware_cycles ? static_cast<uint64_t>(period_ns_) : s.period;
+  if (window_.add_sample(origin, raw_frames_, weight)) {
+    stats_.samples++;
+  } else {
+    stats_.dropped_samples++;
+  }
+}
+
+void Recorder::Impl::note_main_module() {
+  if (main_module_ || main_pid_ <= 0) return;
+  if (Process* p = processes_.find(main_pid_)) {
+    if (p->main_module()) main_module_ = p->main_module();
+  }
+}
+
+bool Recorder::Impl::targets_ended() {
+  if (command_) return command_->try_reap();
+  if (watched_.empty()) return false;  // -a: until stopped
+  bool all = true;
+  for (Watched& w : watched_) {
+    if (!w.exited && is_readable_now(w.pidfd)) {
+      w.exited = true;
+      // A pidfd stays readable: unwatched, so the others' exits are still waited for.
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.pidfd.get(), nullptr);
+    }
+    all = all && w.exited;
+  }
+  return all;
+}
+
+void Recorder::Impl::drain() {
+  read_rings(0);
+  reorder_.flush_all();
+}
+
+Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
+  if (finished_) return false;
+  epoll_event ready[64];
+  int n = ::epoll_wait(epoll_.get(), ready, 64, static_cast<int>(std::max<int64_t>(timeout.count(), 0)));
+  if (n < 0) {
+    if (errno != EINTR) return errno_error("epoll_wait");
+    n = 0;
+  }
+  for (int i = 0; i < n; ++i) {
+    // An event whose task and all its inherited children exited reports HUP forever; stop
+    // watching it (its ring, shared with other events, is still read every round).
+    if ((ready[i].events & (EPOLLHUP | EPOLLERR)) != 0 && (ready[i].data.u64 & kPidfdTag) == 0) {
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, events_[ready[i].data.u64].fd.get(), nullptr);
+    }
+  }
+  const bool ended = targets_ended();
+  const uint64_t round_start = now_ns(CLOCK_MONOTONIC);
+  const uint64_t unread_after = read_rings(ended ? 0 : round_start + kMaxPollWorkNs);
+  if (ended) {
+    // Every task is gone: its records are all in the rings already.
+    drain();
+    finished_ = true;
+    return false;
+  }
+  if (round_start > kReorderDelayNs) reorder_.flush_until(std::min(round_start - kReorderDelayNs, unread_after));
+  return true;
+}
+
+void Recorder::Impl::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (const Event& e : events_) disable_event(e.fd);
+  if (!finished_) drain();
+  finished_ = true;
+  if (command_ && !command_->reaped()) command_->terminate(std::chrono::milliseconds(5000));
+  // Nothing more will be read: give the rings and fds back.
+  rings_.clear();
+  events_.clear();
+  epoll_.reset();
+}
+
+void Recorder::Impl::start_window() {
+  window_ = profile::RawProfile(options_.max_unique_stacks);
+  generation_++;
+  window_start_wall_ns_ = static_cast<int64_t>(now_ns(CLOCK_REALTIME));
+  if (main_module_) window_.add_module(main_module_);
+}
+
+profile::RawProfile Recorder::Impl::take_profile() {
+  note_main_module();
+  profile::RawProfile out = std::move(window_);
+  out.start_time_ns = window_start_wall_ns_;
+  out.end_time_ns = static_cast<int64_t>(now_ns(CLOCK_REALTIME));
+  out.period_ns = period_ns_;
+  out.event = event_name_;
+  if (main_module_) {
+    if (out.module_count() == 0 || out.module_ptr(profile::ModuleId{0}) != main_module_) {
+      // The main module became known mid-window: list it first, as pprof expects.
+      profile::RawProfile sorted(options_.max_unique_stacks);
+      sorted.add_module(main_module_);
+      sorted.merge(out);
+      out = std::move(sorted);
+    }
+    out.main_module = profile::ModuleId{0};
+  }
+  start_window();
+  return out;
+}
+
+const CollectorStats& Recorder::Impl::stats() {
+  stats_.out_of_order_records = reorder_.stats().out_of_order;
+  stats_.forced_reorder_flushes = reorder_.stats().forced_flushes;
+  stats_.processes_evicted = processes_.stats().evicted;
+  stats_.processes = processes_.size();
+  stats_.modules = modules_.module_count();
+  stats_.held_files = modules_.held_files();
+  return stats_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recorder
+
+Result<std::unique_ptr<Recorder>> Recorder::start(const Target& target, const RecordOptions& options) {
+  if (options.frequency_hz == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "the sampling frequency must be at least 1 Hz");
+  }
+  auto user = make_user_unwinder(options.call_graph, options.stack_size);
+  if (!user) return std::unexpected(user.error());
+  const uint64_t nofile = raise_open_files_limit();
+  // Held binaries share the fd budget with the events: a quarter of it, at most 1024.
+  const size_t max_held = static_cast<size_t>(std::min<uint64_t>(1024, nofile / 4));
+  auto impl = std::make_unique<Impl>(options, std::move(*user), max_held);
+  if (auto r = impl->open(target); !r) return std::unexpected(r.error());
+  return std::unique_ptr<Recorder>(new Recorder(std::move(impl)));
+}
+
+Recorder::Recorder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Recorder::~Recorder() = default;
+
+const std::string& Recorder::event_name() const { return impl_->event_name_; }
+std::string_view Recorder::event_note() const { return impl_->event_note_; }
+const std::vector<std::string>& Recorder::warnings() const { return impl_->warnings_; }
+uint32_t Recorder::frequency_hz() const { return impl_->frequency_hz(); }
+Result<bool> Recorder::poll(std::chrono::milliseconds timeout) { return impl_->poll(timeout); }
+void Recorder::stop() { impl_->stop(); }
+profile::RawProfile Recorder::take_profile() { return impl_->take_profile(); }
+const CollectorStats& Recorder::stats() const { return impl_->stats(); }
+std::optional<int> Recorder::command_wait_status() const {
+  return impl_->command_ ? impl_->command_->wait_status() : std::nullopt;
+}
+int32_t Recorder::command_pid() const { return impl_->command_ ? impl_->command_->pid() : 0; }
+
+}  // namespace ember::collector

@@ -1,0 +1,119 @@
+#pragma once
+// The collector's public API: sample processes with perf_event_open and hand out
+// profile::RawProfile windows (stacks of (module, offset), never names).
+//
+//   auto rec = Recorder::start(target, options);      // errors are one clear line
+//   while (*rec->poll(100ms)) { ...progress from rec->stats()... }
+//   rec->stop();
+//   profile::RawProfile p = rec->take_profile();
+//
+// The Recorder is single-threaded: call every method from the thread that polls.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collector/call_graph.h"
+#include "collector/process_info.h"
+#include "common/error.h"
+#include "profile/raw_profile.h"
+
+namespace ember::collector {
+
+inline constexpr uint32_t kDefaultFrequencyHz = 999;
+
+// What to sample: exactly one of the three.
+struct Target {
+  // -p: every thread of each process, threads created later, and children it forks.
+  std::vector<int32_t> pids;
+  // -a: one event per online CPU, every process.
+  bool system_wide = false;
+  // -- CMD ARGS: launched, events enabled when it execs, recorded until it exits.
+  std::vector<std::string> command;
+};
+
+struct RecordOptions {
+  uint32_t frequency_hz = kDefaultFrequencyHz;  // clamped to kernel.perf_event_max_sample_rate
+  CallGraphMode call_graph = CallGraphMode::kFramePointer;
+  uint32_t stack_size = 32768;  // user stack bytes copied per sample for kDwarf
+  bool kernel_frames = true;    // falls back to user-only, with a warning, when not permitted
+  size_t buffer_bytes_per_cpu = 0;  // ring size; 0: chosen by call-graph mode
+  size_t max_unique_stacks = 1 << 20;  // per window; past it samples are counted as dropped
+  size_t max_processes = 32768;        // process-table bound (churn must not grow memory)
+  // Records only the processes it accepts; asked when a process is first seen and after exec.
+  std::function<bool(const ProcessInfo&)> process_filter;
+};
+
+struct CollectorStats {
+  uint64_t samples = 0;          // samples recorded into windows
+  uint64_t lost_samples = 0;     // samples the kernel could not write (ring full: LOST records)
+  uint64_t throttle_events = 0;  // the kernel throttled sampling (THROTTLE records)
+  uint64_t unthrottle_events = 0;
+  uint64_t malformed_records = 0;  // records whose sizes or fields cannot be right; skipped
+  uint64_t unknown_records = 0;    // record types ember does not read; skipped
+  uint64_t samples_without_process = 0;  // the pid was gone before anything was known of it
+  uint64_t frames_without_mapping = 0;   // a user address in no known mapping
+  uint64_t dropped_samples = 0;     // past max_unique_stacks
+  uint64_t filtered_samples = 0;    // rejected by process_filter
+  uint64_t duplicate_samples = 0;   // -p: a thread seen through two events; one copy kept
+  uint64_t stacks_at_depth_limit = 0;  // callchain as deep as sample_max_stack: maybe truncated
+  uint64_t out_of_order_records = 0;   // arrived after later records had been applied
+  uint64_t forced_reorder_flushes = 0; // the reorder queue's memory bound flushed early
+  uint64_t records = 0;          // every record read from the rings
+  uint64_t bytes = 0;
+  uint64_t processes_evicted = 0;  // process-table bound
+  uint64_t processes = 0;          // in the process table now
+  uint64_t modules = 0;            // distinct binaries known now
+  uint64_t held_files = 0;         // binaries held open for the symbolizer
+};
+
+class Recorder {
+ public:
+  // Opens the events and starts sampling. Errors name the process, command or permission.
+  static Result<std::unique_ptr<Recorder>> start(const Target& target, const RecordOptions& options);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // "cycles" or "cpu-clock".
+  const std::string& event_name() const;
+  // Why this event, e.g. "no hardware cycles event on this machine (...)".
+  std::string_view event_note() const;
+  // Adjustments made at start (frequency clamped, kernel frames not permitted, ...). Each is
+  // also logged once through spdlog::warn.
+  const std::vector<std::string>& warnings() const;
+  // The sampling frequency in effect (after clamping).
+  uint32_t frequency_hz() const;
+
+  // Reads and processes what the ring buffers hold, waiting up to `timeout` for data (and
+  // working at most ~250 ms more when the rings fill faster than ember can process them).
+  // Returns false once there is nothing left to record (every target has exited / the command
+  // ended, or stop() was called); everything collected until then is kept. EINTR is not an
+  // error: poll() returns true and the caller checks its own signal flags.
+  Result<bool> poll(std::chrono::milliseconds timeout);
+  // Disables the events, drains and processes everything left (the reorder queue too). A
+  // launched command still running gets SIGTERM (SIGKILL after 5 s) and is reaped.
+  void stop();
+  // The window so far, with its start/end wall-clock times, period, event and main module; a
+  // new window starts.
+  profile::RawProfile take_profile();
+  const CollectorStats& stats() const;
+  // The launched command's wait status once reaped (see <sys/wait.h> WIFEXITED etc.).
+  std::optional<int> command_wait_status() const;
+  // The launched command's pid (0 when not launching).
+  int32_t command_pid() const;
+
+  class Impl;
+
+ private:
+  explicit Recorder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ember::collector

@@ -1,0 +1,64 @@
+#pragma once
+// Puts records from the per-CPU rings back into time order before they are applied, so that
+// an MMAP2, COMM, FORK or EXIT is seen before the samples that come after it (perf's
+// ordered-events). Records are copied in; flush_until(t) hands out, oldest first, every record
+// with time <= t. The caller picks t so that nothing older can still arrive (see Recorder).
+//
+// Memory is bounded: when the queue holds more than max_bytes, the oldest half is handed out at
+// once (counted as a forced flush). A record older than what was already handed out is still
+// delivered, at the next flush, and counted as out of order.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+namespace ember::collector {
+
+struct ReorderStats {
+  uint64_t queued = 0;
+  uint64_t out_of_order = 0;    // arrived with a time below the last flush
+  uint64_t forced_flushes = 0;  // the memory bound handed records out early
+};
+
+class ReorderQueue {
+ public:
+  using Sink = std::function<void(uint64_t time, std::span<const std::byte> record)>;
+
+  ReorderQueue(size_t max_bytes, Sink sink) : max_bytes_(max_bytes), sink_(std::move(sink)) {}
+
+  // Copies the record in.
+  void push(uint64_t time, std::span<const std::byte> record);
+  // Hands out, in time order (ties in arrival order), every record with time <= limit.
+  void flush_until(uint64_t limit);
+  void flush_all();
+
+  size_t size() const { return entries_.size(); }
+  size_t bytes() const { return arena_.size() * sizeof(uint64_t); }
+  uint64_t last_flushed_time() const { return last_flush_; }
+  const ReorderStats& stats() const { return stats_; }
+
+ private:
+  struct Entry {
+    uint64_t time;
+    uint64_t seq;     // arrival order, to keep ties stable
+    uint32_t offset;  // in u64 words into arena_
+    uint32_t size;    // bytes
+  };
+  void flush_count(size_t count, uint64_t new_last_flush);
+
+  size_t max_bytes_;
+  Sink sink_;
+  std::vector<uint64_t> arena_;  // u64 words: records stay 8-byte aligned
+  std::vector<Entry> entries_;
+  // Reused between flushes (their capacity is kept): no allocation churn per round.
+  std::vector<uint64_t> spare_arena_;
+  std::vector<Entry> spare_entries_;
+  bool sorted_ = true;
+  uint64_t next_seq_ = 0;
+  uint64_t last_flush_ = 0;
+  ReorderStats stats_;
+};
+
+}  // namespace ember::collector

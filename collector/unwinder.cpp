@@ -1,0 +1,82 @@
+#include "collector/unwinder.h"
+
+namespace ember::collector {
+
+SplitCallchain split_callchain(const SampleRecord& sample) {
+  SplitCallchain out;
+  const U64View& chain = sample.callchain;
+  enum class Context { kNone, kKernel, kUser, kOther } context = Context::kNone;
+  size_t run_start = 0;
+  auto close_run = [&](size_t end) {
+    // The first run of each context is the stack; a later one (never seen in practice) is ignored.
+    if (end <= run_start) return;
+    U64View run = chain.slice(run_start, end - run_start);
+    if (context == Context::kKernel && out.kernel.empty()) out.kernel = run;
+    if (context == Context::kUser && out.user.empty()) out.user = run;
+  };
+  for (size_t i = 0; i < chain.size(); ++i) {
+    uint64_t v = chain[i];
+    if (v < kContextMax) continue;
+    close_run(i);
+    run_start = i + 1;
+    if (v == kContextKernel) {
+      context = Context::kKernel;
+    } else if (v == kContextUser) {
+      context = Context::kUser;
+    } else {
+      context = Context::kOther;  // guest or hypervisor frames: not ours to resolve
+    }
+  }
+  close_run(chain.size());
+  if (out.kernel.empty() && out.user.empty()) {
+    out.ip_only_kernel = sample.mode == CpuMode::kKernel;
+    out.ip_only_user = sample.mode == CpuMode::kUser;
+  }
+  return out;
+}
+
+void FramePointerUnwinder::unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) {
+  const U64View& chain = sample.user_callchain;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    uint64_t address = chain[i];
+    // A frame-pointer walk ends on a zero (or tiny) return address when the outermost frame
+    // has no caller; nothing can be mapped there.
+    if (address < 4096) break;
+    out.push_back(UnwoundFrame{common::ProcessAddress(address), false, i == 0});
+  }
+}
+
+Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes) {
+  (void)stack_bytes;
+  switch (mode) {
+    case CallGraphMode::kFramePointer: return std::make_unique<FramePointerUnwinder>();
+    case CallGraphMode::kDwarf:
+      return make_error(ErrorCode::kUnsupported,
+                        "DWARF call graphs are not available in this build yet; use frame "
+                        "pointers (build the target with -fno-omit-frame-pointer)");
+  }
+  return make_error(ErrorCode::kInvalidArgument, "unknown call-graph mode");
+}
+
+void Unwinder::unwind(SampleContext& sample, const SampleRecord& record,
+                      std::vector<UnwoundFrame>& out) {
+  out.clear();
+  SplitCallchain split = split_callchain(record);
+  sample.kernel_callchain = split.kernel;
+  sample.user_callchain = split.user;
+  for (size_t i = 0; i < split.kernel.size(); ++i) {
+    out.push_back(UnwoundFrame{common::ProcessAddress(split.kernel[i]), true, i == 0});
+  }
+  if (split.ip_only_kernel) out.push_back(UnwoundFrame{common::ProcessAddress(record.ip), true, true});
+  stats_.kernel_frames += out.size();
+  size_t before_user = out.size();
+  if (split.ip_only_user) {
+    out.push_back(UnwoundFrame{common::ProcessAddress(record.ip), false, true});
+  } else {
+    user_->unwind_user(sample, out);
+  }
+  stats_.user_frames += out.size() - before_user;
+  if (out.size() == before_user && record.mode == CpuMode::kUser) stats_.empty_user_stacks++;
+}
+
+}  // namespace ember::collector
