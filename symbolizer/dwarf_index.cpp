@@ -1,0 +1,470 @@
+#include "symbolizer/dwarf_index.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <string>
+#include <unordered_map>
+
+#include "symbolizer/demangle.h"
+#include "symbolizer/sorted_ranges.h"
+
+namespace ember::symbolizer {
+
+namespace {
+
+struct DwarfDeleter {
+  void operator()(Dwarf* dwarf) const { dwarf_end(dwarf); }
+};
+using DwarfPtr = std::unique_ptr<Dwarf, DwarfDeleter>;
+
+// Nesting deeper than this is not real code; a hostile file cannot make the walk unbounded.
+constexpr int kMaxDieDepth = 256;
+
+struct CuRange {
+  uint64_t start;
+  uint64_t end;
+  uint32_t cu;
+};
+
+struct LineRow {
+  uint64_t address;
+  uint32_t file;  // index into Cu::files
+  uint32_t line;
+  uint32_t column : 31;
+  uint32_t end_sequence : 1;
+};
+
+// A function with code (DW_TAG_subprogram) or an inlined call (DW_TAG_inlined_subroutine).
+// Scope 0 of each unit is a virtual root whose children are the unit's functions.
+struct Scope {
+  Dwarf_Off die = 0;  // for the name, resolved on first use
+  uint32_t children_first = 0;  // into Cu::ranges
+  uint32_t children_count = 0;
+  // Where this scope was inlined (in its parent): the line its parent's frame shows.
+  uint32_t call_file = 0;
+  uint32_t call_line = 0;
+  uint32_t call_column = 0;
+};
+
+struct ScopeRange {
+  uint64_t start;
+  uint64_t end;
+  uint32_t scope;
+  uint32_t parent;  // used while building; ranges are grouped by parent afterwards
+};
+
+struct Cu {
+  Dwarf_Die die;  // the unit's DIE: a small copyable handle into libdw's data
+  bool decoded = false;
+  std::vector<LineRow> rows;     // sorted by address, end-of-sequence rows first at equal addresses
+  std::vector<const char*> files;  // the unit's file table (names owned by libdw)
+  std::vector<Scope> scopes;
+  std::vector<ScopeRange> ranges;  // grouped by parent, each group sorted by start
+  std::vector<uint64_t> max_end;   // prefix maximum of ends, within each group
+  size_t bytes = 0;
+
+  void release() {
+    decoded = false;
+    rows = {};
+    files = {};
+    scopes = {};
+    ranges = {};
+    max_end = {};
+    bytes = 0;
+  }
+};
+
+struct Name {
+  std::string function;
+  std::string system_name;
+};
+
+// The DWARF ranges of a DIE that can be code: empty, zero-based (functions removed by
+// --gc-sections keep address 0) and wrapping (lld's -1/-2 tombstones) ranges are left out.
+template <class Fn>
+void for_each_code_range(Dwarf_Die* die, Fn&& fn) {
+  Dwarf_Addr base = 0, start = 0, end = 0;
+  ptrdiff_t offset = 0;
+  int guard = 0;
+  while ((offset = dwarf_ranges(die, offset, &base, &start, &end)) > 0) {
+    if (start != 0 && end > start) fn(start, end);
+    if (++guard > 1 << 16) break;  // a range list cannot be this long in real code
+  }
+}
+
+uint32_t udata_attr(Dwarf_Die* die, unsigned int name) {
+  Dwarf_Attribute attr;
+  Dwarf_Word value = 0;
+  if (dwarf_attr(die, name, &attr) == nullptr || dwarf_formudata(&attr, &value) != 0) return 0;
+  return value > UINT32_MAX ? 0 : static_cast<uint32_t>(value);
+}
+
+const char* string_attr_integrate(Dwarf_Die* die, unsigned int name) {
+  Dwarf_Attribute attr;
+  if (dwarf_attr_integrate(die, name, &attr) == nullptr) return nullptr;
+  return dwarf_formstring(&attr);
+}
+
+}  // namespace
+
+struct DwarfIndex::Impl {
+  Settings settings;
+  std::string file_name;
+  DwarfPtr dwarf;
+  bool mapped = false;
+  std::vector<Cu> cus;
+  SortedRanges<CuRange> cu_ranges;
+  std::deque<uint32_t> decode_order;  // oldest first, for eviction
+  size_t decoded_bytes = 0;
+  std::unordered_map<Dwarf_Off, Name> names;
+  size_t name_bytes = 0;
+
+  void build_unit_map();
+  Cu& decoded(uint32_t index);
+  void decode(Cu& cu);
+  void decode_lines(Cu& cu);
+  void decode_scopes(Cu& cu);
+  const Name& name_of(Dwarf_Off die);
+  Found lookup(uint64_t address, std::vector<Frame>& frames);
+};
+
+void DwarfIndex::Impl::build_unit_map() {
+  mapped = true;
+  Dwarf_CU* cu = nullptr;
+  Dwarf_CU* next = nullptr;
+  Dwarf_Half version = 0;
+  uint8_t unit_type = 0;
+  Dwarf_Die cu_die, sub_die;
+  while (dwarf_get_units(dwarf.get(), cu, &next, &version, &unit_type, &cu_die, &sub_die) == 0) {
+    cu = next;
+    // Partial and type units hold no code of their own; split units are reached via skeletons.
+    if (unit_type != DW_UT_compile && unit_type != DW_UT_skeleton) continue;
+    auto index = static_cast<uint32_t>(cus.size());
+    cus.push_back(Cu{cu_die});
+    bool any = false;
+    for_each_code_range(&cu_die, [&](uint64_t start, uint64_t end) {
+      cu_ranges.add(CuRange{start, end, index});
+      any = true;
+    });
+    if (!any) {
+      // No address ranges on the unit (some assemblers and old compilers): decode it now and use
+      // the ranges of its functions and line sequences instead.
+      Cu& unit = decoded(index);
+      for (const ScopeRange& r : unit.ranges) {
+        if (r.parent == 0) cu_ranges.add(CuRange{r.start, r.end, index});
+      }
+      const LineRow* sequence_start = nullptr;
+      for (const LineRow& row : unit.rows) {
+        if (sequence_start == nullptr && !row.end_sequence) sequence_start = &row;
+        if (row.end_sequence && sequence_start != nullptr) {
+          if (row.address > sequence_start->address && sequence_start->address != 0) {
+            cu_ranges.add(CuRange{sequence_start->address, row.address, index});
+          }
+          sequence_start = nullptr;
+        }
+      }
+    }
+  }
+  cu_ranges.finish();
+}
+
+Cu& DwarfIndex::Impl::decoded(uint32_t index) {
+  Cu& cu = cus[index];
+  if (cu.decoded) return cu;
+  decode(cu);
+  decode_order.push_back(index);
+  decoded_bytes += cu.bytes;
+  // Bounded: the oldest decoded units go first, never the one just decoded.
+  while (decoded_bytes > settings.max_bytes && decode_order.size() > 1) {
+    Cu& old = cus[decode_order.front()];
+    decode_order.pop_front();
+    decoded_bytes -= old.bytes;
+    old.release();
+  }
+  return cu;
+}
+
+void DwarfIndex::Impl::decode(Cu& cu) {
+  cu.decoded = true;
+  Dwarf_Files* files = nullptr;
+  size_t file_count = 0;
+  if (dwarf_getsrcfiles(&cu.die, &files, &file_count) == 0) {
+    cu.files.reserve(file_count);
+    for (size_t i = 0; i < file_count; ++i) {
+      const char* name = dwarf_filesrc(files, i, nullptr, nullptr);
+      cu.files.push_back(name != nullptr ? name : "");
+    }
+  }
+  if (settings.line_numbers) decode_lines(cu);
+  decode_scopes(cu);
+  cu.bytes = sizeof(Cu) + cu.rows.capacity() * sizeof(LineRow) +
+             cu.files.capacity() * sizeof(const char*) + cu.scopes.capacity() * sizeof(Scope) +
+             cu.ranges.capacity() * sizeof(ScopeRange) + cu.max_end.capacity() * sizeof(uint64_t);
+}
+
+void DwarfIndex::Impl::decode_lines(Cu& cu) {
+  Dwarf_Lines* lines = nullptr;
+  size_t count = 0;
+  if (dwarf_getsrclines(&cu.die, &lines, &count) != 0) return;
+  Dwarf_Files* unit_files = nullptr;
+  size_t unit_file_count = 0;
+  dwarf_getsrcfiles(&cu.die, &unit_files, &unit_file_count);
+  // Files a line names that are not in the unit's table (should not happen; kept correct anyway).
+  std::unordered_map<const char*, uint32_t> extra_files;
+  cu.rows.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    Dwarf_Line* line = dwarf_onesrcline(lines, i);
+    if (line == nullptr) continue;
+    Dwarf_Addr address = 0;
+    int line_number = 0, column = 0;
+    bool end_sequence = false;
+    if (dwarf_lineaddr(line, &address) != 0) continue;
+    dwarf_lineno(line, &line_number);
+    dwarf_linecol(line, &column);
+    dwarf_lineendsequence(line, &end_sequence);
+    Dwarf_Files* line_files = nullptr;
+    size_t file_index = 0;
+    uint32_t file = 0;
+    if (dwarf_line_file(line, &line_files, &file_index) == 0 && line_files == unit_files &&
+        file_index < cu.files.size()) {
+      file = static_cast<uint32_t>(file_index);
+    } else {
+      const char* name = dwarf_linesrc(line, nullptr, nullptr);
+      if (name == nullptr) name = "";
+      auto [it, inserted] = extra_files.try_emplace(name, static_cast<uint32_t>(cu.files.size()));
+      if (inserted) cu.files.push_back(name);
+      file = it->second;
+    }
+    cu.rows.push_back(LineRow{address, file, static_cast<uint32_t>(std::max(line_number, 0)),
+                              static_cast<uint32_t>(std::clamp(column, 0, (1 << 30))) & 0x7fffffffu,
+                              end_sequence ? 1u : 0u});
+  }
+  // libdw sorts its lines already; sorting again (stably) makes the lookup rule independent of
+  // that: at one address, an end of sequence comes first and the last real row wins, as
+  // addr2line and llvm-symbolizer choose.
+  std::stable_sort(cu.rows.begin(), cu.rows.end(), [](const LineRow& a, const LineRow& b) {
+    if (a.address != b.address) return a.address < b.address;
+    return a.end_sequence > b.end_sequence;
+  });
+}
+
+void DwarfIndex::Impl::decode_scopes(Cu& cu) {
+  cu.scopes.push_back(Scope{});  // the root
+  struct Pending {
+    Dwarf_Die die;
+    uint32_t scope;
+    int depth;
+    bool in_function;  // inside a function's DIE, with code or not (local classes live there)
+  };
+  std::vector<Pending> stack;
+  Dwarf_Die child;
+  if (dwarf_child(&cu.die, &child) == 0) stack.push_back(Pending{child, 0, 1, false});
+  std::vector<std::pair<uint64_t, uint64_t>> die_ranges;
+  while (!stack.empty()) {
+    Pending current = stack.back();
+    stack.pop_back();
+    Dwarf_Die* die = &current.die;
+    Dwarf_Die sibling;
+    if (dwarf_siblingof(die, &sibling) == 0) {
+      stack.push_back(Pending{sibling, current.scope, current.depth, current.in_function});
+    }
+
+    bool descend = false;
+    bool in_function = current.in_function;
+    uint32_t child_scope = current.scope;
+    int tag = dwarf_tag(die);
+    switch (tag) {
+      case DW_TAG_subprogram:
+      case DW_TAG_inlined_subroutine: {
+        bool inlined = tag == DW_TAG_inlined_subroutine;
+        die_ranges.clear();
+        for_each_code_range(die, [&](uint64_t s, uint64_t e) { die_ranges.emplace_back(s, e); });
+        if (die_ranges.empty()) {
+          // An abstract instance or a declaration: no code of its own, but the code of a lambda
+          // or local class defined in it is described inside it.
+          descend = !inlined && dwarf_hasattr(die, DW_AT_declaration) == 0;
+          in_function = true;
+          break;
+        }
+        // Functions hang off the root even when nested in another (local classes, GNU C nested
+        // functions): their code is not inside their lexical parent's code.
+        uint32_t parent = inlined ? current.scope : 0;
+        auto index = static_cast<uint32_t>(cu.scopes.size());
+        Scope scope;
+        scope.die = dwarf_dieoffset(die);
+        if (inlined) {
+          scope.call_file = udata_attr(die, DW_AT_call_file);
+          scope.call_line = udata_attr(die, DW_AT_call_line);
+          scope.call_column = udata_attr(die, DW_AT_call_column);
+        }
+        cu.scopes.push_back(scope);
+        for (auto [s, e] : die_ranges) cu.ranges.push_back(ScopeRange{s, e, index, parent});
+        descend = true;
+        in_function = true;
+        child_scope = index;
+        break;
+      }
+      case DW_TAG_lexical_block:
+      case DW_TAG_try_block:
+      case DW_TAG_catch_block:
+      case DW_TAG_namespace:
+      case DW_TAG_module:
+        descend = true;
+        break;
+      case DW_TAG_class_type:
+      case DW_TAG_structure_type:
+      case DW_TAG_union_type:
+        // Compilers put member function code outside the class, except for local classes: only
+        // those are worth the walk through a class's members.
+        descend = current.in_function;
+        break;
+      default:
+        break;
+    }
+    if (descend && current.depth < kMaxDieDepth && dwarf_haschildren(die) > 0 &&
+        dwarf_child(die, &child) == 0) {
+      stack.push_back(Pending{child, child_scope, current.depth + 1, in_function});
+    }
+  }
+
+  // Group the ranges by parent (each group sorted by start) so that a lookup descends the tree.
+  std::stable_sort(cu.ranges.begin(), cu.ranges.end(), [](const ScopeRange& a, const ScopeRange& b) {
+    if (a.parent != b.parent) return a.parent < b.parent;
+    return a.start < b.start;
+  });
+  cu.max_end.resize(cu.ranges.size());
+  for (size_t i = 0; i < cu.ranges.size();) {
+    uint32_t parent = cu.ranges[i].parent;
+    size_t j = i;
+    uint64_t max_end = 0;
+    for (; j < cu.ranges.size() && cu.ranges[j].parent == parent; ++j) {
+      max_end = std::max(max_end, cu.ranges[j].end);
+      cu.max_end[j] = max_end;
+    }
+    cu.scopes[parent].children_first = static_cast<uint32_t>(i);
+    cu.scopes[parent].children_count = static_cast<uint32_t>(j - i);
+    i = j;
+  }
+}
+
+const Name& DwarfIndex::Impl::name_of(Dwarf_Off offset) {
+  if (auto it = names.find(offset); it != names.end()) return it->second;
+  if (name_bytes > settings.max_bytes / 4) {  // bounded like everything else; cheap to rebuild
+    names.clear();
+    name_bytes = 0;
+  }
+  Name name;
+  Dwarf_Die die;
+  if (dwarf_offdie(dwarf.get(), offset, &die) != nullptr) {
+    // Integrate: an inlined call or an out-of-line copy names its function through
+    // DW_AT_abstract_origin, a member function through DW_AT_specification.
+    const char* linkage = string_attr_integrate(&die, DW_AT_linkage_name);
+    if (linkage == nullptr) linkage = string_attr_integrate(&die, DW_AT_MIPS_linkage_name);
+    const char* plain = string_attr_integrate(&die, DW_AT_name);
+    name.system_name = linkage != nullptr ? linkage : plain != nullptr ? plain : "";
+    name.function = settings.demangle && linkage != nullptr
+                        ? demangle(name.system_name, settings.full_names)
+                        : name.system_name;
+  }
+  name_bytes += sizeof(Name) + 32 + name.function.capacity() + name.system_name.capacity();
+  return names.emplace(offset, std::move(name)).first->second;
+}
+
+DwarfIndex::Found DwarfIndex::Impl::lookup(uint64_t address, std::vector<Frame>& frames) {
+  if (!mapped) build_unit_map();
+  const CuRange* unit = cu_ranges.find(address);
+  if (unit == nullptr) return Found::kNothing;
+  Cu& cu = decoded(unit->cu);
+
+  // The chain of scopes containing the address, outermost (the function) first.
+  uint32_t chain[kMaxDieDepth];
+  size_t depth = 0;
+  uint32_t scope = 0;
+  while (depth < kMaxDieDepth) {
+    const Scope& s = cu.scopes[scope];
+    const ScopeRange* range = find_containing(cu.ranges.data() + s.children_first,
+                                              cu.max_end.data() + s.children_first,
+                                              s.children_count, address);
+    if (range == nullptr || range->scope == scope) break;
+    scope = range->scope;
+    chain[depth++] = scope;
+  }
+
+  const LineRow* row = nullptr;
+  if (settings.line_numbers && !cu.rows.empty()) {
+    auto it = std::upper_bound(cu.rows.begin(), cu.rows.end(), address,
+                               [](uint64_t a, const LineRow& r) { return a < r.address; });
+    if (it != cu.rows.begin() && !std::prev(it)->end_sequence) row = &*std::prev(it);
+  }
+  auto file_name = [&](uint32_t index) -> std::string {
+    return index < cu.files.size() ? std::string(cu.files[index]) : std::string();
+  };
+
+  if (depth == 0) {
+    if (row == nullptr) return Found::kNothing;
+    frames.push_back(Frame{"", "", file_name(row->file), row->line, row->column});
+    return Found::kLine;
+  }
+
+  size_t first = settings.inline_frames ? 0 : depth - 1;  // index into frames, innermost first
+  for (size_t k = depth; k-- > 0;) {
+    size_t innermost_index = depth - 1 - k;  // 0 for chain[depth-1]
+    if (innermost_index < first) continue;
+    const Name& name = name_of(cu.scopes[chain[k]].die);
+    Frame frame{name.function, name.system_name, "", 0, 0};
+    if (settings.line_numbers) {
+      if (k + 1 == depth) {
+        if (row != nullptr) {
+          frame.file = file_name(row->file);
+          frame.line = row->line;
+          frame.column = row->column;
+        }
+      } else {
+        const Scope& callee = cu.scopes[chain[k + 1]];
+        frame.file = file_name(callee.call_file);
+        frame.line = callee.call_line;
+        frame.column = callee.call_column;
+      }
+    }
+    frames.push_back(std::move(frame));
+  }
+  return Found::kFunctions;
+}
+
+DwarfIndex::DwarfIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DwarfIndex::~DwarfIndex() = default;
+
+Result<std::unique_ptr<DwarfIndex>> DwarfIndex::open(const elf::ElfFile& file,
+                                                      const Settings& settings) {
+  if (!file.has_section_data(".debug_info")) {
+    return make_error(ErrorCode::kNotFound, file.name() + ": no DWARF (.debug_info)");
+  }
+  DwarfPtr dwarf(dwarf_begin_elf(file.handle(), DWARF_C_READ, nullptr));
+  if (!dwarf) {
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("{}: cannot read DWARF: {}", file.name(), dwarf_errmsg(-1)));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->settings = settings;
+  impl->file_name = file.name();
+  impl->dwarf = std::move(dwarf);
+  return std::unique_ptr<DwarfIndex>(new DwarfIndex(std::move(impl)));
+}
+
+DwarfIndex::Found DwarfIndex::lookup(uint64_t address, std::vector<Frame>& frames) {
+  return impl_->lookup(address, frames);
+}
+
+size_t DwarfIndex::memory_bytes() const {
+  return sizeof(Impl) + impl_->cus.capacity() * sizeof(Cu) + impl_->cu_ranges.memory_bytes() +
+         impl_->decoded_bytes + impl_->name_bytes;
+}
+
+size_t DwarfIndex::compile_units() const { return impl_->cus.size(); }
+size_t DwarfIndex::decoded_units() const { return impl_->decode_order.size(); }
+
+}  // namespace ember::symbolizer
