@@ -2,6 +2,8 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +12,8 @@
 #include <unordered_map>
 
 #include "symbolizer/demangle.h"
+#include "symbolizer/dwarf_scopes.h"
+#include "symbolizer/line_table.h"
 #include "symbolizer/sorted_ranges.h"
 
 namespace ember::symbolizer {
@@ -21,47 +25,18 @@ struct DwarfDeleter {
 };
 using DwarfPtr = std::unique_ptr<Dwarf, DwarfDeleter>;
 
-// Nesting deeper than this is not real code; a hostile file cannot make the walk unbounded.
-constexpr int kMaxDieDepth = 256;
-
 struct CuRange {
   uint64_t start;
   uint64_t end;
   uint32_t cu;
 };
 
-struct LineRow {
-  uint64_t address;
-  uint32_t file;  // index into Cu::files
-  uint32_t line;
-  uint32_t column : 31;
-  uint32_t end_sequence : 1;
-};
-
-// A function with code (DW_TAG_subprogram) or an inlined call (DW_TAG_inlined_subroutine).
-// Scope 0 of each unit is a virtual root whose children are the unit's functions.
-struct Scope {
-  Dwarf_Off die = 0;  // for the name, resolved on first use
-  uint32_t children_first = 0;  // into Cu::ranges
-  uint32_t children_count = 0;
-  // Where this scope was inlined (in its parent): the line its parent's frame shows.
-  uint32_t call_file = 0;
-  uint32_t call_line = 0;
-  uint32_t call_column = 0;
-};
-
-struct ScopeRange {
-  uint64_t start;
-  uint64_t end;
-  uint32_t scope;
-  uint32_t parent;  // used while building; ranges are grouped by parent afterwards
-};
 
 struct Cu {
   Dwarf_Die die;  // the unit's DIE: a small copyable handle into libdw's data
+  UnitLayout layout;
   bool decoded = false;
-  std::vector<LineRow> rows;     // sorted by address, end-of-sequence rows first at equal addresses
-  std::vector<const char*> files;  // the unit's file table (names owned by libdw)
+  LineTable lines;
   std::vector<Scope> scopes;
   std::vector<ScopeRange> ranges;  // grouped by parent, each group sorted by start
   std::vector<uint64_t> max_end;   // prefix maximum of ends, within each group
@@ -69,8 +44,7 @@ struct Cu {
 
   void release() {
     decoded = false;
-    rows = {};
-    files = {};
+    lines = {};
     scopes = {};
     ranges = {};
     max_end = {};
@@ -91,7 +65,7 @@ void for_each_code_range(Dwarf_Die* die, Fn&& fn) {
   ptrdiff_t offset = 0;
   int guard = 0;
   while ((offset = dwarf_ranges(die, offset, &base, &start, &end)) > 0) {
-    if (start != 0 && end > start) fn(start, end);
+    if (is_code_range(start, end)) fn(start, end);
     if (++guard > 1 << 16) break;  // a range list cannot be this long in real code
   }
 }
@@ -102,6 +76,8 @@ uint32_t udata_attr(Dwarf_Die* die, unsigned int name) {
   if (dwarf_attr(die, name, &attr) == nullptr || dwarf_formudata(&attr, &value) != 0) return 0;
   return value > UINT32_MAX ? 0 : static_cast<uint32_t>(value);
 }
+
+void group_ranges(Cu& cu);
 
 const char* string_attr_integrate(Dwarf_Die* die, unsigned int name) {
   Dwarf_Attribute attr;
@@ -122,29 +98,52 @@ struct DwarfIndex::Impl {
   size_t decoded_bytes = 0;
   std::unordered_map<Dwarf_Off, Name> names;
   size_t name_bytes = 0;
+  LineSections sections;
+  DebugInfoSections info_sections;
+  uint64_t line_table_errors = 0;
 
   void build_unit_map();
   Cu& decoded(uint32_t index);
   void decode(Cu& cu);
   void decode_lines(Cu& cu);
   void decode_scopes(Cu& cu);
+  void walk_scopes_with_libdw(Cu& cu);
   const Name& name_of(Dwarf_Off die);
   Found lookup(uint64_t address, std::vector<Frame>& frames);
 };
 
 void DwarfIndex::Impl::build_unit_map() {
   mapped = true;
-  Dwarf_CU* cu = nullptr;
-  Dwarf_CU* next = nullptr;
+  Dwarf_Off offset = 0, next = 0;
+  size_t header_size = 0;
   Dwarf_Half version = 0;
-  uint8_t unit_type = 0;
-  Dwarf_Die cu_die, sub_die;
-  while (dwarf_get_units(dwarf.get(), cu, &next, &version, &unit_type, &cu_die, &sub_die) == 0) {
-    cu = next;
+  Dwarf_Off abbrev_offset = 0;
+  uint8_t address_size = 0, offset_size = 0;
+  while (dwarf_next_unit(dwarf.get(), offset, &next, &header_size, &version, &abbrev_offset,
+                         &address_size, &offset_size, nullptr, nullptr) == 0) {
+    UnitLayout layout;
+    layout.unit_offset = offset;
+    layout.die_offset = offset + header_size;
+    layout.end = next;
+    layout.abbrev_offset = abbrev_offset;
+    layout.version = version;
+    layout.address_size = address_size;
+    layout.offset_size = offset_size;
+    offset = next;
+    Dwarf_Die cu_die;
+    if (dwarf_offdie(dwarf.get(), layout.die_offset, &cu_die) == nullptr) continue;
     // Partial and type units hold no code of their own; split units are reached via skeletons.
-    if (unit_type != DW_UT_compile && unit_type != DW_UT_skeleton) continue;
+    int tag = dwarf_tag(&cu_die);
+    if (tag != DW_TAG_compile_unit && tag != DW_TAG_skeleton_unit) continue;
+    Dwarf_Attribute attr;
+    Dwarf_Word addr_base = 0;
+    if ((dwarf_attr(&cu_die, DW_AT_addr_base, &attr) != nullptr ||
+         dwarf_attr(&cu_die, DW_AT_GNU_addr_base, &attr) != nullptr) &&
+        dwarf_formudata(&attr, &addr_base) == 0) {
+      layout.addr_base = addr_base;
+    }
     auto index = static_cast<uint32_t>(cus.size());
-    cus.push_back(Cu{cu_die});
+    cus.push_back(Cu{cu_die, layout});
     bool any = false;
     for_each_code_range(&cu_die, [&](uint64_t start, uint64_t end) {
       cu_ranges.add(CuRange{start, end, index});
@@ -158,7 +157,7 @@ void DwarfIndex::Impl::build_unit_map() {
         if (r.parent == 0) cu_ranges.add(CuRange{r.start, r.end, index});
       }
       const LineRow* sequence_start = nullptr;
-      for (const LineRow& row : unit.rows) {
+      for (const LineRow& row : unit.lines.rows) {
         if (sequence_start == nullptr && !row.end_sequence) sequence_start = &row;
         if (row.end_sequence && sequence_start != nullptr) {
           if (row.address > sequence_start->address && sequence_start->address != 0) {
@@ -190,70 +189,70 @@ Cu& DwarfIndex::Impl::decoded(uint32_t index) {
 
 void DwarfIndex::Impl::decode(Cu& cu) {
   cu.decoded = true;
-  Dwarf_Files* files = nullptr;
-  size_t file_count = 0;
-  if (dwarf_getsrcfiles(&cu.die, &files, &file_count) == 0) {
-    cu.files.reserve(file_count);
-    for (size_t i = 0; i < file_count; ++i) {
-      const char* name = dwarf_filesrc(files, i, nullptr, nullptr);
-      cu.files.push_back(name != nullptr ? name : "");
-    }
-  }
   if (settings.line_numbers) decode_lines(cu);
   decode_scopes(cu);
-  cu.bytes = sizeof(Cu) + cu.rows.capacity() * sizeof(LineRow) +
-             cu.files.capacity() * sizeof(const char*) + cu.scopes.capacity() * sizeof(Scope) +
+  cu.bytes = sizeof(Cu) + cu.lines.memory_bytes() + cu.scopes.capacity() * sizeof(Scope) +
              cu.ranges.capacity() * sizeof(ScopeRange) + cu.max_end.capacity() * sizeof(uint64_t);
 }
 
 void DwarfIndex::Impl::decode_lines(Cu& cu) {
-  Dwarf_Lines* lines = nullptr;
-  size_t count = 0;
-  if (dwarf_getsrclines(&cu.die, &lines, &count) != 0) return;
-  Dwarf_Files* unit_files = nullptr;
-  size_t unit_file_count = 0;
-  dwarf_getsrcfiles(&cu.die, &unit_files, &unit_file_count);
-  // Files a line names that are not in the unit's table (should not happen; kept correct anyway).
-  std::unordered_map<const char*, uint32_t> extra_files;
-  cu.rows.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    Dwarf_Line* line = dwarf_onesrcline(lines, i);
-    if (line == nullptr) continue;
-    Dwarf_Addr address = 0;
-    int line_number = 0, column = 0;
-    bool end_sequence = false;
-    if (dwarf_lineaddr(line, &address) != 0) continue;
-    dwarf_lineno(line, &line_number);
-    dwarf_linecol(line, &column);
-    dwarf_lineendsequence(line, &end_sequence);
-    Dwarf_Files* line_files = nullptr;
-    size_t file_index = 0;
-    uint32_t file = 0;
-    if (dwarf_line_file(line, &line_files, &file_index) == 0 && line_files == unit_files &&
-        file_index < cu.files.size()) {
-      file = static_cast<uint32_t>(file_index);
-    } else {
-      const char* name = dwarf_linesrc(line, nullptr, nullptr);
-      if (name == nullptr) name = "";
-      auto [it, inserted] = extra_files.try_emplace(name, static_cast<uint32_t>(cu.files.size()));
-      if (inserted) cu.files.push_back(name);
-      file = it->second;
-    }
-    cu.rows.push_back(LineRow{address, file, static_cast<uint32_t>(std::max(line_number, 0)),
-                              static_cast<uint32_t>(std::clamp(column, 0, (1 << 30))) & 0x7fffffffu,
-                              end_sequence ? 1u : 0u});
+  Dwarf_Attribute attr;
+  Dwarf_Word offset = 0;
+  if (dwarf_attr(&cu.die, DW_AT_stmt_list, &attr) == nullptr || dwarf_formudata(&attr, &offset) != 0) {
+    return;  // a unit without line information
   }
-  // libdw sorts its lines already; sorting again (stably) makes the lookup rule independent of
-  // that: at one address, an end of sequence comes first and the last real row wins, as
-  // addr2line and llvm-symbolizer choose.
-  std::stable_sort(cu.rows.begin(), cu.rows.end(), [](const LineRow& a, const LineRow& b) {
-    if (a.address != b.address) return a.address < b.address;
-    return a.end_sequence > b.end_sequence;
-  });
+  const char* comp_dir = nullptr;
+  if (dwarf_attr(&cu.die, DW_AT_comp_dir, &attr) != nullptr) comp_dir = dwarf_formstring(&attr);
+  auto decoded = decode_line_table(sections, offset, comp_dir != nullptr ? comp_dir : "", cu.lines);
+  if (!decoded) ++line_table_errors;  // what was decoded before the problem is kept
 }
 
 void DwarfIndex::Impl::decode_scopes(Cu& cu) {
   cu.scopes.push_back(Scope{});  // the root
+  bool read = false;
+  if (!settings.libdw_walk && !info_sections.info.empty() && !info_sections.abbrev.empty()) {
+    auto ranges_of = [this](uint64_t die_offset, std::vector<std::pair<uint64_t, uint64_t>>& out) {
+      Dwarf_Die die;
+      if (dwarf_offdie(dwarf.get(), die_offset, &die) == nullptr) return;
+      for_each_code_range(&die, [&](uint64_t s, uint64_t e) { out.emplace_back(s, e); });
+    };
+    read = read_scopes(info_sections, cu.layout, ranges_of, cu.scopes, cu.ranges);
+    if (!read) {  // something the fast reader does not know: libdw reads everything
+      cu.scopes.resize(1);
+      cu.ranges.clear();
+    }
+  }
+  if (!read) walk_scopes_with_libdw(cu);
+  group_ranges(cu);
+}
+
+namespace {
+// Groups the ranges by parent (each group sorted by start) so that a lookup descends the tree.
+void group_ranges(Cu& cu) {
+  std::sort(cu.ranges.begin(), cu.ranges.end(), [](const ScopeRange& a, const ScopeRange& b) {
+    if (a.parent != b.parent) return a.parent < b.parent;
+    if (a.start != b.start) return a.start < b.start;
+    return a.scope < b.scope;  // deterministic among equal starts: the DIE met first
+  });
+  cu.max_end.resize(cu.ranges.size());
+  for (size_t i = 0; i < cu.ranges.size();) {
+    uint32_t parent = cu.ranges[i].parent;
+    size_t j = i;
+    uint64_t max_end = 0;
+    for (; j < cu.ranges.size() && cu.ranges[j].parent == parent; ++j) {
+      max_end = std::max(max_end, cu.ranges[j].end);
+      cu.max_end[j] = max_end;
+    }
+    cu.scopes[parent].children_first = static_cast<uint32_t>(i);
+    cu.scopes[parent].children_count = static_cast<uint32_t>(j - i);
+    i = j;
+  }
+}
+}  // namespace
+
+// The same walk through libdw's DIE functions: for units the fast reader declines, and for tests
+// that compare the two.
+void DwarfIndex::Impl::walk_scopes_with_libdw(Cu& cu) {
   struct Pending {
     Dwarf_Die die;
     uint32_t scope;
@@ -331,24 +330,6 @@ void DwarfIndex::Impl::decode_scopes(Cu& cu) {
     }
   }
 
-  // Group the ranges by parent (each group sorted by start) so that a lookup descends the tree.
-  std::stable_sort(cu.ranges.begin(), cu.ranges.end(), [](const ScopeRange& a, const ScopeRange& b) {
-    if (a.parent != b.parent) return a.parent < b.parent;
-    return a.start < b.start;
-  });
-  cu.max_end.resize(cu.ranges.size());
-  for (size_t i = 0; i < cu.ranges.size();) {
-    uint32_t parent = cu.ranges[i].parent;
-    size_t j = i;
-    uint64_t max_end = 0;
-    for (; j < cu.ranges.size() && cu.ranges[j].parent == parent; ++j) {
-      max_end = std::max(max_end, cu.ranges[j].end);
-      cu.max_end[j] = max_end;
-    }
-    cu.scopes[parent].children_first = static_cast<uint32_t>(i);
-    cu.scopes[parent].children_count = static_cast<uint32_t>(j - i);
-    i = j;
-  }
 }
 
 const Name& DwarfIndex::Impl::name_of(Dwarf_Off offset) {
@@ -394,19 +375,14 @@ DwarfIndex::Found DwarfIndex::Impl::lookup(uint64_t address, std::vector<Frame>&
     chain[depth++] = scope;
   }
 
-  const LineRow* row = nullptr;
-  if (settings.line_numbers && !cu.rows.empty()) {
-    auto it = std::upper_bound(cu.rows.begin(), cu.rows.end(), address,
-                               [](uint64_t a, const LineRow& r) { return a < r.address; });
-    if (it != cu.rows.begin() && !std::prev(it)->end_sequence) row = &*std::prev(it);
-  }
+  const LineRow* row = settings.line_numbers ? cu.lines.find(address) : nullptr;
   auto file_name = [&](uint32_t index) -> std::string {
-    return index < cu.files.size() ? std::string(cu.files[index]) : std::string();
+    return index < cu.lines.files.size() ? cu.lines.files[index] : std::string();
   };
 
   if (depth == 0) {
     if (row == nullptr) return Found::kNothing;
-    frames.push_back(Frame{"", "", file_name(row->file), row->line, row->column});
+    frames.push_back(Frame{"", "", file_name(row->file), row->line, static_cast<int64_t>(row->column)});
     return Found::kLine;
   }
 
@@ -452,6 +428,23 @@ Result<std::unique_ptr<DwarfIndex>> DwarfIndex::open(const elf::ElfFile& file,
   impl->settings = settings;
   impl->file_name = file.name();
   impl->dwarf = std::move(dwarf);
+  // The raw sections the line tables are decoded from. libdw has decompressed compressed
+  // sections in place by now (SHF_COMPRESSED and .zdebug alike).
+  auto section_data = [&](std::string_view name, std::string_view gnu_name) -> std::span<const std::byte> {
+    const elf::SectionInfo* info = file.section(name);
+    if (info == nullptr) info = file.section(gnu_name);
+    if (info == nullptr || info->type == SHT_NOBITS) return {};
+    Elf_Scn* scn = elf_getscn(file.handle(), info->index);
+    Elf_Data* data = scn != nullptr ? elf_getdata(scn, nullptr) : nullptr;
+    if (data == nullptr || data->d_buf == nullptr) return {};
+    return {static_cast<const std::byte*>(data->d_buf), data->d_size};
+  };
+  impl->sections.debug_line = section_data(".debug_line", ".zdebug_line");
+  impl->sections.debug_line_str = section_data(".debug_line_str", ".zdebug_line_str");
+  impl->sections.debug_str = section_data(".debug_str", ".zdebug_str");
+  impl->info_sections.info = section_data(".debug_info", ".zdebug_info");
+  impl->info_sections.abbrev = section_data(".debug_abbrev", ".zdebug_abbrev");
+  impl->info_sections.addr = section_data(".debug_addr", ".zdebug_addr");
   return std::unique_ptr<DwarfIndex>(new DwarfIndex(std::move(impl)));
 }
 

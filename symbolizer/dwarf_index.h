@@ -24,6 +24,8 @@ class DwarfIndex {
     bool line_numbers = true;
     // Decoded units beyond this are dropped oldest first (and decoded again when needed).
     size_t max_bytes = size_t{256} << 20;
+    // Walk DIE trees with libdw's generic calls instead of ember's own reader (tests compare them).
+    bool libdw_walk = false;
   };
 
   // Reads the DWARF of `file` (the binary or its separate debug file), which must outlive the index.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -250,6 +251,34 @@ TEST(DwarfIndex, DropsOldestDecodedUnitsBeyondItsBound) {
     EXPECT_EQ((*index)->decoded_units(), 1u);  // the other one was dropped
   }
   EXPECT_GE((*index)->compile_units(), 2u);
+}
+
+// ember reads DIE trees itself for speed; libdw's generic walk is the reference it must match,
+// here on the fixtures and on this test program (some 20 MB of C++ with DWARF 5).
+TEST(DwarfIndex, OwnDieReaderAgreesWithLibdw) {
+  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  for (const std::string& path : {fixture("cpp_fixture"), fixture("libfixture_shared.so"), self}) {
+    SCOPED_TRACE(path);
+    auto file = elf::ElfFile::open_path(path);
+    ASSERT_TRUE(file) << file.error().message();
+    DwarfIndex::Settings own, reference;
+    reference.libdw_walk = true;
+    auto fast = DwarfIndex::open(*file, own);
+    auto slow = DwarfIndex::open(*file, reference);
+    ASSERT_TRUE(fast && slow);
+    auto addresses = function_addresses(path);
+    ASSERT_GT(addresses.size(), 5u);
+    size_t inlined = 0;
+    for (uint64_t address : addresses) {
+      std::vector<Frame> a, b;
+      auto found_a = (*fast)->lookup(address, a);
+      auto found_b = (*slow)->lookup(address, b);
+      ASSERT_EQ(found_a, found_b) << hex_list({address});
+      ASSERT_EQ(a, b) << hex_list({address});
+      if (a.size() > 1) ++inlined;
+    }
+    if (path == self) EXPECT_GT(inlined, addresses.size() / 10);
+  }
 }
 
 TEST(DwarfIndex, NoDebugInfoIsAnError) {
