@@ -228,24 +228,32 @@ void DwarfIndex::Impl::decode_scopes(Cu& cu) {
 
 namespace {
 // Groups the ranges by parent (each group sorted by start) so that a lookup descends the tree.
+// A counting sort by parent keeps the walk's order within a group, which is nearly always already
+// by address; a group is sorted only when it is not.
 void group_ranges(Cu& cu) {
-  std::sort(cu.ranges.begin(), cu.ranges.end(), [](const ScopeRange& a, const ScopeRange& b) {
-    if (a.parent != b.parent) return a.parent < b.parent;
+  std::vector<uint32_t> first(cu.scopes.size() + 1, 0);
+  for (const ScopeRange& r : cu.ranges) ++first[r.parent + 1];
+  for (size_t i = 1; i < first.size(); ++i) first[i] += first[i - 1];
+  std::vector<ScopeRange> grouped(cu.ranges.size());
+  std::vector<uint32_t> next(first.begin(), first.end() - 1);
+  for (const ScopeRange& r : cu.ranges) grouped[next[r.parent]++] = r;
+  cu.ranges = std::move(grouped);
+  cu.max_end.resize(cu.ranges.size());
+  auto by_start = [](const ScopeRange& a, const ScopeRange& b) {
     if (a.start != b.start) return a.start < b.start;
     return a.scope < b.scope;  // deterministic among equal starts: the DIE met first
-  });
-  cu.max_end.resize(cu.ranges.size());
-  for (size_t i = 0; i < cu.ranges.size();) {
-    uint32_t parent = cu.ranges[i].parent;
-    size_t j = i;
+  };
+  for (size_t parent = 0; parent < cu.scopes.size(); ++parent) {
+    auto begin = cu.ranges.begin() + first[parent];
+    auto end = cu.ranges.begin() + first[parent + 1];
+    if (!std::is_sorted(begin, end, by_start)) std::sort(begin, end, by_start);
     uint64_t max_end = 0;
-    for (; j < cu.ranges.size() && cu.ranges[j].parent == parent; ++j) {
-      max_end = std::max(max_end, cu.ranges[j].end);
-      cu.max_end[j] = max_end;
+    for (size_t i = first[parent]; i < first[parent + 1]; ++i) {
+      max_end = std::max(max_end, cu.ranges[i].end);
+      cu.max_end[i] = max_end;
     }
-    cu.scopes[parent].children_first = static_cast<uint32_t>(i);
-    cu.scopes[parent].children_count = static_cast<uint32_t>(j - i);
-    i = j;
+    cu.scopes[parent].children_first = first[parent];
+    cu.scopes[parent].children_count = first[parent + 1] - first[parent];
   }
 }
 }  // namespace

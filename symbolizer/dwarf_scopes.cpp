@@ -14,6 +14,7 @@ struct AttributeSpec {
   uint32_t name;
   uint32_t form;
   int64_t implicit_const;
+  int32_t size = -1;  // the value's size when the form fixes it (set per unit), else -1
 };
 
 struct Abbrev {
@@ -47,7 +48,7 @@ class AbbrevTable {
         if (!r.ok()) return false;
         if (name == 0 && form == 0) break;
         int64_t implicit = form == DW_FORM_implicit_const ? r.sleb() : 0;
-        specs_.push_back(AttributeSpec{static_cast<uint32_t>(name), static_cast<uint32_t>(form), implicit});
+        specs_.push_back(AttributeSpec{static_cast<uint32_t>(name), static_cast<uint32_t>(form), implicit, -1});
       }
       a.count = static_cast<uint32_t>(specs_.size()) - a.first;
       if (code < 65536) {  // codes are small and dense in practice: a vector
@@ -68,6 +69,7 @@ class AbbrevTable {
   const AttributeSpec* specs(const Abbrev& a) const { return specs_.data() + a.first; }
   static uint32_t tag(const Abbrev& a) { return a.tag & ~kPresent; }
   std::vector<Abbrev>& dense() { return dense_; }
+  std::vector<AttributeSpec>& all_specs() { return specs_; }
 
  private:
   static constexpr uint32_t kPresent = 0x80000000u;
@@ -242,6 +244,11 @@ bool read_scopes(const DebugInfoSections& sections, const UnitLayout& unit, cons
                  std::vector<Scope>& scopes, std::vector<ScopeRange>& ranges) {
   AbbrevTable abbrevs;
   if (!abbrevs.parse(sections.abbrev, unit.abbrev_offset)) return false;
+  for (AttributeSpec& spec : abbrevs.all_specs()) {
+    int size = fixed_form_size(spec.form, unit);
+    // implicit_const and flag_present carry their value in the abbreviation, not in the DIE.
+    spec.size = spec.form == DW_FORM_implicit_const || spec.form == DW_FORM_flag_present ? -1 : size;
+  }
   for (Abbrev& a : abbrevs.dense()) {
     if (a.count == 0 && a.tag == 0) continue;
     int64_t total = 0;
@@ -318,7 +325,11 @@ bool read_scopes(const DebugInfoSections& sections, const UnitLayout& unit, cons
     for (uint32_t i = 0; i < a->count; ++i) {
       uint64_t value;
       const AttributeSpec& spec = specs[i];
-      if (!read_value(r, spec.form, spec.implicit_const, unit, value)) return false;
+      if (spec.size >= 0 && spec.size <= 8) {
+        value = r.fixed(static_cast<size_t>(spec.size));
+      } else if (!read_value(r, spec.form, spec.implicit_const, unit, value)) {
+        return false;
+      }
       if (kind == Kind::kSkip && spec.name != DW_AT_sibling) continue;
       switch (spec.name) {
         case DW_AT_low_pc:

@@ -204,7 +204,11 @@ Result<void> decode_line_table(const LineSections& sections, uint64_t offset, st
     size_t first;
     size_t count;
   };
-  std::vector<LineRow> rows;
+  // Rows go straight into the table; sequences are reordered afterwards only if they came out of
+  // address order (compilers emit them in order for the usual one-section-per-unit layout).
+  std::vector<LineRow>& rows = out.rows;
+  rows.clear();
+  rows.reserve((unit.end() - program_start) / 3);  // about a row per 2-4 bytes of program
   std::vector<Sequence> sequences;
   size_t sequence_first = 0;
   uint64_t address = 0;
@@ -255,6 +259,9 @@ Result<void> decode_line_table(const LineSections& sections, uint64_t offset, st
         size_t next = unit.pos() + length;
         uint8_t sub = unit.u8();
         if (sub == DW_LNE_end_sequence) {
+          // Rows at the end address cover no byte: dropping them keeps the table sorted with
+          // the end row first at that address.
+          while (rows.size() > sequence_first && rows.back().address == address) rows.pop_back();
           emit(true);
           if (!discarded && rows.size() > sequence_first) {
             sequences.push_back(Sequence{sequence_first, rows.size() - sequence_first});
@@ -321,20 +328,25 @@ Result<void> decode_line_table(const LineSections& sections, uint64_t offset, st
   }
   rows.resize(sequence_first);  // an unterminated sequence is not trusted
 
-  // Sequences are sorted within themselves; order them by start, and sort everything only when
-  // they overlap (rare: hand-written assembly, odd linkers).
-  std::sort(sequences.begin(), sequences.end(), [&](const Sequence& a, const Sequence& b) {
-    return rows[a.first].address < rows[b.first].address;
-  });
-  out.rows.clear();
-  out.rows.reserve(rows.size());
-  for (const Sequence& s : sequences) out.rows.insert(out.rows.end(), rows.begin() + s.first, rows.begin() + s.first + s.count);
   auto in_order = [](const LineRow& a, const LineRow& b) {
     if (a.address != b.address) return a.address < b.address;
     return a.end_sequence > b.end_sequence;
   };
-  if (!std::is_sorted(out.rows.begin(), out.rows.end(), in_order)) {
-    std::stable_sort(out.rows.begin(), out.rows.end(), in_order);
+  if (!std::is_sorted(rows.begin(), rows.end(), in_order)) {
+    // Sequences are sorted within themselves: put them in order of their starts, and sort
+    // everything only when they overlap (hand-written assembly, odd linkers).
+    std::stable_sort(sequences.begin(), sequences.end(), [&](const Sequence& a, const Sequence& b) {
+      return rows[a.first].address < rows[b.first].address;
+    });
+    std::vector<LineRow> ordered;
+    ordered.reserve(rows.size());
+    for (const Sequence& seq : sequences) {
+      ordered.insert(ordered.end(), rows.begin() + seq.first, rows.begin() + seq.first + seq.count);
+    }
+    if (!std::is_sorted(ordered.begin(), ordered.end(), in_order)) {
+      std::stable_sort(ordered.begin(), ordered.end(), in_order);
+    }
+    rows = std::move(ordered);
   }
   if (!problem.empty()) return fail(problem);
   return {};
