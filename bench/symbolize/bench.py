@@ -3,12 +3,15 @@
 
 Every tool starts cold (a new process: no cache of its own), gets the same unique code
 addresses on stdin, and prints function, file and line for every frame, inlined ones
-included. The time is the wall clock of the whole process (start-up, reading the binary,
-indexing, lookups, output), median of several runs, divided by the number of addresses.
+included. The time is the CPU time of the whole process (start-up, reading the binary,
+indexing, lookups, output), median of several runs, divided by the number of addresses; CPU
+rather than wall-clock time because the machine is shared. The page cache is warmed first.
 """
 
 import argparse
+import os
 import random
+import resource
 import re
 import shutil
 import statistics
@@ -66,18 +69,26 @@ def parse_gnu(text):
         function = function.split(" inlined at ")[0]  # elfutils names the caller on the same line
         # Clones are spelled differently by each demangler: "f() [clone .cold]", "f() (.cold)".
         function = re.sub(r" \[clone [^\]]*\]| \(\.[\w.]+\)", "", function)
-        current.append((function, file if file != "??" else "", number))
+        # Without DWARF, addr2line and llvm-symbolizer name the object file (STT_FILE): no source.
+        if file == "??" or (number == 0 and file.endswith(".o")):
+            file = ""
+        current.append((function, file, number))
     return result
 
 
 def agreement(reference, other):
-    """Share of addresses whose innermost file:line and outermost function agree."""
-    same = 0
+    """Shares of addresses with the same frames (count, files and lines of every frame) and with
+    the same function name for the outermost frame (demanglers differ in style: "{lambda()#1}"
+    against "'lambda'()", "decltype(nullptr)" against "std::nullptr_t")."""
+    same_lines = same_names = 0
     for address, frames in reference.items():
-        theirs = other.get(address)
-        if theirs and frames and frames[0][1:] == theirs[0][1:] and frames[-1][0] == theirs[-1][0]:
-            same += 1
-    return 100.0 * same / max(1, len(reference))
+        theirs = other.get(address) or []
+        if [f[1:] for f in frames] == [f[1:] for f in theirs]:
+            same_lines += 1
+        if frames and theirs and frames[-1][0] == theirs[-1][0]:
+            same_names += 1
+    total = max(1, len(reference))
+    return 100.0 * same_lines / total, 100.0 * same_names / total
 
 
 def main():
@@ -103,29 +114,40 @@ def main():
         if shutil.which(command[0]) is None:
             print(f"{name}: not installed, skipped", file=sys.stderr)
             continue
-        times = []
-        for run in range(args.runs):
+        cpu_times, wall_times = [], []
+        for run in range(args.runs + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             begin = time.perf_counter()
             done = subprocess.run(command, input=stdin, capture_output=True, text=True)
-            times.append(time.perf_counter() - begin)
+            wall = time.perf_counter() - begin
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if done.returncode != 0:
                 sys.exit(f"{name} failed: {done.stderr.strip()}")
             outputs[name] = done.stdout
-            if times[-1] > 20:  # eu-addr2line on a large binary: once is enough
+            if run == 0 and wall < 20:
+                continue  # the first run only warms the page cache for the binary
+            cpu_times.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+            wall_times.append(wall)
+            if wall > 20:  # eu-addr2line on a large binary: once is enough
                 break
-        rows.append((name, statistics.median(times), len(times)))
+        rows.append((name, statistics.median(cpu_times), statistics.median(wall_times), len(cpu_times)))
 
     reference = parse_gnu(outputs["ember"]) if "ember" in outputs else {}
-    ember_time = rows[0][1] if rows and rows[0][0] == "ember" else None
-    print(f"binary: {args.binary}")
-    print(f"addresses: {len(addresses)} unique, random code addresses (seed {args.seed}); "
-          f"median of up to {args.runs} cold runs")
-    print(f"{'tool':<20} {'total ms':>10} {'us/address':>11} {'x ember':>8} {'agrees %':>9}")
-    for name, seconds, runs in rows:
-        ratio = f"{seconds / ember_time:.2f}" if ember_time else "-"
-        agrees = f"{agreement(reference, parse_gnu(outputs[name])):.1f}" if name != "ember" else "-"
-        print(f"{name:<20} {seconds * 1000:>10.1f} {seconds * 1e6 / len(addresses):>11.1f} {ratio:>8} "
-              f"{agrees:>9}")
+    ember_cpu = rows[0][1] if rows and rows[0][0] == "ember" else None
+    print(f"binary: {args.binary} ({os.path.getsize(args.binary) / 1e6:.1f} MB)")
+    print(f"addresses: {len(addresses)} unique random code addresses (seed {args.seed}); each tool "
+          f"started cold {args.runs} times, median CPU time (user+sys) of the process")
+    print(f"{'tool':<20} {'cpu ms':>8} {'wall ms':>8} {'us/address':>11} {'x ember':>8} "
+          f"{'same frames %':>14} {'same function %':>16}")
+    for name, cpu, wall, runs in rows:
+        ratio = f"{cpu / ember_cpu:.2f}" if ember_cpu else "-"
+        if name == "ember":
+            lines = names = "-"
+        else:
+            same_lines, same_names = agreement(reference, parse_gnu(outputs[name]))
+            lines, names = f"{same_lines:.1f}", f"{same_names:.1f}"
+        print(f"{name:<20} {cpu * 1000:>8.1f} {wall * 1000:>8.1f} {cpu * 1e6 / len(addresses):>11.1f} "
+              f"{ratio:>8} {lines:>14} {names:>16}")
 
 
 if __name__ == "__main__":
