@@ -9,7 +9,7 @@ Result<std::unique_ptr<Binary>> Binary::open(elf::ElfFile file, const std::strin
                                              Counters& counters) {
   std::unique_ptr<Binary> binary(new Binary(std::move(file), options));
   const elf::ElfFile& main = binary->file_;
-  bool has_own_dwarf = main.has_section_data(".debug_info");
+  bool has_own_dwarf = DwarfIndex::has_debug_info(main);
   if (!has_own_dwarf || main.section(".symtab") == nullptr) {
     binary->debug_ = find_debug_file(main, path, search, counters.debug);
     counters.debug_file_found = binary->debug_.has_value();
@@ -40,7 +40,7 @@ Result<std::unique_ptr<Binary>> Binary::open(elf::ElfFile file, const std::strin
   settings.line_numbers = options.line_numbers;
   settings.max_bytes = options.max_cache_bytes;
   const elf::ElfFile* dwarf_file = has_own_dwarf ? &binary->file_
-                                   : binary->debug_ && binary->debug_->has_section_data(".debug_info")
+                                   : binary->debug_ && DwarfIndex::has_debug_info(*binary->debug_)
                                        ? &*binary->debug_
                                        : nullptr;
   if (dwarf_file != nullptr) {

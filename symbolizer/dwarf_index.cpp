@@ -422,9 +422,13 @@ DwarfIndex::Found DwarfIndex::Impl::lookup(uint64_t address, std::vector<Frame>&
 DwarfIndex::DwarfIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DwarfIndex::~DwarfIndex() = default;
 
+bool DwarfIndex::has_debug_info(const elf::ElfFile& file) {
+  return file.has_section_data(".debug_info") || file.has_section_data(".zdebug_info");
+}
+
 Result<std::unique_ptr<DwarfIndex>> DwarfIndex::open(const elf::ElfFile& file,
                                                       const Settings& settings) {
-  if (!file.has_section_data(".debug_info")) {
+  if (!has_debug_info(file)) {
     return make_error(ErrorCode::kNotFound, file.name() + ": no DWARF (.debug_info)");
   }
   DwarfPtr dwarf(dwarf_begin_elf(file.handle(), DWARF_C_READ, nullptr));

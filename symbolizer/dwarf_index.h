@@ -28,6 +28,9 @@ class DwarfIndex {
     bool libdw_walk = false;
   };
 
+  // Whether `file` carries DWARF (.debug_info, or GNU-compressed .zdebug_info).
+  static bool has_debug_info(const elf::ElfFile& file);
+
   // Reads the DWARF of `file` (the binary or its separate debug file), which must outlive the index.
   // An error when the file has no .debug_info or libdw cannot read it.
   static Result<std::unique_ptr<DwarfIndex>> open(const elf::ElfFile& file, const Settings& settings);

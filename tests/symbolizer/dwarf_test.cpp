@@ -182,6 +182,31 @@ TEST(DwarfGolden, AgreesWithAddr2lineOnEveryFunctionOfTheFixture) {
   expect_agrees_with_addr2line(fixture("cpp_fixture"), fixture("cpp_fixture"));
 }
 
+// The same program as DWARF 4, with compressed sections (both kinds), and from clang.
+std::vector<std::string> variants() {
+  std::vector<std::string> out = {fixture("cpp_fixture_dwarf4"), fixture("cpp_fixture.zdebug"),
+                                  fixture("cpp_fixture_dwarf4.zdebug-gnu")};
+  if (std::filesystem::exists(fixture("cpp_fixture_clang"))) out.push_back(fixture("cpp_fixture_clang"));
+  return out;
+}
+
+TEST(DwarfGolden, AgreesWithAddr2lineOnEveryVariantOfTheFixture) {
+  for (const auto& path : variants()) {
+    SCOPED_TRACE(path);
+    expect_agrees_with_addr2line(path, path);
+
+    // And the inlined marker is where the source says.
+    uint64_t marker = nm_symbols(path).at("ember_marker_inline").address;
+    auto symbols = symbolize(path, {marker});
+    ASSERT_EQ(symbols[0].frames.size(), 2u);
+    EXPECT_EQ(symbols[0].frames[0].function, "truth::mix");
+    EXPECT_EQ(symbols[0].frames[0].line, tagged_line(kSource, "inline_body"));
+    EXPECT_EQ(symbols[0].frames[1].function, "truth::Worker::compute_alpha");
+    EXPECT_EQ(symbols[0].frames[1].line, tagged_line(kSource, "inline_call"));
+  }
+  if (!std::filesystem::exists(fixture("cpp_fixture_clang"))) GTEST_SKIP() << "clang is not installed";
+}
+
 TEST(DwarfGolden, AgreesWithAddr2lineOnTheSharedLibrary) {
   auto addresses = function_addresses(fixture("libfixture_shared.so"));
   ASSERT_GE(addresses.size(), 6u);
@@ -257,7 +282,9 @@ TEST(DwarfIndex, DropsOldestDecodedUnitsBeyondItsBound) {
 // here on the fixtures and on this test program (some 20 MB of C++ with DWARF 5).
 TEST(DwarfIndex, OwnDieReaderAgreesWithLibdw) {
   std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  for (const std::string& path : {fixture("cpp_fixture"), fixture("libfixture_shared.so"), self}) {
+  std::vector<std::string> paths = variants();
+  paths.insert(paths.end(), {fixture("cpp_fixture"), fixture("libfixture_shared.so"), self});
+  for (const std::string& path : paths) {
     SCOPED_TRACE(path);
     auto file = elf::ElfFile::open_path(path);
     ASSERT_TRUE(file) << file.error().message();
@@ -277,7 +304,9 @@ TEST(DwarfIndex, OwnDieReaderAgreesWithLibdw) {
       ASSERT_EQ(a, b) << hex_list({address});
       if (a.size() > 1) ++inlined;
     }
-    if (path == self) EXPECT_GT(inlined, addresses.size() / 10);
+    if (path == self) {
+      EXPECT_GT(inlined, addresses.size() / 10);
+    }
   }
 }
 
