@@ -1,5 +1,7 @@
 #include "symbolizer/binary.h"
 
+#include <utility>
+
 #include "symbolizer/demangle.h"
 
 namespace ember::symbolizer {
@@ -86,6 +88,14 @@ Symbol Binary::symbolize(uint64_t elf_address) {
   Frame& outer = out.frames.back();
   outer.function = symbol_name(*symbol);
   outer.system_name = std::string(symbol->name);
+  return out;
+}
+
+std::vector<std::string> Binary::take_problems() {
+  std::vector<std::string> out = std::exchange(problems_, {});
+  if (dwarf_) {
+    for (auto& e : dwarf_->take_errors()) out.push_back(std::move(e));
+  }
   return out;
 }
 

@@ -39,8 +39,9 @@ class Binary {
   bool has_dwarf() const { return dwarf_ != nullptr; }
   const SymbolTable& symbols() const { return symbols_; }
   const elf::ElfFile* debug_file() const { return debug_ ? &*debug_ : nullptr; }
-  // Problems worth reporting once (unreadable DWARF), one line each, naming the file.
-  const std::vector<std::string>& problems() const { return problems_; }
+  // Problems worth reporting (unreadable DWARF, a malformed line table), one line each, naming
+  // the file; each is returned once.
+  std::vector<std::string> take_problems();
   size_t memory_bytes() const;
 
  private:

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <utility>
 #include <string>
 #include <unordered_map>
 
@@ -100,7 +101,7 @@ struct DwarfIndex::Impl {
   size_t name_bytes = 0;
   LineSections sections;
   DebugInfoSections info_sections;
-  uint64_t line_table_errors = 0;
+  std::vector<std::string> errors;  // not yet taken by take_errors()
 
   void build_unit_map();
   Cu& decoded(uint32_t index);
@@ -204,7 +205,8 @@ void DwarfIndex::Impl::decode_lines(Cu& cu) {
   const char* comp_dir = nullptr;
   if (dwarf_attr(&cu.die, DW_AT_comp_dir, &attr) != nullptr) comp_dir = dwarf_formstring(&attr);
   auto decoded = decode_line_table(sections, offset, comp_dir != nullptr ? comp_dir : "", cu.lines);
-  if (!decoded) ++line_table_errors;  // what was decoded before the problem is kept
+  // What was decoded before the problem is kept; the problem is reported (a few per file).
+  if (!decoded && errors.size() < 8) errors.push_back(file_name + ": " + decoded.error().message());
 }
 
 void DwarfIndex::Impl::decode_scopes(Cu& cu) {
@@ -468,6 +470,8 @@ size_t DwarfIndex::memory_bytes() const {
   return sizeof(Impl) + impl_->cus.capacity() * sizeof(Cu) + impl_->cu_ranges.memory_bytes() +
          impl_->decoded_bytes + impl_->name_bytes;
 }
+
+std::vector<std::string> DwarfIndex::take_errors() { return std::exchange(impl_->errors, {}); }
 
 size_t DwarfIndex::compile_units() const { return impl_->cus.size(); }
 size_t DwarfIndex::decoded_units() const { return impl_->decode_order.size(); }

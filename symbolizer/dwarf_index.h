@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/error.h"
@@ -47,6 +48,9 @@ class DwarfIndex {
   Found lookup(uint64_t address, std::vector<Frame>& frames);
 
   size_t memory_bytes() const;
+  // Problems met in the data since the last call (a malformed line table), one line each naming
+  // the file. Lookups go on around them.
+  std::vector<std::string> take_errors();
   size_t compile_units() const;
   size_t decoded_units() const;  // units whose lines and functions are currently decoded
 

@@ -62,6 +62,10 @@ class RealSymbolizer final : public Symbolizer {
         for (size_t i = 0; i < offsets.size(); ++i) {
           if (auto address = binary->to_elf_address(offsets[i])) out[i] = binary->symbolize(*address);
         }
+        for (auto& problem : binary->take_problems()) {
+          ++stats_.dwarf_errors;
+          note_failure(std::move(problem));
+        }
         enforce_bounds();
         break;
       }
@@ -212,7 +216,6 @@ class RealSymbolizer final : public Symbolizer {
     }
     ++stats_.binaries_opened;
     if (counters.debug_file_found) ++stats_.debug_files;
-    for (const auto& problem : (*binary)->problems()) note_failure(problem);
     return binaries_.put(key, std::move(*binary)).get();
   }
 

@@ -67,6 +67,7 @@ struct Stats {
   uint64_t binaries_failed = 0;     // modules whose file could not be opened, read or verified
   uint64_t build_id_mismatches = 0; // candidate files skipped: not the build-id the module names
   uint64_t debug_files = 0;         // separate debug files found (debuglink or .build-id)
+  uint64_t dwarf_errors = 0;        // unreadable DWARF or line tables (lookups go on around them)
   uint64_t cache_hits = 0;
   uint64_t cache_evictions = 0;
   uint64_t kernel_symbols = 0;      // text symbols loaded from kallsyms

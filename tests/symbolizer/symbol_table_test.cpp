@@ -45,7 +45,9 @@ TEST(SymbolTable, AnAddressPastASizedSymbolIsNotThatSymbol) {
   const auto& sized = nm.at("sized_fn");
   ASSERT_GT(sized.size, 0u);
   auto symbols = symbolize(fixture("symtab_fixture"), {sized.address + sized.size});
-  if (!symbols[0].empty()) EXPECT_NE(symbols[0].frames.back().function, "sized_fn");
+  if (!symbols[0].empty()) {
+    EXPECT_NE(symbols[0].frames.back().function, "sized_fn");
+  }
 }
 
 TEST(SymbolTable, SymbolsOfSizeZeroReachToTheNextSymbol) {

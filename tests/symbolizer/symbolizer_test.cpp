@@ -268,6 +268,33 @@ TEST(Symbolizer, CorruptDwarfNeverCrashesAndKeepsSymbolNames) {
   }
 }
 
+TEST(Symbolizer, MalformedLineTableIsReportedOnceAndLookupsGoOn) {
+  TempDir dir;
+  copy_file(fixture("cpp_fixture"), dir / "prog");
+  {
+    auto file = elf::ElfFile::open_path(fixture("cpp_fixture"));
+    ASSERT_TRUE(file);
+    const elf::SectionInfo* line = file->section(".debug_line");
+    ASSERT_NE(line, nullptr);
+    std::fstream out(dir / "prog", std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(line->offset + 4));  // the first table's version
+    out.put(9).put(0);
+  }
+  auto symbolizer = make_symbolizer({});
+  profile::Module m = file_module(dir / "prog");
+  const uint64_t offsets[] = {file_offset_of(fixture("cpp_fixture"), "_ZN5truth6Worker12compute_betaEl")};
+  for (int round = 0; round < 2; ++round) {
+    auto symbols = symbolizer->symbolize(m, offsets);
+    ASSERT_EQ(symbols[0].frames.size(), 1u);
+    EXPECT_EQ(symbols[0].frames[0].function, "truth::Worker::compute_beta");
+    EXPECT_EQ(symbols[0].frames[0].line, 0);  // the unit's lines are unreadable
+  }
+  Stats stats = symbolizer->stats();
+  EXPECT_EQ(stats.dwarf_errors, 1u);
+  ASSERT_EQ(stats.failures.size(), 1u);
+  EXPECT_EQ(stats.failures[0], dir / "prog" + ": line table at .debug_line+0x0: unsupported version 9");
+}
+
 TEST(Symbolizer, VdsoIsReadFromOurOwnMemory) {
   auto vdso = read_own_vdso();
   if (!vdso) GTEST_SKIP() << vdso.error().message();
