@@ -37,6 +37,7 @@ struct Cu {
   Dwarf_Die die;  // the unit's DIE: a small copyable handle into libdw's data
   UnitLayout layout;
   bool decoded = false;
+  bool line_error_reported = false;  // survives release(): a problem is reported once
   LineTable lines;
   std::vector<Scope> scopes;
   std::vector<ScopeRange> ranges;  // grouped by parent, each group sorted by start
@@ -205,8 +206,11 @@ void DwarfIndex::Impl::decode_lines(Cu& cu) {
   const char* comp_dir = nullptr;
   if (dwarf_attr(&cu.die, DW_AT_comp_dir, &attr) != nullptr) comp_dir = dwarf_formstring(&attr);
   auto decoded = decode_line_table(sections, offset, comp_dir != nullptr ? comp_dir : "", cu.lines);
-  // What was decoded before the problem is kept; the problem is reported (a few per file).
-  if (!decoded && errors.size() < 8) errors.push_back(file_name + ": " + decoded.error().message());
+  // What was decoded before the problem is kept; the problem is reported once (a few per file).
+  if (!decoded && !cu.line_error_reported && errors.size() < 8) {
+    cu.line_error_reported = true;
+    errors.push_back(file_name + ": " + decoded.error().message());
+  }
 }
 
 void DwarfIndex::Impl::decode_scopes(Cu& cu) {

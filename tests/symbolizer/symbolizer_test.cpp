@@ -280,14 +280,21 @@ TEST(Symbolizer, MalformedLineTableIsReportedOnceAndLookupsGoOn) {
     out.seekp(static_cast<std::streamoff>(line->offset + 4));  // the first table's version
     out.put(9).put(0);
   }
-  auto symbolizer = make_symbolizer({});
+  // A tiny bound: each unit is dropped when the other is decoded, and decoded again next round.
+  Options options;
+  options.max_cache_bytes = 1;
+  auto symbolizer = make_symbolizer(options);
   profile::Module m = file_module(dir / "prog");
-  const uint64_t offsets[] = {file_offset_of(fixture("cpp_fixture"), "_ZN5truth6Worker12compute_betaEl")};
-  for (int round = 0; round < 2; ++round) {
+  const uint64_t offsets[] = {file_offset_of(fixture("cpp_fixture"), "_ZN5truth6Worker12compute_betaEl"),
+                              file_offset_of(fixture("cpp_fixture"), "_ZN4util14sum_of_squaresEi")};
+  for (int round = 0; round < 3; ++round) {
     auto symbols = symbolizer->symbolize(m, offsets);
     ASSERT_EQ(symbols[0].frames.size(), 1u);
     EXPECT_EQ(symbols[0].frames[0].function, "truth::Worker::compute_beta");
     EXPECT_EQ(symbols[0].frames[0].line, 0);  // the unit's lines are unreadable
+    ASSERT_FALSE(symbols[1].empty());
+    EXPECT_EQ(symbols[1].frames.back().function, "util::sum_of_squares");
+    EXPECT_GT(symbols[1].frames[0].line, 0);  // the other unit's are fine
   }
   Stats stats = symbolizer->stats();
   EXPECT_EQ(stats.dwarf_errors, 1u);
