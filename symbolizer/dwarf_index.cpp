@@ -144,6 +144,12 @@ void DwarfIndex::Impl::build_unit_map() {
         dwarf_formudata(&attr, &addr_base) == 0) {
       layout.addr_base = addr_base;
     }
+    Dwarf_Word rnglists_base = 0;
+    if (dwarf_attr(&cu_die, DW_AT_rnglists_base, &attr) != nullptr && dwarf_formudata(&attr, &rnglists_base) == 0) {
+      layout.rnglists_base = rnglists_base;
+    }
+    Dwarf_Addr base_address = 0;
+    if (dwarf_lowpc(&cu_die, &base_address) == 0) layout.base_address = base_address;
     auto index = static_cast<uint32_t>(cus.size());
     cus.push_back(Cu{cu_die, layout});
     bool any = false;
@@ -463,6 +469,8 @@ Result<std::unique_ptr<DwarfIndex>> DwarfIndex::open(const elf::ElfFile& file,
   impl->info_sections.info = section_data(".debug_info", ".zdebug_info");
   impl->info_sections.abbrev = section_data(".debug_abbrev", ".zdebug_abbrev");
   impl->info_sections.addr = section_data(".debug_addr", ".zdebug_addr");
+  impl->info_sections.ranges = section_data(".debug_ranges", ".zdebug_ranges");
+  impl->info_sections.rnglists = section_data(".debug_rnglists", ".zdebug_rnglists");
   return std::unique_ptr<DwarfIndex>(new DwarfIndex(std::move(impl)));
 }
 

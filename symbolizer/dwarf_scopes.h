@@ -45,14 +45,23 @@ struct UnitLayout {
   uint16_t version = 0;
   uint8_t address_size = 8;
   uint8_t offset_size = 4;
-  std::optional<uint64_t> addr_base;  // DW_AT_addr_base, for DW_FORM_addrx
+  std::optional<uint64_t> addr_base;      // DW_AT_addr_base, for DW_FORM_addrx
+  std::optional<uint64_t> rnglists_base;  // DW_AT_rnglists_base, for DW_FORM_rnglistx
+  uint64_t base_address = 0;              // the unit's DW_AT_low_pc: range lists are relative to it
 };
 
 struct DebugInfoSections {
   std::span<const std::byte> info;
   std::span<const std::byte> abbrev;
   std::span<const std::byte> addr;
+  std::span<const std::byte> ranges;    // DWARF 2-4
+  std::span<const std::byte> rnglists;  // DWARF 5
 };
+
+// Reads a DW_AT_ranges list (value as given by its form) into `out`; false when it cannot
+// (a missing section, a malformed list): the caller asks libdw.
+bool read_range_list(const DebugInfoSections& sections, const UnitLayout& unit, uint32_t form, uint64_t value,
+                     std::vector<std::pair<uint64_t, uint64_t>>& out);
 
 // The code ranges of the DIE at a section offset, for encodings the walker leaves to libdw.
 using RangesOf = std::function<void(uint64_t die_offset, std::vector<std::pair<uint64_t, uint64_t>>&)>;
