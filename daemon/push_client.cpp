@@ -1,0 +1,340 @@
+// The push client: with http_server.cpp, the only translation unit that sees Asio and Beast.
+// Written as one C++20 coroutine (send, wait, retry), which reads in the order things happen.
+
+#include "daemon/push_client.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "daemon/http_server.h"
+#include "daemon/logfmt.h"
+
+namespace ember::daemon {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+std::string url_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", u);
+    }
+  }
+  return out;
+}
+
+std::string random_boundary() {
+  std::random_device rd;
+  std::uniform_int_distribution<int> hex(0, 15);
+  std::string b = "emberd-";
+  for (int i = 0; i < 32; ++i) b += "0123456789abcdef"[hex(rd)];
+  return b;
+}
+
+// How Pyroscope should read ember's sample types: "samples" (count) is the CPU profile.
+constexpr std::string_view kSampleTypeConfig =
+    R"({"samples":{"units":"samples","aggregation":"sum","display-name":"cpu","sampled":true}})";
+
+}  // namespace
+
+std::string push_series_name(const PushConfig& config, std::string_view host) {
+  std::string labels = fmt::format("host={}", host);
+  for (const auto& [k, v] : config.labels) labels += fmt::format(",{}={}", k, v);
+  return fmt::format("{}{{{}}}", config.app_name, labels);
+}
+
+class PushClient::Impl {
+ public:
+  struct Item {
+    std::shared_ptr<const std::string> pprof;
+    UnixNanos start = 0, end = 0;
+  };
+  struct Outcome {
+    bool ok = false;
+    bool permanent = false;  // retrying cannot help (a 4xx other than 408/429)
+    std::string error;
+  };
+
+  Impl(const PushConfig& config, PushUrl url, std::string host, std::string token)
+      : config_(config), url_(std::move(url)), host_(std::move(host)), token_(std::move(token)),
+        work_(asio::make_work_guard(ioc_)), wake_(ioc_), retry_(ioc_) {}
+
+  ~Impl() { stop(Duration(0)); }
+
+  void run() {
+    asio::co_spawn(ioc_, loop(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("msg=\"push: stopped by an unexpected error\" error={}", lf(ex.what()));
+      }
+    });
+    thread_ = std::thread([this] {
+      try {
+        ioc_.run();
+      } catch (const std::exception& e) {
+        spdlog::error("msg=\"push: unexpected error\" error={}", lf(e.what()));
+      }
+    });
+  }
+
+  void enqueue(Item item) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      queue_.push_back(std::move(item));
+      while (queue_.size() > config_.max_queue) {
+        queue_.pop_front();
+        stats_.dropped++;
+        spdlog::warn("msg=\"push: queue full, oldest snapshot dropped\" max_queue={}", config_.max_queue);
+      }
+      stats_.queued = queue_.size();
+    }
+    asio::post(ioc_, [this] { wake_.cancel(); });
+  }
+
+  void stop(Duration drain) {
+    std::call_once(stopped_, [&] {
+      {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        drain_deadline_ = std::chrono::steady_clock::now() + drain;
+      }
+      asio::post(ioc_, [this] {
+        wake_.cancel();
+        retry_.cancel();
+      });
+      work_.reset();
+      // The loop ends once the queue is empty or the drain time is over; then run() returns.
+      if (thread_.joinable()) thread_.join();
+      std::lock_guard lock(mutex_);
+      if (!queue_.empty()) {
+        spdlog::warn("msg=\"push: snapshots not sent before exit\" count={}", queue_.size());
+        stats_.dropped += queue_.size();
+        queue_.clear();
+        stats_.queued = 0;
+      }
+    });
+  }
+
+  PushStats stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+  }
+
+ private:
+  bool past_drain() {
+    std::lock_guard lock(mutex_);
+    return stopping_ && std::chrono::steady_clock::now() >= drain_deadline_;
+  }
+
+  asio::awaitable<void> loop() {
+    for (;;) {
+      std::optional<Item> item;
+      {
+        std::lock_guard lock(mutex_);
+        if (!queue_.empty()) {
+          item = queue_.front();
+        } else if (stopping_) {
+          co_return;
+        }
+      }
+      if (!item) {
+        beast::error_code ec;
+        wake_.expires_at(asio::steady_timer::time_point::max());
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      if (past_drain()) co_return;
+      Duration delay = config_.initial_backoff;
+      for (uint64_t attempt = 1;; ++attempt) {
+        Outcome outcome;
+        try {
+          outcome = co_await send(*item);
+        } catch (const std::exception& e) {
+          outcome.error = e.what();
+        }
+        bool done = false;
+        {
+          std::lock_guard lock(mutex_);
+          if (outcome.ok) {
+            stats_.sent++;
+            stats_.last_success = unix_now_ns();
+            if (stats_.failing) spdlog::info("msg=\"push: sending again\" url={}", lf(describe_url()));
+            stats_.failing = false;
+            stats_.last_error.clear();
+            done = true;
+          } else {
+            stats_.failures++;
+            // One line when trouble starts, not one per retry.
+            if (!stats_.failing) {
+              spdlog::warn("msg=\"push: failed\" url={} error={} attempt={}", lf(describe_url()),
+                           lf(outcome.error), attempt);
+            }
+            stats_.failing = true;
+            stats_.last_error = outcome.error;
+            if (outcome.permanent || attempt >= config_.max_attempts || stopping_) {
+              stats_.dropped++;
+              spdlog::warn("msg=\"push: snapshot given up\" error={} attempts={}", lf(outcome.error), attempt);
+              done = true;
+            }
+          }
+          if (done) {
+            if (!queue_.empty() && queue_.front().pprof == item->pprof) queue_.pop_front();
+            stats_.queued = queue_.size();
+          }
+        }
+        if (done) break;
+        beast::error_code ec;
+        retry_.expires_after(delay);
+        co_await retry_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        delay = std::min(delay * 2, config_.max_backoff);
+      }
+    }
+  }
+
+  std::string describe_url() const { return fmt::format("http://{}:{}{}/ingest", url_.host, url_.port, url_.prefix); }
+
+  asio::awaitable<Outcome> send(const Item& item) {
+    Outcome out;
+    beast::error_code ec;
+    auto timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.timeout);
+    asio::ip::tcp::resolver resolver(ioc_);
+    auto endpoints = co_await resolver.async_resolve(url_.host, std::to_string(url_.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "cannot resolve " + url_.host + ": " + ec.message();
+      co_return out;
+    }
+    beast::tcp_stream stream(ioc_);
+    stream.expires_after(timeout);
+    co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "cannot connect: " + ec.message();
+      co_return out;
+    }
+
+    const std::string boundary = random_boundary();
+    std::string body;
+    body.reserve(item.pprof->size() + 512);
+    body += fmt::format(
+        "--{}\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n",
+        boundary);
+    body += *item.pprof;
+    body += fmt::format(
+        "\r\n--{}\r\nContent-Disposition: form-data; name=\"sample_type_config\"; "
+        "filename=\"sample_type_config.json\"\r\nContent-Type: application/json\r\n\r\n{}\r\n--{}--\r\n",
+        boundary, kSampleTypeConfig, boundary);
+
+    const std::string target = fmt::format(
+        "{}/ingest?name={}&from={}&until={}&format=pprof&spyName=ember&sampleRate={}", url_.prefix,
+        url_escape(push_series_name(config_, host_)), item.start / 1'000'000'000,
+        (item.end + 999'999'999) / 1'000'000'000, 99);
+    http::request<http::string_body> req{http::verb::post, target, 11};
+    req.set(http::field::host, url_.port == 80 ? url_.host : fmt::format("{}:{}", url_.host, url_.port));
+    req.set(http::field::user_agent, "emberd/" EMBER_VERSION);
+    req.set(http::field::content_type, "multipart/form-data; boundary=" + boundary);
+    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+    if (!config_.tenant_id.empty()) req.set("X-Scope-OrgID", config_.tenant_id);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    req.keep_alive(false);
+
+    stream.expires_after(timeout);
+    co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "cannot send: " + ec.message();
+      co_return out;
+    }
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024);  // the answer is a status line and a short message
+    stream.expires_after(timeout);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = "no answer: " + ec.message();
+      co_return out;
+    }
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    const unsigned status = parser.get().result_int();
+    if (status >= 200 && status < 300) {
+      out.ok = true;
+      co_return out;
+    }
+    std::string text = parser.get().body().substr(0, 200);
+    for (char& c : text) {
+      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    }
+    out.error = fmt::format("HTTP {}: {}", status, text);
+    out.permanent = status >= 400 && status < 500 && status != 408 && status != 429;
+    co_return out;
+  }
+
+  PushConfig config_;
+  PushUrl url_;
+  std::string host_;
+  std::string token_;
+
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::steady_timer wake_;
+  asio::steady_timer retry_;  // the backoff between attempts
+  std::thread thread_;
+  std::once_flag stopped_;
+
+  mutable std::mutex mutex_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  PushStats stats_;
+};
+
+Result<std::unique_ptr<PushClient>> PushClient::start(const PushConfig& config, std::string host) {
+  auto url = parse_push_url(config.url);
+  if (!url) return std::unexpected(url.error());
+  std::string token;
+  if (!config.token_file.empty()) {
+    auto t = read_token_file(config.token_file);
+    if (!t) return std::unexpected(t.error());
+    token = std::move(*t);
+  }
+  auto impl = std::make_unique<Impl>(config, std::move(*url), std::move(host), std::move(token));
+  impl->run();
+  return std::unique_ptr<PushClient>(new PushClient(std::move(impl)));
+}
+
+PushClient::PushClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PushClient::~PushClient() { stop(Duration(0)); }
+
+void PushClient::enqueue(std::shared_ptr<const std::string> pprof, UnixNanos start, UnixNanos end) {
+  impl_->enqueue(Impl::Item{std::move(pprof), start, end});
+}
+
+void PushClient::stop(Duration drain) { impl_->stop(drain); }
+PushStats PushClient::stats() const { return impl_->stats(); }
+
+}  // namespace ember::daemon

@@ -1,0 +1,55 @@
+#pragma once
+// Sends each snapshot to a Pyroscope-compatible server as well (Grafana Pyroscope's
+// POST /ingest?name=APP.cpu{host=...}&from=&until=&format=pprof, the pprof file in the
+// multipart form field "profile"), so that a fleet needs no home-made cluster: the server
+// scales, every emberd keeps its own store as the embedded default.
+//
+// Its own thread and io_context (Beast inside push_client.cpp only); a bounded queue (the
+// oldest snapshot is dropped past push.max_queue); retries with exponential backoff; every
+// network step has a timeout.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "daemon/config.h"
+#include "daemon/units.h"
+
+namespace ember::daemon {
+
+struct PushStats {
+  uint64_t sent = 0;       // accepted by the server (2xx)
+  uint64_t failures = 0;   // attempts that failed (network error, timeout, non-2xx)
+  uint64_t dropped = 0;    // given up: attempts exhausted, refused (4xx) or queue full
+  uint64_t queued = 0;
+  bool failing = false;    // the last attempt failed
+  std::string last_error;
+  UnixNanos last_success = 0;
+};
+
+class PushClient {
+ public:
+  // `host` is the value of the host= label of the series.
+  static Result<std::unique_ptr<PushClient>> start(const PushConfig& config, std::string host);
+  ~PushClient();
+  PushClient(const PushClient&) = delete;
+  PushClient& operator=(const PushClient&) = delete;
+
+  // Queues one gzip'd pprof snapshot covering [start, end).
+  void enqueue(std::shared_ptr<const std::string> pprof, UnixNanos start, UnixNanos end);
+  // Tries to send what is queued for up to `drain`, then stops. Idempotent.
+  void stop(Duration drain);
+  PushStats stats() const;
+
+  class Impl;
+
+ private:
+  explicit PushClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The series name Pyroscope expects: "APP{host=h,k=v}" (URL-encoded by the caller).
+std::string push_series_name(const PushConfig& config, std::string_view host);
+
+}  // namespace ember::daemon

@@ -1,0 +1,100 @@
+#pragma once
+// Answers queries over a time range: the stored snapshots that overlap it (decoded once and
+// cached, bounded) and the live window (symbolized on demand, cached until it changes),
+// merged with only the samples the filter keeps.
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.h"
+#include "daemon/live_window.h"
+#include "daemon/profile_filter.h"
+#include "daemon/snapshot_store.h"
+#include "profile/profile.h"
+#include "symbolizer/symbolizer.h"
+
+namespace ember::daemon {
+
+struct TimeRange {
+  UnixNanos from = 0;
+  UnixNanos to = 0;
+};
+
+// What a process did over a range (GET /api/v1/targets, the index page).
+struct TargetRow {
+  int32_t pid = 0;
+  std::string comm;
+  uint64_t samples = 0;
+  int64_t cpu_ns = 0;
+  UnixNanos last_seen = 0;
+};
+
+struct QueryStats {
+  uint64_t snapshots_decoded = 0;  // cache misses
+  uint64_t cache_hits = 0;
+  uint64_t cache_evictions = 0;
+  uint64_t cache_bytes = 0;
+  uint64_t cache_entries = 0;
+  uint64_t decode_failures = 0;  // files quarantined by queries
+  uint64_t live_symbolizations = 0;
+};
+
+class QueryEngine {
+ public:
+  // `handoff` is held by the writer while a sealed window moves from the live window into the
+  // store; holding it while looking at both means no window is counted twice or missed.
+  QueryEngine(SnapshotStore& store, LiveWindow& live, symbolizer::Symbolizer& symbols,
+              std::mutex& handoff, uint64_t cache_bytes, uint64_t max_query_samples);
+
+  // The merged profile of the range, filtered. kResourceExhausted past max_query_samples.
+  Result<profile::Profile> profile(const TimeRange& range, const SampleFilter& filter);
+  // Processes seen in the range, most samples first, at most `max`.
+  std::vector<TargetRow> targets(const TimeRange& range, size_t max);
+
+  void set_limits(uint64_t cache_bytes, uint64_t max_query_samples);
+  QueryStats stats() const;
+
+ private:
+  struct Part {
+    std::string key;  // snapshot name, or "live:..." for the live window
+    SnapshotInfo snapshot;
+    std::shared_ptr<const profile::RawProfile> raw;
+    UnixNanos start = 0, end = 0;
+  };
+  std::vector<Part> parts(const TimeRange& range);
+  // Decoded (or symbolized) profile of one part; nullptr when it cannot be read (logged,
+  // quarantined) or has vanished.
+  std::shared_ptr<const profile::Profile> load(const Part& part);
+  std::shared_ptr<const profile::Profile> cached(const std::string& key);
+  void remember(const std::string& key, std::shared_ptr<const profile::Profile> p);
+  const std::vector<TargetRow>& summary(const Part& part, const profile::Profile& p);
+
+  SnapshotStore& store_;
+  LiveWindow& live_;
+  symbolizer::Symbolizer& symbols_;
+  std::mutex& handoff_;
+
+  mutable std::mutex mutex_;
+  uint64_t cache_limit_;
+  uint64_t max_query_samples_;
+  struct CacheEntry {
+    std::shared_ptr<const profile::Profile> profile;
+    size_t bytes = 0;
+    std::list<std::string>::iterator lru;
+  };
+  std::unordered_map<std::string, CacheEntry> cache_;
+  std::list<std::string> lru_;  // most recently used first
+  uint64_t cache_bytes_ = 0;
+  // Per-snapshot process summaries: small, kept longer than the decoded profiles so that the
+  // targets list does not decode an hour of snapshots each time.
+  std::map<std::string, std::vector<TargetRow>> summaries_;
+  QueryStats stats_;
+};
+
+}  // namespace ember::daemon

@@ -1,0 +1,108 @@
+#pragma once
+// The snapshot store: one gzip'd pprof file per interval in the data directory, named by the
+// window it covers ("20250102T150405.123Z_20250102T150505.123Z.pb.gz").
+//
+// Files are written whole or not at all (temporary file, fsync, rename, fsync of the
+// directory), so a crash leaves either the old set or the new one; leftovers of interrupted
+// writes are removed at start-up, and files that cannot be read are moved to quarantine/.
+// A window that cannot be written (disk full) stays in memory, bounded, and is written when
+// space returns; files already written are never touched by a failed write.
+// Thread-safe: the writer thread adds and writes, queries list and read.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "daemon/units.h"
+
+namespace ember::daemon {
+
+struct StoreLimits {
+  Duration max_age = std::chrono::hours(24 * 7);
+  uint64_t max_bytes = uint64_t{1} << 30;
+  uint64_t max_pending_bytes = uint64_t{64} << 20;
+  uint64_t max_snapshot_bytes = uint64_t{256} << 20;  // decompressed
+};
+
+struct SnapshotInfo {
+  std::string name;
+  UnixNanos start = 0;
+  UnixNanos end = 0;
+  uint64_t bytes = 0;
+  // Not yet on disk: the encoded file is held here.
+  std::shared_ptr<const std::string> pending;
+};
+
+struct StoreStats {
+  uint64_t snapshots = 0;  // on disk
+  uint64_t bytes = 0;      // on disk
+  uint64_t pending = 0;    // waiting to be written
+  uint64_t pending_bytes = 0;
+  uint64_t writes = 0;
+  uint64_t write_failures = 0;
+  uint64_t deleted = 0;       // by retention
+  uint64_t quarantined = 0;
+  uint64_t pending_dropped = 0;  // windows lost because the disk stayed full too long
+  uint64_t leftovers_removed = 0;
+  bool degraded = false;      // the last write failed
+  std::string last_error;
+  UnixNanos last_write_time = 0;
+  std::string last_write_name;
+  UnixNanos oldest = 0;
+};
+
+class SnapshotStore {
+ public:
+  // Creates the directory when missing, takes its lock (one emberd per directory), removes
+  // leftovers of interrupted writes and quarantines unreadable snapshots.
+  static Result<std::unique_ptr<SnapshotStore>> open(const std::string& directory,
+                                                     const StoreLimits& limits);
+  ~SnapshotStore();
+
+  const std::string& directory() const { return directory_; }
+  void set_limits(const StoreLimits& limits);
+  StoreLimits limits() const;
+
+  // Adds the encoded window [start, end); it is pending until write_pending() writes it.
+  // Past max_pending_bytes the oldest pending windows are dropped (and counted).
+  std::string add(UnixNanos start, UnixNanos end, std::shared_ptr<const std::string> encoded);
+  // Writes pending windows, oldest first, stopping at the first failure (kept for the next try).
+  Result<void> write_pending();
+  // Deletes files older than max_age, then the oldest while the store is larger than
+  // max_bytes. Returns how many were deleted.
+  size_t apply_retention(UnixNanos now);
+
+  // Snapshots whose window overlaps [from, to], oldest first.
+  std::vector<SnapshotInfo> list(UnixNanos from, UnixNanos to) const;
+  // The encoded file; kNotFound when retention deleted it meanwhile.
+  Result<std::shared_ptr<const std::string>> read(const SnapshotInfo& info) const;
+  // Moves an unreadable file aside, with a log line.
+  void quarantine(const std::string& name, std::string_view reason);
+
+  StoreStats stats() const;
+
+  // File names: parse and format (exposed for tests).
+  static std::string file_name(UnixNanos start, UnixNanos end, int collision = 0);
+  static bool parse_file_name(std::string_view name, UnixNanos& start, UnixNanos& end);
+
+ private:
+  SnapshotStore(std::string directory, const StoreLimits& limits, common::UniqueFd lock);
+  void scan();
+  void remove_file(const SnapshotInfo& info, std::string_view why);
+  void trim_quarantine();
+  void update_totals();
+
+  std::string directory_;
+  common::UniqueFd lock_;
+  mutable std::mutex mutex_;
+  StoreLimits limits_;
+  std::vector<SnapshotInfo> entries_;  // sorted by start
+  StoreStats stats_;
+};
+
+}  // namespace ember::daemon
