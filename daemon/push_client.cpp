@@ -196,7 +196,10 @@ class PushClient::Impl {
             }
             stats_.failing = true;
             stats_.last_error = outcome.error;
-            if (outcome.permanent || attempt >= config_.max_attempts || stopping_) {
+            const bool still_queued = !queue_.empty() && queue_.front().pprof == item->pprof;
+            if (!still_queued) {
+              done = true;  // dropped meanwhile to make room (counted there)
+            } else if (outcome.permanent || attempt >= config_.max_attempts || stopping_) {
               stats_.dropped++;
               spdlog::warn("msg=\"push: snapshot given up\" error={} attempts={}", lf(outcome.error), attempt);
               done = true;

@@ -293,8 +293,9 @@ size_t SnapshotStore::apply_retention(UnixNanos now) {
     }
   }
   update_totals();
-  // By size: oldest files first.
-  while (stats_.bytes > limits_.max_bytes) {
+  // By size: oldest files first. The newest file stays even when it alone is larger than
+  // max_bytes: a store that deletes what it has just written would serve nothing.
+  while (stats_.bytes > limits_.max_bytes && stats_.snapshots > 1) {
     auto it = std::find_if(entries_.begin(), entries_.end(), [](const SnapshotInfo& e) { return !e.pending; });
     if (it == entries_.end()) break;
     remove_file(*it, "max_bytes");

@@ -1,0 +1,271 @@
+// The API without a network: real store, live window and query engine, a test double for the
+// symbolizer, requests handed straight to Api::handle.
+
+#include "daemon/api.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "daemon/live_window.h"
+#include "daemon/query_engine.h"
+#include "daemon/snapshot_store.h"
+#include "profiles.h"
+#include "proto/pprof.h"
+#include "test_support.h"
+
+namespace ember::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Names every address "fn_<offset in hex>".
+class FakeSymbolizer : public symbolizer::Symbolizer {
+ public:
+  std::vector<symbolizer::Symbol> symbolize(const profile::Module&, std::span<const uint64_t> offsets) override {
+    std::vector<symbolizer::Symbol> out;
+    for (uint64_t o : offsets) {
+      symbolizer::Symbol s;
+      s.frames.push_back(symbolizer::Frame{fmt::format("fn_{:x}", o), "", "", 0, 0});
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+  symbolizer::Stats stats() const override { return {}; }
+};
+
+class FakeStatus : public StatusSource {
+ public:
+  DaemonStatus status() const override {
+    DaemonStatus s;
+    s.version = "test";
+    s.started = unix_now_ns() - 5'000'000'000;
+    s.collector.running = running;
+    s.collector.event = "cpu-clock";
+    s.collector.frequency_hz = 99;
+    s.collector.call_graph = "fp";
+    s.collector.targets = "all processes";
+    s.collector.stats.samples = 1234;
+    s.store.degraded = degraded;
+    s.store.last_error = degraded ? "disk full: No space left on device" : "";
+    return s;
+  }
+  bool running = true;
+  bool degraded = false;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SnapshotStore::open(dir_.path(), {});
+    ASSERT_TRUE(s);
+    store_ = std::move(*s);
+    const UnixNanos now = unix_now_ns();
+    // Two stored windows in the last hour, one three hours ago.
+    add_snapshot(now - 3 * 3600 * kSecond, {{7, "old", {"main", "ancient"}, 4}});
+    add_snapshot(now - 20 * 60 * kSecond, {{10, "nginx", {"main", "serve"}, 5}, {20, "postgres", {"main", "query"}, 7}});
+    add_snapshot(now - 10 * 60 * kSecond, {{10, "nginx", {"main", "serve"}, 5},
+                                           {30, "<script>x</script>", {"main", "evil"}, 1}});
+    ASSERT_TRUE(store_->write_pending());
+    // The live window: pid 40 "live" at offsets 0x10 <- 0x20.
+    profile::RawProfile raw;
+    auto module = std::make_shared<profile::Module>();
+    module->path = "/usr/bin/live";
+    profile::ModuleId m = raw.add_module(module);
+    profile::RawFrame frames[] = {{m, 0x10}, {m, 0x20}};
+    raw.add_sample(profile::SampleOrigin{40, 40, raw.intern("live"), raw.intern("live")}, frames, 10'000'000, 3);
+    live_.add(raw);
+    queries_ = std::make_unique<QueryEngine>(*store_, live_, symbols_, handoff_, 64 << 20, 1'000'000);
+    api_ = std::make_unique<Api>(*queries_, status_, ApiOptions{"testhost", std::chrono::hours(24 * 7)});
+  }
+
+  void add_snapshot(UnixNanos start, const std::vector<test::FakeSample>& samples) {
+    store_->add(start, start + 60 * kSecond, std::make_shared<const std::string>(test::make_snapshot_bytes(samples)));
+  }
+
+  HttpResponse get(const std::string& target) { return api_->handle(HttpRequest{"GET", target, "test"}); }
+
+  std::string header(const HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+
+  static constexpr UnixNanos kSecond = 1'000'000'000;
+  test::TempDir dir_;
+  std::unique_ptr<SnapshotStore> store_;
+  LiveWindow live_{1 << 16};
+  FakeSymbolizer symbols_;
+  std::mutex handoff_;
+  FakeStatus status_;
+  std::unique_ptr<QueryEngine> queries_;
+  std::unique_ptr<Api> api_;
+};
+
+TEST_F(ApiTest, FoldedMergesStoredSnapshotsAndTheLiveWindow) {
+  HttpResponse r = get("/api/v1/folded");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("nginx;main;serve 10"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("postgres;main;query 7"), std::string::npos);
+  EXPECT_NE(r.body.find("live;fn_20;fn_10 3"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("ancient"), std::string::npos);  // outside the last hour
+  EXPECT_NE(header(r, "Content-Disposition").find("filename=\"emberd-testhost-"), std::string::npos);
+
+  HttpResponse old = get("/api/v1/folded?from=-4h&to=-2h");
+  ASSERT_EQ(old.status, 200);
+  EXPECT_EQ(old.body, "old;main;ancient 4\n");
+}
+
+TEST_F(ApiTest, FiltersByPidCommAndLabel) {
+  EXPECT_EQ(get("/api/v1/folded?pid=20").body, "postgres;main;query 7\n");
+  EXPECT_EQ(get("/api/v1/folded?pid=20,40").body, "live;fn_20;fn_10 3\npostgres;main;query 7\n");
+  EXPECT_EQ(get("/api/v1/folded?comm=%5Enginx%24").body, "nginx;main;serve 10\n");
+  EXPECT_EQ(get("/api/v1/folded?label=thread_comm:postgres").body, "postgres;main;query 7\n");
+  EXPECT_EQ(get("/api/v1/folded?pid=999").body, "");
+}
+
+TEST_F(ApiTest, AllFormatsOfTheSameAnswer) {
+  HttpResponse svg = get("/api/v1/flamegraph.svg?pid=10&title=t");
+  ASSERT_EQ(svg.status, 200);
+  EXPECT_EQ(svg.content_type, "image/svg+xml");
+  EXPECT_NE(svg.body.find("serve"), std::string::npos);
+  EXPECT_NE(header(svg, "Content-Disposition").find(".svg\""), std::string::npos);
+  EXPECT_NE(header(svg, "Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+
+  HttpResponse pb = get("/api/v1/profile.pb.gz?pid=10");
+  ASSERT_EQ(pb.status, 200);
+  EXPECT_NE(header(pb, "Content-Disposition").find("attachment; filename=\"emberd-testhost-"), std::string::npos);
+  auto decoded = proto::decode(pb.body, "answer");
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_EQ(decoded->total(0), 10);
+
+  HttpResponse report = get("/api/v1/report.json?top=1");
+  ASSERT_EQ(report.status, 200);
+  auto j = nlohmann::json::parse(report.body);
+  EXPECT_EQ(j["top_self"].size(), 1u);
+  EXPECT_EQ(j["top_self"][0]["name"], "serve");
+
+  HttpResponse diff = get("/api/v1/diff.svg?from=-15m&base_from=-30m&base_to=-15m");
+  ASSERT_EQ(diff.status, 200) << diff.body;
+  EXPECT_NE(diff.body.find("<svg"), std::string::npos);
+}
+
+TEST_F(ApiTest, TargetsAndTheIndexPage) {
+  HttpResponse t = get("/api/v1/targets");
+  ASSERT_EQ(t.status, 200);
+  auto j = nlohmann::json::parse(t.body);
+  std::map<int, uint64_t> samples;
+  for (const auto& p : j["processes"]) samples[p["pid"].get<int>()] = p["samples"].get<uint64_t>();
+  EXPECT_EQ(samples[10], 10u);
+  EXPECT_EQ(samples[20], 7u);
+  EXPECT_EQ(samples[40], 3u);
+  EXPECT_FALSE(samples.contains(7));
+
+  HttpResponse index = get("/");
+  ASSERT_EQ(index.status, 200);
+  EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(index.body.find("/api/v1/flamegraph.svg?from=-1h&amp;pid=10"), std::string::npos);
+  EXPECT_NE(index.body.find("comm=%5Enginx%24"), std::string::npos);
+  // A process name is data, never markup.
+  EXPECT_EQ(index.body.find("<script>x"), std::string::npos);
+  EXPECT_NE(index.body.find("&lt;script&gt;x&lt;/script&gt;"), std::string::npos);
+  EXPECT_EQ(get("/?from=-15m").status, 200);
+}
+
+TEST_F(ApiTest, BadRequestsSayWhy) {
+  auto expect_400 = [&](const std::string& target, const std::string& why) {
+    HttpResponse r = get(target);
+    EXPECT_EQ(r.status, 400) << target << ": " << r.body;
+    EXPECT_NE(r.body.find(why), std::string::npos) << target << ": " << r.body;
+  };
+  expect_400("/api/v1/flamegraph.svg?from=yesterday", "from: cannot read 'yesterday' as a time");
+  expect_400("/api/v1/folded?from=-1h&to=-2h", "must be before");
+  expect_400("/api/v1/folded?from=-30d", "http.max_range");
+  expect_400("/api/v1/folded?form=-1h", "unknown parameter 'form'");
+  expect_400("/api/v1/folded?from=-1h&from=-2h", "given more than once");
+  expect_400("/api/v1/folded?pid=abc", "pid:");
+  expect_400("/api/v1/folded?pid=0", "pid:");
+  expect_400("/api/v1/folded?comm=(", "comm:");
+  expect_400("/api/v1/folded?comm=(a%7B99%7D)%7B99%7D", "repetition");
+  expect_400("/api/v1/folded?label=novalue", "key:value");
+  expect_400("/api/v1/folded?from=%zz", "%-escape");
+  expect_400("/api/v1/folded?from=%0a", "control characters");
+  expect_400("/api/v1/flamegraph.svg?width=5", "width");
+  expect_400("/api/v1/report.json?top=0", "top");
+  expect_400("/api/v1/../../etc/passwd", "'..'");
+  expect_400("/api/v1/%2e%2e/etc/passwd", "%-escapes");
+  expect_400("//etc/passwd", "'//'");
+  EXPECT_EQ(get("/etc/passwd").status, 404);
+  EXPECT_EQ(get("/api/v1/snapshots/20231114T221320.123Z_20231114T222320.000Z.pb.gz").status, 404);
+}
+
+TEST_F(ApiTest, TooLargeAnswersAre422) {
+  queries_->set_limits(64 << 20, 1000);
+  // The whole hour has few samples: still answered.
+  EXPECT_EQ(get("/api/v1/folded").status, 200);
+  // Many distinct stacks in one window.
+  std::vector<test::FakeSample> many;
+  for (int i = 0; i < 1500; ++i) many.push_back({100 + i, "w", {"main", "f" + std::to_string(i)}, 1});
+  add_snapshot(unix_now_ns() - 5 * 60 * kSecond, many);
+  HttpResponse r = get("/api/v1/folded");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("max_query_samples"), std::string::npos);
+  EXPECT_EQ(get("/api/v1/folded?pid=10").status, 200);  // a filter makes it small again
+}
+
+TEST_F(ApiTest, ASnapshotDamagedOnDiskIsQuarantinedAndTheQueryStillAnswers) {
+  auto files = test::list_files(dir_.path(), ".pb.gz");
+  ASSERT_EQ(files.size(), 3u);
+  test::write_text(dir_ / files[2], "\x1f\x8b garbage");  // the newest window
+  HttpResponse r = get("/api/v1/folded");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("postgres;main;query 7"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / ("quarantine/" + files[2])));
+  EXPECT_EQ(store_->stats().quarantined, 1u);
+}
+
+TEST_F(ApiTest, HealthAndMetrics) {
+  HttpResponse h = get("/healthz");
+  ASSERT_EQ(h.status, 200);
+  auto j = nlohmann::json::parse(h.body);
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["samples"], 1234);
+  status_.degraded = true;
+  j = nlohmann::json::parse(get("/healthz").body);
+  EXPECT_EQ(j["status"], "degraded");
+  EXPECT_NE(j["reasons"][0].get<std::string>().find("disk full"), std::string::npos);
+  status_.running = false;
+  EXPECT_EQ(get("/healthz").status, 503);
+
+  HttpResponse m = get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(test::metric_value(m.body, "emberd_samples_total"), 1234);
+  EXPECT_TRUE(test::metric_value(m.body, "process_resident_memory_bytes").value_or(0) > 0);
+  EXPECT_TRUE(test::metric_value(m.body, "process_cpu_seconds_total").has_value());
+  EXPECT_NE(m.body.find("# TYPE emberd_samples_total counter"), std::string::npos);
+  EXPECT_TRUE(Api::is_cheap("/metrics"));
+  EXPECT_FALSE(Api::is_cheap("/api/v1/flamegraph.svg"));
+}
+
+TEST(QueryString, DecodesAndBounds) {
+  auto q = parse_query_string("a=1&b=x%20y+z&&c=&d");
+  ASSERT_TRUE(q);
+  ASSERT_EQ(q->size(), 4u);
+  EXPECT_EQ((*q)[1].second, "x y z");
+  EXPECT_EQ((*q)[2].second, "");
+  EXPECT_EQ((*q)[3].first, "d");
+  EXPECT_FALSE(parse_query_string("a=%4"));
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += "a=1&";
+  EXPECT_FALSE(parse_query_string(many));
+  EXPECT_FALSE(parse_query_string("a=" + std::string(2000, 'x')));
+  EXPECT_EQ(url_encode("^a b$"), "%5Ea%20b%24");
+  EXPECT_EQ(html_escape("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+}
+
+}  // namespace
+}  // namespace ember::daemon

@@ -1,0 +1,475 @@
+// emberd end to end: the real executable on a temporary directory and an ephemeral port,
+// sampling the 70/30 workload, queried over HTTP like an SRE would.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "daemon/snapshot_store.h"
+#include "daemon/units.h"
+#include "profiles.h"
+#include "proto/pprof.h"
+#include "receiver.h"
+#include "test_support.h"
+
+namespace ember::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Emberd;
+using test::TempDir;
+using test::Workload;
+
+const std::string kSeventyThirty = EMBER_WORKLOAD_SEVENTY_THIRTY;
+constexpr const char* kAlpha = "truth::Worker::compute_alpha";
+constexpr const char* kBeta = "truth::Worker::compute_beta";
+
+std::string config_file(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::string path = dir / name;
+  test::write_text(path, text);
+  return path;
+}
+
+// A small emberd: one-second snapshots in `data`, an ephemeral port.
+std::vector<std::string> args(const TempDir& dir, const std::string& config = "", const std::string& interval = "1s") {
+  std::vector<std::string> a = {"--listen", "127.0.0.1:0", "--data-dir", dir / "data", "--interval", interval};
+  if (!config.empty()) a.insert(a.begin(), {"--config", config});
+  return a;
+}
+
+uint64_t total_samples(const std::string& pprof_bytes) {
+  auto p = proto::decode(pprof_bytes, "answer");
+  if (!p) return 0;
+  return static_cast<uint64_t>(p->total(0));
+}
+
+TEST(Emberd, ServesEveryEndpointWhileProfilingTheHost) {
+  TempDir dir;
+  Workload w({kSeventyThirty, "--seconds", "60"});
+  ASSERT_TRUE(w.wait_ready());
+  Emberd emberd(dir, args(dir));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  ASSERT_TRUE(emberd.wait_snapshots(3, 60s)) << emberd.log();
+  const std::string pid = std::to_string(w.pid());
+
+  // The flamegraph of the workload names its functions.
+  auto svg = emberd.get("/api/v1/flamegraph.svg?comm=%5Eseventy_thirty%24");
+  ASSERT_EQ(svg.status, 200) << svg.body;
+  EXPECT_EQ(svg.headers["content-type"], "image/svg+xml");
+  EXPECT_NE(svg.body.find(kAlpha), std::string::npos);
+  EXPECT_NE(svg.body.find(kBeta), std::string::npos);
+  EXPECT_NE(svg.headers["content-disposition"].find(".svg\""), std::string::npos);
+
+  // Folded stacks of that pid only, with the known call chain.
+  auto folded = emberd.get("/api/v1/folded?pid=" + pid);
+  ASSERT_EQ(folded.status, 200);
+  ASSERT_FALSE(folded.body.empty());
+  std::istringstream lines(folded.body);
+  std::string line;
+  while (std::getline(lines, line)) EXPECT_TRUE(line.starts_with("seventy_thirty;")) << line;
+  EXPECT_NE(folded.body.find("truth::run;truth::Worker::step;truth::Worker::compute_alpha"), std::string::npos)
+      << folded.body.substr(0, 2000);
+
+  // The report sees the 70/30 split.
+  auto report = emberd.get("/api/v1/report.json?top=50&pid=" + pid);
+  ASSERT_EQ(report.status, 200);
+  auto j = nlohmann::json::parse(report.body);
+  double alpha = 0, beta = 0;
+  // Their own time is in the inlined workload::churn: compare totals.
+  for (const auto& f : j["top_total"]) {
+    if (f["name"] == kAlpha) alpha = f["total"].get<double>();
+    if (f["name"] == kBeta) beta = f["total"].get<double>();
+  }
+  ASSERT_GT(alpha + beta, 0) << report.body;
+  EXPECT_NEAR(alpha / (alpha + beta), 0.7, 0.1);
+
+  // pprof that go tool pprof reads.
+  auto pb = emberd.get("/api/v1/profile.pb.gz?pid=" + pid);
+  ASSERT_EQ(pb.status, 200);
+  EXPECT_NE(pb.headers["content-disposition"].find("attachment; filename=\"emberd-"), std::string::npos);
+  EXPECT_GT(total_samples(pb.body), 0u);
+  if (test::have_program("go")) {
+    test::write_text(dir / "answer.pb.gz", pb.body);
+    std::string out;
+    EXPECT_EQ(test::run_command("HOME=" + dir.path() + " GOCACHE=" + (dir / "gocache") + " go tool pprof -top " +
+                                    (dir / "answer.pb.gz"),
+                                &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("compute_alpha"), std::string::npos) << out;
+  }
+
+  // Prometheus accepts the metrics.
+  auto metrics = emberd.get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_GT(test::metric_value(metrics.body, "emberd_samples_total").value_or(0), 0);
+  EXPECT_GE(test::metric_value(metrics.body, "emberd_snapshot_writes_total").value_or(0), 3);
+  EXPECT_GT(test::metric_value(metrics.body, "process_resident_memory_bytes").value_or(0), 0);
+  if (test::have_program("promtool")) {
+    test::write_text(dir / "metrics.txt", metrics.body);
+    std::string out;
+    EXPECT_EQ(test::run_command("promtool check metrics < " + (dir / "metrics.txt"), &out), 0) << out;
+  }
+
+  auto targets = emberd.get("/api/v1/targets");
+  ASSERT_EQ(targets.status, 200);
+  bool found = false;
+  const auto processes = nlohmann::json::parse(targets.body)["processes"];
+  for (const auto& p : processes) {
+    if (p["pid"] == w.pid()) {
+      found = true;
+      EXPECT_EQ(p["comm"], "seventy_thirty");
+      EXPECT_GT(p["samples"].get<uint64_t>(), 0u);
+    }
+  }
+  EXPECT_TRUE(found) << "pid " << pid << ": " << targets.body.substr(0, 2000);
+
+  auto health = emberd.get("/healthz");
+  ASSERT_EQ(health.status, 200);
+  auto h = nlohmann::json::parse(health.body);
+  EXPECT_EQ(h["status"], "ok");
+  EXPECT_GT(h["samples"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(h["last_snapshot"]["file"].get<std::string>().ends_with(".pb.gz"));
+
+  EXPECT_EQ(emberd.get("/api/v1/diff.svg?from=-2s&comm=seventy").status, 200);
+  auto index = emberd.get("/");
+  ASSERT_EQ(index.status, 200);
+  EXPECT_NE(index.body.find("pid=" + pid + "\""), std::string::npos);
+
+  // Bad input gets reasons, not crashes.
+  auto bad = emberd.get("/api/v1/flamegraph.svg?from=noon");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("from: cannot read 'noon'"), std::string::npos);
+  EXPECT_EQ(test::http_raw(emberd.url(), "GET /api/v1/../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").status,
+            400);
+  EXPECT_EQ(emberd.get("/", {{"X-Big", std::string(16 * 1024, 'x')}}).status, 431);
+
+  // Every stored file is a pprof snapshot with ember's labels.
+  auto files = test::list_files(dir / "data", ".pb.gz");
+  ASSERT_GE(files.size(), 3u);
+  auto first = proto::decode(test::read_text(dir / ("data/" + files[0])), files[0]);
+  ASSERT_TRUE(first) << first.error().message();
+  ASSERT_FALSE(first->samples.empty());
+  for (std::string_view key : {"pid", "tid", "comm", "thread_comm"}) {
+    bool has = false;
+    for (const auto& l : first->samples[0].labels) has = has || first->str(l.key) == key;
+    EXPECT_TRUE(has) << key;
+  }
+
+  emberd.process().signal(SIGTERM);
+  auto status = emberd.process().wait(30s);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << emberd.log();
+}
+
+TEST(Emberd, AfterSigkillEverySnapshotIsStillServedAndNoneIsTorn) {
+  TempDir dir;
+  Workload w({kSeventyThirty, "--seconds", "60"});
+  ASSERT_TRUE(w.wait_ready());
+  std::map<std::string, std::string> before;
+  {
+    Emberd emberd(dir, args(dir), "first");
+    ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+    ASSERT_TRUE(emberd.wait_snapshots(4, 60s)) << emberd.log();
+    emberd.process().signal(SIGKILL);
+    ASSERT_TRUE(emberd.process().wait(10s));
+  }
+  uint64_t stored_samples = 0;
+  for (const std::string& f : test::list_files(dir / "data", ".pb.gz")) {
+    before[f] = test::read_text(dir / ("data/" + f));
+    stored_samples += total_samples(before[f]);
+  }
+  ASSERT_GE(before.size(), 4u);
+  // What an interrupted write leaves behind.
+  test::write_text(dir / "data/.20991231T000000.000Z_20991231T000001.000Z.pb.gz.tmp-Xy12ab", "half");
+
+  Emberd again(dir, args(dir, "", "60s"), "second");
+  ASSERT_FALSE(again.url().empty()) << again.log();
+  for (const auto& [name, bytes] : before) {
+    EXPECT_EQ(test::read_text(dir / ("data/" + name)), bytes) << name;
+  }
+  EXPECT_TRUE(test::list_files(dir / "data/quarantine").empty());
+  EXPECT_FALSE(std::filesystem::exists(dir / "data/.20991231T000000.000Z_20991231T000001.000Z.pb.gz.tmp-Xy12ab"));
+  auto metrics = again.get("/metrics");
+  EXPECT_EQ(test::metric_value(metrics.body, "emberd_store_snapshots"), static_cast<double>(before.size()));
+  EXPECT_EQ(test::metric_value(metrics.body, "emberd_snapshots_quarantined_total"), 0);
+  // The answer over the last hour holds every stored sample (and the new live window).
+  auto pb = again.get("/api/v1/profile.pb.gz");
+  ASSERT_EQ(pb.status, 200);
+  EXPECT_GE(total_samples(pb.body), stored_samples);
+}
+
+TEST(Emberd, SigtermWritesTheCurrentWindow) {
+  TempDir dir;
+  Workload w({kSeventyThirty, "--seconds", "60"});
+  ASSERT_TRUE(w.wait_ready());
+  Emberd emberd(dir, args(dir, "", "1h"));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  // Samples are in the live window, nothing on disk yet.
+  for (int i = 0; i < 200; ++i) {
+    if (test::json_number(emberd.get("/healthz").body, "samples").value_or(0) > 50) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(test::list_files(dir / "data", ".pb.gz").empty());
+  emberd.process().signal(SIGTERM);
+  auto status = emberd.process().wait(30s);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << emberd.log();
+  auto files = test::list_files(dir / "data", ".pb.gz");
+  ASSERT_EQ(files.size(), 1u) << emberd.log();
+  EXPECT_GT(total_samples(test::read_text(dir / ("data/" + files[0]))), 0u);
+  EXPECT_NE(emberd.log().find("emberd stopped"), std::string::npos);
+}
+
+TEST(Emberd, RetentionDeletesTheOldestFirst) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "data");
+  // A snapshot ten days old, from an earlier run: past max_age.
+  const UnixNanos old = unix_now_ns() - 10LL * 86400 * 1'000'000'000;
+  std::string ancient = SnapshotStore::file_name(old, old + 60'000'000'000);
+  test::write_text(dir / ("data/" + ancient), test::make_snapshot_bytes({{1, "old", {"main"}, 1}}));
+  std::string cfg = config_file(dir, "emberd.toml", "[storage]\nmax_age = \"7d\"\nmax_bytes = \"24KiB\"\n");
+  Emberd emberd(dir, args(dir, cfg));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  EXPECT_FALSE(std::filesystem::exists(dir / ("data/" + ancient)));
+  ASSERT_TRUE(emberd.wait_snapshots(1, 30s));
+  std::string first = test::list_files(dir / "data", ".pb.gz").front();
+  // Whole-host snapshots are several KiB: a few of them pass 24 KiB.
+  for (int i = 0; i < 300; ++i) {
+    if (test::metric_value(emberd.get("/metrics").body, "emberd_snapshots_deleted_total").value_or(0) >= 3) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  auto metrics = emberd.get("/metrics").body;
+  EXPECT_GE(test::metric_value(metrics, "emberd_snapshots_deleted_total").value_or(0), 3);
+  EXPECT_FALSE(std::filesystem::exists(dir / ("data/" + first)));
+  auto files = test::list_files(dir / "data", ".pb.gz");
+  ASSERT_FALSE(files.empty());
+  uint64_t bytes = 0;
+  for (const auto& f : files) bytes += std::filesystem::file_size(dir / ("data/" + f));
+  uint64_t newest = std::filesystem::file_size(dir / ("data/" + files.back()));
+  // Within the limit, except for the newest file, which is always kept.
+  EXPECT_LE(bytes, 24u * 1024 + newest);
+}
+
+TEST(Emberd, SighupReloadsTargetsAndKeepsRunningOnABadFile) {
+  TempDir dir;
+  Workload w({kSeventyThirty, "--seconds", "60"});
+  ASSERT_TRUE(w.wait_ready());
+  std::string cfg = config_file(dir, "emberd.toml", "[targets]\nall = true\n");
+  Emberd emberd(dir, args(dir, cfg));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  ASSERT_TRUE(emberd.wait_snapshots(1, 30s));
+  const double samples_before = test::metric_value(emberd.get("/metrics").body, "emberd_samples_total").value_or(0);
+
+  test::write_text(cfg, "[targets]\nnames = [\"^seventy_thirty$\"]\n[storage]\nmax_age = \"2d\"\n");
+  emberd.process().signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 200 && !reloaded; ++i) {
+    reloaded = test::metric_value(emberd.get("/metrics").body, "emberd_config_reloads_total").value_or(0) >= 1;
+    if (!reloaded) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(reloaded) << emberd.log();
+  auto health = nlohmann::json::parse(emberd.get("/healthz").body);
+  EXPECT_EQ(health["sampling"]["targets"], "names ^seventy_thirty$");
+  auto metrics = emberd.get("/metrics").body;
+  EXPECT_EQ(test::metric_value(metrics, "emberd_collector_restarts_total"), 1);
+  // Counters go on: the live window and what was counted survive the new Recorder.
+  EXPECT_GE(test::metric_value(metrics, "emberd_samples_total").value_or(0), samples_before);
+
+  // From now on only the workload is recorded.
+  const UnixNanos reload_done = unix_now_ns();
+  const double writes = test::metric_value(metrics, "emberd_snapshot_writes_total").value_or(0);
+  ASSERT_TRUE(emberd.wait_snapshots(static_cast<uint64_t>(writes) + 2, 30s));
+  auto targets = nlohmann::json::parse(
+      emberd.get("/api/v1/targets?from=" + format_time(reload_done + 1'500'000'000)).body);
+  ASSERT_FALSE(targets["processes"].empty());
+  for (const auto& p : targets["processes"]) EXPECT_EQ(p["comm"], "seventy_thirty") << p.dump();
+
+  // A broken file changes nothing and says why.
+  test::write_text(cfg, "[targets\nnames = [");
+  emberd.process().signal(SIGHUP);
+  bool refused = false;
+  for (int i = 0; i < 200 && !refused; ++i) {
+    refused = test::metric_value(emberd.get("/metrics").body, "emberd_config_reload_failures_total").value_or(0) >= 1;
+    if (!refused) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(refused);
+  EXPECT_NE(emberd.log().find("configuration not reloaded"), std::string::npos);
+  EXPECT_NE(emberd.log().find(cfg), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(emberd.get("/healthz").body)["sampling"]["targets"], "names ^seventy_thirty$");
+  EXPECT_TRUE(emberd.process().running());
+}
+
+TEST(Emberd, TokenIsRequiredAndRemoteNeedsConsent) {
+  TempDir dir;
+  test::write_text(dir / "token", "a-long-enough-bearer-token-42\n");
+  ::chmod((dir / "token").c_str(), 0600);
+  std::string cfg = config_file(dir, "emberd.toml", "[http]\ntoken_file = \"" + (dir / "token") + "\"\n");
+  Emberd emberd(dir, args(dir, cfg));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  EXPECT_EQ(emberd.get("/healthz").status, 401);
+  EXPECT_EQ(emberd.get("/api/v1/folded", {{"Authorization", "Bearer wrong-token"}}).status, 401);
+  EXPECT_EQ(emberd.get("/healthz", {{"Authorization", "Bearer a-long-enough-bearer-token-42"}}).status, 200);
+
+  // Serving the network is refused without allow_remote (exit 2, the reason on stderr).
+  std::string out;
+  int code = test::run_command(std::string(EMBERD_PATH) + " --listen 0.0.0.0:0 --data-dir " + (dir / "x"), &out);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("allow_remote"), std::string::npos) << out;
+}
+
+TEST(Emberd, CheckConfigPrintsTheEffectiveConfigurationOrTheError) {
+  TempDir dir;
+  std::string good = config_file(dir, "good.toml", "[storage]\ninterval = \"5m\"\n");
+  std::string out;
+  EXPECT_EQ(test::run_command(std::string(EMBERD_PATH) + " --check-config " + good + " --frequency 49", &out), 0) << out;
+  EXPECT_NE(out.find("interval = \"5m\""), std::string::npos) << out;
+  EXPECT_NE(out.find("frequency = 49"), std::string::npos) << out;
+  EXPECT_NE(out.find("[push]"), std::string::npos);
+
+  std::string bad = config_file(dir, "bad.toml", "[storage]\ninterval = 60\n");
+  EXPECT_EQ(test::run_command(std::string(EMBERD_PATH) + " --check-config " + bad, &out), 2);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find(bad + ":2:"), std::string::npos) << out;
+
+  std::string truncated = config_file(dir, "truncated.toml", "[http]\nlisten = \"127.0.0.1:70");
+  EXPECT_EQ(test::run_command(std::string(EMBERD_PATH) + " --check-config " + truncated, &out), 2);
+  EXPECT_NE(out.find("truncated.toml"), std::string::npos) << out;
+}
+
+TEST(Emberd, FilteredTargetsRecordOnlyMatchingProcesses) {
+  TempDir dir;
+  Workload w({kSeventyThirty, "--seconds", "60"});
+  ASSERT_TRUE(w.wait_ready());
+  std::string cfg = config_file(dir, "emberd.toml", "[targets]\npids = [" + std::to_string(w.pid()) + "]\n");
+  Emberd emberd(dir, args(dir, cfg));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  ASSERT_TRUE(emberd.wait_snapshots(2, 30s));
+  auto targets = nlohmann::json::parse(emberd.get("/api/v1/targets").body);
+  ASSERT_EQ(targets["processes"].size(), 1u) << targets.dump();
+  EXPECT_EQ(targets["processes"][0]["pid"], w.pid());
+  EXPECT_GT(test::metric_value(emberd.get("/metrics").body, "emberd_filtered_samples_total").value_or(0), 0);
+}
+
+TEST(Emberd, ServesOnAUnixSocket) {
+  TempDir dir;
+  Emberd emberd(dir, {"--listen", "unix:" + (dir / "emberd.sock"), "--data-dir", dir / "data"});
+  ASSERT_EQ(emberd.url(), "unix:" + (dir / "emberd.sock")) << emberd.log();
+  if (test::have_program("curl")) {
+    std::string out;
+    EXPECT_EQ(test::run_command("curl -sf --unix-socket " + (dir / "emberd.sock") + " http://localhost/healthz", &out), 0);
+    EXPECT_NE(out.find("\"status\""), std::string::npos) << out;
+  }
+}
+
+// Thousands of short-lived processes while emberd records the host: its process table and
+// its memory stay bounded.
+TEST(Emberd, ProcessChurnDoesNotGrowMemory) {
+  TempDir dir;
+  std::string cfg = config_file(dir, "emberd.toml", "[profiling]\nmax_processes = 256\nfrequency = 999\n");
+  Emberd emberd(dir, args(dir, cfg, "2s"));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  ASSERT_TRUE(emberd.wait_snapshots(1, 30s));
+  auto spawn_batch = [](int n) {
+    // Each runs a moment of shell work so that some are sampled.
+    std::vector<pid_t> pids;
+    for (int i = 0; i < n; ++i) {
+      pid_t pid;
+      const char* argv[] = {"/bin/sh", "-c", "i=0; while [ $i -lt 200 ]; do i=$((i+1)); done", nullptr};
+      if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ) == 0) {
+        pids.push_back(pid);
+      }
+      if (pids.size() >= 16) {
+        for (pid_t p : pids) ::waitpid(p, nullptr, 0);
+        pids.clear();
+      }
+    }
+    for (pid_t p : pids) ::waitpid(p, nullptr, 0);
+  };
+  spawn_batch(500);  // warm up: caches and tables reach their working size
+  ASSERT_TRUE(emberd.wait_snapshots(3, 30s));
+  const uint64_t rss_before = test::rss_bytes(emberd.process().pid());
+  spawn_batch(3000);
+  auto metrics = emberd.get("/metrics").body;
+  const uint64_t rss_after = test::rss_bytes(emberd.process().pid());
+  EXPECT_LE(test::metric_value(metrics, "emberd_processes").value_or(1e9), 256);
+  // 3000 processes came and went: memory grew by far less than they would take if kept.
+  EXPECT_LT(rss_after, rss_before + (24u << 20)) << "before " << rss_before << " after " << rss_after;
+  EXPECT_LT(rss_after, 160u << 20);
+  std::cout << "emberd RSS: " << (rss_before >> 10) << " KiB before, " << (rss_after >> 10)
+            << " KiB after 3000 processes\n";
+}
+
+// A real full disk (a small tmpfs): /healthz says degraded, writing resumes when space returns,
+// nothing written before is damaged. Needs CAP_SYS_ADMIN to mount; skipped without it.
+TEST(Emberd, FullDiskIsDegradedThenRecovers) {
+  TempDir dir;
+  std::string mnt = dir / "data";
+  std::filesystem::create_directory(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  Emberd emberd(dir, args(dir));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  ASSERT_TRUE(emberd.wait_snapshots(2, 30s));
+  std::map<std::string, std::string> written;
+  for (const auto& f : test::list_files(mnt, ".pb.gz")) written[f] = test::read_text(mnt + "/" + f);
+  test::write_text(mnt + "/filler", std::string(3 << 20, 'x'));  // more than fits
+  std::string health;
+  for (int i = 0; i < 200; ++i) {
+    health = emberd.get("/healthz").body;
+    if (health.find("\"degraded\"") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_NE(health.find("\"degraded\""), std::string::npos) << health;
+  EXPECT_NE(health.find("disk full"), std::string::npos) << health;
+  EXPECT_GT(test::metric_value(emberd.get("/metrics").body, "emberd_snapshots_pending").value_or(0), 0);
+  // Answers still include the windows waiting in memory.
+  EXPECT_EQ(emberd.get("/api/v1/folded?from=-5s").status, 200);
+  std::filesystem::remove(mnt + "/filler");
+  for (int i = 0; i < 300; ++i) {
+    health = emberd.get("/healthz").body;
+    if (health.find("\"ok\"") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(health.find("\"ok\""), std::string::npos) << health;
+  EXPECT_EQ(test::metric_value(emberd.get("/metrics").body, "emberd_snapshots_pending"), 0);
+  for (const auto& [name, bytes] : written) EXPECT_EQ(test::read_text(mnt + "/" + name), bytes) << name;
+  for (const auto& f : test::list_files(mnt)) EXPECT_EQ(f.find(".tmp-"), std::string::npos) << f;
+  emberd.process().signal(SIGTERM);
+  EXPECT_TRUE(emberd.process().wait(30s));
+}
+
+// Each snapshot is also pushed to a Pyroscope-compatible server.
+TEST(Emberd, PushesSnapshotsToAPyroscopeServer) {
+  TempDir dir;
+  test::Receiver receiver({200});
+  std::string cfg = config_file(dir, "emberd.toml",
+                                "[push]\nurl = \"http://127.0.0.1:" + std::to_string(receiver.port()) +
+                                    "\"\nlabels = { env = \"test\" }\n");
+  Emberd emberd(dir, args(dir, cfg));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  for (int i = 0; i < 300 && receiver.received().size() < 2; ++i) std::this_thread::sleep_for(100ms);
+  auto got = receiver.received();
+  ASSERT_GE(got.size(), 2u) << emberd.log();
+  EXPECT_TRUE(got[0].target.starts_with("/ingest?name=emberd%7Bhost%3D")) << got[0].target;
+  EXPECT_NE(got[0].target.find("%2Cenv%3Dtest%7D"), std::string::npos);
+  EXPECT_NE(got[0].target.find("&format=pprof"), std::string::npos);
+  auto p = proto::decode(got[0].profile, "pushed");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_GT(p->total(0), 0);
+  EXPECT_GE(test::metric_value(emberd.get("/metrics").body, "emberd_push_sent_total").value_or(0), 2);
+}
+
+}  // namespace
+}  // namespace ember::daemon
