@@ -1,0 +1,50 @@
+#!/bin/sh
+# Builds the Debian package, installs it with dpkg, checks what it put where (and that the
+# installed emberd accepts the installed configuration), then purges it. Run by ctest
+# (label package):
+#   package_test.sh BUILD_DIR
+# Needs root and dpkg; skipped (77) without them, and when an ember package is already
+# installed: this test never touches an installation it did not make.
+set -eu
+build=$1
+if [ "$(id -u)" -ne 0 ]; then echo "debian_package: skipped: needs root (dpkg -i)"; exit 77; fi
+if ! command -v dpkg >/dev/null 2>&1; then echo "debian_package: skipped: no dpkg"; exit 77; fi
+if dpkg-query -W -f='${Status}' ember 2>/dev/null | grep -q "installed"; then
+  echo "debian_package: skipped: a package named ember is already installed"
+  exit 77
+fi
+if [ -e /etc/ember ]; then echo "debian_package: skipped: /etc/ember exists"; exit 77; fi
+
+cleanup() { dpkg --purge ember >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+rm -f "$build"/ember_*.deb
+cmake --build "$build" --target package >"$build/package.log" 2>&1 || { cat "$build/package.log"; exit 1; }
+deb=$(ls "$build"/ember_*.deb)
+echo "package: $deb"
+dpkg-deb --info "$deb" | grep -E "Package: ember|Depends:"
+dpkg-deb --contents "$deb" >"$build/package.contents"
+
+dpkg -i "$deb"
+fail() { echo "FAIL: $*"; exit 1; }
+for f in /usr/bin/ember /usr/sbin/emberd; do [ -x "$f" ] || fail "$f is missing or not executable"; done
+for f in /usr/lib/systemd/system/emberd.service /etc/ember/emberd.toml /usr/share/doc/ember/copyright \
+         /usr/share/doc/ember/README.emberd.md /usr/share/doc/ember/README.systemd.md; do
+  [ -f "$f" ] || fail "$f is missing"
+done
+dpkg-query -W -f='${Conffiles}\n' ember | grep -q "/etc/ember/emberd.toml" || fail "emberd.toml is not a conffile"
+/usr/sbin/emberd --check-config /etc/ember/emberd.toml >"$build/package.check" || fail "emberd --check-config /etc/ember/emberd.toml"
+grep -q 'listen = "127.0.0.1:7070"' "$build/package.check" || fail "the installed configuration is not the default"
+/usr/bin/ember --version | grep -q "ember" || fail "ember --version"
+/usr/sbin/emberd --version | grep -q "emberd" || fail "emberd --version"
+
+# A conffile outlives "remove" when edited, and goes with "purge".
+echo "# edited by the administrator" >>/etc/ember/emberd.toml
+dpkg -r ember
+[ ! -e /usr/sbin/emberd ] || fail "emberd still installed after dpkg -r"
+grep -q "edited by the administrator" /etc/ember/emberd.toml || fail "the edited conffile did not survive dpkg -r"
+dpkg --purge ember
+[ ! -e /etc/ember/emberd.toml ] || fail "the conffile survived dpkg --purge"
+[ ! -e /usr/lib/systemd/system/emberd.service ] || fail "the unit survived dpkg --purge"
+trap - EXIT
+echo "debian_package: installed, checked, removed and purged"
