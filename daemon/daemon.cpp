@@ -114,6 +114,11 @@ class Daemon::Impl : public StatusSource {
   Duration interval_;
 
   std::atomic<uint64_t> reloads_{0}, reload_failures_{0}, encode_failures_{0};
+  // The symbolizer's counters, copied after each snapshot: asking the symbolizer itself would
+  // wait for its lock, which a long symbolization holds, and /healthz and /metrics are answered
+  // on the I/O thread.
+  mutable std::mutex symbol_stats_mutex_;
+  symbolizer::Stats symbol_stats_;
   std::once_flag shutdown_once_;
 };
 
@@ -232,6 +237,11 @@ void Daemon::Impl::seal_and_store() {
     live_.release_sealed();
   }
   sealed.raw.reset();
+  {
+    symbolizer::Stats stats = symbols_->stats();
+    std::lock_guard lock(symbol_stats_mutex_);
+    symbol_stats_ = std::move(stats);
+  }
   auto written = store_->write_pending();
   spdlog::debug("msg=\"snapshot\" name={} bytes={} samples={} written={}", lf(name), shared->size(),
                 p.samples.size(), written.has_value());
@@ -400,7 +410,10 @@ DaemonStatus Daemon::Impl::status() const {
   if (store_) s.store = store_->stats();
   if (queries_) s.queries = queries_->stats();
   if (server_) s.http = server_->stats();
-  if (symbols_) s.symbolizer = symbols_->stats();
+  {
+    std::lock_guard lock(symbol_stats_mutex_);
+    s.symbolizer = symbol_stats_;
+  }
   s.live_unique_stacks = live_.unique_stacks();
   s.live_bytes = live_.memory_bytes();
   s.reloads = reloads_;

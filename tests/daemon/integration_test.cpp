@@ -284,13 +284,18 @@ TEST(Emberd, SighupReloadsTargetsAndKeepsRunningOnABadFile) {
   // Counters go on: the live window and what was counted survive the new Recorder.
   EXPECT_GE(test::metric_value(metrics, "emberd_samples_total").value_or(0), samples_before);
 
-  // From now on only the workload is recorded.
-  const UnixNanos reload_done = unix_now_ns();
+  // From now on only the workload is recorded. Writes are sequential: the third snapshot
+  // written from here began when the second was sealed, after the first was written, which was
+  // after the reload had replaced the Recorder.
   const double writes = test::metric_value(metrics, "emberd_snapshot_writes_total").value_or(0);
-  ASSERT_TRUE(emberd.wait_snapshots(static_cast<uint64_t>(writes) + 2, 30s));
-  auto targets = nlohmann::json::parse(
-      emberd.get("/api/v1/targets?from=" + format_time(reload_done + 1'500'000'000)).body);
-  ASSERT_FALSE(targets["processes"].empty());
+  ASSERT_TRUE(emberd.wait_snapshots(static_cast<uint64_t>(writes) + 3, 30s));
+  std::string newest = test::list_files(dir / "data", ".pb.gz").back();
+  UnixNanos start = 0, end = 0;
+  ASSERT_TRUE(SnapshotStore::parse_file_name(newest, start, end));
+  auto targets = nlohmann::json::parse(emberd.get("/api/v1/targets?from=" + format_time(start + 1'000'000) +
+                                                  "&to=" + format_time(end - 1'000'000))
+                                           .body);
+  ASSERT_FALSE(targets["processes"].empty()) << targets.dump();
   for (const auto& p : targets["processes"]) EXPECT_EQ(p["comm"], "seventy_thirty") << p.dump();
 
   // A broken file changes nothing and says why.
