@@ -5,8 +5,12 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -125,6 +129,35 @@ std::span<const std::byte> ElfFile::image() const {
   const char* raw = elf_ != nullptr ? elf_rawfile(elf_, &size) : nullptr;
   if (raw == nullptr) return {};
   return {reinterpret_cast<const std::byte*>(raw), size};
+}
+
+void ElfFile::release_pages() const {
+  if (!fd_ || elf_ == nullptr) return;
+  struct stat st{};
+  if (::fstat(fd_.get(), &st) != 0 || st.st_size <= 0) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t whole = (static_cast<uint64_t>(st.st_size) + page - 1) / page * page;
+  // Found in /proc/self/maps rather than asked of libelf (whose elf_rawfile() would read an
+  // unmapped file into memory): only a private read-only mapping of this very file, from offset
+  // 0 over all of it, is libelf's. The dynamic loader never maps a file that way, and its
+  // mappings (relocated, copy-on-write) must never be dropped.
+  FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned int major = 0, minor = 0;
+    char perms[8] = {};
+    if (std::sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &offset, &major, &minor,
+                    &inode) != 7) {
+      continue;
+    }
+    if (std::strcmp(perms, "r--p") == 0 && offset == 0 && inode == st.st_ino &&
+        makedev(major, minor) == st.st_dev && end - start == whole) {
+      ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+    }
+  }
+  std::fclose(maps);
 }
 
 bool ElfFile::has_section_data(std::string_view name) const {

@@ -57,6 +57,11 @@ class ElfFile {
   // The whole file as libelf sees it (mapped, not copied): for checksums such as the
   // .gnu_debuglink CRC.
   std::span<const std::byte> image() const;
+  // Drops this process's resident pages of the file as libelf mapped it (a private, read-only
+  // mapping of the whole file): they come back from the page cache when read again. Long-lived
+  // readers (emberd) call it between uses so that debug information read once does not stay
+  // in their RSS. Does nothing when the file is not mapped that way.
+  void release_pages() const;
   uint64_t file_size() const { return file_size_; }
   bool is_shared_object() const { return is_dyn_; }  // ET_DYN (PIE or library)
 

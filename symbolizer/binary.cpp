@@ -99,6 +99,11 @@ std::vector<std::string> Binary::take_problems() {
   return out;
 }
 
+void Binary::release_pages() const {
+  file_.release_pages();
+  if (debug_) debug_->release_pages();
+}
+
 size_t Binary::memory_bytes() const {
   return sizeof(Binary) + symbols_.memory_bytes() + (dwarf_ ? dwarf_->memory_bytes() : 0) +
          demangled_bytes_;

@@ -43,6 +43,8 @@ class Binary {
   // the file; each is returned once.
   std::vector<std::string> take_problems();
   size_t memory_bytes() const;
+  // Drops the resident pages of the mapped binary and debug file (see ElfFile::release_pages).
+  void release_pages() const;
 
  private:
   Binary(elf::ElfFile file, const Options& options) : file_(std::move(file)), options_(options) {}

@@ -333,6 +333,12 @@ class RealSymbolizer final : public Symbolizer {
     return nullptr;
   }
 
+  void release_memory() override {
+    std::lock_guard lock(mutex_);
+    binaries_.for_each([](const std::string&, const std::unique_ptr<Binary>& b) { b->release_pages(); });
+    if (vdso_) vdso_->release_pages();
+  }
+
   void enforce_bounds() {
     auto total_bytes = [&] {
       size_t bytes = 0;

@@ -93,6 +93,9 @@ class Symbolizer {
   virtual Stats stats() const = 0;
   // Optional: what is known about the module's file. The default knows nothing.
   virtual ModuleInfo module_info(const profile::Module&) { return {}; }
+  // Optional: gives back memory that can be had again on demand (the resident pages of mapped
+  // binaries and debug files; the caches stay). Long-running callers use it between batches.
+  virtual void release_memory() {}
 };
 
 // The real symbolizer. Thread-safe (calls are serialized); caches are bounded by `options`.

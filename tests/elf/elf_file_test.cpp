@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -33,6 +34,42 @@ TEST(ElfFile, FileOffsetAndElfAddressRoundTrip) {
   auto back = file->to_elf_address(*offset);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->value(), text->address + 16);
+}
+
+// Resident kilobytes of the mappings of `path` in this process, from /proc/self/smaps.
+uint64_t resident_kib(const std::string& path) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool ours = false;
+  uint64_t kib = 0;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < 16) {
+      ours = line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0;
+    } else if (ours && line.rfind("Rss:", 0) == 0) {
+      kib += std::strtoull(line.c_str() + 4, nullptr, 10);
+    }
+  }
+  return kib;
+}
+
+TEST(ElfFile, ReleasedPagesLeaveTheResidentSetAndReadBackTheSame) {
+  const std::string path = self_path();
+  auto file = ElfFile::open_path(path);
+  ASSERT_TRUE(file);
+  auto bytes = file->image();
+  ASSERT_GT(bytes.size(), 64u * 1024);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < bytes.size(); i += 512) sum += static_cast<uint8_t>(bytes[i]);
+  const uint64_t before = resident_kib(path);
+  file->release_pages();
+  const uint64_t after = resident_kib(path);
+  // The whole-file mapping was resident (every page read) and is no longer; the loader's
+  // own mappings of this executable are left alone.
+  EXPECT_LT(after + bytes.size() / 1024 / 2, before) << "before " << before << " KiB, after " << after << " KiB";
+  uint64_t again = 0;
+  for (size_t i = 0; i < bytes.size(); i += 512) again += static_cast<uint8_t>(bytes[i]);
+  EXPECT_EQ(again, sum);
+  ASSERT_NE(file->section(".text"), nullptr);
 }
 
 TEST(ElfFile, NotElfIsAClearError) {
