@@ -570,8 +570,9 @@ HttpResponse Api::metrics() {
             static_cast<double>(c.filtered_samples));
   m.family("emberd_unwind_failures_total", "counter", "Stacks or frames that could not be unwound completely, by reason.",
            {{{{"reason", "no_mapping"}}, static_cast<double>(c.frames_without_mapping)},
-            {{{"reason", "depth_limit"}}, static_cast<double>(c.stacks_at_depth_limit)},
-            {{{"reason", "no_process"}}, static_cast<double>(c.samples_without_process)}});
+            {{{"reason", "depth_limit"}}, static_cast<double>(c.stacks_at_depth_limit)}});
+  m.counter("emberd_samples_without_process_total", "Samples of processes that were gone before anything was known of them.",
+            static_cast<double>(c.samples_without_process));
   m.counter("emberd_malformed_records_total", "Perf records that could not be right and were skipped.",
             static_cast<double>(c.malformed_records));
   m.counter("emberd_throttle_events_total", "Times the kernel throttled sampling.", static_cast<double>(c.throttle_events));

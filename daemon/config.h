@@ -47,8 +47,8 @@ struct StorageConfig {
 };
 
 struct SymbolizerConfig {
-  uint64_t max_cache_bytes = uint64_t{32} << 20;
-  uint64_t max_cached_binaries = 32;
+  uint64_t max_cache_bytes = uint64_t{8} << 20;
+  uint64_t max_cached_binaries = 16;
   uint64_t max_perf_maps = 16;
 };
 

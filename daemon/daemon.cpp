@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -99,6 +100,7 @@ class Daemon::Impl : public StatusSource {
   LiveWindow live_;
   CollectorLoop collector_;
   std::unique_ptr<SnapshotStore> store_;
+  symbolizer::Options symbol_options_;
   std::unique_ptr<symbolizer::Symbolizer> symbols_;
   std::mutex handoff_;
   std::unique_ptr<QueryEngine> queries_;
@@ -134,7 +136,7 @@ Result<void> Daemon::Impl::start() {
   store_ = std::move(*store);
   store_->apply_retention(unix_now_ns());
 
-  symbolizer::Options so;
+  symbolizer::Options& so = symbol_options_;
   so.max_cache_bytes = c.symbolizer.max_cache_bytes;
   so.max_cached_binaries = c.symbolizer.max_cached_binaries;
   so.max_perf_maps = c.symbolizer.max_perf_maps;
@@ -218,10 +220,13 @@ void Daemon::Impl::seal_and_store() {
   symbolizer::BuildOptions options;
   // One comment, the same for every window: merged answers keep each distinct comment once.
   options.comments = {fmt::format("emberd {} on {}", EMBER_VERSION, host_)};
+  const auto cpu_start = std::clock();
   profile::Profile p = symbolizer::build_profile(*sealed.raw, *symbols_, options);
+  const auto symbolized = std::clock();
   p.time_nanos = sealed.start;
   p.duration_nanos = sealed.end - sealed.start;
   auto bytes = proto::encode(p, proto::Compression::kGzip);
+  const auto encoded = std::clock();
   if (!bytes) {
     encode_failures_++;
     spdlog::error("msg=\"cannot encode snapshot\" error={}", lf(bytes.error().message()));
@@ -236,16 +241,23 @@ void Daemon::Impl::seal_and_store() {
     name = store_->add(sealed.start, sealed.end, shared);
     live_.release_sealed();
   }
-  sealed.raw.reset();
   {
     symbolizer::Stats stats = symbols_->stats();
     std::lock_guard lock(symbol_stats_mutex_);
     symbol_stats_ = std::move(stats);
   }
   auto written = store_->write_pending();
-  spdlog::debug("msg=\"snapshot\" name={} bytes={} samples={} written={}", lf(name), shared->size(),
-                p.samples.size(), written.has_value());
+  auto ms = [](std::clock_t a, std::clock_t b) { return 1000.0 * static_cast<double>(b - a) / CLOCKS_PER_SEC; };
+  spdlog::info("msg=snapshot name={} bytes={} samples={} stacks={} written={} symbolize_cpu_ms={:.1f} encode_cpu_ms={:.1f}",
+               lf(name), shared->size(), sealed.raw->total_samples(), sealed.raw->unique_stacks(),
+               written.has_value(), ms(cpu_start, symbolized), ms(symbolized, encoded));
   store_->apply_retention(unix_now_ns());
+  // Symbolizing a window reads binaries and debug files and allocates and frees a lot at
+  // once: give the file pages and the free heap back instead of keeping a high-water mark
+  // for the next minute (what is cached stays; the pages come back from the page cache).
+  symbols_->release_memory();
+  ::malloc_trim(0);
+
   std::shared_ptr<PushClient> push;
   {
     std::lock_guard lock(config_mutex_);

@@ -193,7 +193,12 @@ bool host_is_loopback_name(std::string_view host) {
 
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Impl& server, Socket socket) : server_(server), stream_(std::move(socket)) {
+  Session(Impl& server, Socket socket)
+      : server_(server),
+        stream_(std::move(socket)),
+        // Room for the largest request the limits allow, so that the parser's limits (431,
+        // 413) are what stops a large request, not the buffer.
+        buffer_(static_cast<size_t>(server.options_.max_header_bytes + server.options_.max_body_bytes + 4096)) {
     server_.open_++;
   }
   ~Session() { server_.open_--; }
@@ -406,7 +411,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   Impl& server_;
   Stream stream_;
-  beast::flat_buffer buffer_{64 * 1024};
+  beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::chrono::steady_clock::time_point deadline_;
   bool keep_alive_ = true;

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
@@ -121,6 +122,9 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   init_daemon_logging(log_level.value_or(config->log_level));
+  // A handful of threads, mostly idle: one malloc arena per core (glibc's default is eight)
+  // would keep each thread's freed memory apart and the resident size high.
+  ::mallopt(M_ARENA_MAX, 2);
 
   // Signals are taken by this thread alone (sigtimedwait below): every thread started from
   // here on inherits the blocked mask, so no handler runs inside a library call.

@@ -119,6 +119,23 @@ TEST_F(ApiTest, FoldedMergesStoredSnapshotsAndTheLiveWindow) {
   EXPECT_EQ(old.body, "old;main;ancient 4\n");
 }
 
+TEST_F(ApiTest, RepeatedQueriesUseTheDecodedSnapshots) {
+  ASSERT_EQ(get("/api/v1/folded").status, 200);
+  QueryStats first = queries_->stats();
+  EXPECT_EQ(first.snapshots_decoded, 2u);  // the two stored windows of the last hour
+  ASSERT_EQ(get("/api/v1/flamegraph.svg?pid=10").status, 200);
+  ASSERT_EQ(get("/api/v1/report.json").status, 200);
+  QueryStats later = queries_->stats();
+  EXPECT_EQ(later.snapshots_decoded, 2u);
+  EXPECT_GE(later.cache_hits, 4u);
+  EXPECT_GT(later.cache_bytes, 0u);
+  // A cache too small for any snapshot decodes every time, and still answers.
+  queries_->set_limits(1, 1'000'000);
+  EXPECT_EQ(queries_->stats().cache_entries, 0u);
+  ASSERT_EQ(get("/api/v1/folded").status, 200);
+  EXPECT_EQ(queries_->stats().snapshots_decoded, 4u);
+}
+
 TEST_F(ApiTest, FiltersByPidCommAndLabel) {
   EXPECT_EQ(get("/api/v1/folded?pid=20").body, "postgres;main;query 7\n");
   EXPECT_EQ(get("/api/v1/folded?pid=20,40").body, "live;fn_20;fn_10 3\npostgres;main;query 7\n");

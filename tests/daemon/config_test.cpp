@@ -22,7 +22,7 @@ TEST(Config, EmbeddedDefaultHasTheDocumentedValues) {
   EXPECT_EQ(c->http.listen, "127.0.0.1:7070");
   EXPECT_FALSE(c->http.allow_remote);
   // Much smaller than the CLI's 256 MiB: emberd runs all the time.
-  EXPECT_EQ(c->symbolizer.max_cache_bytes, uint64_t{32} << 20);
+  EXPECT_EQ(c->symbolizer.max_cache_bytes, uint64_t{8} << 20);
   EXPECT_FALSE(c->push.enabled());
 }
 
