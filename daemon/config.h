@@ -42,8 +42,8 @@ struct StorageConfig {
   Duration interval = std::chrono::seconds(60);
   Duration max_age = std::chrono::hours(24 * 7);
   uint64_t max_bytes = uint64_t{1} << 30;
-  uint64_t max_pending_bytes = uint64_t{64} << 20;  // encoded snapshots waiting for the disk
-  uint64_t max_snapshot_bytes = uint64_t{256} << 20;  // decompressed; larger files are refused
+  uint64_t max_pending_bytes = uint64_t{16} << 20;  // encoded snapshots waiting for the disk
+  uint64_t max_snapshot_bytes = uint64_t{32} << 20;  // decompressed; larger files are refused
 };
 
 struct SymbolizerConfig {
@@ -64,9 +64,9 @@ struct HttpConfig {
   Duration write_timeout = std::chrono::seconds(60);
   uint64_t query_workers = 1;
   uint64_t max_queued_queries = 16;
-  uint64_t cache_bytes = uint64_t{64} << 20;  // decoded snapshots kept for repeated queries
+  uint64_t cache_bytes = uint64_t{32} << 20;  // decoded snapshots kept for repeated queries
   Duration max_range = std::chrono::hours(24 * 7);
-  uint64_t max_query_samples = 2'000'000;  // unique samples in one merged answer
+  uint64_t max_query_samples = 250'000;  // unique samples in one merged answer
 };
 
 struct PushConfig {

@@ -25,8 +25,8 @@ namespace ember::daemon {
 struct StoreLimits {
   Duration max_age = std::chrono::hours(24 * 7);
   uint64_t max_bytes = uint64_t{1} << 30;
-  uint64_t max_pending_bytes = uint64_t{64} << 20;
-  uint64_t max_snapshot_bytes = uint64_t{256} << 20;  // decompressed
+  uint64_t max_pending_bytes = uint64_t{16} << 20;
+  uint64_t max_snapshot_bytes = uint64_t{32} << 20;  // decompressed
 };
 
 struct SnapshotInfo {
