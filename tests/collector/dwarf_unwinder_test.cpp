@@ -1,0 +1,359 @@
+// The DWARF unwinder on samples made by hand: the test captures its own registers and a copy
+// of its own stack at a known point (the way the kernel does for PERF_SAMPLE_REGS_USER and
+// PERF_SAMPLE_STACK_USER), then unwinds that copy through the accessors. The test binary is
+// built without frame pointers (-O2), so every caller found comes from CFI.
+
+#include "collector/dwarf_unwinder.h"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "collector/module_cache.h"
+#include "collector/process_table.h"
+#include "fixture_symbols.h"
+
+namespace dwarf_test {
+
+// Registers in perf's order for kX86UserRegsMask: AX BX CX DX SI DI BP SP IP R8..R15.
+uint64_t g_regs[17];
+alignas(16) std::byte g_stack[65536];
+size_t g_copy_limit = sizeof(g_stack);
+size_t g_copied = 0;
+volatile uint64_t g_sink = 0;
+
+// Takes the "sample": registers at a point inside this function, then the stack above them.
+[[gnu::noipa]] void capture_here() {
+  asm volatile(
+      "leaq 1f(%%rip), %%rax\n\t"
+      "1:\n\t"
+      "movq %%rax, 64(%0)\n\t"
+      "movq %%rsp, 56(%0)\n\t"
+      "movq %%rbp, 48(%0)\n\t"
+      "movq %%rbx, 8(%0)\n\t"
+      "movq %%r12, 104(%0)\n\t"
+      "movq %%r13, 112(%0)\n\t"
+      "movq %%r14, 120(%0)\n\t"
+      "movq %%r15, 128(%0)\n\t"
+      :
+      : "r"(g_regs)
+      : "rax", "memory");
+  pthread_attr_t attr;
+  void* low = nullptr;
+  size_t size = 0;
+  pthread_getattr_np(pthread_self(), &attr);
+  pthread_attr_getstack(&attr, &low, &size);
+  pthread_attr_destroy(&attr);
+  const uint64_t top = reinterpret_cast<uint64_t>(low) + size;
+  g_copied = std::min<uint64_t>(g_copy_limit, top - g_regs[7]);
+  std::memcpy(g_stack, reinterpret_cast<const void*>(g_regs[7]), g_copied);
+}
+
+[[gnu::noipa]] void chain_c(void (*via)(void (*)())) {
+  if (via != nullptr) {
+    via(&capture_here);
+  } else {
+    capture_here();
+  }
+  g_sink = g_sink + 1;  // keeps the call from being a tail call
+}
+[[gnu::noipa]] void chain_b(void (*via)(void (*)())) {
+  chain_c(via);
+  g_sink = g_sink + 1;
+}
+[[gnu::noipa]] void chain_a(void (*via)(void (*)())) {
+  chain_b(via);
+  g_sink = g_sink + 1;
+}
+
+}  // namespace dwarf_test
+
+namespace ember::collector {
+namespace {
+
+struct Self {
+  ModuleCache modules{ProcFs(), 64};
+  ProcessTable table{ProcFs(), modules, 8};
+  Process* process = nullptr;
+  test::FixtureSymbols symbols;
+  Self() {
+    process = table.load(::getpid());
+    auto s = test::FixtureSymbols::load("/proc/self/exe");
+    EXPECT_TRUE(s.has_value()) << s.error().message();
+    if (s) symbols = std::move(*s);
+  }
+  std::string name(const UnwoundFrame& f) const {
+    // Return addresses point after the call: the call itself is one byte earlier.
+    const uint64_t a = f.interrupted ? f.address.value() : f.address.value() - 1;
+    const Mapping* m = process->find_mapping(common::ProcessAddress(a));
+    if (m == nullptr) return "?";
+    if (m->module->kind == profile::MappingKind::kJit) return "[jit]";
+    if (m->module->path.find("/proc/") == std::string::npos && m->module->kind == profile::MappingKind::kFile) {
+      std::string n = symbols.function_at(m->frame_offset(common::ProcessAddress(a)));
+      if (!n.empty()) return n;
+    }
+    return m->module->path;
+  }
+};
+
+SampleContext make_sample(const Process* process) {
+  SampleContext s;
+  s.pid = ::getpid();
+  s.tid = ::gettid();
+  s.process = process;
+  s.ip = dwarf_test::g_regs[8];
+  s.mode = CpuMode::kUser;
+  s.regs_abi = 2;
+  s.regs_mask = kX86UserRegsMask;
+  s.regs_user = U64View(reinterpret_cast<const std::byte*>(dwarf_test::g_regs), 17);
+  s.stack_user = std::span<const std::byte>(dwarf_test::g_stack, dwarf_test::g_copied);
+  s.stack_user_dynamic_size = dwarf_test::g_copied;
+  return s;
+}
+
+std::unique_ptr<DwarfUnwinder> make_unwinder(uint32_t stack_bytes) {
+  DwarfUnwinderOptions o;
+  o.stack_bytes = stack_bytes;
+  auto u = DwarfUnwinder::create(o);
+  EXPECT_TRUE(u.has_value()) << u.error().message();
+  return u ? std::move(*u) : nullptr;
+}
+
+std::vector<std::string> names(const Self& self, const std::vector<UnwoundFrame>& frames) {
+  std::vector<std::string> out;
+  for (const UnwoundFrame& f : frames) out.push_back(self.name(f));
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& n : v) s += n + "\n";
+  return s;
+}
+
+TEST(DwarfUnwinder, RejectsStackSizesTheKernelRefuses) {
+  DwarfUnwinderOptions o;
+  o.stack_bytes = 65536;
+  EXPECT_FALSE(DwarfUnwinder::create(o).has_value());
+  o.stack_bytes = 1001;
+  EXPECT_FALSE(DwarfUnwinder::create(o).has_value());
+  o.stack_bytes = 65528;
+  auto u = DwarfUnwinder::create(o);
+  ASSERT_TRUE(u.has_value());
+  PerfSampleNeeds n = (*u)->needs();
+  EXPECT_FALSE(n.user_callchain);
+  EXPECT_EQ(n.stack_user_bytes, 65528u);
+  EXPECT_EQ(n.regs_user_mask, kX86UserRegsMask);
+}
+
+TEST(DwarfUnwinder, UnwindsACapturedStackToTheRootThroughEveryCaller) {
+  dwarf_test::g_copy_limit = 32768;
+  dwarf_test::chain_a(nullptr);
+  Self self;
+  ASSERT_NE(self.process, nullptr);
+  auto unwinder = make_unwinder(32768);
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(make_sample(self.process), frames);
+  std::vector<std::string> n = names(self, frames);
+  ASSERT_GE(n.size(), 5u) << joined(n);
+  EXPECT_TRUE(frames[0].interrupted);
+  EXPECT_FALSE(frames[1].interrupted);
+  EXPECT_EQ(n[0], "dwarf_test::capture_here") << joined(n);
+  EXPECT_EQ(n[1], "dwarf_test::chain_c") << joined(n);
+  EXPECT_EQ(n[2], "dwarf_test::chain_b") << joined(n);
+  EXPECT_EQ(n[3], "dwarf_test::chain_a") << joined(n);
+  // Through GoogleTest to main, libc's start code and _start, whose CFI ends the stack.
+  EXPECT_NE(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
+  UnwindStats s;
+  unwinder->add_stats(s);
+  EXPECT_EQ(s.dwarf_unwinds, 1u);
+  EXPECT_EQ(s.dwarf_to_root, 1u) << joined(n);
+  EXPECT_EQ(s.dwarf_frame_pointer_steps, 0u);
+  EXPECT_GE(s.unwind_tables_loaded, 2u);  // the test binary and libc at least
+}
+
+TEST(DwarfUnwinder, ATruncatedStackCopyStopsAndIsCounted) {
+  // 512 bytes hold capture_here's frame and a little more, not the whole chain.
+  dwarf_test::g_copy_limit = 512;
+  dwarf_test::chain_a(nullptr);
+  Self self;
+  auto unwinder = make_unwinder(512);
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(make_sample(self.process), frames);
+  std::vector<std::string> n = names(self, frames);
+  ASSERT_GE(n.size(), 1u);
+  EXPECT_EQ(n[0], "dwarf_test::capture_here");
+  EXPECT_EQ(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
+  UnwindStats s;
+  unwinder->add_stats(s);
+  EXPECT_EQ(s.dwarf_stack_end, 1u) << joined(n);
+  EXPECT_EQ(s.dwarf_to_root, 0u);
+}
+
+TEST(DwarfUnwinder, AStackCopyShorterThanAskedForIsTheWholeStack) {
+  // The kernel copies less than asked when the stack ends: a read beyond is bad memory, not
+  // "the copy was too small".
+  dwarf_test::g_copy_limit = 512;
+  dwarf_test::chain_a(nullptr);
+  Self self;
+  auto unwinder = make_unwinder(32768);
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(make_sample(self.process), frames);
+  UnwindStats s;
+  unwinder->add_stats(s);
+  EXPECT_EQ(s.dwarf_stack_end, 0u);
+  EXPECT_EQ(s.dwarf_bad_memory, 1u);
+}
+
+TEST(DwarfUnwinder, SampleWithoutUserRegistersKeepsTheIp) {
+  Self self;
+  auto unwinder = make_unwinder(32768);
+  SampleContext s;
+  s.process = self.process;
+  s.ip = 0x401000;
+  s.mode = CpuMode::kUser;
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(s, frames);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].address.value(), 0x401000u);
+  UnwindStats st;
+  unwinder->add_stats(st);
+  EXPECT_EQ(st.dwarf_no_registers, 1u);
+  EXPECT_EQ(st.dwarf_unwinds, 0u);
+}
+
+TEST(DwarfUnwinder, GarbageRegistersEndInACountedStopNotACrash) {
+  Self self;
+  auto unwinder = make_unwinder(32768);
+  std::vector<std::byte> stack(4096);
+  for (size_t i = 0; i < stack.size(); ++i) stack[i] = static_cast<std::byte>((i * 7919) & 0xff);
+  for (uint64_t ip : {uint64_t{0}, uint64_t{0x10}, reinterpret_cast<uint64_t>(&dwarf_test::chain_b) + 3,
+                      ~uint64_t{0} - 7}) {
+    uint64_t regs[17] = {};
+    regs[8] = ip;
+    regs[7] = 0x7ffd00001000;
+    regs[6] = 0x7ffd00001010;
+    SampleContext s;
+    s.process = self.process;
+    s.ip = ip;
+    s.mode = CpuMode::kUser;
+    s.regs_abi = 2;
+    s.regs_mask = kX86UserRegsMask;
+    s.regs_user = U64View(reinterpret_cast<const std::byte*>(regs), 17);
+    s.stack_user = stack;
+    s.stack_user_dynamic_size = stack.size();
+    std::vector<UnwoundFrame> frames;
+    unwinder->unwind_user(s, frames);
+    EXPECT_LE(frames.size(), 256u);
+  }
+  UnwindStats st;
+  unwinder->add_stats(st);
+  EXPECT_EQ(st.dwarf_unwinds, 4u);
+  EXPECT_EQ(st.dwarf_to_root, 0u);
+  EXPECT_EQ(st.dwarf_to_root + st.dwarf_stack_end + st.dwarf_no_cfi + st.dwarf_bad_memory +
+                st.dwarf_max_depth + st.dwarf_bad_frame,
+            4u);
+}
+
+// A "JIT" function without any CFI that keeps a frame pointer, as JIT compilers' code does:
+//   push %rbp; mov %rsp,%rbp; call *%rdi; pop %rbp; ret
+class JitTrampoline {
+ public:
+  JitTrampoline() {
+    static const unsigned char kCode[] = {0x55, 0x48, 0x89, 0xe5, 0xff, 0xd7, 0x5d, 0xc3};
+    void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    std::memcpy(p, kCode, sizeof kCode);
+    if (::mprotect(p, 4096, PROT_READ | PROT_EXEC) != 0) return;
+    code_ = p;
+  }
+  ~JitTrampoline() {
+    if (code_ != nullptr) ::munmap(code_, 4096);
+  }
+  using Fn = void (*)(void (*)());
+  Fn fn() const { return reinterpret_cast<Fn>(code_); }
+
+ private:
+  void* code_ = nullptr;
+};
+
+TEST(DwarfUnwinder, FramesWithoutCfiAreUnwoundByTheirFramePointerAndCounted) {
+  JitTrampoline jit;
+  ASSERT_NE(jit.fn(), nullptr);
+  dwarf_test::g_copy_limit = 32768;
+  dwarf_test::chain_a(jit.fn());
+  Self self;  // reads /proc/self/maps after the mmap: the trampoline is an anonymous mapping
+  auto unwinder = make_unwinder(32768);
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(make_sample(self.process), frames);
+  std::vector<std::string> n = names(self, frames);
+  ASSERT_GE(n.size(), 5u) << joined(n);
+  EXPECT_EQ(n[0], "dwarf_test::capture_here") << joined(n);
+  EXPECT_EQ(n[1], "[jit]") << joined(n);
+  EXPECT_EQ(n[2], "dwarf_test::chain_c") << joined(n);
+  EXPECT_EQ(n[3], "dwarf_test::chain_b") << joined(n);
+  EXPECT_NE(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
+  UnwindStats s;
+  unwinder->add_stats(s);
+  EXPECT_EQ(s.dwarf_frame_pointer_steps, 1u);
+  EXPECT_EQ(s.dwarf_to_root, 1u) << joined(n);
+}
+
+TEST(DwarfUnwinder, AFrameWithoutCfiAndWithoutFramePointerStopsAsNoCfi) {
+  JitTrampoline jit;
+  ASSERT_NE(jit.fn(), nullptr);
+  dwarf_test::g_copy_limit = 32768;
+  dwarf_test::chain_a(jit.fn());
+  Self self;
+  // In the copy, break the trampoline's frame: its return address into chain_c, at
+  // [rbp + 8], becomes 0. The trampoline's own return address slot (code + 6, pushed by its
+  // call) sits right below its saved rbp.
+  const uint64_t into_trampoline = reinterpret_cast<uint64_t>(jit.fn()) + 6;
+  size_t slot = 0;
+  for (; slot + 24 <= dwarf_test::g_copied; slot += 8) {
+    uint64_t w;
+    std::memcpy(&w, dwarf_test::g_stack + slot, 8);
+    if (w == into_trampoline) break;
+  }
+  ASSERT_LT(slot + 24, dwarf_test::g_copied);
+  std::memset(dwarf_test::g_stack + slot + 16, 0, 8);
+  auto unwinder = make_unwinder(32768);
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(make_sample(self.process), frames);
+  std::vector<std::string> n = names(self, frames);
+  UnwindStats s;
+  unwinder->add_stats(s);
+  ASSERT_EQ(n.size(), 2u) << joined(n);
+  EXPECT_EQ(n[1], "[jit]");
+  EXPECT_EQ(s.dwarf_no_cfi, 1u);
+  EXPECT_EQ(s.dwarf_frame_pointer_steps, 0u);
+}
+
+TEST(DwarfUnwinder, TablesAreSharedAcrossProcessesOfTheSameBinary) {
+  dwarf_test::g_copy_limit = 32768;
+  dwarf_test::chain_a(nullptr);
+  Self self;
+  auto unwinder = make_unwinder(32768);
+  std::vector<UnwoundFrame> frames;
+  SampleContext sample = make_sample(self.process);
+  unwinder->unwind_user(sample, frames);
+  UnwindStats first;
+  unwinder->add_stats(first);
+  // The same binaries seen as another pid: no table is read again.
+  Self other;
+  sample.process = other.process;
+  frames.clear();
+  unwinder->unwind_user(sample, frames);
+  UnwindStats second;
+  unwinder->add_stats(second);
+  EXPECT_EQ(second.unwind_tables_loaded, first.unwind_tables_loaded);
+  EXPECT_EQ(second.dwarf_to_root, 2u);
+}
+
+}  // namespace
+}  // namespace ember::collector
