@@ -14,7 +14,7 @@ void init_logging(LogStyle style, std::string_view level) {
       style == LogStyle::kCli ? "ember" : "emberd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (style == LogStyle::kCli) {
     // Warnings and errors are prefixed so that they stand out from progress lines.
-    logger->set_pattern("ember: %v");
+    logger->set_pattern("ember: %l: %v");
   } else {
     logger->set_pattern("level=%l %v");
   }

@@ -49,6 +49,7 @@ std::optional<common::BuildId> find_build_id_note(Elf_Data* data) {
 
 ElfFile::ElfFile(ElfFile&& other) noexcept
     : fd_(std::move(other.fd_)),
+      image_(std::move(other.image_)),
       name_(std::move(other.name_)),
       elf_(std::exchange(other.elf_, nullptr)),
       file_size_(other.file_size_),
@@ -61,6 +62,7 @@ ElfFile& ElfFile::operator=(ElfFile&& other) noexcept {
   if (this != &other) {
     if (elf_ != nullptr) elf_end(elf_);
     fd_ = std::move(other.fd_);
+    image_ = std::move(other.image_);
     name_ = std::move(other.name_);
     elf_ = std::exchange(other.elf_, nullptr);
     file_size_ = other.file_size_;
@@ -100,6 +102,35 @@ Result<ElfFile> ElfFile::open(common::UniqueFd fd, std::string name) {
   }
   if (auto loaded = file.load(); !loaded) return std::unexpected(loaded.error());
   return file;
+}
+
+Result<ElfFile> ElfFile::from_image(std::vector<std::byte> image, std::string name) {
+  init_libelf();
+  ElfFile file;
+  file.image_ = std::move(image);
+  file.name_ = std::move(name);
+  file.file_size_ = file.image_.size();
+  if (file.image_.empty()) return make_error(ErrorCode::kMalformed, file.name_ + ": empty image");
+  file.elf_ = elf_memory(reinterpret_cast<char*>(file.image_.data()), file.image_.size());
+  if (file.elf_ == nullptr) return std::unexpected(elf_error(file.name_, "cannot read as ELF"));
+  if (elf_kind(file.elf_) != ELF_K_ELF) {
+    return make_error(ErrorCode::kMalformed, file.name_ + ": not an ELF file");
+  }
+  if (auto loaded = file.load(); !loaded) return std::unexpected(loaded.error());
+  return file;
+}
+
+std::span<const std::byte> ElfFile::image() const {
+  size_t size = 0;
+  const char* raw = elf_ != nullptr ? elf_rawfile(elf_, &size) : nullptr;
+  if (raw == nullptr) return {};
+  return {reinterpret_cast<const std::byte*>(raw), size};
+}
+
+bool ElfFile::has_section_data(std::string_view name) const {
+  const SectionInfo* s = section(name);
+  return s != nullptr && s->type != SHT_NOBITS && s->size > 0 && s->offset <= file_size_ &&
+         s->size <= file_size_ - s->offset;
 }
 
 Result<void> ElfFile::load() {

@@ -3,6 +3,7 @@
 // and the symbolizer (symbols, DWARF). The file may be hostile: every offset and size it
 // declares is checked against the file before use.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -42,6 +43,9 @@ class ElfFile {
   static Result<ElfFile> open(common::UniqueFd fd, std::string name);
   // Opens a regular file (never blocks on FIFOs) and reads it as ELF.
   static Result<ElfFile> open_path(const std::string& path);
+  // Reads an ELF image held in memory (the vdso copied out of our own address space).
+  // The file keeps the bytes; fd() is -1.
+  static Result<ElfFile> from_image(std::vector<std::byte> image, std::string name);
 
   ElfFile(ElfFile&&) noexcept;
   ElfFile& operator=(ElfFile&&) noexcept;
@@ -50,6 +54,9 @@ class ElfFile {
   const std::string& name() const { return name_; }
   Elf* handle() const { return elf_; }
   int fd() const { return fd_.get(); }
+  // The whole file as libelf sees it (mapped, not copied): for checksums such as the
+  // .gnu_debuglink CRC.
+  std::span<const std::byte> image() const;
   uint64_t file_size() const { return file_size_; }
   bool is_shared_object() const { return is_dyn_; }  // ET_DYN (PIE or library)
 
@@ -57,6 +64,9 @@ class ElfFile {
   const std::vector<LoadSegment>& load_segments() const { return segments_; }
   const std::vector<SectionInfo>& sections() const { return sections_; }
   const SectionInfo* section(std::string_view name) const;
+  // True when the section exists and has contents in this file (not SHT_NOBITS, as the
+  // DWARF sections of a stripped binary or the code sections of a debug-only file are).
+  bool has_section_data(std::string_view name) const;
 
   // Converts between a file offset (what a mapping gives) and the link-time address
   // (what symbol tables and DWARF use), through the PT_LOAD headers.
@@ -78,6 +88,7 @@ class ElfFile {
   Result<void> load();
 
   common::UniqueFd fd_;
+  std::vector<std::byte> image_;  // from_image only; a moved vector keeps its buffer
   std::string name_;
   Elf* elf_ = nullptr;
   uint64_t file_size_ = 0;

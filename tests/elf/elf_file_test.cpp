@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -59,6 +60,48 @@ TEST(ElfFile, TruncatedElfIsRefusedNotCrashed) {
   EXPECT_NE(file.error().message().find(path.string() + ": PT_LOAD segment"), std::string::npos)
       << file.error().message();
   EXPECT_NE(file.error().message().find("runs past the end of the file"), std::string::npos);
+}
+
+TEST(ElfFile, ImageInMemoryReadsLikeTheFile) {
+  auto path = self_path();
+  auto from_disk = ElfFile::open_path(path);
+  ASSERT_TRUE(from_disk);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> image(bytes.size());
+  std::memcpy(image.data(), bytes.data(), bytes.size());
+  auto from_memory = ElfFile::from_image(std::move(image), "[copy]");
+  ASSERT_TRUE(from_memory) << from_memory.error().message();
+  EXPECT_EQ(from_memory->name(), "[copy]");
+  EXPECT_EQ(from_memory->fd(), -1);
+  EXPECT_EQ(from_memory->build_id(), from_disk->build_id());
+  EXPECT_EQ(from_memory->load_segments().size(), from_disk->load_segments().size());
+  ASSERT_EQ(from_memory->image().size(), bytes.size());
+  EXPECT_EQ(std::memcmp(from_memory->image().data(), bytes.data(), bytes.size()), 0);
+  // Moving keeps the image (and libelf's pointers into it) valid.
+  ElfFile moved = std::move(*from_memory);
+  EXPECT_EQ(moved.build_id(), from_disk->build_id());
+  EXPECT_NE(moved.section(".text"), nullptr);
+
+  auto garbage = ElfFile::from_image(std::vector<std::byte>(64, std::byte{0x41}), "[garbage]");
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().message(), "[garbage]: not an ELF file");
+  EXPECT_FALSE(ElfFile::from_image({}, "[empty]"));
+}
+
+TEST(ElfFile, ImageOfAFileIsItsWholeContents) {
+  auto file = ElfFile::open_path(self_path());
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->image().size(), file->file_size());
+  EXPECT_EQ(std::memcmp(file->image().data(), "\x7f" "ELF", 4), 0);
+}
+
+TEST(ElfFile, SectionDataPresence) {
+  auto file = ElfFile::open_path(self_path());
+  ASSERT_TRUE(file);
+  EXPECT_TRUE(file->has_section_data(".text"));
+  EXPECT_FALSE(file->has_section_data(".bss"));  // SHT_NOBITS
+  EXPECT_FALSE(file->has_section_data(".no_such_section"));
 }
 
 }  // namespace

@@ -1,0 +1,216 @@
+// `ember report` and `ember compare`: the numbers behind a profile, and the regression gate.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/compare.h"
+#include "analysis/report.h"
+#include "analysis/units.h"
+#include "cli/commands.h"
+#include "cli/io.h"
+#include "common/files.h"
+
+namespace ember::cli {
+
+namespace {
+
+void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
+
+struct ReportArgs {
+  std::string input;
+  bool json = false;
+  size_t top = 20;
+  size_t paths = 10;
+  std::optional<std::string> sample_type;
+  std::string output = "-";
+};
+
+int run_report(const ReportArgs& args) {
+  if (auto ok = common::check_output_writable(args.output); !ok) {
+    fail("cannot write " + ok.error().message());
+    return kExitFailure;
+  }
+  auto profile = load_profile(args.input);
+  if (!profile) {
+    fail(profile.error().message());
+    return kExitUsage;
+  }
+  analysis::ReportOptions options;
+  options.sample_type = args.sample_type;
+  options.top = args.top;
+  options.hot_paths = args.paths;
+  auto report = analysis::make_report(*profile, options);
+  if (!report) {
+    fail(report.error().with_context(args.input).message());
+    return kExitUsage;
+  }
+  std::string text = args.json ? analysis::format_report_json(*report) + "\n"
+                               : analysis::format_report_text(*report);
+  if (auto ok = common::write_output(args.output, text); !ok) {
+    fail("cannot write " + ok.error().message());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+struct CompareArgs {
+  std::vector<std::string> positional;
+  std::vector<std::string> baseline;
+  std::vector<std::string> current;
+  std::string threshold = "10%";
+  std::string min_share = "0.5%";
+  double confidence = 0.99;
+  bool variable_workload = false;
+  std::optional<std::string> sample_type;
+  bool fail_on_regression = false;
+  std::optional<std::string> markdown;
+  std::optional<std::string> json;
+  bool all = false;
+  bool quiet = false;
+};
+
+int run_compare(CompareArgs& args) {
+  // Two forms: `compare BASE CUR`, or `compare --baseline B... --current C...` for repeated runs.
+  if (!args.positional.empty()) {
+    if (!args.baseline.empty() || !args.current.empty() || args.positional.size() != 2) {
+      fail("give BASELINE CURRENT, or --baseline FILE... --current FILE... (not both)");
+      return kExitUsage;
+    }
+    args.baseline = {args.positional[0]};
+    args.current = {args.positional[1]};
+  }
+  if (args.baseline.empty() || args.current.empty()) {
+    fail("compare needs at least one baseline and one current profile");
+    return kExitUsage;
+  }
+  analysis::CompareOptions options;
+  auto threshold = analysis::parse_percentage(args.threshold);
+  if (!threshold) {
+    fail("--threshold: " + threshold.error().message());
+    return kExitUsage;
+  }
+  auto min_share = analysis::parse_percentage(args.min_share);
+  if (!min_share) {
+    fail("--min-share: " + min_share.error().message());
+    return kExitUsage;
+  }
+  options.threshold = *threshold;
+  options.min_share = *min_share;
+  options.confidence = args.confidence;
+  options.fixed_workload = !args.variable_workload;
+  options.sample_type = args.sample_type;
+  if (auto ok = analysis::validate(options); !ok) {
+    fail(ok.error().message());
+    return kExitUsage;
+  }
+  for (const auto* path : {&args.markdown, &args.json}) {
+    if (*path) {
+      if (auto ok = common::check_output_writable(**path); !ok) {
+        fail("cannot write " + ok.error().message());
+        return kExitUsage;
+      }
+    }
+  }
+
+  // Profiles are loaded first and kept alive: the runs point into them.
+  std::vector<profile::Profile> loaded;
+  loaded.reserve(args.baseline.size() + args.current.size());
+  std::vector<analysis::ProfileRun> baseline, current;
+  for (auto* side : {&args.baseline, &args.current}) {
+    for (const auto& path : *side) {
+      auto p = load_profile(path);
+      if (!p) {
+        fail(p.error().message());
+        return kExitUsage;
+      }
+      loaded.push_back(std::move(*p));
+    }
+  }
+  for (size_t i = 0; i < loaded.size(); ++i) {
+    bool is_baseline = i < args.baseline.size();
+    const std::string& source = is_baseline ? args.baseline[i] : args.current[i - args.baseline.size()];
+    (is_baseline ? baseline : current).push_back(analysis::ProfileRun{source, &loaded[i]});
+  }
+  auto comparison = analysis::compare(baseline, current, options);
+  if (!comparison) {
+    fail(comparison.error().message());
+    return kExitUsage;
+  }
+  if (!args.quiet) fmt::print("{}", analysis::format_comparison_text(*comparison, args.all));
+  int exit_code = kExitOk;
+  if (args.markdown) {
+    if (auto ok = common::write_output(*args.markdown, analysis::format_comparison_markdown(*comparison)); !ok) {
+      fail("cannot write " + ok.error().message());
+      exit_code = kExitUsage;
+    }
+  }
+  if (args.json) {
+    if (auto ok = common::write_output(*args.json, analysis::format_comparison_json(*comparison) + "\n"); !ok) {
+      fail("cannot write " + ok.error().message());
+      exit_code = kExitUsage;
+    }
+  }
+  if (exit_code == kExitOk && comparison->regressed() && args.fail_on_regression) {
+    exit_code = kExitFailure;
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* cmd = app.add_subcommand("report", "Top functions by self and total, hottest paths, severity");
+  cmd->add_option("input", args->input, "pprof file (gzip'd or not) or folded stacks; '-' is stdin")->required();
+  cmd->add_flag("--json", args->json, "Machine-readable JSON instead of a table");
+  cmd->add_option("-n,--top", args->top, "Functions per table; 0 for all [default: 20]");
+  cmd->add_option("--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]");
+  cmd->add_option("--sample-type", args->sample_type,
+                  "Which value of a pprof profile to use, e.g. samples or cpu [default: the pprof default]");
+  cmd->add_option("-o,--output", args->output, "Write here instead of stdout");
+  cmd->footer(fmt::format(
+      "\nSeverity of a function's self share: critical >= {:.0f}%, high >= {:.0f}%, medium >= {:.0f}%, else low.\n"
+      "Self and total follow go tool pprof -top (flat and cum).",
+      analysis::kCriticalShare * 100, analysis::kHighShare * 100, analysis::kMediumShare * 100));
+  cmd->callback([args, &exit_code] { exit_code = run_report(*args); });
+}
+
+void add_compare_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "compare", "Regression gate: which functions got slower between baseline and current, beyond noise");
+  cmd->add_option("profiles", args->positional, "BASELINE CURRENT");
+  cmd->add_option("-b,--baseline", args->baseline, "Baseline profiles (repeated runs)")->expected(1, -1);
+  cmd->add_option("-c,--current", args->current, "Current profiles (repeated runs)")->expected(1, -1);
+  cmd->add_option("--threshold", args->threshold,
+                  "Smallest relative change of a share that counts, e.g. 10% or 0.1 [default: 10%]");
+  cmd->add_option("--min-share", args->min_share,
+                  "Ignore functions below this share of the profile on both sides [default: 0.5%]");
+  cmd->add_option("--confidence", args->confidence,
+                  "Confidence that a change is beyond run-to-run noise [default: 0.99]");
+  cmd->add_flag("--variable-workload", args->variable_workload,
+                "The runs did not do the same work (e.g. daemon windows): compare shares only");
+  cmd->add_option("--sample-type", args->sample_type, "Which value to compare [default: the pprof default]");
+  cmd->add_flag("--fail-on-regression", args->fail_on_regression, "Exit with status 1 when something regressed");
+  cmd->add_option("--markdown", args->markdown, "Also write a Markdown report (for a pull-request comment)");
+  cmd->add_option("--json", args->json, "Also write a JSON report");
+  cmd->add_flag("--all", args->all, "List unchanged functions too");
+  cmd->add_flag("-q,--quiet", args->quiet, "No table on stdout");
+  cmd->footer(
+      "\nA function regresses when its share of the profile rose by at least --threshold, it has at least\n"
+      "--min-share on one side, and the rise is beyond the run-to-run spread: Welch's t-test on per-run shares\n"
+      "with several runs per side, a two-proportion z-test on sample counts with one, Benjamini-Hochberg\n"
+      "adjusted across functions. Give several runs per side (5 is a good number) to measure the noise.\n"
+      "\nExit status: 0 nothing regressed; 1 something regressed and --fail-on-regression was given;\n"
+      "2 bad input.\n"
+      "\nExample:\n  ember compare baseline.pb.gz current.pb.gz --threshold 10% --fail-on-regression \\\n"
+      "      --markdown report.md --json report.json");
+  cmd->callback([args, &exit_code] { exit_code = run_compare(*args); });
+}
+
+}  // namespace ember::cli

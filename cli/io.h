@@ -1,0 +1,44 @@
+#pragma once
+// Reading any profile ember understands and writing the formats it produces. Shared by every
+// command, so that `record`, `flamegraph` and `convert` name and render frames the same way.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "flamegraph/flamegraph.h"
+#include "profile/folded.h"
+#include "profile/profile.h"
+
+namespace ember::cli {
+
+enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof };
+
+// From --format when given ("svg", "folded", "pprof", "pb.gz", "pb"), else from the file
+// extension (.svg, .folded/.txt/.collapsed, .pb.gz, .pb/.pprof); "-" without --format is folded text.
+Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
+std::string_view format_name(OutputFormat format);
+
+// Reads pprof (gzip'd or not) or folded text, recognised by content, not by file name.
+// "-" reads stdin. Errors name the file.
+Result<profile::Profile> load_profile(const std::string& path);
+
+struct RenderOptions {
+  profile::FoldOptions fold;
+  std::optional<std::string> sample_type;  // --sample-type; default: the pprof default
+  flamegraph::SvgOptions svg;
+};
+
+// Renders `profile` in `format` (fold → SVG/folded text, or pprof).
+Result<std::string> render(const profile::Profile& profile, OutputFormat format,
+                           const RenderOptions& options);
+
+// Renders and writes (atomically; "-" is stdout).
+Result<void> write_profile(const profile::Profile& profile, const std::string& path,
+                           OutputFormat format, const RenderOptions& options);
+
+// "12,345"
+std::string thousands(uint64_t n);
+
+}  // namespace ember::cli

@@ -1,0 +1,40 @@
+// ember: the command line. Each subcommand lives in its own file; this only wires them up.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "common/log.h"
+
+int main(int argc, char** argv) {
+  ember::common::init_logging(ember::common::LogStyle::kCli, "warn");
+  CLI::App app{"ember: a sampling CPU profiler for Linux. Complete stacks without frame pointers,\n"
+               "flamegraphs, pprof, and a regression gate for CI.",
+               "ember"};
+  app.set_version_flag("--version", "ember " EMBER_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  int exit_code = ember::cli::kExitOk;
+  ember::cli::add_record_command(app, exit_code);
+  ember::cli::add_flamegraph_command(app, exit_code);
+  ember::cli::add_convert_command(app, exit_code);
+  ember::cli::add_report_command(app, exit_code);
+  ember::cli::add_diff_command(app, exit_code);
+  ember::cli::add_compare_command(app, exit_code);
+  ember::cli::add_symbolize_command(app, exit_code);
+  app.footer("\nRun 'ember COMMAND --help' for the options of a command.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "ember: {}\n", e.what());
+    fmt::print(stderr, "Run 'ember --help' or 'ember COMMAND --help' for usage.\n");
+    return ember::cli::kExitUsage;
+  }
+  return exit_code;
+}

@@ -1,0 +1,377 @@
+// `ember record`: sample processes or a command, then write every requested format from the
+// one recording.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/io.h"
+#include "cli/stop_signal.h"
+#include "collector/recorder.h"
+#include "common/files.h"
+#include "symbolizer/build_profile.h"
+#include "symbolizer/symbolizer.h"
+
+namespace ember::cli {
+
+namespace {
+
+struct RecordArgs {
+  std::string pids;
+  bool all = false;
+  std::vector<std::string> outputs;
+  std::optional<std::string> format;
+  uint32_t frequency = collector::kDefaultFrequencyHz;
+  double duration = 0;
+  std::string call_graph = "dwarf";
+  uint32_t stack_size = 32768;
+  bool no_kernel = false;
+  bool per_pid = false;
+  bool per_thread = false;
+  bool full_names = false;
+  bool no_inline = false;
+  std::optional<std::string> title;
+  double min_width = 0.1;
+  int width = 1200;
+  std::optional<std::string> metadata;
+  bool quiet = false;
+  std::vector<std::string> command;
+};
+
+void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
+
+Result<std::vector<int32_t>> parse_pids(const std::string& text) {
+  std::vector<int32_t> pids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char* end = nullptr;
+    errno = 0;
+    long value = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno != 0 || value <= 0 || value > INT32_MAX) {
+      return make_error(ErrorCode::kInvalidArgument, "invalid PID '" + item + "'");
+    }
+    pids.push_back(static_cast<int32_t>(value));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return pids;
+}
+
+std::string describe_target(const RecordArgs& args, const std::vector<int32_t>& pids) {
+  if (args.all) return "all processes";
+  if (!args.command.empty()) {
+    std::string out;
+    for (const auto& a : args.command) {
+      if (!out.empty()) out += ' ';
+      out += a;
+    }
+    return out;
+  }
+  std::string out = pids.size() == 1 ? "PID " : "PIDs ";
+  for (size_t i = 0; i < pids.size(); ++i) out += (i ? "," : "") + std::to_string(pids[i]);
+  return out;
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  }
+  return fmt::format("ended with wait status {}", status);
+}
+
+std::string utc_time(int64_t unix_ns) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+  void update(double elapsed, uint64_t samples, uint64_t lost) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    fmt::print(stderr, "\rember: recording {:6.1f} s  {} samples  {} lost\033[K", elapsed,
+               thousands(samples), thousands(lost));
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) fmt::print(stderr, "\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int run_record(RecordArgs& args) {
+  // What to record: exactly one of -p, -a, a command.
+  int modes = (!args.pids.empty()) + (args.all ? 1 : 0) + (!args.command.empty());
+  if (modes == 0) {
+    fail("nothing to record: give -p PID[,PID...], -a, or a command after -- (see ember record --help)");
+    return kExitUsage;
+  }
+  if (modes > 1) {
+    fail("choose one of -p PID, -a, or a command to launch");
+    return kExitUsage;
+  }
+  std::vector<int32_t> pids;
+  if (!args.pids.empty()) {
+    auto parsed = parse_pids(args.pids);
+    if (!parsed) {
+      fail(parsed.error().message());
+      return kExitUsage;
+    }
+    pids = std::move(*parsed);
+  }
+  if (args.duration < 0 || !std::isfinite(args.duration)) {
+    fail("-d must be a positive number of seconds");
+    return kExitUsage;
+  }
+  collector::CallGraphMode mode;
+  if (args.call_graph == "dwarf") {
+    mode = collector::CallGraphMode::kDwarf;
+  } else if (args.call_graph == "fp") {
+    mode = collector::CallGraphMode::kFramePointer;
+  } else {
+    fail("--call-graph must be dwarf or fp, not '" + args.call_graph + "'");
+    return kExitUsage;
+  }
+
+  // Every output is checked before sampling starts, not after.
+  if (args.outputs.empty()) args.outputs.push_back("ember.svg");
+  std::vector<OutputFormat> formats;
+  for (const auto& path : args.outputs) {
+    auto format = output_format(path, args.format);
+    if (!format) {
+      fail(format.error().message());
+      return kExitUsage;
+    }
+    if (auto ok = common::check_output_writable(path); !ok) {
+      fail("cannot write " + ok.error().message());
+      return kExitFailure;
+    }
+    formats.push_back(*format);
+  }
+  if (args.metadata) {
+    if (auto ok = common::check_output_writable(*args.metadata); !ok) {
+      fail("cannot write " + ok.error().message());
+      return kExitFailure;
+    }
+  }
+
+  collector::Target target;
+  target.pids = pids;
+  target.system_wide = args.all;
+  target.command = args.command;
+  collector::RecordOptions options;
+  options.frequency_hz = args.frequency;
+  options.call_graph = mode;
+  options.stack_size = args.stack_size;
+  options.kernel_frames = !args.no_kernel;
+
+  install_stop_handlers();
+  auto recorder = collector::Recorder::start(target, options);
+  if (!recorder) {
+    fail(recorder.error().message());
+    return kExitFailure;
+  }
+  auto& rec = **recorder;
+  if (!args.quiet) {
+    if (!rec.event_note().empty()) fmt::print(stderr, "ember: {}\n", rec.event_note());
+    fmt::print(stderr, "ember: sampling {} at {} Hz with {} stacks; recording {}{}\n", rec.event_name(),
+               rec.frequency_hz(), mode == collector::CallGraphMode::kDwarf ? "DWARF" : "frame-pointer",
+               describe_target(args, pids),
+               args.duration > 0 ? fmt::format(" for {} s", args.duration)
+                                 : (args.command.empty() ? "; Ctrl-C to stop" : ""));
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  auto deadline = args.duration > 0
+                      ? started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      std::chrono::duration<double>(args.duration))
+                      : std::chrono::steady_clock::time_point::max();
+  ProgressLine progress(!args.quiet);
+  std::optional<Error> collect_error;
+  while (!stop_requested()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    auto wait = std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(100));
+    auto more = rec.poll(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    if (!more) {
+      collect_error = more.error();
+      break;
+    }
+    const auto& s = rec.stats();
+    progress.update(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                    s.samples, s.lost_samples);
+    if (!*more) break;
+  }
+  progress.clear();
+  rec.stop();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  profile::RawProfile raw = rec.take_profile();
+  const collector::CollectorStats stats = rec.stats();
+  if (collect_error) fail("recording stopped early: " + collect_error->message());
+
+  // Names come last, once per unique address.
+  symbolizer::Options symbol_options;
+  symbol_options.full_names = args.full_names;
+  symbol_options.inline_frames = !args.no_inline;
+  auto symbols = symbolizer::make_symbolizer(symbol_options);
+  profile::Profile profile = symbolizer::build_profile(raw, *symbols);
+
+  RenderOptions render_options;
+  render_options.fold.per_pid = args.per_pid;
+  render_options.fold.per_thread = args.per_thread;
+  render_options.fold.inline_frames = !args.no_inline;
+  render_options.svg.title = args.title.value_or("ember: " + describe_target(args, pids));
+  render_options.svg.subtitle =
+      fmt::format("{} at {} Hz, {} stacks · {} samples in {:.1f} s{}", rec.event_name(),
+                  rec.frequency_hz(), mode == collector::CallGraphMode::kDwarf ? "DWARF" : "frame-pointer",
+                  thousands(raw.total_samples()), elapsed,
+                  stats.lost_samples ? fmt::format(" · {} lost", thousands(stats.lost_samples)) : "");
+  render_options.svg.min_width = args.min_width;
+  render_options.svg.width = args.width;
+
+  int exit_code = collect_error ? kExitFailure : kExitOk;
+  std::vector<std::string> written;
+  for (size_t i = 0; i < args.outputs.size(); ++i) {
+    if (auto ok = write_profile(profile, args.outputs[i], formats[i], render_options); !ok) {
+      fail("cannot write " + ok.error().message());
+      exit_code = kExitFailure;
+    } else if (args.outputs[i] != "-") {
+      written.push_back(args.outputs[i]);
+    }
+  }
+
+  if (args.metadata) {
+    nlohmann::json meta;
+    meta["ember_version"] = EMBER_VERSION;
+    if (args.all) {
+      meta["target"] = {{"system_wide", true}};
+    } else if (!args.command.empty()) {
+      meta["target"] = {{"command", args.command}};
+    } else {
+      meta["target"] = {{"pids", pids}};
+    }
+    meta["event"] = rec.event_name();
+    meta["frequency_hz"] = rec.frequency_hz();
+    meta["call_graph"] = args.call_graph;
+    meta["start_time"] = utc_time(raw.start_time_ns);
+    meta["duration_seconds"] = std::round(elapsed * 1000) / 1000;
+    meta["samples"] = raw.total_samples();
+    meta["lost_samples"] = stats.lost_samples;
+    meta["unique_stacks"] = raw.unique_stacks();
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    meta["host"] = host;
+    struct utsname uts{};
+    ::uname(&uts);
+    meta["kernel"] = std::string(uts.release);
+    meta["outputs"] = args.outputs;
+    if (auto status = rec.command_wait_status()) {
+      meta["command_status"] = describe_wait_status(*status);
+      if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);
+    }
+    if (auto ok = common::write_file_atomic(*args.metadata, meta.dump(2) + "\n"); !ok) {
+      fail("cannot write " + ok.error().message());
+      exit_code = kExitFailure;
+    }
+  }
+
+  if (!args.quiet) {
+    std::string wrote;
+    for (const auto& w : written) wrote += (wrote.empty() ? "" : ", ") + w;
+    fmt::print(stderr, "ember: {} samples in {:.1f} s, {} lost{}{}\n", thousands(raw.total_samples()),
+               elapsed, thousands(stats.lost_samples),
+               raw.dropped_samples()
+                   ? fmt::format(", {} dropped at the stack limit", thousands(raw.dropped_samples()))
+                   : "",
+               wrote.empty() ? "" : "; wrote " + wrote);
+  }
+  if (raw.total_samples() == 0) {
+    fail("warning: no samples were recorded (the target may have been idle or exited at once)");
+  }
+  if (auto status = rec.command_wait_status()) {
+    fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
+    // Like perf record: a failing workload fails the recording step, so CI notices.
+    if (exit_code == kExitOk) {
+      if (WIFEXITED(*status)) exit_code = WEXITSTATUS(*status);
+      else if (WIFSIGNALED(*status) && !stop_requested()) exit_code = 128 + WTERMSIG(*status);
+    }
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+void add_record_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RecordArgs>();
+  CLI::App* cmd = app.add_subcommand("record", "Sample running processes or a command and write a profile");
+  cmd->add_option("-p,--pid", args->pids,
+                  "Attach to these processes (comma-separated): all their threads, and threads they create later");
+  cmd->add_flag("-a,--all-cpus", args->all, "Record every process on the host (one event per CPU)");
+  cmd->add_option("-o,--output", args->outputs,
+                  "Output file; repeat for several formats from one recording. Format by extension: "
+                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]");
+  cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb");
+  cmd->add_option("-F,--frequency", args->frequency,
+                  fmt::format("Samples per second per CPU [default: {}]", collector::kDefaultFrequencyHz))
+      ->check(CLI::Range(1u, 100000u));
+  cmd->add_option("-d,--duration", args->duration,
+                  "Stop after this many seconds [default: until Ctrl-C, or until the command or targets exit]");
+  cmd->add_option("--call-graph", args->call_graph,
+                  "How user stacks are unwound: dwarf (complete stacks without frame pointers) or fp [default: dwarf]");
+  cmd->add_option("--stack-size", args->stack_size,
+                  "Bytes of user stack copied per sample for DWARF unwinding [default: 32768]")
+      ->check(CLI::Range(1024u, 65528u));
+  cmd->add_flag("--no-kernel", args->no_kernel, "Leave out kernel frames");
+  cmd->add_flag("--per-pid", args->per_pid, "Root frame is name-PID instead of the process name");
+  cmd->add_flag("--per-thread", args->per_thread, "Add a frame for the thread name under the process");
+  cmd->add_flag("--full-names", args->full_names, "Keep C++ parameter lists in function names");
+  cmd->add_flag("--no-inline", args->no_inline, "Do not show inlined functions as frames of their own");
+  cmd->add_option("--title", args->title, "Flamegraph title");
+  cmd->add_option("--minwidth", args->min_width,
+                  "Flamegraph: leave out frames narrower than this many pixels [default: 0.1]")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--width", args->width, "Flamegraph width in pixels [default: 1200]")
+      ->check(CLI::Range(100, 100000));
+  cmd->add_option("--metadata", args->metadata,
+                  "Also write what was recorded (target, event, frequency, duration, samples, lost, host, kernel, start time) as JSON");
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary on stderr");
+  cmd->add_option("command", args->command, "Command to launch and profile until it exits (after --)");
+  cmd->footer(
+      "\nExamples:\n"
+      "  ember record -p 1234 -d 10 -o app.svg              attach to a running process for 10 s\n"
+      "  ember record -p 1234,5678 -o both.folded           several processes; Ctrl-C ends it and still writes\n"
+      "  ember record -F 499 -o run.svg -- ./bench --quick  launch a command, profile it until it exits\n"
+      "  ember record -a -d 5 -o host.svg -o host.pb.gz     every process on the host, two formats\n"
+      "\nThe event is the hardware cycles counter when the machine has one, else cpu-clock (VMs).\n"
+      "Exit status: that of the launched command when it fails, else 0; 1 when ember could not record,\n"
+      "2 on bad arguments.");
+  cmd->callback([args, &exit_code] { exit_code = run_record(*args); });
+}
+
+}  // namespace ember::cli

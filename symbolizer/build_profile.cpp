@@ -1,0 +1,165 @@
+#include "symbolizer/build_profile.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "profile/builder.h"
+
+namespace ember::symbolizer {
+
+namespace {
+
+struct ModuleUse {
+  std::vector<uint64_t> offsets;  // unique after sort
+  uint64_t samples = 0;           // samples whose stack has a frame in the module
+  uint64_t max_offset = 0;
+  bool used = false;
+};
+
+}  // namespace
+
+profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbolizer,
+                               const BuildOptions& options) {
+  using profile::LocationId;
+  using profile::MappingId;
+
+  // 1. Which offsets of which module appear, and how many samples each module has.
+  std::vector<ModuleUse> uses(raw.module_count());
+  std::vector<uint32_t> seen_in_stack(raw.module_count(), UINT32_MAX);
+  uint32_t stack_number = 0;
+  raw.for_each_stack([&](const profile::SampleOrigin&, std::span<const profile::RawFrame> frames,
+                         const profile::RawStackCounts& counts) {
+    for (const profile::RawFrame& f : frames) {
+      if (!f.module.valid() || f.module.value >= uses.size()) continue;
+      ModuleUse& use = uses[f.module.value];
+      use.used = true;
+      use.offsets.push_back(f.offset);
+      if (seen_in_stack[f.module.value] != stack_number) {
+        seen_in_stack[f.module.value] = stack_number;
+        use.samples += counts.samples;
+      }
+    }
+    ++stack_number;
+  });
+  for (ModuleUse& use : uses) {
+    std::sort(use.offsets.begin(), use.offsets.end());
+    use.offsets.erase(std::unique(use.offsets.begin(), use.offsets.end()), use.offsets.end());
+    if (!use.offsets.empty()) use.max_offset = use.offsets.back();
+  }
+
+  // 2. Mappings: the main module first, then the others in the order the collector met them.
+  std::vector<uint32_t> order;
+  uint32_t main = UINT32_MAX;
+  if (raw.main_module.valid() && raw.main_module.value < uses.size() &&
+      uses[raw.main_module.value].used) {
+    main = raw.main_module.value;
+  } else {
+    uint64_t best = 0;
+    for (uint32_t i = 0; i < uses.size(); ++i) {
+      if (uses[i].used && raw.module(profile::ModuleId{i}).kind == profile::MappingKind::kFile &&
+          uses[i].samples > best) {
+        best = uses[i].samples;
+        main = i;
+      }
+    }
+  }
+  if (main != UINT32_MAX) order.push_back(main);
+  for (uint32_t i = 0; i < uses.size(); ++i) {
+    if (uses[i].used && i != main) order.push_back(i);
+  }
+
+  profile::ProfileBuilder builder;
+  const std::pair<std::string_view, std::string_view> types[] = {{"samples", "count"},
+                                                                 {"cpu", "nanoseconds"}};
+  builder.set_sample_types(types);
+  profile::Profile& p = builder.profile();
+  p.default_sample_type = builder.intern("samples");
+  p.period_type = profile::ValueType{builder.intern("cpu"), builder.intern("nanoseconds")};
+  p.period = raw.period_ns;
+  p.time_nanos = raw.start_time_ns;
+  p.duration_nanos = raw.end_time_ns > raw.start_time_ns ? raw.end_time_ns - raw.start_time_ns : 0;
+  for (const auto& comment : options.comments) p.comments.push_back(builder.intern(comment));
+
+  // 3. Symbolize each module's unique offsets in one batch; one location per (module, offset).
+  std::vector<std::unordered_map<uint64_t, LocationId>> locations(uses.size());
+  std::vector<profile::Line> lines;
+  for (uint32_t index : order) {
+    const profile::Module& module = raw.module(profile::ModuleId{index});
+    const ModuleUse& use = uses[index];
+    std::vector<Symbol> symbols = symbolizer.symbolize(module, use.offsets);
+    symbols.resize(use.offsets.size());  // a short answer from a symbolizer means "unknown"
+
+    profile::Mapping mapping;
+    mapping.filename = builder.intern(module.path);
+    mapping.build_id = builder.intern(module.build_id.hex());
+    mapping.kind = module.kind;
+    mapping.memory_start = 0;
+    mapping.file_offset = 0;
+    bool file_backed = module.kind == profile::MappingKind::kFile ||
+                       module.kind == profile::MappingKind::kVdso;
+    uint64_t file_size = file_backed ? symbolizer.module_info(module).file_size : 0;
+    if (file_backed) {
+      mapping.memory_limit = std::max(file_size, use.max_offset + 1);
+    } else {
+      mapping.memory_limit = UINT64_MAX;  // absolute addresses: the mapping covers them all
+    }
+    for (const Symbol& s : symbols) {
+      if (s.empty()) continue;
+      mapping.has_functions = true;
+      if (s.frames.size() > 1) mapping.has_inline_frames = true;
+      for (const Frame& f : s.frames) {
+        if (!f.file.empty()) mapping.has_filenames = true;
+        if (f.line > 0) mapping.has_line_numbers = true;
+      }
+    }
+    MappingId mapping_id = builder.add_mapping(mapping);
+
+    auto& by_offset = locations[index];
+    by_offset.reserve(use.offsets.size());
+    for (size_t i = 0; i < use.offsets.size(); ++i) {
+      lines.clear();
+      for (const Frame& f : symbols[i].frames) {
+        auto function = builder.add_function(f.function.empty() ? f.system_name : f.function,
+                                             f.system_name, f.file);
+        lines.push_back(profile::Line{function, f.line, f.column});
+      }
+      by_offset.emplace(use.offsets[i], builder.add_location(mapping_id, use.offsets[i], lines));
+    }
+  }
+
+  // 4. Samples, leaf first, with the origin as labels.
+  std::unordered_map<uint64_t, LocationId> unmapped;  // addresses in no known mapping
+  std::vector<LocationId> stack;
+  std::vector<profile::Label> labels;
+  const auto pid_key = builder.intern(profile::kLabelPid);
+  const auto tid_key = builder.intern(profile::kLabelTid);
+  const auto comm_key = builder.intern(profile::kLabelComm);
+  const auto thread_comm_key = builder.intern(profile::kLabelThreadComm);
+  raw.for_each_stack([&](const profile::SampleOrigin& origin, std::span<const profile::RawFrame> frames,
+                         const profile::RawStackCounts& counts) {
+    stack.clear();
+    for (const profile::RawFrame& f : frames) {
+      if (f.module.valid() && f.module.value < locations.size()) {
+        stack.push_back(locations[f.module.value].at(f.offset));
+      } else {
+        auto [it, inserted] = unmapped.try_emplace(f.offset);
+        if (inserted) it->second = builder.add_location(MappingId{}, f.offset, {});
+        stack.push_back(it->second);
+      }
+    }
+    labels.clear();
+    labels.push_back(profile::Label{pid_key, {}, origin.pid, {}});
+    labels.push_back(profile::Label{tid_key, {}, origin.tid, {}});
+    std::string_view comm = raw.str(origin.comm);
+    std::string_view thread_comm = raw.str(origin.thread_comm);
+    if (!comm.empty()) labels.push_back(profile::Label{comm_key, builder.intern(comm), 0, {}});
+    if (!thread_comm.empty()) {
+      labels.push_back(profile::Label{thread_comm_key, builder.intern(thread_comm), 0, {}});
+    }
+    const int64_t values[] = {static_cast<int64_t>(counts.samples), static_cast<int64_t>(counts.weight)};
+    builder.add_sample(stack, values, labels);
+  });
+  return std::move(builder).finish();
+}
+
+}  // namespace ember::symbolizer

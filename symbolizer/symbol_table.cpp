@@ -1,0 +1,157 @@
+#include "symbolizer/symbol_table.h"
+
+#include <elf.h>
+#include <fmt/format.h>
+#include <gelf.h>
+#include <libelf.h>
+
+#include <algorithm>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace ember::symbolizer {
+
+namespace {
+
+struct Candidate {
+  uint64_t start;
+  uint64_t size;
+  std::string_view name;
+  int binding_rank;  // lower wins
+  uint32_t section;  // 0: unknown
+};
+
+int binding_rank(unsigned char binding) {
+  switch (binding) {
+    case STB_GLOBAL:
+    case STB_GNU_UNIQUE:
+      return 0;
+    case STB_WEAK:
+      return 1;
+    case STB_LOCAL:
+      return 2;
+    default:
+      return 3;
+  }
+}
+
+size_t leading_underscores(std::string_view name) {
+  size_t n = 0;
+  while (n < name.size() && name[n] == '_') ++n;
+  return n;
+}
+
+// Of several names for one address, the one people know: global before weak before local
+// (perf's choice too), then fewer leading underscores ("malloc" over "__libc_malloc"), then the
+// alphabetically first, so that the choice never depends on the order of the table.
+bool better(const Candidate& a, const Candidate& b) {
+  // Reserved-name aliases ("_Z" names start with one underscore and are not penalized).
+  auto key = [](const Candidate& c) {
+    size_t underscores = leading_underscores(c.name);
+    if (c.name.starts_with("_Z") || c.name.starts_with("_R")) underscores = 0;
+    return std::make_tuple(c.binding_rank, underscores, c.name);
+  };
+  return key(a) < key(b);
+}
+
+const elf::SectionInfo* find_table(const elf::ElfFile& file, uint32_t type) {
+  for (const auto& s : file.sections()) {
+    if (s.type == type) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<SymbolTable> SymbolTable::read(const elf::ElfFile& file) {
+  auto symtab = read(file, Source::kSymtab);
+  if (!symtab) return symtab;
+  if (!symtab->empty()) return symtab;
+  return read(file, Source::kDynsym);
+}
+
+Result<SymbolTable> SymbolTable::read(const elf::ElfFile& file, Source source) {
+  SymbolTable table;
+  if (source == Source::kNone) return table;
+  const elf::SectionInfo* info =
+      find_table(file, source == Source::kSymtab ? SHT_SYMTAB : SHT_DYNSYM);
+  if (info == nullptr) return table;
+  const char* table_name = source == Source::kSymtab ? ".symtab" : ".dynsym";
+  if (auto bytes = file.section_bytes(*info); !bytes) return std::unexpected(bytes.error());
+
+  Elf* elf = file.handle();
+  Elf_Scn* scn = elf_getscn(elf, info->index);
+  GElf_Shdr shdr;
+  if (scn == nullptr || gelf_getshdr(scn, &shdr) == nullptr) {
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("{}: cannot read the header of {}: {}", file.name(), table_name,
+                                  elf_errmsg(-1)));
+  }
+  Elf_Data* data = elf_getdata(scn, nullptr);
+  if (data == nullptr) {
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: cannot read {}: {}", file.name(),
+                                                         table_name, elf_errmsg(-1)));
+  }
+  size_t entry_size = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
+  if (entry_size == 0) {
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: bad ELF class", file.name()));
+  }
+  size_t count = data->d_size / entry_size;
+
+  // Section extents, for symbols of size 0: they end where their section ends at the latest.
+  std::unordered_map<size_t, std::pair<uint64_t, uint64_t>> section_extent;
+  for (const auto& s : file.sections()) section_extent.emplace(s.index, std::pair{s.address, s.size});
+
+  std::vector<Candidate> candidates;
+  candidates.reserve(count / 2);
+  for (size_t i = 1; i < count; ++i) {  // entry 0 is the reserved null symbol
+    GElf_Sym sym;
+    if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) continue;
+    unsigned char type = GELF_ST_TYPE(sym.st_info);
+    if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
+    if (sym.st_shndx == SHN_UNDEF || sym.st_shndx == SHN_ABS || sym.st_value == 0) continue;
+    const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+    if (name == nullptr || name[0] == '\0') continue;
+    uint32_t section = sym.st_shndx < SHN_LORESERVE ? sym.st_shndx : 0;
+    candidates.push_back(Candidate{sym.st_value, sym.st_size, name,
+                                   binding_rank(GELF_ST_BIND(sym.st_info)), section});
+  }
+
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.start != b.start) return a.start < b.start;
+    return better(a, b);
+  });
+
+  table.symbols_.reserve(candidates.size());
+  for (size_t i = 0; i < candidates.size();) {
+    // One symbol per address: the best name, the largest size any alias declares.
+    const Candidate& best = candidates[i];
+    uint64_t size = 0;
+    size_t j = i;
+    for (; j < candidates.size() && candidates[j].start == best.start; ++j) {
+      size = std::max(size, candidates[j].size);
+    }
+    uint64_t end = best.start + size;
+    if (end < best.start) end = UINT64_MAX;  // a hostile size that wraps
+    if (size == 0) {
+      // Reaches to the next symbol, within its section.
+      end = j < candidates.size() ? candidates[j].start : UINT64_MAX;
+      auto extent = best.section != 0 ? section_extent.find(best.section) : section_extent.end();
+      if (extent != section_extent.end()) {
+        auto [address, section_size] = extent->second;
+        if (best.start >= address && best.start - address < section_size) {
+          end = std::min(end, address + section_size);
+        }
+      }
+      if (end == UINT64_MAX) end = best.start + 1;
+    }
+    table.symbols_.add(ElfSymbol{best.start, end, best.name});
+    i = j;
+  }
+  table.symbols_.finish();
+  table.source_ = source;
+  return table;
+}
+
+}  // namespace ember::symbolizer

@@ -1,0 +1,144 @@
+// Separate debug files: .gnu_debuglink (with its CRC) in the three usual places, and
+// <debugdir>/.build-id/xx/rest.debug.
+
+#include "symbolizer/debug_file.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "elf/elf_file.h"
+#include "symbolizer/symbolizer.h"
+#include "test_support.h"
+
+namespace ember::symbolizer {
+namespace {
+
+using testing::copy_file;
+using testing::fixture;
+using testing::fixture_source;
+using testing::nm_symbols;
+using testing::tagged_line;
+using testing::TempDir;
+
+struct Addresses {
+  uint64_t inline_marker;
+  uint64_t hidden;  // a local function: only in .symtab
+};
+
+Addresses addresses() {
+  auto nm = nm_symbols(fixture("cpp_fixture"));
+  return {nm.at("ember_marker_inline").address, nm.at("_ZN12_GLOBAL__N_113hidden_helperEi").address};
+}
+
+std::vector<Symbol> symbolize(const std::string& path, const Options& options) {
+  Addresses a = addresses();
+  std::vector<common::ElfAddress> list = {common::ElfAddress(a.inline_marker), common::ElfAddress(a.hidden)};
+  auto out = symbolize_file(path, list, options);
+  EXPECT_TRUE(out) << (out ? "" : out.error().message());
+  return out ? *out : std::vector<Symbol>(2);
+}
+
+Options without_system_debug_dirs() {
+  Options options;
+  options.debug_directories = {};
+  return options;
+}
+
+// With the debug file found: inlined frames with lines, and the local function by name.
+void expect_full_debug_info(const std::vector<Symbol>& symbols) {
+  const std::string source = fixture_source("cpp_fixture.cpp");
+  ASSERT_EQ(symbols[0].frames.size(), 2u);
+  EXPECT_EQ(symbols[0].frames[0].function, "truth::mix");
+  EXPECT_EQ(symbols[0].frames[0].line, tagged_line(source, "inline_body"));
+  EXPECT_EQ(symbols[0].frames[1].function, "truth::Worker::compute_alpha");
+  EXPECT_EQ(symbols[0].frames[1].line, tagged_line(source, "inline_call"));
+  ASSERT_EQ(symbols[1].frames.size(), 1u);
+  EXPECT_EQ(symbols[1].frames[0].function, "(anonymous namespace)::hidden_helper");
+  EXPECT_EQ(symbols[1].frames[0].file, source);
+}
+
+// Without it: only what .dynsym exports, no lines.
+void expect_dynsym_only(const std::vector<Symbol>& symbols) {
+  ASSERT_EQ(symbols[0].frames.size(), 1u);
+  EXPECT_EQ(symbols[0].frames[0].function, "truth::Worker::compute_alpha");
+  EXPECT_EQ(symbols[0].frames[0].line, 0);
+  EXPECT_TRUE(symbols[1].empty());
+}
+
+TEST(DebugFile, DebuglinkInTheSameDirectory) {
+  TempDir dir;
+  copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
+  copy_file(fixture("cpp_fixture.debug"), dir / "bin/cpp_fixture.debug");
+  expect_full_debug_info(symbolize(dir / "bin/prog", without_system_debug_dirs()));
+}
+
+TEST(DebugFile, DebuglinkInDotDebugSubdirectory) {
+  TempDir dir;
+  copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
+  copy_file(fixture("cpp_fixture.debug"), dir / "bin/.debug/cpp_fixture.debug");
+  expect_full_debug_info(symbolize(dir / "bin/prog", without_system_debug_dirs()));
+}
+
+TEST(DebugFile, DebuglinkUnderADebugDirectory) {
+  TempDir dir;
+  copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
+  copy_file(fixture("cpp_fixture.debug"), dir / ("debug" + (dir.path() / "bin").string() + "/cpp_fixture.debug"));
+  Options options;
+  options.debug_directories = {dir / "debug"};
+  expect_full_debug_info(symbolize(dir / "bin/prog", options));
+}
+
+TEST(DebugFile, DebuglinkWithTheWrongCrcIsRejected) {
+  TempDir dir;
+  copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
+  // An ELF file of the right name that is not the right debug file.
+  copy_file(fixture("symtab_fixture"), dir / "bin/cpp_fixture.debug");
+  expect_dynsym_only(symbolize(dir / "bin/prog", without_system_debug_dirs()));
+
+  auto file = elf::ElfFile::open_path(dir / "bin/prog");
+  ASSERT_TRUE(file);
+  DebugFileSearch search;
+  DebugFileCounters counters;
+  EXPECT_FALSE(find_debug_file(*file, dir / "bin/prog", search, counters));
+  EXPECT_EQ(counters.rejected, 1u);
+}
+
+TEST(DebugFile, BuildIdDirectory) {
+  auto build_id = elf::ElfFile::open_path(fixture("cpp_fixture.stripped"))->build_id().hex();
+  ASSERT_GT(build_id.size(), 2u);
+  TempDir dir;
+  copy_file(fixture("cpp_fixture.debug"),
+            dir / ("debug/.build-id/" + build_id.substr(0, 2) + "/" + build_id.substr(2) + ".debug"));
+  Options options;
+  options.debug_directories = {dir / "nonexistent", dir / "debug"};
+  expect_full_debug_info(symbolize(fixture("cpp_fixture.stripped"), options));
+  // Without the directory, the stripped file has its exports only.
+  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), without_system_debug_dirs()));
+}
+
+TEST(DebugFile, BuildIdDirectoryWithAnotherBinarysDebugFileIsRejected) {
+  auto build_id = elf::ElfFile::open_path(fixture("cpp_fixture.stripped"))->build_id().hex();
+  TempDir dir;
+  copy_file(fixture("libfixture_shared.so"),
+            dir / ("debug/.build-id/" + build_id.substr(0, 2) + "/" + build_id.substr(2) + ".debug"));
+  Options options;
+  options.debug_directories = {dir / "debug"};
+  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), options));
+}
+
+TEST(DebugFile, CrcIsZlibCrc32) {
+  const std::string text = "123456789";
+  // The check value of CRC-32 (ISO-HDLC), as zlib and .gnu_debuglink use it.
+  EXPECT_EQ(debuglink_crc(std::as_bytes(std::span(text.data(), text.size()))), 0xCBF43926u);
+  auto debuglink = elf::ElfFile::open_path(fixture("cpp_fixture.debuglink"));
+  auto debug = elf::ElfFile::open_path(fixture("cpp_fixture.debug"));
+  ASSERT_TRUE(debuglink && debug);
+  auto link = debuglink->debug_link();
+  ASSERT_TRUE(link);
+  EXPECT_EQ(link->file, "cpp_fixture.debug");
+  EXPECT_EQ(link->crc, debuglink_crc(debug->image()));
+}
+
+}  // namespace
+}  // namespace ember::symbolizer
