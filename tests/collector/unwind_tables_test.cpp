@@ -4,9 +4,12 @@
 #include "collector/unwind_tables.h"
 
 #include <gtest/gtest.h>
+#include <elf.h>
 #include <link.h>
 
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "elf/elf_file.h"
 
@@ -399,6 +402,50 @@ TEST(UnwindTable, LoadsTheTestBinarysOwnTable) {
   ASSERT_TRUE(f.has_value());
   EXPECT_LE(f->start, pc);
   EXPECT_GT(f->end, pc);
+}
+
+// Link-time address of a function in a fixture, from its .symtab.
+std::optional<uint64_t> symbol_address(const elf::ElfFile& file, std::string_view name) {
+  const elf::SectionInfo* symtab = file.section(".symtab");
+  const elf::SectionInfo* strtab = file.section(".strtab");
+  if (symtab == nullptr || strtab == nullptr) return std::nullopt;
+  auto syms = file.section_bytes(*symtab);
+  auto strs = file.section_bytes(*strtab);
+  if (!syms || !strs) return std::nullopt;
+  for (size_t i = 0; i + sizeof(Elf64_Sym) <= syms->size(); i += sizeof(Elf64_Sym)) {
+    Elf64_Sym sym;
+    std::memcpy(&sym, syms->data() + i, sizeof sym);
+    if (sym.st_name >= strs->size()) continue;
+    const char* n = reinterpret_cast<const char*>(strs->data()) + sym.st_name;
+    if (name == std::string_view(n, strnlen(n, strs->size() - sym.st_name))) return sym.st_value;
+  }
+  return std::nullopt;
+}
+
+TEST(UnwindTable, ABinaryBuiltWithoutUnwindTablesIsDescribedByItsDebugFrame) {
+  const std::string path = std::string(EMBER_NOFP_DIR) + "/nofp_debug_frame";
+  auto file = elf::ElfFile::open_path(path);
+  ASSERT_TRUE(file.has_value()) << file.error().message();
+  ASSERT_NE(file->section(".debug_frame"), nullptr);
+  auto t = UnwindTable::load(*file);
+  ASSERT_TRUE(t.has_value()) << t.error().message();
+  EXPECT_EQ((*t)->source(), UnwindTable::Source::kDebugFrame);
+  for (const char* function : {"df_leaf", "df_middle", "df_outer", "main", "_start"}) {
+    auto address = symbol_address(*file, function);
+    ASSERT_TRUE(address.has_value()) << function;
+    auto fde = (*t)->find_fde(*address + 1);
+    ASSERT_TRUE(fde.has_value()) << function;
+    EXPECT_LE(fde->start, *address) << function;
+  }
+}
+
+TEST(UnwindTable, AStrippedBinaryKeepsItsEhFrame) {
+  auto file = elf::ElfFile::open_path(std::string(EMBER_NOFP_DIR) + "/nofp_debuglink");
+  ASSERT_TRUE(file.has_value());
+  EXPECT_EQ(file->section(".symtab"), nullptr);
+  auto t = UnwindTable::load(*file);
+  ASSERT_TRUE(t.has_value()) << t.error().message();
+  EXPECT_EQ((*t)->source(), UnwindTable::Source::kEhFrameHdr);
 }
 
 TEST(UnwindTableCache, BoundedByCountWithEvictionBetweenSamples) {
