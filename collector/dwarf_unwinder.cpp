@@ -214,9 +214,12 @@ class DwarfUnwinder::Impl {
   AddressSpace make_space() const {
     AddressSpace as(unw_create_addr_space(&g_accessors, 0));
     if (!as) return as;
-    // Register rules cached by IP, per process: a frame seen before costs no FDE search or CFI
-    // interpretation. The global policy (one cache per address space, locked) is the one that
-    // is right here: the per-thread one is shared by every address space of the thread.
+    // Register rules cached by IP, per process: a frame seen before costs no FDE search and no
+    // CFI interpretation (without the cache a sample costs ~5x more). The global policy keeps
+    // one cache per address space. Its lock masks signals, two rt_sigprocmask calls per step and
+    // most of what a cached step costs; the per-thread policy would avoid them but shares one
+    // cache among every address space of a thread, and libunwind builds without __thread
+    // (Debian's 1.6.2) turn it into the global policy anyway.
     unw_set_caching_policy(as.get(), UNW_CACHE_GLOBAL);
     unw_set_cache_size(as.get(), options_.register_rule_cache, 0);
     return as;
@@ -359,6 +362,11 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
       // No FDE for this frame: whatever libunwind guessed is dropped for the explicit,
       // checked frame-pointer rule.
       st.fault = Fault::kNone;
+      if (have_rbp && rbp == 0) {
+        // The x86-64 ABI marks the outermost frame with rbp = 0 (ld.so's _start has no CFI).
+        stats_.dwarf_to_root++;
+        break;
+      }
       if (!have_rbp || !frame_pointer_step(st, sp, rbp)) {
         if (st.fault == Fault::kStackEnd) {
           stats_.dwarf_stack_end++;

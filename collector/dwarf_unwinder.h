@@ -17,8 +17,9 @@
 // each such step (frame_pointer_steps); an unusable frame pointer ends the stack (stopped_no_cfi).
 //
 // Each unwind ends in exactly one counted way: at a root (CFI marks the return address
-// undefined: _start, clone3/start_thread), at the end of the stack copy, without CFI, on a read
-// outside everything copied, at the depth limit, or on a frame that cannot be right.
+// undefined: _start, clone3/start_thread; or, without CFI, rbp = 0, the ABI's outermost-frame
+// mark: ld.so's _start), at the end of the stack copy, without CFI, on a read outside everything
+// copied, at the depth limit, or on a frame that cannot be right.
 //
 // Caches: per-binary tables shared by all processes (UnwindTableCache, bounded); one libunwind
 // address space per process (bounded, least recently used out) with its global-policy cache of

@@ -334,6 +334,33 @@ TEST(DwarfUnwinder, AFrameWithoutCfiAndWithoutFramePointerStopsAsNoCfi) {
   EXPECT_EQ(s.dwarf_frame_pointer_steps, 0u);
 }
 
+TEST(DwarfUnwinder, WithoutCfiAZeroFramePointerMarksTheOutermostFrame) {
+  // As in ld.so's _start: no FDE, and rbp = 0 as the kernel starts a process.
+  JitTrampoline jit;
+  ASSERT_NE(jit.fn(), nullptr);
+  Self self;
+  auto unwinder = make_unwinder(32768);
+  std::vector<std::byte> stack(256);
+  for (uint64_t rbp : {uint64_t{0}, uint64_t{0x7ffd00000008}}) {
+    uint64_t regs[17] = {};
+    regs[8] = reinterpret_cast<uint64_t>(jit.fn()) + 1;
+    regs[7] = 0x7ffd00001000;
+    regs[6] = rbp;
+    SampleContext s = make_sample(self.process);
+    s.ip = regs[8];
+    s.regs_user = U64View(reinterpret_cast<const std::byte*>(regs), 17);
+    s.stack_user = stack;
+    s.stack_user_dynamic_size = stack.size();
+    std::vector<UnwoundFrame> frames;
+    unwinder->unwind_user(s, frames);
+    EXPECT_EQ(frames.size(), 1u);
+  }
+  UnwindStats st;
+  unwinder->add_stats(st);
+  EXPECT_EQ(st.dwarf_to_root, 1u);
+  EXPECT_EQ(st.dwarf_no_cfi, 1u);
+}
+
 TEST(DwarfUnwinder, TablesAreSharedAcrossProcessesOfTheSameBinary) {
   dwarf_test::g_copy_limit = 32768;
   dwarf_test::chain_a(nullptr);
