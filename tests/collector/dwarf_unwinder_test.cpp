@@ -27,6 +27,11 @@ size_t g_copy_limit = sizeof(g_stack);
 size_t g_copied = 0;
 volatile uint64_t g_sink = 0;
 
+// Copies live stack memory as the kernel does, redzones of sanitizer builds included.
+[[gnu::noipa, gnu::no_sanitize_address]] void copy_raw_stack(std::byte* out, const std::byte* from, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<const volatile std::byte*>(from)[i];
+}
+
 // Takes the "sample": registers at a point inside this function, then the stack above them.
 [[gnu::noipa]] void capture_here() {
   asm volatile(
@@ -51,7 +56,7 @@ volatile uint64_t g_sink = 0;
   pthread_attr_destroy(&attr);
   const uint64_t top = reinterpret_cast<uint64_t>(low) + size;
   g_copied = std::min<uint64_t>(g_copy_limit, top - g_regs[7]);
-  std::memcpy(g_stack, reinterpret_cast<const void*>(g_regs[7]), g_copied);
+  copy_raw_stack(g_stack, reinterpret_cast<const std::byte*>(g_regs[7]), g_copied);
 }
 
 [[gnu::noipa]] void chain_c(void (*via)(void (*)())) {
