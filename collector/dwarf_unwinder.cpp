@@ -26,6 +26,10 @@ constexpr uint64_t kMinCodeAddress = 4096;
 // A read above the copy this close to the sampled stack pointer is taken for more stack;
 // anything further is some other memory.
 constexpr uint64_t kStackReach = uint64_t{1} << 30;
+// Reads one sample's unwind may make. libunwind reads CFI a byte at a time and puts no bound on
+// a DWARF expression that jumps backwards (DW_OP_skip, DW_OP_bra): hostile CFI must not hang
+// the profiler. Real unwinds need a few thousand reads per frame at most, on cache misses.
+constexpr uint64_t kMaxReadsPerSample = uint64_t{1} << 20;
 
 // perf's x86-64 register numbers (arch/x86/include/uapi/asm/perf_regs.h) in libunwind's numbering.
 constexpr int kPerfToUnw[24] = {
@@ -49,6 +53,7 @@ struct SampleState {
   // Notes from the accessors during one unw_step.
   bool no_cfi = false;
   Fault fault = Fault::kNone;
+  uint64_t reads = 0;
   // The last CFI slot read (most reads of a step hit the same table).
   uint32_t last_slot = ~0u;
   const UnwindTable* last_table = nullptr;
@@ -124,7 +129,7 @@ int get_dyn_info_list_addr(unw_addr_space_t, unw_word_t*, void*) {
 
 int access_mem(unw_addr_space_t, unw_word_t address, unw_word_t* value, int write, void* arg) {
   auto& st = *static_cast<SampleState*>(arg);
-  if (write != 0) return -UNW_EINVAL;
+  if (write != 0 || ++st.reads > kMaxReadsPerSample) return -UNW_EINVAL;
   uint64_t word;
   if (st.stack_read(address, word)) {
     *value = word;
@@ -424,5 +429,6 @@ void DwarfUnwinder::unwind_user(const SampleContext& sample, std::vector<Unwound
 void DwarfUnwinder::add_stats(UnwindStats& stats) const { impl_->add_stats(stats); }
 
 const UnwindTableCache& DwarfUnwinder::tables() const { return impl_->tables_; }
+UnwindTableCache& DwarfUnwinder::tables() { return impl_->tables_; }
 
 }  // namespace ember::collector

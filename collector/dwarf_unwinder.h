@@ -59,6 +59,7 @@ class DwarfUnwinder final : public UserUnwinder {
   void add_stats(UnwindStats& stats) const override;
 
   const UnwindTableCache& tables() const;
+  UnwindTableCache& tables();  // tests put prepared tables in
 
   class Impl;
 

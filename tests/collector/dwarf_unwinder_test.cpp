@@ -16,6 +16,7 @@
 
 #include "collector/module_cache.h"
 #include "collector/process_table.h"
+#include "elf/elf_file.h"
 #include "fixture_symbols.h"
 
 namespace dwarf_test {
@@ -364,6 +365,64 @@ TEST(DwarfUnwinder, WithoutCfiAZeroFramePointerMarksTheOutermostFrame) {
   unwinder->add_stats(st);
   EXPECT_EQ(st.dwarf_to_root, 1u);
   EXPECT_EQ(st.dwarf_no_cfi, 1u);
+}
+
+// .eh_frame with one FDE over [start, end) whose CFA is a DWARF expression that jumps to
+// itself forever (DW_OP_skip -3).
+std::vector<std::byte> looping_eh_frame(uint64_t at, uint64_t start, uint64_t end) {
+  std::vector<uint8_t> b = {
+      0x14, 0, 0, 0, 0, 0, 0, 0,    // CIE: length 20, id 0
+      1, 'z', 'R', 0, 1, 0x78, 16,  // version 1, "zR", code 1, data -8, ra 16
+      1, 0x1b,                      // augmentation: FDE pointers pcrel|sdata4
+      0x0c, 7, 8, 0x90, 1, 0, 0,    // def_cfa rsp+8; offset rip cfa-8; padding
+  };
+  for (uint8_t x : {0x14, 0, 0, 0}) b.push_back(x);  // length 20
+  const uint32_t cie_pointer = static_cast<uint32_t>(b.size());
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(cie_pointer >> (8 * i)));
+  const auto pc = static_cast<int32_t>(start - (at + b.size()));
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(static_cast<uint32_t>(pc) >> (8 * i)));
+  const auto range = static_cast<uint32_t>(end - start);
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(range >> (8 * i)));
+  // augmentation length 0; def_cfa_expression, 3 bytes: DW_OP_skip -3; nops
+  for (uint8_t x : {0x00, 0x0f, 0x03, 0x2f, 0xfd, 0xff, 0x00, 0x00}) b.push_back(x);
+  for (int i = 0; i < 4; ++i) b.push_back(0);  // terminator
+  std::vector<std::byte> out;
+  for (uint8_t x : b) out.push_back(std::byte{x});
+  return out;
+}
+
+TEST(DwarfUnwinder, HostileCfiThatLoopsForeverIsCutOffAndCounted) {
+  dwarf_test::g_copy_limit = 32768;
+  dwarf_test::chain_a(nullptr);
+  Self self;
+  const Mapping* m = self.process->find_mapping(common::ProcessAddress(dwarf_test::g_regs[8]));
+  ASSERT_NE(m, nullptr);
+  auto file = elf::ElfFile::open_path("/proc/self/exe");
+  ASSERT_TRUE(file.has_value());
+  uint64_t text_start = ~uint64_t{0}, text_end = 0, image_end = 0;
+  for (const elf::LoadSegment& seg : file->load_segments()) {
+    image_end = std::max(image_end, seg.vaddr + seg.mem_size);
+    if (!seg.executable) continue;
+    text_start = std::min(text_start, seg.vaddr);
+    text_end = std::max(text_end, seg.vaddr + seg.mem_size);
+  }
+  // The test binary's code, described by the looping FDE instead of its own CFI.
+  const uint64_t at = (image_end + 0xfff) & ~uint64_t{0xfff};
+  std::vector<std::byte> eh = looping_eh_frame(at, text_start, text_end);
+  UnwindTable::Sections sections;
+  sections.segments = file->load_segments();
+  sections.eh_frame = eh;
+  sections.eh_frame_address = at;
+  auto table = UnwindTable::build(sections, "looping");
+  ASSERT_TRUE(table.has_value()) << table.error().message();
+  auto unwinder = make_unwinder(32768);
+  unwinder->tables().insert(unwind_table_key(*m->module), std::move(*table));
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(make_sample(self.process), frames);
+  UnwindStats s;
+  unwinder->add_stats(s);
+  EXPECT_EQ(frames.size(), 1u);
+  EXPECT_EQ(s.dwarf_bad_frame, 1u);
 }
 
 TEST(DwarfUnwinder, TablesAreSharedAcrossProcessesOfTheSameBinary) {

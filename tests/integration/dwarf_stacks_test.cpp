@@ -262,6 +262,27 @@ TEST(DwarfStacks, AnEightKiBCopyCannotUnwindTheDeepRecursionAndSaysSo) {
   EXPECT_GE(percent(static_cast<int64_t>(r.stats.dwarf_stack_end), static_cast<int64_t>(r.stats.dwarf_unwinds)), 90.0);
 }
 
+TEST(DwarfStacks, ThreadsUnwindToTheirStart) {
+  Recording r = record({kShapes, "threads", "--seconds", seconds_arg(2)});
+  int64_t in_threads = 0, exact = 0;
+  std::string broken;
+  for (const Stack& s : r.stacks) {
+    if (!s.has("shapes::thread_work")) continue;
+    in_threads += s.samples;
+    // libc's thread start (start_thread, clone3) above thread_body, thread_work right below it.
+    auto body = std::find(s.frames.begin(), s.frames.end(), "shapes::thread_body");
+    if (body != s.frames.begin() && body != s.frames.end() && body + 1 != s.frames.end() &&
+        *(body + 1) == "shapes::thread_work" && !s.has("main")) {
+      exact += s.samples;
+    } else if (broken.size() < 2000) {
+      broken += s.text() + "\n";
+    }
+  }
+  ASSERT_GT(in_threads, 300) << r.sample_text();
+  EXPECT_GE(percent(exact, in_threads), 99.0) << broken;
+  EXPECT_GE(percent(static_cast<int64_t>(r.stats.dwarf_to_root), static_cast<int64_t>(r.stats.dwarf_unwinds)), 99.0);
+}
+
 TEST(DwarfStacks, AfterExecTheNewProgramsFramesAreNamed) {
   Recording r = record({kShapes, "exec", "--seconds", seconds_arg(0.7), kSeventyThirty, "--seconds", seconds_arg(1.5)});
   int64_t before = 0, before_exact = 0, after = 0, after_exact = 0;
