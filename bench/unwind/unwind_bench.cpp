@@ -199,7 +199,10 @@ struct PerfRun {
 // perf record --call-graph dwarf[,size] -F f for `seconds`, on a command it launches.
 PerfRun perf_record(const std::vector<std::string>& command, uint32_t stack_size, uint32_t frequency,
                     double seconds, const std::string& data) {
-  std::vector<std::string> argv = {"perf", "record", "-q", "-F", std::to_string(frequency), "--call-graph",
+  // --buildid-mmap: MMAP2 records carry build-ids. Without it, perf 6.1 on the machine of the
+  // README's figures aborted reading most recordings (it took a device number, 0xfe, for a
+  // build-id size: "assertion failed at util/build-id.c:1010", then a smashed stack).
+  std::vector<std::string> argv = {"perf", "record", "-q", "--buildid-mmap", "-F", std::to_string(frequency), "--call-graph",
                                    stack_size == 0 ? std::string("dwarf") : fmt::format("dwarf,{}", stack_size),
                                    "-o", data, "--"};
   argv.insert(argv.end(), command.begin(), command.end());
@@ -214,6 +217,15 @@ PerfRun perf_record(const std::vector<std::string>& command, uint32_t stack_size
   r.record_cpu = e.cpu_seconds;
   r.ok = ::access(data.c_str(), R_OK) == 0;
   return r;
+}
+
+// Should perf still abort reading a recording (see perf_record), the run is made again.
+constexpr int kPerfAttempts = 5;
+bool perf_exited_normally(std::initializer_list<Exit> exits) {
+  for (const Exit& e : exits) {
+    if (!WIFEXITED(e.status) || WEXITSTATUS(e.status) != 0) return false;
+  }
+  return true;
 }
 
 // perf script's samples: one header line, then one line per frame, then a blank line.
@@ -458,13 +470,28 @@ int cost(const Args& a) {
 
   // perf: unwinding happens in perf script / report.
   const std::string data = a.input_dir + "/ember-bench-perf.data";
-  PerfRun pr = perf_record(xz_command(input), a.stack_size, a.frequency, a.seconds, data);
-  auto [with_cg, with_exit] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso"});
-  auto [without_cg, without_exit] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso", "-G"});
-  auto [report_cg, report_cg_exit] = run_capture({"perf", "report", "-i", data, "--stdio", "-g", "caller", "--no-children"});
-  auto [report_none, report_none_exit] = run_capture({"perf", "report", "-i", data, "--stdio", "-g", "none", "--no-children"});
-  const size_t perf_samples = parse_perf_script(with_cg).size();
-  ::unlink(data.c_str());
+  PerfRun pr;
+  Exit with_exit, without_exit, report_cg_exit, report_none_exit;
+  size_t perf_samples = 0;
+  int perf_aborts = 0;
+  for (int attempt = 0; attempt < kPerfAttempts && perf_samples == 0; ++attempt) {
+    pr = perf_record(xz_command(input), a.stack_size, a.frequency, a.seconds, data);
+    auto [with_cg, e1] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso"});
+    auto [without_cg, e2] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso", "-G"});
+    auto [report_cg, e3] = run_capture({"perf", "report", "-i", data, "--stdio", "-g", "caller", "--no-children"});
+    auto [report_none, e4] = run_capture({"perf", "report", "-i", data, "--stdio", "-g", "none", "--no-children"});
+    ::unlink(data.c_str());
+    if (!perf_exited_normally({e1, e2, e3, e4})) {
+      perf_aborts++;
+      continue;
+    }
+    with_exit = e1;
+    without_exit = e2;
+    report_cg_exit = e3;
+    report_none_exit = e4;
+    perf_samples = parse_perf_script(with_cg).size();
+  }
+  if (perf_aborts > 0) fmt::print("  (perf aborted on {} recording(s), see README; figures from a clean one)\n", perf_aborts);
 
   fmt::print("\nCPU per sample for unwinding the user stack (µs)\n");
   fmt::print("  {:<48} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n", "", "samples", "frames", "median", "p90", "p99", "cpu/smp");
@@ -488,7 +515,7 @@ int cost(const Args& a) {
                with_exit.cpu_seconds * 1e6 / n, without_exit.cpu_seconds * 1e6 / n, script_unwind);
     fmt::print("  perf report, -g caller: {:.2f} µs/sample, -g none: {:.2f} µs/sample -> unwinding {:.2f} µs/sample\n",
                report_cg_exit.cpu_seconds * 1e6 / n, report_none_exit.cpu_seconds * 1e6 / n, report_unwind);
-    fmt::print("  perf record itself: {:.2f} µs/sample ({} samples)\n", pr.record_cpu * 1e6 / n, perf_samples);
+    fmt::print("  perf samples: {}\n", perf_samples);
     fmt::print("  ratio perf script unwinding / ember median (first pass): {:.1f}x\n",
                cold.wall_us.median > 0 ? script_unwind / cold.wall_us.median : 0.0);
   } else {
@@ -639,9 +666,17 @@ int xz(const Args& a) {
   };
   auto perf_run = [&](uint32_t stack_size) {
     const std::string data = a.input_dir + "/ember-bench-xz.data";
-    perf_record(command, stack_size, a.frequency, a.seconds, data);
-    auto [text, exit] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso"});
-    ::unlink(data.c_str());
+    std::string text;
+    for (int attempt = 0; attempt < kPerfAttempts; ++attempt) {
+      perf_record(command, stack_size, a.frequency, a.seconds, data);
+      auto [out, exit] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso"});
+      ::unlink(data.c_str());
+      if (perf_exited_normally({exit})) {
+        text = std::move(out);
+        break;
+      }
+      fmt::print("  (perf aborted reading its recording, dwarf {}; recording again)\n", stack_size);
+    }
     PerfFigures f;
     for (const PerfSample& s : parse_perf_script(text)) {
       if (s.comm != "xz") continue;
