@@ -49,8 +49,6 @@ struct RecordArgs {
   std::vector<std::string> command;
 };
 
-void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
-
 Result<std::vector<int32_t>> parse_pids(const std::string& text) {
   std::vector<int32_t> pids;
   size_t start = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/io.h"
 #include "common/files.h"
 #include "common/types.h"
 #include "symbolizer/symbolizer.h"
@@ -18,8 +19,6 @@
 namespace ember::cli {
 
 namespace {
-
-void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
 
 struct SymbolizeArgs {
   std::string binary;
