@@ -139,7 +139,9 @@ TEST_F(CliTest, ThreadCreatedAfterAttachingIsSampled) {
       late += value;
     }
   }
-  EXPECT_GT(late, 500) << "the thread created after attaching was not sampled under its name";
+  // Whatever CPU the machine gave it: the new thread's work is there, under its own name.
+  EXPECT_GT(late, 100) << "the thread created after attaching was not sampled under its name";
+  EXPECT_EQ(late, s.containing("truth::late_thread_work"));
 }
 
 TEST_F(CliTest, ErrorsAreOneClearLine) {
@@ -293,7 +295,8 @@ TEST_F(CliTest, ReportAgreesWithGoToolPprof) {
   for (const auto& f : json["top_self"]) {
     std::string name = f["name"];
     if (name.ends_with("_[k]")) continue;  // pprof names kernel functions without the suffix
-    if (name.find("+0x") != std::string::npos) continue;  // no symbol: pprof shows an address
+    // No symbol, or no mapping at all: pprof shows an address where ember shows a module offset.
+    if (name.find("+0x") != std::string::npos || name == "[unknown]") continue;
     auto it = from_pprof.find(name);
     ASSERT_NE(it, from_pprof.end()) << name;
     EXPECT_EQ(f["self"].get<int64_t>(), it->second.first) << name;
