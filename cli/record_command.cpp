@@ -49,8 +49,6 @@ struct RecordArgs {
   std::vector<std::string> command;
 };
 
-void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
-
 Result<std::vector<int32_t>> parse_pids(const std::string& text) {
   std::vector<int32_t> pids;
   size_t start = 0;
@@ -315,7 +313,8 @@ int run_record(RecordArgs& args) {
     fail("warning: no samples were recorded (the target may have been idle or exited at once)");
   }
   if (auto status = rec.command_wait_status()) {
-    fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
+    bool clean_exit = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+    if (!args.quiet || !clean_exit) fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
     // Like perf record: a failing workload fails the recording step, so CI notices.
     if (exit_code == kExitOk) {
       if (WIFEXITED(*status)) exit_code = WEXITSTATUS(*status);
@@ -327,15 +326,17 @@ int run_record(RecordArgs& args) {
 
 }  // namespace
 
-void add_record_command(CLI::App& app, int& exit_code) {
+void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> command) {
   auto args = std::make_shared<RecordArgs>();
+  args->command = std::move(command);
   CLI::App* cmd = app.add_subcommand("record", "Sample running processes or a command and write a profile");
   cmd->add_option("-p,--pid", args->pids,
                   "Attach to these processes (comma-separated): all their threads, and threads they create later");
   cmd->add_flag("-a,--all-cpus", args->all, "Record every process on the host (one event per CPU)");
   cmd->add_option("-o,--output", args->outputs,
                   "Output file; repeat for several formats from one recording. Format by extension: "
-                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]");
+                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]")
+      ->allow_extra_args(false);
   cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb");
   cmd->add_option("-F,--frequency", args->frequency,
                   fmt::format("Samples per second per CPU [default: {}]", collector::kDefaultFrequencyHz))
@@ -361,8 +362,10 @@ void add_record_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--metadata", args->metadata,
                   "Also write what was recorded (target, event, frequency, duration, samples, lost, host, kernel, start time) as JSON");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary on stderr");
-  cmd->add_option("command", args->command, "Command to launch and profile until it exits (after --)");
+  // perf's form without "--" works too: the first argument that is not an option starts the command.
+  cmd->prefix_command();
   cmd->footer(
+      "\nUsage: ember record [OPTIONS] -p PID[,PID...] | -a | -- COMMAND [ARGS...]\n"
       "\nExamples:\n"
       "  ember record -p 1234 -d 10 -o app.svg              attach to a running process for 10 s\n"
       "  ember record -p 1234,5678 -o both.folded           several processes; Ctrl-C ends it and still writes\n"
@@ -371,7 +374,10 @@ void add_record_command(CLI::App& app, int& exit_code) {
       "\nThe event is the hardware cycles counter when the machine has one, else cpu-clock (VMs).\n"
       "Exit status: that of the launched command when it fails, else 0; 1 when ember could not record,\n"
       "2 on bad arguments.");
-  cmd->callback([args, &exit_code] { exit_code = run_record(*args); });
+  cmd->callback([args, cmd, &exit_code] {
+    if (args->command.empty()) args->command = cmd->remaining();
+    exit_code = run_record(*args);
+  });
 }
 
 }  // namespace ember::cli
