@@ -289,6 +289,17 @@ int run_record(RecordArgs& args) {
     ::uname(&uts);
     meta["kernel"] = std::string(uts.release);
     meta["outputs"] = args.outputs;
+    if (mode == collector::CallGraphMode::kDwarf) {
+      meta["unwind"] = {{"stacks", stats.dwarf_unwinds},
+                        {"complete", stats.dwarf_to_root},
+                        {"stack_copy_exhausted", stats.dwarf_stack_end},
+                        {"no_cfi", stats.dwarf_no_cfi},
+                        {"bad_memory", stats.dwarf_bad_memory},
+                        {"depth_limit", stats.dwarf_max_depth},
+                        {"bad_frame", stats.dwarf_bad_frame},
+                        {"frame_pointer_steps", stats.dwarf_frame_pointer_steps},
+                        {"stack_size", args.stack_size}};
+    }
     if (auto status = rec.command_wait_status()) {
       meta["command_status"] = describe_wait_status(*status);
       if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);
@@ -299,11 +310,21 @@ int run_record(RecordArgs& args) {
     }
   }
 
+  // How complete the stacks are, when ember unwound them itself: the figure to trust a flamegraph by.
+  std::string unwind_note;
+  if (mode == collector::CallGraphMode::kDwarf && stats.dwarf_unwinds > 0) {
+    double complete = 100.0 * static_cast<double>(stats.dwarf_to_root) / static_cast<double>(stats.dwarf_unwinds);
+    unwind_note = fmt::format(", {:.1f}% of stacks complete", complete);
+    if (stats.dwarf_stack_end * 100 > stats.dwarf_unwinds) {
+      unwind_note += fmt::format(" ({} deeper than the {}-byte stack copy: try --stack-size 65528)",
+                                 thousands(stats.dwarf_stack_end), args.stack_size);
+    }
+  }
   if (!args.quiet) {
     std::string wrote;
     for (const auto& w : written) wrote += (wrote.empty() ? "" : ", ") + w;
-    fmt::print(stderr, "ember: {} samples in {:.1f} s, {} lost{}{}\n", thousands(raw.total_samples()),
-               elapsed, thousands(stats.lost_samples),
+    fmt::print(stderr, "ember: {} samples in {:.1f} s, {} lost{}{}{}\n", thousands(raw.total_samples()),
+               elapsed, thousands(stats.lost_samples), unwind_note,
                raw.dropped_samples()
                    ? fmt::format(", {} dropped at the stack limit", thousands(raw.dropped_samples()))
                    : "",

@@ -46,7 +46,8 @@ class CliTest : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // The 70/30 program's shares and shape, as every recording of it must show them.
-  static void expect_seventy_thirty(const FoldedSummary& s) {
+  static void expect_seventy_thirty(const FoldedSummary& s, double chain_fraction = 0.95,
+                                    const std::string& process = "seventy_thirty") {
     // Shares are judged to ±5 points: that needs on the order of a thousand samples.
     ASSERT_GT(s.total, 800) << "too few samples to judge shares";
     // compute_* may be the leaf or have inlined helpers (workload::churn) under it.
@@ -57,10 +58,10 @@ class CliTest : public ::testing::Test {
     EXPECT_NEAR(alpha_share, 0.70, 0.05) << "alpha " << alpha << " beta " << beta;
     // The exact caller chain, leaf's caller included.
     int64_t chained = s.chain_samples(kAlphaChain) + s.chain_samples(kBetaChain);
-    EXPECT_GE(static_cast<double>(chained), 0.95 * static_cast<double>(alpha + beta))
+    EXPECT_GE(static_cast<double>(chained), chain_fraction * static_cast<double>(alpha + beta))
         << "samples in compute_* reaching main through the known chain";
     // The root frame is the process name.
-    for (const auto& [frames, value] : s.stacks) EXPECT_EQ(frames.front(), "seventy_thirty");
+    for (const auto& [frames, value] : s.stacks) EXPECT_EQ(frames.front(), process);
   }
 
   fs::path dir_;
@@ -74,6 +75,19 @@ TEST_F(CliTest, RecordLaunchedCommand) {
   EXPECT_NE(r.err.find("ember: sampling cpu-clock at 999 Hz"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ember: command exited with status 0"), std::string::npos) << r.err;
   expect_seventy_thirty(summarize_folded(read_text(out)));
+}
+
+// The default: DWARF unwinding of a program built without frame pointers, as Debian builds them.
+// Frame pointers would lose the leaf's caller; DWARF keeps the whole chain.
+TEST_F(CliTest, RecordWithoutFramePointersByDefault) {
+  auto out = path("nofp.folded");
+  auto r = run({EMBER_BIN, "record", "-o", out, "--", NOFP_SEVENTY_THIRTY_BIN, "--seconds", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("with DWARF stacks"), std::string::npos) << r.err;
+  auto s = summarize_folded(read_text(out));
+  expect_seventy_thirty(s, 0.99, "nofp_70_30");
+  // Complete stacks: they reach the C runtime's entry below main.
+  EXPECT_GE(static_cast<double>(s.chain_samples({"__libc_start_call_main", "main"})), 0.99 * static_cast<double>(s.containing("main")));
 }
 
 TEST_F(CliTest, RecordAttachedProcess) {
@@ -146,13 +160,13 @@ TEST_F(CliTest, ThreadCreatedAfterAttachingIsSampled) {
 
 TEST_F(CliTest, ErrorsAreOneClearLine) {
   // A PID that does not exist: named.
-  auto gone = run({EMBER_BIN, "record", "--call-graph", "fp", "-p", "999999999", "-o", path("x.svg")});
+  auto gone = run({EMBER_BIN, "record", "-p", "999999999", "-o", path("x.svg")});
   EXPECT_EQ(gone.exit_code, 1);
   EXPECT_EQ(gone.err, "ember: process 999999999 does not exist\n");
   EXPECT_FALSE(fs::exists(path("x.svg")));
 
   // A command that cannot be executed.
-  auto nocmd = run({EMBER_BIN, "record", "--call-graph", "fp", "-o", path("y.svg"), "--", "/nonexistent/bench"});
+  auto nocmd = run({EMBER_BIN, "record", "-o", path("y.svg"), "--", "/nonexistent/bench"});
   EXPECT_EQ(nocmd.exit_code, 1);
   EXPECT_EQ(nocmd.err, "ember: cannot execute '/nonexistent/bench': No such file or directory\n");
 
