@@ -19,10 +19,8 @@ namespace ember::cli {
 
 namespace {
 
-void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
-
 struct ReportArgs {
-  std::string input;
+  std::vector<std::string> inputs;
   bool json = false;
   size_t top = 20;
   size_t paths = 10;
@@ -35,7 +33,7 @@ int run_report(const ReportArgs& args) {
     fail("cannot write " + ok.error().message());
     return kExitFailure;
   }
-  auto profile = load_profile(args.input);
+  auto profile = load_profiles(args.inputs);
   if (!profile) {
     fail(profile.error().message());
     return kExitUsage;
@@ -46,7 +44,7 @@ int run_report(const ReportArgs& args) {
   options.hot_paths = args.paths;
   auto report = analysis::make_report(*profile, options);
   if (!report) {
-    fail(report.error().with_context(args.input).message());
+    fail(report.error().with_context(args.inputs.front()).message());
     return kExitUsage;
   }
   std::string text = args.json ? analysis::format_report_json(*report) + "\n"
@@ -166,7 +164,7 @@ int run_compare(CompareArgs& args) {
 void add_report_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* cmd = app.add_subcommand("report", "Top functions by self and total, hottest paths, severity");
-  cmd->add_option("input", args->input, "pprof file (gzip'd or not) or folded stacks; '-' is stdin")->required();
+  add_inputs_option(cmd, args->inputs);
   cmd->add_flag("--json", args->json, "Machine-readable JSON instead of a table");
   cmd->add_option("-n,--top", args->top, "Functions per table; 0 for all [default: 20]");
   cmd->add_option("--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]");

@@ -1,8 +1,11 @@
 #include "cli/io.h"
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include "common/files.h"
+#include "profile/builder.h"
 #include "profile/folded.h"
 #include "proto/pprof.h"
 
@@ -64,6 +67,17 @@ Result<profile::Profile> load_profile(const std::string& path) {
   return profile::to_profile(*folded);
 }
 
+Result<profile::Profile> load_profiles(const std::vector<std::string>& paths) {
+  if (paths.size() == 1) return load_profile(paths.front());
+  profile::ProfileBuilder merged;
+  for (const auto& path : paths) {
+    auto one = load_profile(path);
+    if (!one) return std::unexpected(one.error());
+    if (auto ok = merged.merge(*one); !ok) return std::unexpected(ok.error().with_context(path));
+  }
+  return std::move(merged).finish();
+}
+
 Result<std::string> render(const profile::Profile& profile, OutputFormat format,
                            const RenderOptions& options) {
   if (format == OutputFormat::kPprofGzip || format == OutputFormat::kPprof) {
@@ -86,6 +100,16 @@ Result<void> write_profile(const profile::Profile& profile, const std::string& p
   auto contents = render(profile, format, options);
   if (!contents) return std::unexpected(contents.error());
   return common::write_output(path, *contents);
+}
+
+void fail(std::string_view message) { fmt::print(stderr, "ember: {}\n", message); }
+
+void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs) {
+  command
+      ->add_option("inputs", inputs,
+                   "pprof files (gzip'd or not) or folded stacks, recognised by content; several are "
+                   "merged; '-' is stdin")
+      ->required();
 }
 
 std::string thousands(uint64_t n) {

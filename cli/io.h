@@ -11,6 +11,10 @@
 #include "profile/folded.h"
 #include "profile/profile.h"
 
+namespace CLI {
+class App;
+}
+
 namespace ember::cli {
 
 enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof };
@@ -30,6 +34,10 @@ struct RenderOptions {
   flamegraph::SvgOptions svg;
 };
 
+// Loads several profiles and merges them (equal stacks summed), as pprof does with several inputs.
+// Their sample types must agree.
+Result<profile::Profile> load_profiles(const std::vector<std::string>& paths);
+
 // Renders `profile` in `format` (fold → SVG/folded text, or pprof).
 Result<std::string> render(const profile::Profile& profile, OutputFormat format,
                            const RenderOptions& options);
@@ -40,5 +48,11 @@ Result<void> write_profile(const profile::Profile& profile, const std::string& p
 
 // "12,345"
 std::string thousands(uint64_t n);
+
+// Prints "ember: MESSAGE" on stderr: every command's one-line errors.
+void fail(std::string_view message);
+
+// The positional input files option shared by flamegraph, convert and report.
+void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs);
 
 }  // namespace ember::cli

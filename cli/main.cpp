@@ -3,6 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "cli/commands.h"
 #include "common/log.h"
 
@@ -14,8 +18,23 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ember " EMBER_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);
+  // Everything after the first "--" that follows `record` is the command to launch.
+  std::vector<std::string> command;
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "record") {
+      for (int j = i + 1; j < argc; ++j) {
+        if (std::string_view(argv[j]) == "--") {
+          command.assign(argv + j + 1, argv + argc);
+          parsed_argc = j;
+          break;
+        }
+      }
+      break;
+    }
+  }
   int exit_code = ember::cli::kExitOk;
-  ember::cli::add_record_command(app, exit_code);
+  ember::cli::add_record_command(app, exit_code, std::move(command));
   ember::cli::add_flamegraph_command(app, exit_code);
   ember::cli::add_convert_command(app, exit_code);
   ember::cli::add_report_command(app, exit_code);
@@ -24,7 +43,7 @@ int main(int argc, char** argv) {
   ember::cli::add_symbolize_command(app, exit_code);
   app.footer("\nRun 'ember COMMAND --help' for the options of a command.");
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

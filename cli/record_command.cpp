@@ -49,8 +49,6 @@ struct RecordArgs {
   std::vector<std::string> command;
 };
 
-void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
-
 Result<std::vector<int32_t>> parse_pids(const std::string& text) {
   std::vector<int32_t> pids;
   size_t start = 0;
@@ -291,6 +289,17 @@ int run_record(RecordArgs& args) {
     ::uname(&uts);
     meta["kernel"] = std::string(uts.release);
     meta["outputs"] = args.outputs;
+    if (mode == collector::CallGraphMode::kDwarf) {
+      meta["unwind"] = {{"stacks", stats.dwarf_unwinds},
+                        {"complete", stats.dwarf_to_root},
+                        {"stack_copy_exhausted", stats.dwarf_stack_end},
+                        {"no_cfi", stats.dwarf_no_cfi},
+                        {"bad_memory", stats.dwarf_bad_memory},
+                        {"depth_limit", stats.dwarf_max_depth},
+                        {"bad_frame", stats.dwarf_bad_frame},
+                        {"frame_pointer_steps", stats.dwarf_frame_pointer_steps},
+                        {"stack_size", args.stack_size}};
+    }
     if (auto status = rec.command_wait_status()) {
       meta["command_status"] = describe_wait_status(*status);
       if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);
@@ -301,11 +310,21 @@ int run_record(RecordArgs& args) {
     }
   }
 
+  // How complete the stacks are, when ember unwound them itself: the figure to trust a flamegraph by.
+  std::string unwind_note;
+  if (mode == collector::CallGraphMode::kDwarf && stats.dwarf_unwinds > 0) {
+    double complete = 100.0 * static_cast<double>(stats.dwarf_to_root) / static_cast<double>(stats.dwarf_unwinds);
+    unwind_note = fmt::format(", {:.1f}% of stacks complete", complete);
+    if (stats.dwarf_stack_end * 100 > stats.dwarf_unwinds) {
+      unwind_note += fmt::format(" ({} deeper than the {}-byte stack copy: try --stack-size 65528)",
+                                 thousands(stats.dwarf_stack_end), args.stack_size);
+    }
+  }
   if (!args.quiet) {
     std::string wrote;
     for (const auto& w : written) wrote += (wrote.empty() ? "" : ", ") + w;
-    fmt::print(stderr, "ember: {} samples in {:.1f} s, {} lost{}{}\n", thousands(raw.total_samples()),
-               elapsed, thousands(stats.lost_samples),
+    fmt::print(stderr, "ember: {} samples in {:.1f} s, {} lost{}{}{}\n", thousands(raw.total_samples()),
+               elapsed, thousands(stats.lost_samples), unwind_note,
                raw.dropped_samples()
                    ? fmt::format(", {} dropped at the stack limit", thousands(raw.dropped_samples()))
                    : "",
@@ -315,7 +334,8 @@ int run_record(RecordArgs& args) {
     fail("warning: no samples were recorded (the target may have been idle or exited at once)");
   }
   if (auto status = rec.command_wait_status()) {
-    fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
+    bool clean_exit = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+    if (!args.quiet || !clean_exit) fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
     // Like perf record: a failing workload fails the recording step, so CI notices.
     if (exit_code == kExitOk) {
       if (WIFEXITED(*status)) exit_code = WEXITSTATUS(*status);
@@ -327,15 +347,17 @@ int run_record(RecordArgs& args) {
 
 }  // namespace
 
-void add_record_command(CLI::App& app, int& exit_code) {
+void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> command) {
   auto args = std::make_shared<RecordArgs>();
+  args->command = std::move(command);
   CLI::App* cmd = app.add_subcommand("record", "Sample running processes or a command and write a profile");
   cmd->add_option("-p,--pid", args->pids,
                   "Attach to these processes (comma-separated): all their threads, and threads they create later");
   cmd->add_flag("-a,--all-cpus", args->all, "Record every process on the host (one event per CPU)");
   cmd->add_option("-o,--output", args->outputs,
                   "Output file; repeat for several formats from one recording. Format by extension: "
-                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]");
+                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]")
+      ->allow_extra_args(false);
   cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb");
   cmd->add_option("-F,--frequency", args->frequency,
                   fmt::format("Samples per second per CPU [default: {}]", collector::kDefaultFrequencyHz))
@@ -361,8 +383,10 @@ void add_record_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--metadata", args->metadata,
                   "Also write what was recorded (target, event, frequency, duration, samples, lost, host, kernel, start time) as JSON");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary on stderr");
-  cmd->add_option("command", args->command, "Command to launch and profile until it exits (after --)");
+  // perf's form without "--" works too: the first argument that is not an option starts the command.
+  cmd->prefix_command();
   cmd->footer(
+      "\nUsage: ember record [OPTIONS] -p PID[,PID...] | -a | -- COMMAND [ARGS...]\n"
       "\nExamples:\n"
       "  ember record -p 1234 -d 10 -o app.svg              attach to a running process for 10 s\n"
       "  ember record -p 1234,5678 -o both.folded           several processes; Ctrl-C ends it and still writes\n"
@@ -371,7 +395,10 @@ void add_record_command(CLI::App& app, int& exit_code) {
       "\nThe event is the hardware cycles counter when the machine has one, else cpu-clock (VMs).\n"
       "Exit status: that of the launched command when it fails, else 0; 1 when ember could not record,\n"
       "2 on bad arguments.");
-  cmd->callback([args, &exit_code] { exit_code = run_record(*args); });
+  cmd->callback([args, cmd, &exit_code] {
+    if (args->command.empty()) args->command = cmd->remaining();
+    exit_code = run_record(*args);
+  });
 }
 
 }  // namespace ember::cli

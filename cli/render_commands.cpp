@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/io.h"
@@ -16,8 +17,6 @@
 namespace ember::cli {
 
 namespace {
-
-void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
 
 // Options that decide how stacks are named and drawn, common to the three commands.
 struct ViewArgs {
@@ -70,33 +69,10 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-struct FlamegraphArgs {
-  std::string input;
-  std::string output = "-";
-  ViewArgs view;
-};
-
-int run_flamegraph(const FlamegraphArgs& args) {
-  if (auto ok = common::check_output_writable(args.output); !ok) {
-    fail("cannot write " + ok.error().message());
-    return kExitFailure;
-  }
-  auto profile = load_profile(args.input);
-  if (!profile) {
-    fail(profile.error().message());
-    return kExitUsage;
-  }
-  RenderOptions options = args.view.render_options(args.input == "-" ? "Flame Graph" : base_name(args.input));
-  if (auto ok = write_profile(*profile, args.output, OutputFormat::kSvg, options); !ok) {
-    fail(ok.error().message());
-    return ok.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
-  }
-  return kExitOk;
-}
-
+// flamegraph and convert: one or more inputs merged, written in one format.
 struct ConvertArgs {
-  std::string input;
-  std::string output;
+  std::vector<std::string> inputs;
+  std::string output = "-";
   std::optional<std::string> format;
   ViewArgs view;
 };
@@ -111,13 +87,15 @@ int run_convert(const ConvertArgs& args) {
     fail("cannot write " + ok.error().message());
     return kExitFailure;
   }
-  auto profile = load_profile(args.input);
+  auto profile = load_profiles(args.inputs);
   if (!profile) {
     fail(profile.error().message());
     return kExitUsage;
   }
-  RenderOptions options = args.view.render_options(base_name(args.input));
-  if (auto ok = write_profile(*profile, args.output, *format, options); !ok) {
+  const std::string& first = args.inputs.front();
+  std::string title = first == "-" ? "Flame Graph" : base_name(first);
+  if (args.inputs.size() > 1) title += fmt::format(" and {} more", args.inputs.size() - 1);
+  if (auto ok = write_profile(*profile, args.output, *format, args.view.render_options(title)); !ok) {
     fail(ok.error().message());
     return ok.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
@@ -178,27 +156,28 @@ int run_diff(const DiffArgs& args) {
 }  // namespace
 
 void add_flamegraph_command(CLI::App& app, int& exit_code) {
-  auto args = std::make_shared<FlamegraphArgs>();
+  auto args = std::make_shared<ConvertArgs>();
+  args->format = "svg";
   CLI::App* cmd = app.add_subcommand("flamegraph", "Render a profile (pprof or folded stacks) as an interactive SVG flamegraph");
-  cmd->add_option("input", args->input, "pprof file (gzip'd or not) or folded stacks, recognised by content; '-' is stdin")
-      ->required();
+  add_inputs_option(cmd, args->inputs);
   cmd->add_option("-o,--output", args->output, "SVG file to write; '-' is stdout [default: -]");
   args->view.add_to(cmd, true);
   cmd->footer("\nExamples:\n  ember flamegraph stacks.folded -o out.svg\n  ember flamegraph current.pb.gz -o current.svg\n"
               "  perf script | stackcollapse-perf.pl | ember flamegraph - -o perf.svg");
-  cmd->callback([args, &exit_code] { exit_code = run_flamegraph(*args); });
+  cmd->callback([args, &exit_code] { exit_code = run_convert(*args); });
 }
 
 void add_convert_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* cmd = app.add_subcommand("convert", "Convert between pprof, folded stacks and SVG");
-  cmd->add_option("input", args->input, "pprof file (gzip'd or not) or folded stacks; '-' is stdin")->required();
+  add_inputs_option(cmd, args->inputs);
   cmd->add_option("-o,--output", args->output,
                   "Output file; format by extension (.pb.gz, .pb, .folded, .svg) or --format")
       ->required();
   cmd->add_option("--format", args->format, "svg, folded, pprof (gzip'd) or pb");
   args->view.add_to(cmd, true);
-  cmd->footer("\nExamples:\n  ember convert current.pb.gz -o current.folded\n  ember convert stacks.folded -o stacks.pb.gz");
+  cmd->footer("\nExamples:\n  ember convert current.pb.gz -o current.folded\n  ember convert stacks.folded -o stacks.pb.gz\n"
+              "  ember convert run-*.pb.gz -o merged.pb.gz        merge repeated runs");
   cmd->callback([args, &exit_code] { exit_code = run_convert(*args); });
 }
 

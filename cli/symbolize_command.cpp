@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/io.h"
 #include "common/files.h"
 #include "common/types.h"
 #include "symbolizer/symbolizer.h"
@@ -18,8 +19,6 @@
 namespace ember::cli {
 
 namespace {
-
-void fail(const std::string& message) { fmt::print(stderr, "ember: {}\n", message); }
 
 struct SymbolizeArgs {
   std::string binary;
@@ -128,7 +127,8 @@ void add_symbolize_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("-a,--addresses", args->print_address, "Print each address before its frames");
   cmd->add_flag("--json", args->json, "JSON output");
   cmd->add_option("--debug-dir", args->debug_dirs,
-                  "Directory of separate debug files (repeatable) [default: /usr/lib/debug]");
+                  "Directory of separate debug files (repeatable) [default: /usr/lib/debug]")
+      ->allow_extra_args(false);
   cmd->footer(
       "\nSeparate debug files are found through .gnu_debuglink and /usr/lib/debug/.build-id/xx/rest.debug.\n"
       "\nExample:\n  ember symbolize -e ./app 0x401136 0x4011a0\n  nm -n ./app | awk '{print $1}' | ember symbolize -e ./app");

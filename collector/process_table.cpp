@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace ember::collector {
 
@@ -33,8 +34,15 @@ const Thread* Process::find_thread(int32_t tid) const {
   return it == threads_.end() ? nullptr : &it->second;
 }
 
+void Process::maps_changed() {
+  // Global, so that a pid reused by a new process never repeats an old generation.
+  static std::atomic<uint64_t> next{1};
+  maps_generation_ = next.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Process::add_mapping(Mapping m) {
   if (m.end <= m.start) return;
+  maps_changed();
   // A new mapping replaces whatever it overlaps (mmap over an old range replaces it); the parts
   // of old mappings outside the new range survive, with their file offsets adjusted.
   auto first = std::upper_bound(maps_.begin(), maps_.end(), m.start,
@@ -85,6 +93,7 @@ Process& ProcessTable::insert(int32_t pid) {
   lru_.emplace_front();
   Process& p = lru_.front();
   p.pid_ = pid;
+  p.maps_changed();
   index_.emplace(pid, lru_.begin());
   return p;
 }
@@ -235,6 +244,7 @@ void ProcessTable::on_comm(const CommRecord& r) {
     Process& p = existing != nullptr ? *existing : insert(r.pid);
     p.unknown_ = false;
     p.maps_.clear();
+    p.maps_changed();
     p.threads_.clear();
     p.jit_.reset();
     p.main_module_.reset();
@@ -286,6 +296,7 @@ void ProcessTable::on_fork(const TaskRecord& r) {
   child.recorded_ = recorded;
   child.main_module_ = std::move(main_module);
   child.maps_ = std::move(maps);
+  child.maps_changed();
   for (Mapping& m : child.maps_) {
     m.window_generation = 0;
     // JIT code is described by /tmp/perf-PID.map of the process that runs it.

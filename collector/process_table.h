@@ -71,6 +71,9 @@ class Process {
   const std::shared_ptr<const profile::Module>& main_module() const { return main_module_; }
   size_t thread_count() const { return threads_.size(); }
   const Thread* find_thread(int32_t tid) const;
+  // Changes whenever the mappings change (and differs between any two Process entries that ever
+  // existed): a DWARF unwinder keys its per-process caches on it.
+  uint64_t maps_generation() const { return maps_generation_; }
 
   mutable uint64_t window_generation = 0;  // cache of comm's StringId in the current window
   mutable profile::StringId window_comm;
@@ -78,6 +81,7 @@ class Process {
  private:
   friend class ProcessTable;
   void add_mapping(Mapping m);
+  void maps_changed();
 
   int32_t pid_ = 0;
   std::string comm_;
@@ -86,6 +90,7 @@ class Process {
   bool unknown_ = false;
   bool awaiting_main_module_ = false;  // exec'd: the next file mapping is the executable
   std::vector<Mapping> maps_;  // sorted by start, never overlapping
+  uint64_t maps_generation_ = 0;
   std::unordered_map<int32_t, Thread> threads_;
   std::shared_ptr<const profile::Module> jit_;
   std::shared_ptr<const profile::Module> main_module_;

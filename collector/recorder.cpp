@@ -734,6 +734,19 @@ const CollectorStats& Recorder::Impl::stats() {
   stats_.processes = processes_.size();
   stats_.modules = modules_.module_count();
   stats_.held_files = modules_.held_files();
+  const UnwindStats u = unwinder_.stats();
+  stats_.dwarf_unwinds = u.dwarf_unwinds;
+  stats_.dwarf_to_root = u.dwarf_to_root;
+  stats_.dwarf_stack_end = u.dwarf_stack_end;
+  stats_.dwarf_no_cfi = u.dwarf_no_cfi;
+  stats_.dwarf_bad_memory = u.dwarf_bad_memory;
+  stats_.dwarf_max_depth = u.dwarf_max_depth;
+  stats_.dwarf_bad_frame = u.dwarf_bad_frame;
+  stats_.dwarf_frame_pointer_steps = u.dwarf_frame_pointer_steps;
+  stats_.dwarf_no_registers = u.dwarf_no_registers;
+  stats_.unwind_tables = u.unwind_tables;
+  stats_.unwind_table_bytes = u.unwind_table_bytes;
+  stats_.binaries_without_cfi = u.binaries_without_cfi;
   return stats_;
 }
 

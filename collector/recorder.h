@@ -40,8 +40,11 @@ struct Target {
 
 struct RecordOptions {
   uint32_t frequency_hz = kDefaultFrequencyHz;  // clamped to kernel.perf_event_max_sample_rate
-  CallGraphMode call_graph = CallGraphMode::kFramePointer;
-  uint32_t stack_size = 32768;  // user stack bytes copied per sample for kDwarf
+  // DWARF by default: complete stacks of programs built without frame pointers (Debian's).
+  CallGraphMode call_graph = CallGraphMode::kDwarf;
+  // User stack bytes copied per sample for kDwarf: a multiple of 8, at most 65528. perf's
+  // default of 8 KiB cuts deep stacks short.
+  uint32_t stack_size = 32768;
   bool kernel_frames = true;    // falls back to user-only, with a warning, when not permitted
   size_t buffer_bytes_per_cpu = 0;  // ring size; 0: chosen by call-graph mode
   size_t max_unique_stacks = 1 << 20;  // per window; past it samples are counted as dropped
@@ -71,6 +74,20 @@ struct CollectorStats {
   uint64_t processes = 0;          // in the process table now
   uint64_t modules = 0;            // distinct binaries known now
   uint64_t held_files = 0;         // binaries held open for the symbolizer
+
+  // kDwarf: how the user part of each sample was unwound. Each unwind ends one way.
+  uint64_t dwarf_unwinds = 0;
+  uint64_t dwarf_to_root = 0;       // reached the outermost frame (_start, thread start)
+  uint64_t dwarf_stack_end = 0;     // the stack copy ended first (a bigger stack_size helps)
+  uint64_t dwarf_no_cfi = 0;        // a frame without CFI and without a usable frame pointer
+  uint64_t dwarf_bad_memory = 0;    // CFI wanted memory that was neither copied nor in a binary
+  uint64_t dwarf_max_depth = 0;     // the frame limit
+  uint64_t dwarf_bad_frame = 0;     // CFI that could not be applied, or an implausible caller
+  uint64_t dwarf_frame_pointer_steps = 0;  // frames without CFI unwound by their frame pointer
+  uint64_t dwarf_no_registers = 0;  // user-mode samples without usable user registers
+  uint64_t unwind_tables = 0;       // per-binary CFI tables held now (shared by processes)
+  uint64_t unwind_table_bytes = 0;
+  uint64_t binaries_without_cfi = 0;
 };
 
 class Recorder {

@@ -1,5 +1,9 @@
 #include "collector/unwinder.h"
 
+#include <fmt/format.h>
+
+#include "collector/dwarf_unwinder.h"
+
 namespace ember::collector {
 
 SplitCallchain split_callchain(const SampleRecord& sample) {
@@ -47,13 +51,15 @@ void FramePointerUnwinder::unwind_user(const SampleContext& sample, std::vector<
 }
 
 Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes) {
-  (void)stack_bytes;
   switch (mode) {
     case CallGraphMode::kFramePointer: return std::make_unique<FramePointerUnwinder>();
-    case CallGraphMode::kDwarf:
-      return make_error(ErrorCode::kUnsupported,
-                        "DWARF call graphs are not available in this build yet; use frame "
-                        "pointers (build the target with -fno-omit-frame-pointer)");
+    case CallGraphMode::kDwarf: {
+      DwarfUnwinderOptions options;
+      options.stack_bytes = stack_bytes;
+      auto dwarf = DwarfUnwinder::create(options);
+      if (!dwarf) return std::unexpected(dwarf.error());
+      return std::unique_ptr<UserUnwinder>(std::move(*dwarf));
+    }
   }
   return make_error(ErrorCode::kInvalidArgument, "unknown call-graph mode");
 }
@@ -70,13 +76,21 @@ void Unwinder::unwind(SampleContext& sample, const SampleRecord& record,
   if (split.ip_only_kernel) out.push_back(UnwoundFrame{common::ProcessAddress(record.ip), true, true});
   stats_.kernel_frames += out.size();
   size_t before_user = out.size();
-  if (split.ip_only_user) {
+  // An unwinder that walks the stack itself gets every sample: with exclude_callchain_user the
+  // callchain of a user-mode sample is empty, and its registers are what matters.
+  if (split.ip_only_user && !walks_stack_) {
     out.push_back(UnwoundFrame{common::ProcessAddress(record.ip), false, true});
   } else {
     user_->unwind_user(sample, out);
   }
   stats_.user_frames += out.size() - before_user;
   if (out.size() == before_user && record.mode == CpuMode::kUser) stats_.empty_user_stacks++;
+}
+
+UnwindStats Unwinder::stats() const {
+  UnwindStats s = stats_;
+  user_->add_stats(s);
+  return s;
 }
 
 }  // namespace ember::collector

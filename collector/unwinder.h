@@ -61,6 +61,23 @@ struct UnwindStats {
   uint64_t user_frames = 0;
   uint64_t kernel_frames = 0;
   uint64_t empty_user_stacks = 0;  // a user-mode sample without any user frame
+
+  // kDwarf: how each unwind of a sample's user registers and stack copy ended (exactly one).
+  uint64_t dwarf_unwinds = 0;
+  uint64_t dwarf_to_root = 0;        // CFI marked the outermost frame (_start, thread start)
+  uint64_t dwarf_stack_end = 0;      // needed stack beyond the copy (a bigger stack_size helps)
+  uint64_t dwarf_no_cfi = 0;         // a frame without CFI and without a usable frame pointer
+  uint64_t dwarf_bad_memory = 0;     // CFI asked for memory that is neither stack nor binary
+  uint64_t dwarf_max_depth = 0;      // stopped at the frame limit
+  uint64_t dwarf_bad_frame = 0;      // CFI libunwind could not apply, or an implausible caller
+  uint64_t dwarf_frame_pointer_steps = 0;  // frames unwound by the frame-pointer rule (no CFI)
+  uint64_t dwarf_no_registers = 0;   // user-mode samples without usable user registers
+  // Unwind tables (per binary, shared by processes).
+  uint64_t unwind_tables = 0;        // held now
+  uint64_t unwind_table_bytes = 0;
+  uint64_t unwind_tables_loaded = 0;
+  uint64_t unwind_tables_from_debug_frame = 0;
+  uint64_t binaries_without_cfi = 0;
 };
 
 class UserUnwinder {
@@ -69,6 +86,8 @@ class UserUnwinder {
   virtual PerfSampleNeeds needs() const = 0;
   // Appends the sample's user frames, leaf first (the leaf marked interrupted).
   virtual void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) = 0;
+  // Adds the unwinder's own counters.
+  virtual void add_stats(UnwindStats& stats) const { (void)stats; }
 };
 
 // The user part of the kernel's frame-pointer walk.
@@ -78,8 +97,8 @@ class FramePointerUnwinder final : public UserUnwinder {
   void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) override;
 };
 
-// The user unwinder for a call-graph mode. kDwarf is reserved: it reports that it is not
-// available yet, and the DWARF unwinder will be returned from here.
+// The user unwinder for a call-graph mode. kDwarf: an error for a stack size the kernel would
+// refuse (not a multiple of 8, or above 65528 bytes).
 Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes);
 
 // Splits the kernel's callchain at its PERF_CONTEXT_* markers. Guest and hypervisor frames are
@@ -94,15 +113,17 @@ SplitCallchain split_callchain(const SampleRecord& sample);
 
 class Unwinder {
  public:
-  explicit Unwinder(std::unique_ptr<UserUnwinder> user) : user_(std::move(user)) {}
+  explicit Unwinder(std::unique_ptr<UserUnwinder> user)
+      : user_(std::move(user)), walks_stack_(!user_->needs().user_callchain) {}
 
   PerfSampleNeeds needs() const { return user_->needs(); }
   // Fills `out` (cleared first) with the sample's frames, leaf first: kernel, then user.
   void unwind(SampleContext& sample, const SampleRecord& record, std::vector<UnwoundFrame>& out);
-  const UnwindStats& stats() const { return stats_; }
+  UnwindStats stats() const;
 
  private:
   std::unique_ptr<UserUnwinder> user_;
+  bool walks_stack_;  // the user unwinder reads registers and stack, not the user callchain
   UnwindStats stats_;
 };
 

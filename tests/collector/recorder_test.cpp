@@ -99,7 +99,10 @@ struct NamedStack {
   int32_t tid = 0;
   std::string comm;
   std::string thread_comm;
-  std::vector<std::string> workload_frames;  // leaf first, only frames in the workload binary
+  std::vector<std::string> workload_frames;  // leaf first, only frames in the workload binary, up to main
+  // Frames of the workload binary beyond main: its _start, which DWARF call graphs (the default)
+  // reach through libc's start code, and frame pointers do not.
+  std::vector<std::string> outer_frames;
   bool has_kernel_frame = false;
   bool has_unmapped_frame = false;
   std::string caller_of_main;  // the module of the frame that called main (libc's start code)
@@ -122,6 +125,7 @@ std::vector<NamedStack> name_stacks(const profile::RawProfile& p, const std::str
     s.samples = counts.samples;
     s.weight = counts.weight;
     bool after_main = false;
+    bool seen_main = false;
     for (const profile::RawFrame& f : frames) {
       if (!f.module.valid()) {
         s.has_unmapped_frame = true;
@@ -133,8 +137,12 @@ std::vector<NamedStack> name_stacks(const profile::RawProfile& p, const std::str
       after_main = false;
       if (m.kind == profile::MappingKind::kKernel) s.has_kernel_frame = true;
       if (m.inode == st.st_ino && m.device == st.st_dev) {
+        if (seen_main) {
+          s.outer_frames.push_back(symbols.function_at(f.offset));
+          continue;
+        }
         s.workload_frames.push_back(symbols.function_at(f.offset));
-        after_main = s.workload_frames.back() == "main";
+        after_main = seen_main = s.workload_frames.back() == "main";
       }
     }
     out.push_back(std::move(s));

@@ -68,14 +68,48 @@ TEST(Unwinder, FramePointerFramesMarkTheInterruptedAddressOfEachContext) {
   EXPECT_EQ(unwinder.stats().user_frames, 2u);
 }
 
-TEST(Unwinder, DwarfModeIsReservedWithAClearError) {
+TEST(Unwinder, DwarfModeTakesStackSizesTheKernelAccepts) {
   auto u = make_user_unwinder(CallGraphMode::kDwarf, 32768);
-  ASSERT_FALSE(u.has_value());
-  EXPECT_EQ(u.error().code(), ErrorCode::kUnsupported);
-  EXPECT_EQ(u.error().message(),
-            "DWARF call graphs are not available in this build yet; use frame pointers (build the "
-            "target with -fno-omit-frame-pointer)");
+  ASSERT_TRUE(u.has_value()) << u.error().message();
+  EXPECT_FALSE((*u)->needs().user_callchain);
+  EXPECT_EQ((*u)->needs().stack_user_bytes, 32768u);
+  auto bad = make_user_unwinder(CallGraphMode::kDwarf, 100000);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(make_user_unwinder(CallGraphMode::kDwarf, 1001).has_value());
   EXPECT_TRUE(make_user_unwinder(CallGraphMode::kFramePointer, 0).has_value());
+}
+
+// Records what it was asked, as an unwinder that reads registers and stack does.
+class StackWalker final : public UserUnwinder {
+ public:
+  PerfSampleNeeds needs() const override { return {false, 0x1ff, 8192}; }
+  void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) override {
+    calls++;
+    out.push_back(UnwoundFrame{common::ProcessAddress(sample.ip), false, true});
+    out.push_back(UnwoundFrame{common::ProcessAddress(0x402000), false, false});
+  }
+  int calls = 0;
+};
+
+TEST(Unwinder, AStackWalkerGetsUserSamplesWhoseCallchainIsEmpty) {
+  // exclude_callchain_user: a user-mode sample has no callchain at all; the walker must still
+  // be asked (with only the IP, the caller chain would be lost).
+  test::SampleValues v;
+  v.ip = 0x401000;
+  v.misc = kMiscUser;
+  test::Bytes bytes = test::encode_sample(test::ember_format(), v);
+  SampleRecord s = decode_sample(bytes);
+  auto walker = std::make_unique<StackWalker>();
+  StackWalker* w = walker.get();
+  Unwinder unwinder(std::move(walker));
+  SampleContext ctx;
+  ctx.ip = s.ip;
+  std::vector<UnwoundFrame> frames;
+  unwinder.unwind(ctx, s, frames);
+  EXPECT_EQ(w->calls, 1);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[1].address.value(), 0x402000u);
 }
 
 }  // namespace
