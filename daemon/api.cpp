@@ -568,9 +568,22 @@ HttpResponse Api::metrics() {
             static_cast<double>(c.dropped_samples));
   m.counter("emberd_filtered_samples_total", "Samples of processes that are not targets.",
             static_cast<double>(c.filtered_samples));
-  m.family("emberd_unwind_failures_total", "counter", "Stacks or frames that could not be unwound completely, by reason.",
+  m.family("emberd_unwind_failures_total", "counter",
+           "Stacks that could not be unwound completely, by reason (dwarf_*: DWARF unwinding; "
+           "no_mapping counts frames).",
            {{{{"reason", "no_mapping"}}, static_cast<double>(c.frames_without_mapping)},
-            {{{"reason", "depth_limit"}}, static_cast<double>(c.stacks_at_depth_limit)}});
+            {{{"reason", "depth_limit"}}, static_cast<double>(c.stacks_at_depth_limit)},
+            {{{"reason", "dwarf_stack_end"}}, static_cast<double>(c.dwarf_stack_end)},
+            {{{"reason", "dwarf_no_cfi"}}, static_cast<double>(c.dwarf_no_cfi)},
+            {{{"reason", "dwarf_bad_memory"}}, static_cast<double>(c.dwarf_bad_memory)},
+            {{{"reason", "dwarf_bad_frame"}}, static_cast<double>(c.dwarf_bad_frame)},
+            {{{"reason", "dwarf_max_depth"}}, static_cast<double>(c.dwarf_max_depth)},
+            {{{"reason", "dwarf_no_registers"}}, static_cast<double>(c.dwarf_no_registers)}});
+  m.counter("emberd_dwarf_unwinds_total", "User stacks unwound with DWARF CFI.", static_cast<double>(c.dwarf_unwinds));
+  m.counter("emberd_dwarf_unwinds_complete_total", "DWARF unwinds that reached the outermost frame.",
+            static_cast<double>(c.dwarf_to_root));
+  m.gauge("emberd_unwind_table_bytes", "Memory of the per-binary CFI tables held for DWARF unwinding.",
+          static_cast<double>(c.unwind_table_bytes));
   m.counter("emberd_samples_without_process_total", "Samples of processes that were gone before anything was known of them.",
             static_cast<double>(c.samples_without_process));
   m.counter("emberd_malformed_records_total", "Perf records that could not be right and were skipped.",

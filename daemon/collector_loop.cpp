@@ -38,6 +38,15 @@ void add_counters(collector::CollectorStats& into, const collector::CollectorSta
   EMBER_ADD(records)
   EMBER_ADD(bytes)
   EMBER_ADD(processes_evicted)
+  EMBER_ADD(dwarf_unwinds)
+  EMBER_ADD(dwarf_to_root)
+  EMBER_ADD(dwarf_stack_end)
+  EMBER_ADD(dwarf_no_cfi)
+  EMBER_ADD(dwarf_bad_memory)
+  EMBER_ADD(dwarf_max_depth)
+  EMBER_ADD(dwarf_bad_frame)
+  EMBER_ADD(dwarf_frame_pointer_steps)
+  EMBER_ADD(dwarf_no_registers)
 #undef EMBER_ADD
 }
 
