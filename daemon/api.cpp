@@ -365,7 +365,8 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
     j["to"] = format_time(range->to);
     j["filter"] = filter->describe();
     r.content_type = "application/json";
-    r.body = j.dump(2) + "\n";
+    // Function names come from binaries: invalid UTF-8 is replaced, never a failed answer.
+    r.body = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     r.headers.emplace_back("Content-Disposition", fmt::format("inline; filename=\"{}-report.json\"", base_name));
     return r;
   }

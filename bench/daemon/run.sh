@@ -74,10 +74,19 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 snapshots=$(find "$tmp/data" -maxdepth 1 -name '*.pb.gz' | wc -l)
 bytes=$(find "$tmp/data" -maxdepth 1 -name '*.pb.gz' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 
+# Queries over the whole run (every snapshot and the live window): first (decoding every
+# snapshot) and again (from the decoded-snapshot cache).
+query_cold=$(curl -sf -o "$tmp/q.svg" -w '%{time_total}' "${url}api/v1/flamegraph.svg?from=-1h")
+query_warm=$(curl -sf -o /dev/null -w '%{time_total}' "${url}api/v1/flamegraph.svg?from=-1h")
+pprof_bytes=$(curl -sf "${url}api/v1/profile.pb.gz?from=-1h" | wc -c)
+symbolize_ms=$(grep -o 'symbolize_cpu_ms=[0-9.]*' "$tmp/err" | cut -d= -f2 | sort -n |
+               awk '{ v[NR] = $1; s += $1 } END { if (NR) printf "%.0f ms mean, %.0f ms median, %.0f ms max", s / NR, v[int((NR + 1) / 2)], v[NR] }')
+
 awk -v t0="$t0" -v t1="$t1" -v hz="$hz" -v w0="$w0" -v w1="$w1" -v rmax="$rss_max" \
     -v rsum="$rss_sum" -v rn="$rss_n" -v s0="$samples0" -v s1="$samples1" -v lost="$lost" \
     -v snaps="$snapshots" -v bytes="$bytes" -v ncpu="$ncpu" -v load="$load" -v cg="$call_graph" \
-    -v secs="$seconds" 'BEGIN {
+    -v secs="$seconds" -v qc="$query_cold" -v qw="$query_warm" -v pb="$pprof_bytes" \
+    -v sym="$symbolize_ms" 'BEGIN {
   wall = w1 - w0; cpu = (t1 - t0) / hz
   printf "emberd, default settings (99 Hz, %s stacks, 60 s snapshots), %d CPUs busy with the 70/30 workload\n", cg, ncpu
   printf "  measured:        %.0f s (after 15 s of start-up), load average %s\n", wall, load
@@ -85,4 +94,6 @@ awk -v t0="$t0" -v t1="$t1" -v hz="$hz" -v w0="$w0" -v w1="$w1" -v rmax="$rss_ma
   printf "  RSS:             %.1f MiB max, %.1f MiB mean\n", rmax / 1024, rsum / rn / 1024
   printf "  samples:         %d (%.0f/s), %d lost\n", s1 - s0, (s1 - s0) / wall, lost
   printf "  snapshots:       %d files, %d bytes: %.1f KiB per minute\n", snaps, bytes, bytes / 1024 / ((wall + 15) / 60)
+  printf "  per snapshot:    symbolization %s of CPU\n", sym
+  printf "  query:           flamegraph of the whole run %.2f s first, %.2f s again; its pprof %d bytes\n", qc, qw, pb
 }'

@@ -192,6 +192,16 @@ TEST_F(ApiTest, TargetsAndTheIndexPage) {
   EXPECT_EQ(get("/?from=-15m").status, 200);
 }
 
+TEST_F(ApiTest, HostileNamesAreAnsweredNotFailed) {
+  // Names come from binaries and /proc: invalid UTF-8 and markup are data like any other.
+  add_snapshot(unix_now_ns() - 5 * 60 * kSecond, {{50, "ev\xffil", {"main", "f\xfe\xff<b>"}, 2}});
+  for (const char* target : {"/api/v1/report.json", "/api/v1/targets", "/api/v1/folded", "/api/v1/flamegraph.svg", "/"}) {
+    HttpResponse r = get(target);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body.substr(0, 200);
+  }
+  EXPECT_NO_THROW(nlohmann::json::parse(get("/api/v1/report.json").body));
+}
+
 TEST_F(ApiTest, BadRequestsSayWhy) {
   auto expect_400 = [&](const std::string& target, const std::string& why) {
     HttpResponse r = get(target);
