@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -56,10 +57,14 @@ class CliTest : public ::testing::Test {
     ASSERT_GT(alpha + beta, 0);
     double alpha_share = static_cast<double>(alpha) / static_cast<double>(alpha + beta);
     EXPECT_NEAR(alpha_share, 0.70, 0.05) << "alpha " << alpha << " beta " << beta;
+    std::printf("measured split: compute_alpha %.1f%%, compute_beta %.1f%% of %lld samples in compute_*\n",
+                100 * alpha_share, 100 * (1 - alpha_share), static_cast<long long>(alpha + beta));
     // The exact caller chain, leaf's caller included.
     int64_t chained = s.chain_samples(kAlphaChain) + s.chain_samples(kBetaChain);
     EXPECT_GE(static_cast<double>(chained), chain_fraction * static_cast<double>(alpha + beta))
         << "samples in compute_* reaching main through the known chain";
+    std::printf("exact caller chain to main: %.2f%% of them\n",
+                100.0 * static_cast<double>(chained) / static_cast<double>(alpha + beta));
     // The root frame is the process name.
     for (const auto& [frames, value] : s.stacks) EXPECT_EQ(frames.front(), process);
   }
