@@ -58,9 +58,6 @@ class Api {
   std::mutex mutex_;
 };
 
-// Query strings: "a=1&b=x%20y" -> {("a","1"), ("b","x y")}. Errors name the problem.
-Result<std::vector<std::pair<std::string, std::string>>> parse_query_string(std::string_view query);
-std::string url_encode(std::string_view text);
 std::string html_escape(std::string_view text);
 
 }  // namespace ember::daemon

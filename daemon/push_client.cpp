@@ -23,6 +23,7 @@
 
 #include "daemon/http_server.h"
 #include "daemon/logfmt.h"
+#include "daemon/url.h"
 
 namespace ember::daemon {
 
@@ -31,19 +32,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 namespace {
-
-std::string url_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += fmt::format("%{:02X}", u);
-    }
-  }
-  return out;
-}
 
 std::string random_boundary() {
   std::random_device rd;
@@ -255,7 +243,7 @@ class PushClient::Impl {
 
     const std::string target = fmt::format(
         "{}/ingest?name={}&from={}&until={}&format=pprof&spyName=ember&sampleRate={}", url_.prefix,
-        url_escape(push_series_name(config_, host_)), item.start / 1'000'000'000,
+        url_encode(push_series_name(config_, host_)), item.start / 1'000'000'000,
         (item.end + 999'999'999) / 1'000'000'000, 99);
     http::request<http::string_body> req{http::verb::post, target, 11};
     req.set(http::field::host, url_.port == 80 ? url_.host : fmt::format("{}:{}", url_.host, url_.port));

@@ -12,6 +12,7 @@
 #include "daemon/live_window.h"
 #include "daemon/query_engine.h"
 #include "daemon/snapshot_store.h"
+#include "daemon/url.h"
 #include "profiles.h"
 #include "proto/pprof.h"
 #include "test_support.h"
