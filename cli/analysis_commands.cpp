@@ -29,10 +29,7 @@ struct ReportArgs {
 };
 
 int run_report(const ReportArgs& args) {
-  if (auto ok = common::check_output_writable(args.output); !ok) {
-    fail("cannot write " + ok.error().message());
-    return kExitFailure;
-  }
+  if (!output_writable(args.output)) return kExitFailure;
   auto profile = load_profiles(args.inputs);
   if (!profile) {
     fail(profile.error().message());
@@ -108,10 +105,7 @@ int run_compare(CompareArgs& args) {
   }
   for (const auto* path : {&args.markdown, &args.json}) {
     if (*path) {
-      if (auto ok = common::check_output_writable(**path); !ok) {
-        fail("cannot write " + ok.error().message());
-        return kExitUsage;
-      }
+      if (!output_writable(**path)) return kExitUsage;
     }
   }
 

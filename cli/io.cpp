@@ -104,6 +104,12 @@ Result<void> write_profile(const profile::Profile& profile, const std::string& p
 
 void fail(std::string_view message) { fmt::print(stderr, "ember: {}\n", message); }
 
+bool output_writable(const std::string& path) {
+  auto ok = common::check_output_writable(path);
+  if (!ok) fail("cannot write " + ok.error().message());
+  return ok.has_value();
+}
+
 void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs) {
   command
       ->add_option("inputs", inputs,

@@ -52,6 +52,10 @@ std::string thousands(uint64_t n);
 // Prints "ember: MESSAGE" on stderr: every command's one-line errors.
 void fail(std::string_view message);
 
+// Checks, before any work, that PATH can be written ("-" always can); false after printing
+// "ember: cannot write PATH: reason".
+bool output_writable(const std::string& path);
+
 // The positional input files option shared by flamegraph, convert and report.
 void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs);
 

@@ -166,17 +166,11 @@ int run_record(RecordArgs& args) {
       fail(format.error().message());
       return kExitUsage;
     }
-    if (auto ok = common::check_output_writable(path); !ok) {
-      fail("cannot write " + ok.error().message());
-      return kExitFailure;
-    }
+    if (!output_writable(path)) return kExitFailure;
     formats.push_back(*format);
   }
   if (args.metadata) {
-    if (auto ok = common::check_output_writable(*args.metadata); !ok) {
-      fail("cannot write " + ok.error().message());
-      return kExitFailure;
-    }
+    if (!output_writable(*args.metadata)) return kExitFailure;
   }
 
   collector::Target target;

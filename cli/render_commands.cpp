@@ -83,10 +83,7 @@ int run_convert(const ConvertArgs& args) {
     fail(format.error().message());
     return kExitUsage;
   }
-  if (auto ok = common::check_output_writable(args.output); !ok) {
-    fail("cannot write " + ok.error().message());
-    return kExitFailure;
-  }
+  if (!output_writable(args.output)) return kExitFailure;
   auto profile = load_profiles(args.inputs);
   if (!profile) {
     fail(profile.error().message());
@@ -111,10 +108,7 @@ struct DiffArgs {
 };
 
 int run_diff(const DiffArgs& args) {
-  if (auto ok = common::check_output_writable(args.output); !ok) {
-    fail("cannot write " + ok.error().message());
-    return kExitFailure;
-  }
+  if (!output_writable(args.output)) return kExitFailure;
   auto baseline = load_profile(args.baseline);
   if (!baseline) {
     fail(baseline.error().message());
