@@ -26,6 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::Emberd;
 using test::TempDir;
+using test::ready;
 using test::Workload;
 
 const std::string kSeventyThirty = EMBER_WORKLOAD_SEVENTY_THIRTY;
@@ -54,7 +55,7 @@ uint64_t total_samples(const std::string& pprof_bytes) {
 TEST(Emberd, ServesEveryEndpointWhileProfilingTheHost) {
   TempDir dir;
   Workload w({kSeventyThirty, "--seconds", "60"});
-  ASSERT_TRUE(w.wait_ready());
+  ASSERT_TRUE(ready(w));
   Emberd emberd(dir, args(dir));
   ASSERT_FALSE(emberd.url().empty()) << emberd.log();
   ASSERT_TRUE(emberd.wait_snapshots(3, 60s)) << emberd.log();
@@ -173,7 +174,7 @@ TEST(Emberd, ServesEveryEndpointWhileProfilingTheHost) {
 TEST(Emberd, AfterSigkillEverySnapshotIsStillServedAndNoneIsTorn) {
   TempDir dir;
   Workload w({kSeventyThirty, "--seconds", "60"});
-  ASSERT_TRUE(w.wait_ready());
+  ASSERT_TRUE(ready(w));
   std::map<std::string, std::string> before;
   {
     Emberd emberd(dir, args(dir), "first");
@@ -210,7 +211,7 @@ TEST(Emberd, AfterSigkillEverySnapshotIsStillServedAndNoneIsTorn) {
 TEST(Emberd, SigtermWritesTheCurrentWindow) {
   TempDir dir;
   Workload w({kSeventyThirty, "--seconds", "60"});
-  ASSERT_TRUE(w.wait_ready());
+  ASSERT_TRUE(ready(w));
   Emberd emberd(dir, args(dir, "", "1h"));
   ASSERT_FALSE(emberd.url().empty()) << emberd.log();
   // Samples are in the live window, nothing on disk yet.
@@ -262,7 +263,7 @@ TEST(Emberd, RetentionDeletesTheOldestFirst) {
 TEST(Emberd, SighupReloadsTargetsAndKeepsRunningOnABadFile) {
   TempDir dir;
   Workload w({kSeventyThirty, "--seconds", "60"});
-  ASSERT_TRUE(w.wait_ready());
+  ASSERT_TRUE(ready(w));
   std::string cfg = config_file(dir, "emberd.toml", "[targets]\nall = true\n");
   Emberd emberd(dir, args(dir, cfg));
   ASSERT_FALSE(emberd.url().empty()) << emberd.log();
@@ -353,7 +354,7 @@ TEST(Emberd, CheckConfigPrintsTheEffectiveConfigurationOrTheError) {
 TEST(Emberd, FilteredTargetsRecordOnlyMatchingProcesses) {
   TempDir dir;
   Workload w({kSeventyThirty, "--seconds", "60"});
-  ASSERT_TRUE(w.wait_ready());
+  ASSERT_TRUE(ready(w));
   std::string cfg = config_file(dir, "emberd.toml", "[targets]\npids = [" + std::to_string(w.pid()) + "]\n");
   Emberd emberd(dir, args(dir, cfg));
   ASSERT_FALSE(emberd.url().empty()) << emberd.log();

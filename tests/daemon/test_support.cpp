@@ -246,44 +246,6 @@ bool Emberd::wait_snapshots(uint64_t n, std::chrono::seconds limit) {
   return false;
 }
 
-Workload::Workload(const std::vector<std::string>& argv) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return;
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  ::close(out[1]);
-  out_ = out[0];
-}
-
-Workload::~Workload() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  if (out_ >= 0) ::close(out_);
-}
-
-bool Workload::wait_ready() {
-  std::string line;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    char c;
-    if (::read(out_, &c, 1) != 1) return false;
-    if (c == '\n') return line == "ready";
-    line += c;
-  }
-  return false;
-}
-
 std::optional<double> json_number(const std::string& json, const std::string& key) {
   std::string needle = "\"" + key + "\":";
   size_t at = json.find(needle);

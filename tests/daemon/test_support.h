@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
+
 namespace ember::daemon::test {
 
 class TempDir {
@@ -87,17 +89,8 @@ class Emberd {
 };
 
 // A workload fixture process ("ready" on stdout once running).
-class Workload {
- public:
-  explicit Workload(const std::vector<std::string>& argv);
-  ~Workload();
-  pid_t pid() const { return pid_; }
-  bool wait_ready();
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
+using Workload = ember::testing::Background;
+inline bool ready(Workload& w) { return w.read_line(std::chrono::seconds(30)) == "ready"; }
 
 // A number from JSON-ish text: the value after "\"key\": " (first occurrence).
 std::optional<double> json_number(const std::string& json, const std::string& key);
