@@ -304,9 +304,12 @@ TEST(DwarfIndex, OwnDieReaderAgreesWithLibdw) {
       ASSERT_EQ(a, b) << hex_list({address});
       if (a.size() > 1) ++inlined;
     }
+#ifdef __OPTIMIZE__
+    // The comparison covered inlined calls (an -O0 build, as the sanitizer build is, has few).
     if (path == self) {
       EXPECT_GT(inlined, addresses.size() / 10);
     }
+#endif
   }
 }
 
