@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # ember-gate.sh: profile a benchmark in CI, keep the artifacts, and fail on a regression.
 #
-#   ember-gate.sh [--runs N] [--baseline DIR] [--out DIR] [--threshold PCT] [--min-share PCT]
-#                 [--update-baseline] [--] BENCHMARK [ARGS...]
+#   ember-gate.sh [--runs N] [--frequency HZ] [--baseline DIR] [--out DIR] [--threshold PCT]
+#                 [--min-share PCT] [--update-baseline] [--] BENCHMARK [ARGS...]
 #
 # Steps (the same as the GitHub Actions workflow in docs/ci.md):
-#   1. record the benchmark N times (default 5) with `ember record`: OUT/run-I.pb.gz and
+#   1. record the benchmark N times (default 5; at HZ samples a second, default ember's 999 — raise
+#      it for benchmarks shorter than a few seconds) with `ember record`: OUT/run-I.pb.gz and
 #      OUT/run-I.json (what was recorded: event, frequency, samples, lost, host, kernel, ...);
 #   2. OUT/flamegraph.svg and OUT/report.txt from all runs merged;
 #   3. when BASELINE holds profiles: `ember compare` (OUT/compare.md for a pull-request comment,
@@ -18,6 +19,7 @@ set -euo pipefail
 
 EMBER=${EMBER:-ember}
 runs=5
+frequency=
 baseline=ember-baseline
 out=ember-out
 threshold=10%
@@ -29,6 +31,7 @@ usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
+    --frequency) frequency=$2; shift 2 ;;
     --baseline) baseline=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --threshold) threshold=$2; shift 2 ;;
@@ -42,6 +45,10 @@ while (($#)); do
 done
 (($# > 0)) || { echo "ember-gate.sh: no benchmark command given" >&2; usage; }
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "ember-gate.sh: --runs must be a positive number" >&2; exit 2; }
+[[ -z "$frequency" || "$frequency" =~ ^[1-9][0-9]*$ ]] ||
+  { echo "ember-gate.sh: --frequency must be a positive number" >&2; exit 2; }
+record_args=(-q)
+[[ -n "$frequency" ]] && record_args+=(-F "$frequency")
 
 mkdir -p "$out"
 rm -f "$out"/run-*.pb.gz "$out"/run-*.json
@@ -49,7 +56,7 @@ rm -f "$out"/run-*.pb.gz "$out"/run-*.json
 echo "ember-gate: recording $runs run(s) of: $*" >&2
 current=()
 for ((i = 1; i <= runs; i++)); do
-  "$EMBER" record -q -o "$out/run-$i.pb.gz" --metadata "$out/run-$i.json" -- "$@"
+  "$EMBER" record "${record_args[@]}" -o "$out/run-$i.pb.gz" --metadata "$out/run-$i.json" -- "$@"
   current+=("$out/run-$i.pb.gz")
 done
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/cli/folded_shares.h"
 #include "tests/support/process.h"
@@ -93,6 +94,85 @@ TEST_F(CliTest, RecordWithoutFramePointersByDefault) {
   expect_seventy_thirty(s, 0.99, "nofp_70_30");
   // Complete stacks: they reach the C runtime's entry below main.
   EXPECT_GE(static_cast<double>(s.chain_samples({"__libc_start_call_main", "main"})), 0.99 * static_cast<double>(s.containing("main")));
+}
+
+// perf's stacks in folded form: `perf script -F comm,ip,sym` prints a header line per sample,
+// one line per frame (leaf first; "(inlined)" after frames of inlined calls) and a blank line.
+std::string perf_script_as_folded(const std::string& script) {
+  std::string out;
+  std::vector<std::string> frames;
+  auto flush = [&] {
+    if (frames.size() > 1) {
+      out += frames.front();  // comm
+      for (size_t i = frames.size(); i-- > 1;) out += ";" + frames[i];
+      out += " 1\n";
+    }
+    frames.clear();
+  };
+  std::istringstream in(script);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      flush();
+      continue;
+    }
+    if (line[0] != '\t' && line[0] != ' ') {
+      flush();
+      frames.push_back(line.substr(0, line.find_last_not_of(' ') + 1));
+      continue;
+    }
+    std::istringstream fields(line);
+    std::string ip, name;
+    fields >> ip;
+    std::getline(fields, name);
+    name.erase(0, name.find_first_not_of(' '));
+    if (name.ends_with(" (inlined)")) name.resize(name.size() - 10);
+    if (auto paren = name.find('('); paren != std::string::npos && paren > 0) name.resize(paren);
+    if (ip.size() == 16 && ip[0] == 'f') name += "_[k]";  // kernel half of the address space
+    frames.push_back(name);
+  }
+  flush();
+  return out;
+}
+
+// The check against the standard tool: the same program without frame pointers, recorded by ember
+// (default: DWARF, 32 KiB) and by `perf record --call-graph dwarf` (8 KiB): the same 70/30
+// shares within ±5 points, and ember's stacks at least as often complete.
+TEST_F(CliTest, AgreesWithPerfDwarfOnTheSameProgram) {
+  if (::access("/usr/bin/perf", X_OK) != 0) GTEST_SKIP() << "perf is not installed";
+  auto perf_data = path("perf.data");
+  auto rec = run({"/usr/bin/perf", "record", "-q", "--buildid-mmap", "--call-graph", "dwarf", "-F", "999", "-o",
+                  perf_data, "--", NOFP_SEVENTY_THIRTY_BIN, "--seconds", "3"});
+  if (rec.exit_code != 0) GTEST_SKIP() << "perf record cannot run here: " << rec.err;
+  auto script = run({"/usr/bin/perf", "script", "-i", perf_data, "-F", "comm,ip,sym"});
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  auto out = path("ember.folded");
+  auto r = run({EMBER_BIN, "record", "-q", "-F", "999", "-o", out, "--", NOFP_SEVENTY_THIRTY_BIN, "--seconds", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  struct Figures {
+    double alpha_share = 0;
+    double chained = 0;
+  };
+  auto figures = [](const FoldedSummary& s, const char* who) {
+    int64_t alpha = s.containing("truth::Worker::compute_alpha");
+    int64_t beta = s.containing("truth::Worker::compute_beta");
+    EXPECT_GT(alpha + beta, 800) << who << ": too few samples to judge shares";
+    Figures f;
+    if (alpha + beta == 0) return f;
+    f.alpha_share = static_cast<double>(alpha) / static_cast<double>(alpha + beta);
+    f.chained = static_cast<double>(s.chain_samples(kAlphaChain) + s.chain_samples(kBetaChain)) /
+                static_cast<double>(alpha + beta);
+    std::printf("%-6s compute_alpha %.1f%%, exact chain to main %.2f%% of %lld samples in compute_*\n", who,
+                100 * f.alpha_share, 100 * f.chained, static_cast<long long>(alpha + beta));
+    return f;
+  };
+  Figures perf = figures(summarize_folded(perf_script_as_folded(script.out)), "perf");
+  Figures ember = figures(summarize_folded(read_text(out)), "ember");
+  EXPECT_NEAR(ember.alpha_share, perf.alpha_share, 0.05);
+  EXPECT_NEAR(ember.alpha_share, 0.70, 0.05);
+  EXPECT_GE(ember.chained, perf.chained - 0.005);
+  EXPECT_GE(ember.chained, 0.99);
 }
 
 TEST_F(CliTest, RecordAttachedProcess) {
