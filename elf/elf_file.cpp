@@ -208,6 +208,7 @@ Result<void> ElfFile::load() {
     info.address = shdr.sh_addr;
     info.offset = shdr.sh_offset;
     info.size = shdr.sh_size;
+    info.flags = shdr.sh_flags;
     info.index = elf_ndxscn(scn);
     if (build_id_.empty() && shdr.sh_type == SHT_NOTE && shdr.sh_offset <= file_size_ &&
         shdr.sh_size <= file_size_ - shdr.sh_offset) {

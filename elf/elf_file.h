@@ -34,6 +34,7 @@ struct SectionInfo {
   uint64_t address = 0;  // sh_addr
   uint64_t offset = 0;   // sh_offset
   uint64_t size = 0;     // sh_size
+  uint64_t flags = 0;    // sh_flags (SHF_*)
   size_t index = 0;      // section index, for elf_getscn
 };
 

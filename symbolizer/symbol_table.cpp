@@ -20,6 +20,7 @@ struct Candidate {
   std::string_view name;
   int binding_rank;  // lower wins
   uint32_t section;  // 0: unknown
+  bool label;        // STT_NOTYPE in code: hand-written assembly's entry points (ld.so's _start)
 };
 
 int binding_rank(unsigned char binding) {
@@ -42,7 +43,8 @@ size_t leading_underscores(std::string_view name) {
   return n;
 }
 
-// Of several names for one address, the one people know: global before weak before local
+// Of several names for one address, the one people know: a function before a label, global before
+// weak before local
 // (perf's choice too), then fewer leading underscores ("malloc" over "__libc_malloc"), then the
 // alphabetically first, so that the choice never depends on the order of the table.
 bool better(const Candidate& a, const Candidate& b) {
@@ -50,7 +52,7 @@ bool better(const Candidate& a, const Candidate& b) {
   auto key = [](const Candidate& c) {
     size_t underscores = leading_underscores(c.name);
     if (c.name.starts_with("_Z") || c.name.starts_with("_R")) underscores = 0;
-    return std::make_tuple(c.binding_rank, underscores, c.name);
+    return std::make_tuple(c.label, c.binding_rank, underscores, c.name);
   };
   return key(a) < key(b);
 }
@@ -101,7 +103,11 @@ Result<SymbolTable> SymbolTable::read(const elf::ElfFile& file, Source source) {
 
   // Section extents, for symbols of size 0: they end where their section ends at the latest.
   std::unordered_map<size_t, std::pair<uint64_t, uint64_t>> section_extent;
-  for (const auto& s : file.sections()) section_extent.emplace(s.index, std::pair{s.address, s.size});
+  std::unordered_map<size_t, bool> executable;
+  for (const auto& s : file.sections()) {
+    section_extent.emplace(s.index, std::pair{s.address, s.size});
+    executable.emplace(s.index, (s.flags & SHF_EXECINSTR) != 0);
+  }
 
   std::vector<Candidate> candidates;
   candidates.reserve(count / 2);
@@ -109,19 +115,37 @@ Result<SymbolTable> SymbolTable::read(const elf::ElfFile& file, Source source) {
     GElf_Sym sym;
     if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) continue;
     unsigned char type = GELF_ST_TYPE(sym.st_info);
-    if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
     if (sym.st_shndx == SHN_UNDEF || sym.st_shndx == SHN_ABS || sym.st_value == 0) continue;
-    const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
-    if (name == nullptr || name[0] == '\0') continue;
     uint32_t section = sym.st_shndx < SHN_LORESERVE ? sym.st_shndx : 0;
+    // Untyped symbols count only in code, as perf counts them: entry points written in assembly
+    // without .type (ld.so's _start); in data they are markers such as _edata.
+    bool label = type == STT_NOTYPE;
+    if (label) {
+      auto it = executable.find(section);
+      if (it == executable.end() || !it->second) continue;
+    } else if (type != STT_FUNC && type != STT_GNU_IFUNC) {
+      continue;
+    }
+    const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+    if (name == nullptr || name[0] == '\0' || (label && name[0] == '.')) continue;
     candidates.push_back(Candidate{sym.st_value, sym.st_size, name,
-                                   binding_rank(GELF_ST_BIND(sym.st_info)), section});
+                                   binding_rank(GELF_ST_BIND(sym.st_info)), section, label});
   }
 
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
     if (a.start != b.start) return a.start < b.start;
     return better(a, b);
   });
+  // A label inside a function with a size is a jump target of that function, not a name for the
+  // code after it.
+  uint64_t function_end = 0;
+  size_t kept = 0;
+  for (const Candidate& c : candidates) {
+    if (c.label && c.start < function_end) continue;
+    if (!c.label && c.start + c.size > c.start) function_end = std::max(function_end, c.start + c.size);
+    candidates[kept++] = c;
+  }
+  candidates.resize(kept);
 
   table.symbols_.reserve(candidates.size());
   for (size_t i = 0; i < candidates.size();) {

@@ -15,7 +15,6 @@
 //
 // The workload is `xz -T1 -6` compressing a semi-random text file made once in /tmp.
 
-#include <elf.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -46,7 +45,6 @@
 #include "collector/process_table.h"
 #include "collector/recorder.h"
 #include "collector/ring_buffer.h"
-#include "elf/elf_file.h"
 #include "profile/folded.h"
 #include "symbolizer/build_profile.h"
 #include "symbolizer/symbolizer.h"
@@ -620,13 +618,10 @@ int xz(const Args& a) {
   o.frequency_hz = a.frequency;
   o.stack_size = 32768;
   EmberRun run = ember_record(command, o, a.seconds);
-  // Names of every unique frame (inline frames included), and each module's entry point: the
-  // frame at e_entry is _start even where the symbol table leaves it out (ld.so's _start is a
-  // zero-sized NOTYPE symbol that ember's symbolizer does not use; perf does).
+  // Names of every unique frame (inline frames included).
   ember::symbolizer::Options so;
   auto symbols = ember::symbolizer::make_symbolizer(so);
   std::map<std::pair<uint32_t, uint64_t>, std::vector<std::string>> names;
-  std::map<uint32_t, std::optional<uint64_t>> entry_offsets;
   run.raw.for_each_stack([&](const ember::profile::SampleOrigin&, std::span<const ember::profile::RawFrame> frames,
                              const ember::profile::RawStackCounts&) {
     for (const auto& f : frames) {
@@ -641,35 +636,23 @@ int xz(const Args& a) {
     for (size_t i = 0; i < offsets.size() && i < syms.size(); ++i) {
       for (const auto& frame : syms[i].frames) names[{module, offsets[i]}].push_back(frame.function);
     }
-    if (m.kind == ember::profile::MappingKind::kFile) {
-      auto elf = ember::elf::ElfFile::open_path(m.path);
-      Elf64_Ehdr ehdr{};
-      if (elf && ::pread(elf->fd(), &ehdr, sizeof ehdr, 0) == static_cast<ssize_t>(sizeof ehdr)) {
-        if (auto off = elf->to_file_offset(ember::common::ElfAddress(ehdr.e_entry))) entry_offsets[module] = off->value();
-      }
-    }
   }
-  int64_t ember_total = 0, ember_reached = 0, ember_reached_by_entry = 0;
+  int64_t ember_total = 0, ember_reached = 0;
   std::vector<std::string> ember_misses;  // a few stacks that do not reach, for the reader
   run.raw.for_each_stack([&](const ember::profile::SampleOrigin& o, std::span<const ember::profile::RawFrame> frames,
                              const ember::profile::RawStackCounts& counts) {
     if (run.raw.str(o.comm) != "xz") return;
     ember_total += static_cast<int64_t>(counts.samples);
-    bool by_name = false, by_entry = false;
+    bool reached = false;
     std::string line;
     for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
       if (!it->module.valid()) continue;
       const auto& n = names[{it->module.value, it->offset}];
-      by_name = by_name || reaches_start(n);
-      auto entry = entry_offsets.find(it->module.value);
-      if (entry != entry_offsets.end() && entry->second && it->offset >= *entry->second && it->offset < *entry->second + 16) {
-        by_entry = true;
-      }
+      reached = reached || reaches_start(n);
       line += (line.empty() ? "" : ";") + (n.empty() ? fmt::format("{:#x}", it->offset) : n.back());
     }
-    if (by_name || by_entry) {
+    if (reached) {
       ember_reached += static_cast<int64_t>(counts.samples);
-      if (!by_name) ember_reached_by_entry += static_cast<int64_t>(counts.samples);
     } else if (ember_misses.size() < 5) {
       ember_misses.push_back(fmt::format("{} {}", line, counts.samples));
     }
@@ -712,9 +695,8 @@ int xz(const Args& a) {
   auto pct = [](double part, double whole) { return whole == 0 ? 0.0 : 100.0 * part / whole; };
   fmt::print("\nxz samples whose stack reaches __libc_start_call_main or _start\n");
   fmt::print("  {:<40} {:>10} {:>10} {:>9}\n", "", "samples", "reached", "percent");
-  fmt::print("  {:<40} {:>10} {:>10} {:>8.2f}%   ({} of them at an unnamed entry point)\n", "ember, DWARF, 32 KiB copy",
-             ember_total, ember_reached, pct(static_cast<double>(ember_reached), static_cast<double>(ember_total)),
-             ember_reached_by_entry);
+  fmt::print("  {:<40} {:>10} {:>10} {:>8.2f}%\n", "ember, DWARF, 32 KiB copy", ember_total, ember_reached,
+             pct(static_cast<double>(ember_reached), static_cast<double>(ember_total)));
   fmt::print("  {:<40} {:>10} {:>10} {:>8.2f}%\n", "perf --call-graph dwarf (8 KiB, default)", perf8.total, perf8.reached,
              pct(static_cast<double>(perf8.reached), static_cast<double>(perf8.total)));
   fmt::print("  {:<40} {:>10} {:>10} {:>8.2f}%\n", "perf --call-graph dwarf,32768", perf32.total, perf32.reached,

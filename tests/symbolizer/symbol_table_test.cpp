@@ -65,6 +65,20 @@ TEST(SymbolTable, SymbolsOfSizeZeroReachToTheNextSymbol) {
   EXPECT_EQ(symbols[2].frames[0].function, "zero_size_b");
 }
 
+// perf names code that only an untyped label covers (ld.so's _start is one); so does ember. A
+// label inside a function with a size does not split that function.
+TEST(SymbolTable, LabelsInCodeNameWhatNoFunctionCovers) {
+  auto nm = nm_symbols(fixture("symtab_fixture"));
+  uint64_t entry = nm.at("untyped_entry").address;
+  uint64_t sized = nm.at("sized_asm").address;
+  uint64_t inner = nm.at("inner_label").address;
+  ASSERT_EQ(inner, sized + 1);
+  auto symbols = symbolize(fixture("symtab_fixture"), {entry, entry + 3, inner, inner + 2});
+  std::vector<std::string> names;
+  for (const Symbol& s : symbols) names.push_back(s.empty() ? "" : s.frames.back().function);
+  EXPECT_EQ(names, (std::vector<std::string>{"untyped_entry", "untyped_entry", "sized_asm", "sized_asm"}));
+}
+
 TEST(SymbolTable, RustMangledNamesAreDemangledAndKeptMangledAsSystemName) {
   const std::string legacy = "_ZN7mycrate6legacy8function17h0123456789abcdefE";
   const std::string v0 = "_RNvNtCs1234_7mycrate2v08function";
