@@ -34,6 +34,7 @@ Result<std::unique_ptr<Binary>> Binary::open(elf::ElfFile file, const std::strin
     if (!symtab) return std::unexpected(symtab.error());
   }
   binary->symbols_ = std::move(*symtab);
+  binary->symbols_.add_plt_stubs(main);
 
   DwarfIndex::Settings settings;
   settings.demangle = options.demangle;
@@ -66,6 +67,7 @@ const std::string& Binary::symbol_name(const ElfSymbol& symbol) {
   auto [it, inserted] = demangled_.try_emplace(&symbol);
   if (inserted) {
     it->second = options_.demangle ? demangle(symbol.name, options_.full_names) : std::string(symbol.name);
+    if (symbol.plt) it->second += "@plt";
     demangled_bytes_ += it->second.capacity() + 48;
   }
   return it->second;
@@ -88,6 +90,7 @@ Symbol Binary::symbolize(uint64_t elf_address) {
   Frame& outer = out.frames.back();
   outer.function = symbol_name(*symbol);
   outer.system_name = std::string(symbol->name);
+  if (symbol->plt) outer.system_name += "@plt";
   return out;
 }
 

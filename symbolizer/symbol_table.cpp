@@ -178,4 +178,55 @@ Result<SymbolTable> SymbolTable::read(const elf::ElfFile& file, Source source) {
   return table;
 }
 
+void SymbolTable::add_plt_stubs(const elf::ElfFile& file) {
+  constexpr uint64_t kStubSize = 16;  // x86-64 PLT entries, lazy or IBT
+  Elf* elf = file.handle();
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(elf, &ehdr) == nullptr || ehdr.e_machine != EM_X86_64) return;
+  const elf::SectionInfo* rela = file.section(".rela.plt");
+  const elf::SectionInfo* plt_sec = file.section(".plt.sec");
+  const elf::SectionInfo* plt = file.section(".plt");
+  if (rela == nullptr || rela->type != SHT_RELA || (plt_sec == nullptr && plt == nullptr)) return;
+  // With IBT the stubs are in .plt.sec from its start; otherwise .plt begins with the resolver.
+  const elf::SectionInfo& stubs = plt_sec != nullptr ? *plt_sec : *plt;
+  const uint64_t first = stubs.address + (plt_sec != nullptr ? 0 : kStubSize);
+  if (stubs.type != SHT_PROGBITS || !file.section_bytes(*rela)) return;
+
+  Elf_Scn* rela_scn = elf_getscn(elf, rela->index);
+  GElf_Shdr rela_shdr;
+  if (rela_scn == nullptr || gelf_getshdr(rela_scn, &rela_shdr) == nullptr) return;
+  Elf_Scn* dynsym_scn = elf_getscn(elf, rela_shdr.sh_link);
+  GElf_Shdr dynsym_shdr;
+  if (dynsym_scn == nullptr || gelf_getshdr(dynsym_scn, &dynsym_shdr) == nullptr ||
+      dynsym_shdr.sh_type != SHT_DYNSYM) {
+    return;
+  }
+  Elf_Data* relocations = elf_getdata(rela_scn, nullptr);
+  Elf_Data* dynsyms = elf_getdata(dynsym_scn, nullptr);
+  if (relocations == nullptr || dynsyms == nullptr) return;
+  size_t entry_size = gelf_fsize(elf, ELF_T_RELA, 1, EV_CURRENT);
+  if (entry_size == 0) return;
+  const size_t count = relocations->d_size / entry_size;
+  const size_t slots = stubs.size / kStubSize - (plt_sec != nullptr ? 0 : 1);
+  if (count == 0 || stubs.size / kStubSize == 0 || count > slots) return;  // not the layout we know
+
+  std::vector<ElfSymbol> added;  // looked up against the table as it was, then added at once
+  for (size_t i = 0; i < count; ++i) {
+    GElf_Rela r;
+    GElf_Sym sym;
+    if (gelf_getrela(relocations, static_cast<int>(i), &r) == nullptr) return;
+    size_t index = GELF_R_SYM(r.r_info);
+    if (index == 0 || gelf_getsym(dynsyms, static_cast<int>(index), &sym) == nullptr) continue;  // IRELATIVE
+    const char* name = elf_strptr(elf, dynsym_shdr.sh_link, sym.st_name);
+    if (name == nullptr || name[0] == '\0') continue;
+    uint64_t start = first + i * kStubSize;
+    // A symbol already there (some linkers name stubs) keeps its place.
+    if (const ElfSymbol* existing = symbols_.find(start); existing != nullptr && existing->start == start) continue;
+    added.push_back(ElfSymbol{start, start + kStubSize, name, true});
+  }
+  if (added.empty()) return;
+  for (ElfSymbol& symbol : added) symbols_.add(symbol);
+  symbols_.finish();
+}
+
 }  // namespace ember::symbolizer

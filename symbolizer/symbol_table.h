@@ -15,6 +15,7 @@ struct ElfSymbol {
   uint64_t start = 0;  // ELF virtual address
   uint64_t end = 0;    // exclusive
   std::string_view name;
+  bool plt = false;    // a PLT stub calling `name` (shown as "name@plt", as perf and objdump do)
 };
 
 class SymbolTable {
@@ -27,6 +28,12 @@ class SymbolTable {
   static Result<SymbolTable> read(const elf::ElfFile& file);
   // Only the given kind of table (an empty one when the file has none).
   static Result<SymbolTable> read(const elf::ElfFile& file, Source source);
+
+  // Adds a symbol for each PLT stub of `file` (x86-64: .plt, or .plt.sec with IBT), named after
+  // the .rela.plt relocation it jumps through. Stubs have no symbols of their own, so without
+  // this a sample in one shows only as module+0xOFFSET. Other files and malformed tables add
+  // nothing: the names are a nicety, not worth an error.
+  void add_plt_stubs(const elf::ElfFile& file);
 
   // The symbol whose [start, end) contains `address`. Symbols of size 0 (hand-written assembly)
   // reach to the next symbol, but not past the end of their section.

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <sstream>
+
 #include "symbolizer/symbolizer.h"
 #include "test_support.h"
 
@@ -77,6 +81,43 @@ TEST(SymbolTable, LabelsInCodeNameWhatNoFunctionCovers) {
   std::vector<std::string> names;
   for (const Symbol& s : symbols) names.push_back(s.empty() ? "" : s.frames.back().function);
   EXPECT_EQ(names, (std::vector<std::string>{"untyped_entry", "untyped_entry", "sized_asm", "sized_asm"}));
+}
+
+// objdump's names for the PLT stubs of `path`: "0000000000001070 <getenv@plt>:" lines.
+std::map<uint64_t, std::string> objdump_plt_stubs(const std::string& path, const std::string& section) {
+  std::map<uint64_t, std::string> out;
+  std::istringstream in(testing::run("objdump -d -j " + section + " '" + path + "' 2>/dev/null"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto open = line.find(" <");
+    if (open == std::string::npos || !line.ends_with(">:")) continue;
+    std::string name = line.substr(open + 2, line.size() - open - 4);
+    if (!name.ends_with("@plt")) continue;  // the resolver stub is "<first@plt-0x10>"
+    out[std::stoull(line.substr(0, open), nullptr, 16)] = name;
+  }
+  return out;
+}
+
+// A sample in a PLT stub names the function it calls, as perf and objdump show it.
+TEST(SymbolTable, PltStubsAreNamedAfterTheirTargets) {
+  for (auto [binary, section] : {std::pair{"plt_fixture", ".plt"}, std::pair{"plt_fixture_ibt", ".plt.sec"}}) {
+    SCOPED_TRACE(binary);
+    auto expected = objdump_plt_stubs(fixture(binary), section);
+    ASSERT_GE(expected.size(), 3u);  // getenv, puts, strlen (and what the C runtime calls)
+    EXPECT_EQ(std::count_if(expected.begin(), expected.end(),
+                            [](const auto& e) { return e.second == "getenv@plt" || e.second == "puts@plt" ||
+                                                       e.second == "strlen@plt"; }),
+              3);
+    std::vector<uint64_t> addresses;
+    for (const auto& [address, name] : expected) addresses.push_back(address + 4);  // inside the stub
+    auto symbols = symbolize(fixture(binary), addresses);
+    size_t i = 0;
+    for (const auto& [address, name] : expected) {
+      ASSERT_FALSE(symbols[i].empty()) << name;
+      EXPECT_EQ(symbols[i].frames.back().function, name);
+      ++i;
+    }
+  }
 }
 
 TEST(SymbolTable, RustMangledNamesAreDemangledAndKeptMangledAsSystemName) {
