@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the Debian package, installs it with dpkg, checks what it put where (and that the
-# installed emberd accepts the installed configuration), then purges it. Run by ctest
+# Builds the Debian package, installs it with dpkg, checks what it put where, runs the installed
+# emberd as its unit would and queries it, then purges it. Run by ctest
 # (label package):
 #   package_test.sh BUILD_DIR
 # Needs root and dpkg; skipped (77) without them, and when an ember package is already
@@ -37,6 +37,43 @@ dpkg-query -W -f='${Conffiles}\n' ember | grep -q "/etc/ember/emberd.toml" || fa
 grep -q 'listen = "127.0.0.1:7070"' "$build/package.check" || fail "the installed configuration is not the default"
 /usr/bin/ember --version | grep -q "ember" || fail "ember --version"
 /usr/sbin/emberd --version | grep -q "emberd" || fail "emberd --version"
+
+# The installed emberd, started as the unit starts it (ExecStart, the installed configuration), on
+# an ephemeral port and a temporary store (PID 1 is not always systemd where tests run): it
+# serves, writes snapshots, answers with a flamegraph and a pprof file that the installed ember
+# reads, and SIGTERM stops it cleanly.
+exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/emberd.service)
+[ "$exec_start" = "/usr/sbin/emberd --config /etc/ember/emberd.toml" ] || fail "unexpected ExecStart: $exec_start"
+store=$(mktemp -d)
+$exec_start --listen 127.0.0.1:0 --data-dir "$store" --interval 1s >"$store.out" 2>"$store.err" &
+emberd_pid=$!
+cleanup() { kill -9 "$emberd_pid" 2>/dev/null || true; rm -rf "$store" "$store.out" "$store.err"; dpkg --purge ember >/dev/null 2>&1 || true; }
+url=""
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^emberd: serving \(http:[^ ]*\)$/\1/p' "$store.out")
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$store.err"; fail "the installed emberd did not announce its URL"; }
+echo "installed emberd serving $url"
+snapshots=0
+for _ in $(seq 1 100); do
+  snapshots=$(ls "$store" | grep -c '\.pb\.gz$' || true)
+  [ "$snapshots" -ge 2 ] && break
+  sleep 0.1
+done
+[ "$snapshots" -ge 2 ] || { cat "$store.err"; fail "the installed emberd wrote no snapshots"; }
+curl -fsS "${url}healthz" | grep -q '"status"' || fail "/healthz"
+curl -fsS -o "$store.svg" "${url}api/v1/flamegraph.svg?from=-5m" || fail "/api/v1/flamegraph.svg"
+grep -q '<svg' "$store.svg" || fail "the flamegraph is not an SVG"
+curl -fsS -o "$store.pb.gz" "${url}api/v1/profile.pb.gz?from=-5m" || fail "/api/v1/profile.pb.gz"
+/usr/bin/ember report "$store.pb.gz" >"$store.report" || fail "the installed ember cannot read the installed emberd's pprof"
+rm -f "$store.svg" "$store.pb.gz" "$store.report"
+kill -TERM "$emberd_pid"
+wait "$emberd_pid" || fail "the installed emberd did not exit cleanly on SIGTERM"
+grep -q "emberd stopped" "$store.err" || fail "no 'emberd stopped' log line"
+rm -rf "$store" "$store.out" "$store.err"
+cleanup() { dpkg --purge ember >/dev/null 2>&1 || true; }
 
 # A conffile outlives "remove" when edited, and goes with "purge".
 echo "# edited by the administrator" >>/etc/ember/emberd.toml
