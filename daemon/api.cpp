@@ -266,11 +266,17 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
     if (merged.error().code() == ErrorCode::kResourceExhausted) return error_response(422, merged.error().message());
     return error_response(500, merged.error().message());
   }
-  const profile::Profile& prof = *merged;
+  profile::Profile& prof = *merged;
   const std::string base_name = fmt::format("emberd-{}-{}-{}", safe_file_part(options_.host),
                                             format_time_compact(range->from), format_time_compact(range->to));
   HttpResponse r;
   if (kind == "pprof") {
+    // emberd has symbolized everything it could, on the host where the binaries are. A mapping
+    // left without functions would make `go tool pprof http://...` ask this server's /symbolz for
+    // the rest and give up on its error; saying "has functions" is what the Go runtime's own
+    // profile endpoint says too. (Files written by `ember record` keep the plain flags, so that
+    // pprof may still try the binaries it finds locally.)
+    for (profile::Mapping& m : prof.mappings) m.has_functions = true;
     auto bytes = proto::encode(prof, proto::Compression::kGzip);
     if (!bytes) return error_response(500, bytes.error().message());
     r.content_type = "application/octet-stream";

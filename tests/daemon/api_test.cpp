@@ -159,6 +159,9 @@ TEST_F(ApiTest, AllFormatsOfTheSameAnswer) {
   auto decoded = proto::decode(pb.body, "answer");
   ASSERT_TRUE(decoded) << decoded.error().message();
   EXPECT_EQ(decoded->total(0), 10);
+  // Every mapping says it has functions: `go tool pprof URL` must not go asking a /symbolz.
+  ASSERT_FALSE(decoded->mappings.empty());
+  for (const auto& m : decoded->mappings) EXPECT_TRUE(m.has_functions);
 
   HttpResponse report = get("/api/v1/report.json?top=1");
   ASSERT_EQ(report.status, 200);

@@ -106,6 +106,15 @@ TEST(Emberd, ServesEveryEndpointWhileProfilingTheHost) {
               0)
         << out;
     EXPECT_NE(out.find("compute_alpha"), std::string::npos) << out;
+    // And straight from the URL, as pprof users point it at a server (it must not go looking
+    // for a /symbolz endpoint and fail).
+    out.clear();
+    EXPECT_EQ(test::run_command("HOME=" + dir.path() + " GOCACHE=" + (dir / "gocache") + " go tool pprof -top '" +
+                                    emberd.url() + "api/v1/profile.pb.gz?from=-1h&pid=" + pid + "' 2>&1",
+                                &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("compute_alpha"), std::string::npos) << out;
   }
 
   // Prometheus accepts the metrics.
