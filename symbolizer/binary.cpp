@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "symbolizer/demangle.h"
+#include "symbolizer/go_pclntab.h"
 
 namespace ember::symbolizer {
 
@@ -27,6 +28,16 @@ Result<std::unique_ptr<Binary>> Binary::open(elf::ElfFile file, const std::strin
       symtab = std::move(debug_symtab);
     } else {
       binary->problems_.push_back(debug_symtab.error().message());
+    }
+  }
+  if (symtab->empty()) {
+    // A stripped Go program: the runtime's own pc-line table names every function (its .dynsym,
+    // when cgo gave it one, only a few C exports).
+    auto go = read_go_functions(main);
+    if (!go) {
+      binary->problems_.push_back(go.error().message());
+    } else if (!go->empty()) {
+      symtab = SymbolTable::from(std::move(*go), SymbolTable::Source::kGoPclntab);
     }
   }
   if (symtab->empty()) {

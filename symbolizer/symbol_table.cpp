@@ -178,6 +178,15 @@ Result<SymbolTable> SymbolTable::read(const elf::ElfFile& file, Source source) {
   return table;
 }
 
+SymbolTable SymbolTable::from(std::vector<ElfSymbol> symbols, Source source) {
+  SymbolTable table;
+  table.symbols_.reserve(symbols.size());
+  for (ElfSymbol& symbol : symbols) table.symbols_.add(symbol);
+  table.symbols_.finish();
+  table.source_ = source;
+  return table;
+}
+
 void SymbolTable::add_plt_stubs(const elf::ElfFile& file) {
   constexpr uint64_t kStubSize = 16;  // x86-64 PLT entries, lazy or IBT
   Elf* elf = file.handle();

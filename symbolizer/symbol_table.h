@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "elf/elf_file.h"
@@ -20,7 +21,7 @@ struct ElfSymbol {
 
 class SymbolTable {
  public:
-  enum class Source { kNone, kSymtab, kDynsym };
+  enum class Source { kNone, kSymtab, kDynsym, kGoPclntab };
 
   SymbolTable() = default;
   // Reads the function symbols of `file`: .symtab when it has any, else .dynsym. A file with
@@ -28,6 +29,8 @@ class SymbolTable {
   static Result<SymbolTable> read(const elf::ElfFile& file);
   // Only the given kind of table (an empty one when the file has none).
   static Result<SymbolTable> read(const elf::ElfFile& file, Source source);
+  // A table of symbols found elsewhere (Go's pclntab).
+  static SymbolTable from(std::vector<ElfSymbol> symbols, Source source);
 
   // Adds a symbol for each PLT stub of `file` (x86-64: .plt, or .plt.sec with IBT), named after
   // the .rela.plt relocation it jumps through. Stubs have no symbols of their own, so without
