@@ -12,6 +12,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { launchChromium } from '../../support/chromium.mjs';
+
 const SKIP = 77;
 const argv = process.argv.slice(2);
 const option = (name) => {
@@ -81,15 +83,7 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   const userDataDir = path.join(work, 'chromium');
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    timeout: TIMEOUT,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  context.setDefaultTimeout(TIMEOUT);
+  context = await launchChromium(chromium, chromiumPath, userDataDir, TIMEOUT);
 }, { timeout: TEST_TIMEOUT });
 
 after(async () => {

@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { launchChromium } from '../../support/chromium.mjs';
+
 const SKIP = 77;
 const argv = process.argv.slice(2);
 function option(name) {
@@ -49,15 +51,7 @@ let userDataDir;
 before(async () => {
   // A fresh profile each run: nothing cached or remembered between runs.
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ember-fg-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    timeout: TIMEOUT,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  context.setDefaultTimeout(TIMEOUT);
+  context = await launchChromium(chromium, chromiumPath, userDataDir, TIMEOUT);
 }, { timeout: TEST_TIMEOUT });
 
 after(async () => {
