@@ -294,6 +294,10 @@ int run_record(RecordArgs& args) {
                         {"frame_pointer_steps", stats.dwarf_frame_pointer_steps},
                         {"stack_size", args.stack_size}};
     }
+    // Every collector counter and gauge, named as in collector_stat_fields().
+    for (const collector::StatField& f : collector::collector_stat_fields()) {
+      meta["collector"][std::string(f.name)] = stats.*f.member;
+    }
     if (auto status = rec.command_wait_status()) {
       meta["command_status"] = describe_wait_status(*status);
       if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);

@@ -29,7 +29,7 @@
 #include <memory>
 #include <vector>
 
-#include "collector/unwind_tables.h"
+#include "collector/unwind_table_cache.h"
 #include "collector/unwinder.h"
 
 namespace ember::collector {
@@ -56,7 +56,7 @@ class DwarfUnwinder final : public UserUnwinder {
 
   PerfSampleNeeds needs() const override;
   void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) override;
-  void add_stats(UnwindStats& stats) const override;
+  void add_stats(CollectorStats& stats) const override;
 
   const UnwindTableCache& tables() const;
   UnwindTableCache& tables();  // tests put prepared tables in

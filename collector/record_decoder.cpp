@@ -283,6 +283,43 @@ uint64_t Record::time() const {
       body);
 }
 
+namespace {
+
+struct Rebaser {
+  std::uintptr_t from;
+  const std::byte* to;
+
+  const std::byte* at(const void* p) const {
+    return p == nullptr ? nullptr : to + (reinterpret_cast<std::uintptr_t>(p) - from);
+  }
+  void operator()(U64View& v) const { v = U64View(at(v.data()), v.size()); }
+  void operator()(std::span<const std::byte>& v) const { v = std::span<const std::byte>(at(v.data()), v.size()); }
+  void operator()(std::string_view& v) const {
+    v = std::string_view(reinterpret_cast<const char*>(at(v.data())), v.size());
+  }
+};
+
+}  // namespace
+
+void rebase(Record& record, std::uintptr_t from, const std::byte* to) {
+  const Rebaser move{from, to};
+  std::visit(
+      [&move](auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, SampleRecord>) {
+          move(r.callchain);
+          move(r.regs_user);
+          move(r.stack_user);
+        } else if constexpr (std::is_same_v<T, MmapRecord>) {
+          move(r.build_id);
+          move(r.filename);
+        } else if constexpr (std::is_same_v<T, CommRecord>) {
+          move(r.comm);
+        }
+      },
+      record.body);
+}
+
 std::string_view to_string(DecodeError error) {
   switch (error) {
     case DecodeError::kTruncated: return "truncated record";

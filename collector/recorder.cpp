@@ -94,7 +94,7 @@ class Recorder::Impl {
         processes_(ProcFs(), modules_, options.max_processes, options.process_filter),
         unwinder_(std::move(user_unwinder)),
         reorder_(kReorderMaxBytes,
-                 [this](uint64_t, std::span<const std::byte> bytes) { apply_record(bytes); }),
+                 [this](const Record& record) { apply_record(record); }),
         window_(options.max_unique_stacks) {}
 
   ~Impl() { stop(); }
@@ -137,7 +137,7 @@ class Recorder::Impl {
   // Returns the time up to which records may be applied: everything still in a ring is later.
   uint64_t read_rings(uint64_t deadline_ns);
   void on_raw_record(std::span<const std::byte> bytes);
-  void apply_record(std::span<const std::byte> bytes);
+  void apply_record(const Record& rec);
   void on_sample(const SampleRecord& s);
   void note_main_module();
   bool targets_ended();
@@ -179,7 +179,8 @@ class Recorder::Impl {
   bool dedupe_ = false;
   ThreadDedup dedup_;
 
-  CollectorStats stats_;
+  CollectorStats stats_;     // what the recorder counts itself
+  CollectorStats reported_;  // stats_ and its parts' stats, as of the last stats()
   bool stopped_ = false;
   bool finished_ = false;
   std::vector<UnwoundFrame> frames_;
@@ -513,15 +514,10 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     return;
   }
   last_record_time_ = rec->time();
-  reorder_.push(rec->time(), bytes);
+  reorder_.push(*rec, bytes);
 }
 
-void Recorder::Impl::apply_record(std::span<const std::byte> bytes) {
-  auto rec = decode_record(bytes, format_);
-  if (!rec) {  // it decoded when queued; the copy cannot differ
-    stats_.malformed_records++;
-    return;
-  }
+void Recorder::Impl::apply_record(const Record& rec) {
   std::visit(
       [this](const auto& r) {
         using T = std::decay_t<decltype(r)>;
@@ -542,7 +538,7 @@ void Recorder::Impl::apply_record(std::span<const std::byte> bytes) {
           }
         }
       },
-      rec->body);
+      rec.body);
 }
 
 profile::ModuleId Recorder::Impl::module_id(const Mapping& m) {
@@ -728,26 +724,15 @@ profile::RawProfile Recorder::Impl::take_profile() {
 }
 
 const CollectorStats& Recorder::Impl::stats() {
-  stats_.out_of_order_records = reorder_.stats().out_of_order;
-  stats_.forced_reorder_flushes = reorder_.stats().forced_flushes;
-  stats_.processes_evicted = processes_.stats().evicted;
-  stats_.processes = processes_.size();
-  stats_.modules = modules_.module_count();
-  stats_.held_files = modules_.held_files();
-  const UnwindStats u = unwinder_.stats();
-  stats_.dwarf_unwinds = u.dwarf_unwinds;
-  stats_.dwarf_to_root = u.dwarf_to_root;
-  stats_.dwarf_stack_end = u.dwarf_stack_end;
-  stats_.dwarf_no_cfi = u.dwarf_no_cfi;
-  stats_.dwarf_bad_memory = u.dwarf_bad_memory;
-  stats_.dwarf_max_depth = u.dwarf_max_depth;
-  stats_.dwarf_bad_frame = u.dwarf_bad_frame;
-  stats_.dwarf_frame_pointer_steps = u.dwarf_frame_pointer_steps;
-  stats_.dwarf_no_registers = u.dwarf_no_registers;
-  stats_.unwind_tables = u.unwind_tables;
-  stats_.unwind_table_bytes = u.unwind_table_bytes;
-  stats_.binaries_without_cfi = u.binaries_without_cfi;
-  return stats_;
+  reported_ = stats_;
+  reported_ += unwinder_.stats();
+  reported_.out_of_order_records = reorder_.stats().out_of_order;
+  reported_.forced_reorder_flushes = reorder_.stats().forced_flushes;
+  reported_.processes_evicted = processes_.stats().evicted;
+  reported_.processes = processes_.size();
+  reported_.modules = modules_.module_count();
+  reported_.held_files = modules_.held_files();
+  return reported_;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -497,39 +497,7 @@ HttpResponse Api::metrics() {
   m.gauge("emberd_sampling", "1 while sampling runs.", st.collector.running ? 1 : 0,
           {{"event", st.collector.event}, {"call_graph", st.collector.call_graph}});
   m.gauge("emberd_sampling_frequency_hertz", "Samples per second per CPU in effect.", st.collector.frequency_hz);
-  m.counter("emberd_samples_total", "Samples recorded.", static_cast<double>(c.samples));
-  m.counter("emberd_lost_samples_total", "Samples the kernel could not deliver (ring buffer full).",
-            static_cast<double>(c.lost_samples));
-  m.counter("emberd_dropped_samples_total", "Samples dropped past profiling.max_unique_stacks.",
-            static_cast<double>(c.dropped_samples));
-  m.counter("emberd_filtered_samples_total", "Samples of processes that are not targets.",
-            static_cast<double>(c.filtered_samples));
-  m.family("emberd_unwind_failures_total", "counter",
-           "Stacks that could not be unwound completely, by reason (dwarf_*: DWARF unwinding; "
-           "no_mapping counts frames).",
-           {{{{"reason", "no_mapping"}}, static_cast<double>(c.frames_without_mapping)},
-            {{{"reason", "depth_limit"}}, static_cast<double>(c.stacks_at_depth_limit)},
-            {{{"reason", "dwarf_stack_end"}}, static_cast<double>(c.dwarf_stack_end)},
-            {{{"reason", "dwarf_no_cfi"}}, static_cast<double>(c.dwarf_no_cfi)},
-            {{{"reason", "dwarf_bad_memory"}}, static_cast<double>(c.dwarf_bad_memory)},
-            {{{"reason", "dwarf_bad_frame"}}, static_cast<double>(c.dwarf_bad_frame)},
-            {{{"reason", "dwarf_max_depth"}}, static_cast<double>(c.dwarf_max_depth)},
-            {{{"reason", "dwarf_no_registers"}}, static_cast<double>(c.dwarf_no_registers)}});
-  m.counter("emberd_dwarf_unwinds_total", "User stacks unwound with DWARF CFI.", static_cast<double>(c.dwarf_unwinds));
-  m.counter("emberd_dwarf_unwinds_complete_total", "DWARF unwinds that reached the outermost frame.",
-            static_cast<double>(c.dwarf_to_root));
-  m.gauge("emberd_unwind_table_bytes", "Memory of the per-binary CFI tables held for DWARF unwinding.",
-          static_cast<double>(c.unwind_table_bytes));
-  m.counter("emberd_samples_without_process_total", "Samples of processes that were gone before anything was known of them.",
-            static_cast<double>(c.samples_without_process));
-  m.counter("emberd_malformed_records_total", "Perf records that could not be right and were skipped.",
-            static_cast<double>(c.malformed_records));
-  m.counter("emberd_throttle_events_total", "Times the kernel throttled sampling.", static_cast<double>(c.throttle_events));
-  m.gauge("emberd_processes", "Processes in the collector's process table.", static_cast<double>(c.processes));
-  m.counter("emberd_processes_evicted_total", "Processes evicted at profiling.max_processes.",
-            static_cast<double>(c.processes_evicted));
-  m.gauge("emberd_modules", "Distinct binaries known.", static_cast<double>(c.modules));
-  m.gauge("emberd_held_files", "Binaries held open for symbolization.", static_cast<double>(c.held_files));
+  add_collector_metrics(m, c);
   m.gauge("emberd_live_unique_stacks", "Distinct stacks in the live window.", static_cast<double>(st.live_unique_stacks));
   m.gauge("emberd_live_window_bytes", "Approximate memory of the live window.", static_cast<double>(st.live_bytes));
   m.counter("emberd_collector_restarts_total", "Recorders replaced by configuration reloads.",

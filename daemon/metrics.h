@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "collector/collector_stats.h"
+
 namespace ember::daemon {
 
 class PrometheusText {
@@ -25,6 +27,10 @@ class PrometheusText {
   void sample(std::string_view name, const Labels& labels, double value);
   std::string out_;
 };
+
+// Every field of the collector's stats, from collector_stat_fields(): a row's metric, or its
+// family with reason="<reason>" (one header per family, at its first row).
+void add_collector_metrics(PrometheusText& m, const collector::CollectorStats& stats);
 
 // emberd's own resource use, read from /proc/self.
 struct SelfUsage {

@@ -49,6 +49,9 @@ class FakeStatus : public StatusSource {
     s.collector.call_graph = "fp";
     s.collector.targets = "all processes";
     s.collector.stats.samples = 1234;
+    s.collector.stats.dwarf_no_cfi = 17;
+    s.collector.stats.dwarf_to_root = 900;
+    s.collector.stats.processes = 12;
     s.store.degraded = degraded;
     s.store.last_error = degraded ? "disk full: No space left on device" : "";
     return s;
@@ -278,6 +281,16 @@ TEST_F(ApiTest, HealthAndMetrics) {
   EXPECT_TRUE(test::metric_value(m.body, "process_resident_memory_bytes").value_or(0) > 0);
   EXPECT_TRUE(test::metric_value(m.body, "process_cpu_seconds_total").has_value());
   EXPECT_NE(m.body.find("# TYPE emberd_samples_total counter"), std::string::npos);
+  // The collector's part comes from its stats table, under the names dashboards already use.
+  EXPECT_NE(m.body.find("emberd_unwind_failures_total{reason=\"dwarf_no_cfi\"} 17\n"), std::string::npos) << m.body;
+  EXPECT_EQ(test::metric_value(m.body, "emberd_dwarf_unwinds_complete_total"), 900);
+  EXPECT_EQ(test::metric_value(m.body, "emberd_processes"), 12);
+  EXPECT_NE(m.body.find("# TYPE emberd_processes gauge"), std::string::npos);
+  size_t family_headers = 0;
+  for (size_t at = 0; (at = m.body.find("# TYPE emberd_unwind_failures_total counter", at)) != std::string::npos; ++at) {
+    family_headers++;
+  }
+  EXPECT_EQ(family_headers, 1u);
   EXPECT_TRUE(Api::is_cheap("/metrics"));
   EXPECT_FALSE(Api::is_cheap("/api/v1/flamegraph.svg"));
 }
