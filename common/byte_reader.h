@@ -106,6 +106,29 @@ class ByteReader {
     return static_cast<int64_t>(value);
   }
 
+  // A protobuf varint: at most 10 bytes, bits past the 64th dropped (as libprotobuf does).
+  // kTruncated when the data ends inside it, kOverlong when 10 bytes all continue; the reader
+  // is then not ok().
+  enum class Varint { kOk, kTruncated, kOverlong };
+  Varint varint(uint64_t& value) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 10; ++i) {
+      if (pos_ + i >= end_) {
+        fail();
+        return Varint::kTruncated;
+      }
+      const auto b = std::to_integer<uint8_t>(data_[pos_ + i]);
+      v |= uint64_t{b & 0x7fu} << (7 * i);
+      if ((b & 0x80u) == 0) {
+        value = v;
+        pos_ += i + 1;
+        return Varint::kOk;
+      }
+    }
+    fail();
+    return Varint::kOverlong;
+  }
+
   // A NUL-terminated string in place (the NUL is read, not returned).
   std::string_view cstr() {
     const char* begin = reinterpret_cast<const char*>(data_.data()) + pos_;
