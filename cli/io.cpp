@@ -118,15 +118,4 @@ void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs) {
       ->required();
 }
 
-std::string thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  int count = 0;
-  for (size_t i = digits.size(); i-- > 0;) {
-    out.insert(out.begin(), digits[i]);
-    if (++count % 3 == 0 && i != 0) out.insert(out.begin(), ',');
-  }
-  return out;
-}
-
 }  // namespace ember::cli

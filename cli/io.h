@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "flamegraph/flamegraph.h"
 #include "profile/folded.h"
 #include "profile/profile.h"
@@ -47,7 +48,7 @@ Result<void> write_profile(const profile::Profile& profile, const std::string& p
                            OutputFormat format, const RenderOptions& options);
 
 // "12,345"
-std::string thousands(uint64_t n);
+using common::thousands;
 
 // Prints "ember: MESSAGE" on stderr: every command's one-line errors.
 void fail(std::string_view message);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "analysis/report.h"
+#include "common/text.h"
 #include "daemon/metrics.h"
 #include "daemon/target_filter.h"
 #include "daemon/url.h"
@@ -25,20 +26,7 @@ HttpResponse bad_request(std::string reason) { return error_response(400, std::m
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string html_escape(std::string_view text) { return common::markup_escaped(text); }
 
 // The parameters of one request, checked against what the endpoint accepts.
 class Params {
@@ -165,15 +153,7 @@ std::string safe_file_part(std::string_view s) {
   return out.empty() ? "host" : out;
 }
 
-std::string thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
+using common::thousands;
 
 std::string format_cpu(int64_t ns) {
   double s = static_cast<double>(ns) / 1e9;
