@@ -1,6 +1,8 @@
-/* Prints offsetof() of every field ember's CPython layout table (python/layouts.cpp) holds, as
+/* Prints offsetof() of every field ember's CPython layout table (python/layout.cpp) holds, as
    "name value" lines, compiled against one installed CPython's own headers. The layout test
-   builds it for each installed 3.8-3.12 and requires the table to match. */
+   builds it for each installed 3.8-3.13 and requires ember's layout to match: the table for
+   3.8-3.12; for 3.13 what ember makes of the interpreter's own _Py_DebugOffsets, which this
+   probe prints as "debug_offsets HEX" (it is then linked with libpython3.13). */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <frameobject.h>
@@ -21,7 +23,9 @@
 int main(void) {
   P("version_hex", PY_VERSION_HEX);
   P("runtime.interpreters_head", offsetof(_PyRuntimeState, interpreters.head));
+#if PY_VERSION_HEX < 0x030D0000
   P("runtime.main_thread", offsetof(_PyRuntimeState, main_thread));
+#endif
   P("interp.next", offsetof(PyInterpreterState, next));
 #if PY_VERSION_HEX >= 0x030B0000
   P("interp.threads_head", offsetof(PyInterpreterState, threads.head));
@@ -30,7 +34,16 @@ int main(void) {
 #endif
   P("tstate.next", offsetof(PyThreadState, next));
   P("tstate.thread_id", offsetof(PyThreadState, thread_id));
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030D0000
+  P("tstate.native_thread_id", offsetof(PyThreadState, native_thread_id));
+  P("tstate.frame", offsetof(PyThreadState, current_frame));
+  P("iframe.previous", offsetof(_PyInterpreterFrame, previous));
+  P("iframe.code", offsetof(_PyInterpreterFrame, f_executable));
+  P("iframe.instr", offsetof(_PyInterpreterFrame, instr_ptr));
+  P("iframe.owner", offsetof(_PyInterpreterFrame, owner));
+  P("code.qualname", offsetof(PyCodeObject, co_qualname));
+  P("code.code_adaptive", offsetof(PyCodeObject, co_code_adaptive));
+#elif PY_VERSION_HEX >= 0x030B0000
   P("tstate.native_thread_id", offsetof(PyThreadState, native_thread_id));
   P("tstate.frame", offsetof(PyThreadState, cframe));
   P("cframe.current_frame", offsetof(_PyCFrame, current_frame));
@@ -63,5 +76,12 @@ int main(void) {
   P("unicode.state", offsetof(PyASCIIObject, state));
   P("unicode.ascii_size", sizeof(PyASCIIObject));
   P("unicode.compact_size", sizeof(PyCompactUnicodeObject));
+#if PY_VERSION_HEX >= 0x030D0000
+  P("debug_offsets.size", sizeof(_Py_DebugOffsets));
+  printf("debug_offsets ");
+  const unsigned char* bytes = (const unsigned char*)&_PyRuntime.debug_offsets;
+  for (size_t i = 0; i < sizeof(_Py_DebugOffsets); ++i) printf("%02x", bytes[i]);
+  printf("\n");
+#endif
   return 0;
 }
