@@ -73,6 +73,53 @@ class Reader final : public ProcessReader {
   ReadStatus read_stack(int32_t tid, std::vector<Frame>& out) override;
 
  private:
+  // One frame of a chain as read: where it is and the fields that say what it runs.
+  struct WalkedFrame {
+    uint64_t address = 0;
+    uint64_t code = 0;
+    uint64_t previous = 0;
+    uint64_t instr = 0;  // f_lasti or the instruction pointer
+    uint8_t flag = 0;    // is_entry (3.11) or owner (3.12+)
+    // Equal as far as the stack is concerned; a leaf's instruction moves as it runs.
+    bool same(const WalkedFrame& o, bool leaf) const {
+      return address == o.address && code == o.code && previous == o.previous &&
+             flag == o.flag && (leaf || instr == o.instr);
+    }
+  };
+  // Reads the fields of a frame's bytes.
+  WalkedFrame walked(uint64_t address, std::span<const std::byte> b) const {
+    WalkedFrame w{address, load<uint64_t>(b, layout_.frame_code),
+                  load<uint64_t>(b, layout_.frame_previous), 0, 0};
+    switch (layout_.frame_model) {
+      case FrameModel::kFrameObject:
+        w.instr = static_cast<uint64_t>(load<int32_t>(b, layout_.frame_instr));
+        w.flag = load<uint8_t>(b, layout_.frame_executing);
+        break;
+      case FrameModel::kEntryFlag:
+        w.instr = load<uint64_t>(b, layout_.frame_instr);
+        w.flag = load<uint8_t>(b, layout_.frame_is_entry);
+        break;
+      case FrameModel::kShimFrames:
+        w.instr = load<uint64_t>(b, layout_.frame_instr);
+        w.flag = load<uint8_t>(b, layout_.frame_owner);
+        break;
+    }
+    return w;
+  }
+  // 3.8–3.10 frame objects outlive their call (a code object keeps its last frame for
+  // reuse, fields intact): only a frame still executing belongs to a stack.
+  bool executing(const WalkedFrame& w) const {
+    if (layout_.frame_model != FrameModel::kFrameObject) return true;
+    if (layout_.line_table == LineTableFormat::kLinetable310) {
+      auto state = static_cast<int8_t>(w.flag);
+      return state == 0 || state == 2;  // FRAME_EXECUTING, FRAME_UNWINDING
+    }
+    return w.flag == 1;
+  }
+  // The frames of a batch, callers first (3.11+ frames sit in the thread's own stack, callers
+  // below callees, so neighbours merge into few pieces): a caller read before its callee can
+  // only have moved on if the callee returned, and a returned callee reads as such.
+  void add_frame_spans(const std::vector<WalkedFrame>& frames);
   // What the last read of a thread found. The next read fetches all of it again with ONE
   // process_vm_readv (thread state, frames, code object heads): between two samples most of a
   // stack is unchanged, and on this kind of machine each system call costs over a microsecond.
@@ -81,8 +128,9 @@ class Reader final : public ProcessReader {
     uint64_t tstate = 0;
     uint64_t pthread = 0;  // 3.8–3.10: the pthread_t the TID was found in
     uint64_t cframe = 0;   // 3.11–3.12: the _PyCFrame tstate pointed at
-    std::vector<uint64_t> frames;  // every frame of the chain, leaf first (shims included)
-    std::vector<uint64_t> codes;   // distinct code objects of those frames
+    std::vector<WalkedFrame> frames;  // the chain last read, leaf first
+    bool checked = false;             // `frames` is a stack the thread had (see read_attempt)
+    std::vector<uint64_t> codes;      // distinct code objects of those frames
   };
   struct RawFrame {
     uint64_t code = 0;
@@ -130,12 +178,21 @@ class Reader final : public ProcessReader {
   std::vector<std::byte> buffer_;
   size_t buffer_used_ = 0;
   std::vector<RawFrame> raw_;
-  std::vector<uint64_t> walked_;
+  std::vector<WalkedFrame> walked_;
   struct Span {
     uint64_t begin = 0;
     uint64_t end = 0;
   };
   std::vector<Span> spans_;
+  std::vector<RemoteMemory::Piece> check_pieces_;
+  std::vector<std::byte> check_buffer_;
+  // Sorts spans_[from..] and merges neighbours, so that one batch reads few pieces and pages.
+  void coalesce_spans(size_t from);
+  // Reads the chain's frames again: true when nothing of it moved (see read_stack).
+  enum class Check { kSame, kChanged, kGone };
+  Check recheck(uint64_t tstate, uint64_t tstate_frame, uint64_t cframe, uint64_t leaf);
+  // One attempt; kChanged in `changed` when the stack moved while it was read.
+  ReadStatus read_attempt(int32_t tid, std::vector<Frame>& out, bool& changed);
   std::vector<std::shared_ptr<const CodeInfo>> pinned_;  // keeps the last stack's names alive
 };
 
@@ -264,19 +321,10 @@ ReadStatus Reader::read_memo(int32_t tid, ThreadMemo& memo, uint64_t& frame, Mis
   // Frames and code objects, neighbours merged into one piece: the kernel's cost is per piece
   // and page far more than per byte, and 3.11+ frames sit side by side in the thread's stack.
   spans_.clear();
-  for (uint64_t f : memo.frames) spans_.push_back({f, f + layout_.frame_size});
+  add_frame_spans(memo.frames);
+  size_t codes_from = spans_.size();
   for (uint64_t c : memo.codes) spans_.push_back({c, c + layout_.code_size});
-  std::sort(spans_.begin(), spans_.end(), [](auto& a, auto& b) { return a.begin < b.begin; });
-  size_t merged = 0;
-  for (size_t i = 0; i < spans_.size(); ++i) {
-    if (merged > 0 && spans_[i].begin <= spans_[merged - 1].end + kMergeGap &&
-        std::max(spans_[i].end, spans_[merged - 1].end) - spans_[merged - 1].begin <= kMaxPiece) {
-      spans_[merged - 1].end = std::max(spans_[merged - 1].end, spans_[i].end);
-    } else {
-      spans_[merged++] = spans_[i];
-    }
-  }
-  spans_.resize(merged);
+  coalesce_spans(codes_from);
   size_t bytes = tstate_size_ + 8 + 8;
   for (const auto& sp : spans_) bytes += sp.end - sp.begin;
   buffer_.resize(bytes);
@@ -307,7 +355,84 @@ ReadStatus Reader::read_memo(int32_t tid, ThreadMemo& memo, uint64_t& frame, Mis
   return ReadStatus::kOk;
 }
 
+void Reader::add_frame_spans(const std::vector<WalkedFrame>& frames) {
+  size_t first = spans_.size();
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+    uint64_t begin = it->address, end = it->address + layout_.frame_size;
+    // Merge into the previous piece when close by, keeping callers-first order between pieces.
+    if (spans_.size() > first) {
+      Span& last = spans_.back();
+      uint64_t lo = std::min(last.begin, begin), hi = std::max(last.end, end);
+      if (begin <= last.end + kMergeGap && end + kMergeGap >= last.begin && hi - lo <= kMaxPiece) {
+        last = {lo, hi};
+        continue;
+      }
+    }
+    spans_.push_back({begin, end});
+  }
+}
+
+void Reader::coalesce_spans(size_t from) {
+  std::sort(spans_.begin() + from, spans_.end(), [](auto& a, auto& b) { return a.begin < b.begin; });
+  size_t merged = from;
+  for (size_t i = from; i < spans_.size(); ++i) {
+    if (merged > from && spans_[i].begin <= spans_[merged - 1].end + kMergeGap &&
+        std::max(spans_[i].end, spans_[merged - 1].end) - spans_[merged - 1].begin <= kMaxPiece) {
+      spans_[merged - 1].end = std::max(spans_[merged - 1].end, spans_[i].end);
+    } else {
+      spans_[merged++] = spans_[i];
+    }
+  }
+  spans_.resize(merged);
+}
+
+Reader::Check Reader::recheck(uint64_t tstate, uint64_t tstate_frame, uint64_t cframe,
+                              uint64_t leaf) {
+  spans_.clear();
+  add_frame_spans(walked_);
+  size_t bytes = tstate_size_ + 8;
+  for (const auto& sp : spans_) bytes += sp.end - sp.begin;
+  check_buffer_.resize(bytes);
+  check_pieces_.clear();
+  size_t used = 0;
+  auto take = [&](size_t n) {
+    std::span<std::byte> s(check_buffer_.data() + used, n);
+    used += n;
+    return s;
+  };
+  check_pieces_.push_back({tstate, take(tstate_size_)});
+  if (cframe) check_pieces_.push_back({cframe + layout_.cframe_current_frame, take(8)});
+  for (const auto& sp : spans_) check_pieces_.push_back({sp.begin, take(sp.end - sp.begin)});
+  auto prefix = memory_.read_prefix(check_pieces_);
+  if (prefix.result == ReadResult::kGone) return Check::kGone;
+  if (prefix.complete != check_pieces_.size()) return Check::kChanged;
+  if (load<uint64_t>(check_pieces_[0].out, layout_.tstate_frame) != tstate_frame) return Check::kChanged;
+  if (cframe && load<uint64_t>(check_pieces_[1].out, 0) != leaf) return Check::kChanged;
+  Fetched again;
+  again.pieces = check_pieces_;
+  again.complete = check_pieces_.size();
+  for (size_t i = 0; i < walked_.size(); ++i) {
+    const std::byte* bytes = again.find(walked_[i].address, layout_.frame_size);
+    if (!bytes) return Check::kChanged;
+    WalkedFrame now = walked(walked_[i].address, {bytes, layout_.frame_size});
+    if (!now.same(walked_[i], i == 0)) return Check::kChanged;
+  }
+  return Check::kSame;
+}
+
 ReadStatus Reader::read_stack(int32_t tid, std::vector<Frame>& out) {
+  // A stack that changed while it was read is read once more before it counts as a miss.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool changed = false;
+    ReadStatus status = read_attempt(tid, out, changed);
+    if (!changed) return status;
+  }
+  out.clear();
+  stats_.stack_changed++;
+  return ReadStatus::kMiss;
+}
+
+ReadStatus Reader::read_attempt(int32_t tid, std::vector<Frame>& out, bool& changed) {
   out.clear();
   pinned_.clear();
   raw_.clear();
@@ -338,9 +463,12 @@ ReadStatus Reader::read_stack(int32_t tid, std::vector<Frame>& out) {
     }
   }
   ThreadMemo& memo = threads_[tid];
+  const uint64_t tstate_frame = frame;
+  uint64_t checked_cframe = 0;
 
   if (layout_.frame_via_cframe && frame) {
     uint64_t cframe = frame;
+    checked_cframe = cframe;
     const std::byte* cached = cframe == memo.cframe ? fetched_.find(cframe + layout_.cframe_current_frame, 8) : nullptr;
     if (cached) {
       std::memcpy(&frame, cached, 8);
@@ -351,6 +479,7 @@ ReadStatus Reader::read_stack(int32_t tid, std::vector<Frame>& out) {
     memo.cframe = cframe;
   }
 
+  const uint64_t leaf = frame;
   // Walk the frame chain, leaf first.
   std::byte own[512];
   if (layout_.frame_size > sizeof own) return miss(Miss::kBadObject);
@@ -367,10 +496,17 @@ ReadStatus Reader::read_stack(int32_t tid, std::vector<Frame>& out) {
       if (ReadResult r = memory_.read(frame, fresh); r != ReadResult::kOk) return miss(to_miss(r));
       bytes = fresh;
     }
-    walked_.push_back(frame);
     RawFrame f;
     f.code = load<uint64_t>(bytes, layout_.frame_code);
     uint64_t previous = load<uint64_t>(bytes, layout_.frame_previous);
+    const WalkedFrame& w = walked_.emplace_back(walked(frame, bytes));
+    if (!executing(w)) {
+      // A frame that has returned: the chain was read while it changed.
+      memo.frames = walked_;
+      memo.checked = false;
+      changed = true;
+      return ReadStatus::kMiss;
+    }
     switch (layout_.frame_model) {
       case FrameModel::kFrameObject: {
         if (load<uint64_t>(bytes, layout_.object_type) != info_.frame_type) {
@@ -401,7 +537,25 @@ ReadStatus Reader::read_stack(int32_t tid, std::vector<Frame>& out) {
     raw_.push_back(f);
     frame = previous;
   }
+  // A process_vm_readv is no snapshot: the target runs while the kernel copies, so frames read
+  // at different moments can pair a callee with a caller it never had. A chain that is the
+  // last checked one again (each frame the same function at the same call, the leaf anywhere
+  // in its function) is a stack the thread had; any other is read a second time and must
+  // come out the same.
+  bool known = memo.checked && walked_.size() == memo.frames.size();
+  for (size_t i = 0; known && i < walked_.size(); ++i) known = walked_[i].same(memo.frames[i], i == 0);
+  if (!known) {
+    Check check = recheck(memo.tstate, tstate_frame, checked_cframe, leaf);
+    if (check == Check::kGone) return miss(Miss::kGone);
+    if (check == Check::kChanged) {
+      memo.frames = walked_;  // the next attempt reads these in its first batch
+      memo.checked = false;
+      changed = true;
+      return ReadStatus::kMiss;
+    }
+  }
   memo.frames = walked_;
+  memo.checked = true;
   if (raw_.empty()) {
     memo.codes.clear();
     stats_.no_python_thread++;
@@ -478,6 +632,7 @@ ReaderStats& ReaderStats::operator+=(const ReaderStats& o) {
   read_failed += o.read_failed;
   bad_object += o.bad_object;
   chain_too_long += o.chain_too_long;
+  stack_changed += o.stack_changed;
   line_unknown += o.line_unknown;
   code_cache_hits += o.code_cache_hits;
   code_cache_misses += o.code_cache_misses;
