@@ -32,20 +32,14 @@ UnwindTableCache::UnwindTableCache(Limits limits) : limits_(limits) {
 }
 UnwindTableCache::~UnwindTableCache() = default;
 
-UnwindTableCache::Found UnwindTableCache::touch(Lru::iterator it) {
-  if (it != lru_.begin()) lru_.splice(lru_.begin(), lru_, it);
-  return Found{it->table.get(), it->slot};
-}
-
 const UnwindTable* UnwindTableCache::in_slot(uint32_t slot) const {
   auto it = by_slot_.find(slot);
   return it == by_slot_.end() ? nullptr : it->second;
 }
 
 UnwindTableCache::Found UnwindTableCache::insert(const std::string& key, std::unique_ptr<UnwindTable> table) {
-  if (auto it = by_key_.find(key); it != by_key_.end()) return touch(it->second);
+  if (const Entry* known = entries_.find(key)) return Found{known->table.get(), known->slot};
   Entry e;
-  e.key = key;
   e.bytes = key.size() + sizeof(Entry) + (table ? table->memory_bytes() : 0);
   if (table) {
     // Slots freed by eviction are reused only after generation() changed, i.e. after the
@@ -61,16 +55,15 @@ UnwindTableCache::Found UnwindTableCache::insert(const std::string& key, std::un
   }
   e.table = std::move(table);
   bytes_ += e.bytes;
-  lru_.push_front(std::move(e));
-  by_key_.emplace(key, lru_.begin());
-  stats_.tables = lru_.size();
+  const Entry& added = entries_.put(key, std::move(e));
+  stats_.tables = entries_.size();
   stats_.bytes = bytes_;
-  return Found{lru_.front().table.get(), lru_.front().slot};
+  return Found{added.table.get(), added.slot};
 }
 
 UnwindTableCache::Found UnwindTableCache::find(const profile::Module& module) {
   std::string key = unwind_table_key(module);
-  if (auto it = by_key_.find(key); it != by_key_.end()) return touch(it->second);
+  if (const Entry* known = entries_.find(key)) return Found{known->table.get(), known->slot};
   std::unique_ptr<UnwindTable> table =
       module.kind == profile::MappingKind::kVdso ? load_vdso() : load_module(module);
   if (table && table->memory_bytes() > limits_.max_bytes / 2) {
@@ -81,16 +74,15 @@ UnwindTableCache::Found UnwindTableCache::find(const profile::Module& module) {
 }
 
 void UnwindTableCache::trim() {
-  while (!lru_.empty() && (lru_.size() > limits_.max_tables || bytes_ > limits_.max_bytes)) {
-    Entry& e = lru_.back();
+  while (!entries_.empty() && (entries_.size() > limits_.max_tables || bytes_ > limits_.max_bytes)) {
+    const Entry& e = entries_.oldest()->second;
     if (e.table) by_slot_.erase(e.slot);
     bytes_ -= e.bytes;
-    by_key_.erase(e.key);
-    lru_.pop_back();
+    entries_.evict_oldest();
     stats_.evicted++;
     generation_++;
   }
-  stats_.tables = lru_.size();
+  stats_.tables = entries_.size();
   stats_.bytes = bytes_;
 }
 

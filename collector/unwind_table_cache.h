@@ -3,12 +3,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "collector/unwind_tables.h"
+#include "common/lru_cache.h"
 #include "profile/raw_profile.h"
 
 namespace ember::collector {
@@ -54,19 +54,15 @@ class UnwindTableCache {
 
  private:
   struct Entry {
-    std::string key;
     std::unique_ptr<UnwindTable> table;  // null: negative entry
     uint32_t slot = 0;
     size_t bytes = 0;
   };
-  using Lru = std::list<Entry>;
   std::unique_ptr<UnwindTable> load_module(const profile::Module& module);
   std::unique_ptr<UnwindTable> load_vdso();
-  Found touch(Lru::iterator it);
 
   Limits limits_;
-  Lru lru_;  // most recently used first
-  std::unordered_map<std::string, Lru::iterator> by_key_;
+  common::LruCache<std::string, Entry> entries_;  // by unwind_table_key()
   std::unordered_map<uint32_t, const UnwindTable*> by_slot_;
   uint32_t next_slot_ = 0;
   size_t bytes_ = 0;
