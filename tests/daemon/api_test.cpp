@@ -16,26 +16,12 @@
 #include "profiles.h"
 #include "proto/pprof.h"
 #include "test_support.h"
+#include "tests/support/fake_symbolizer.h"
 
 namespace ember::daemon {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Names every address "fn_<offset in hex>".
-class FakeSymbolizer : public symbolizer::Symbolizer {
- public:
-  std::vector<symbolizer::Symbol> symbolize(const profile::Module&, std::span<const uint64_t> offsets) override {
-    std::vector<symbolizer::Symbol> out;
-    for (uint64_t o : offsets) {
-      symbolizer::Symbol s;
-      s.frames.push_back(symbolizer::Frame{fmt::format("fn_{:x}", o), "", "", 0, 0});
-      out.push_back(std::move(s));
-    }
-    return out;
-  }
-  symbolizer::Stats stats() const override { return {}; }
-};
 
 class FakeStatus : public StatusSource {
  public:
@@ -102,7 +88,7 @@ class ApiTest : public ::testing::Test {
   test::TempDir dir_;
   std::unique_ptr<SnapshotStore> store_;
   LiveWindow live_{1 << 16};
-  FakeSymbolizer symbols_;
+  ember::testing::FakeSymbolizer symbols_{"fn_"};  // names every address "fn_<offset in hex>"
   std::mutex handoff_;
   FakeStatus status_;
   std::unique_ptr<QueryEngine> queries_;
