@@ -56,7 +56,7 @@ double relative_change(double before, double after) {
 }
 
 // Resolves the compared sample type in every run; errors name the runs involved.
-Result<std::vector<size_t>> resolve_value_indices(std::span<const ProfileRun* const> runs,
+[[nodiscard]] Result<std::vector<size_t>> resolve_value_indices(std::span<const ProfileRun* const> runs,
                                                   const CompareOptions& options) {
   std::vector<size_t> indices;
   const ProfileRun& first = *runs.front();

@@ -22,12 +22,12 @@ enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof };
 
 // From --format when given ("svg", "folded", "pprof", "pb.gz", "pb"), else from the file
 // extension (.svg, .folded/.txt/.collapsed, .pb.gz, .pb/.pprof); "-" without --format is folded text.
-Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
+[[nodiscard]] Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
 std::string_view format_name(OutputFormat format);
 
 // Reads pprof (gzip'd or not) or folded text, recognised by content, not by file name.
 // "-" reads stdin. Errors name the file.
-Result<profile::Profile> load_profile(const std::string& path);
+[[nodiscard]] Result<profile::Profile> load_profile(const std::string& path);
 
 struct RenderOptions {
   profile::FoldOptions fold;
@@ -37,14 +37,14 @@ struct RenderOptions {
 
 // Loads several profiles and merges them (equal stacks summed), as pprof does with several inputs.
 // Their sample types must agree.
-Result<profile::Profile> load_profiles(const std::vector<std::string>& paths);
+[[nodiscard]] Result<profile::Profile> load_profiles(const std::vector<std::string>& paths);
 
 // Renders `profile` in `format` (fold → SVG/folded text, or pprof).
-Result<std::string> render(const profile::Profile& profile, OutputFormat format,
+[[nodiscard]] Result<std::string> render(const profile::Profile& profile, OutputFormat format,
                            const RenderOptions& options);
 
 // Renders and writes (atomically; "-" is stdout).
-Result<void> write_profile(const profile::Profile& profile, const std::string& path,
+[[nodiscard]] Result<void> write_profile(const profile::Profile& profile, const std::string& path,
                            OutputFormat format, const RenderOptions& options);
 
 // "12,345"

@@ -49,7 +49,7 @@ struct RecordArgs {
   std::vector<std::string> command;
 };
 
-Result<std::vector<int32_t>> parse_pids(const std::string& text) {
+[[nodiscard]] Result<std::vector<int32_t>> parse_pids(const std::string& text) {
   std::vector<int32_t> pids;
   size_t start = 0;
   while (start <= text.size()) {

@@ -179,7 +179,7 @@ class DwarfUnwinder::Impl {
  public:
   explicit Impl(const DwarfUnwinderOptions& options) : options_(options), tables_(options.tables) {}
 
-  Result<void> init() {
+  [[nodiscard]] Result<void> init() {
     // Create one address space up front: a libunwind that cannot should fail at start, not
     // silently per sample.
     AddressSpace probe = make_space();

@@ -51,7 +51,7 @@ struct DwarfUnwinderOptions {
 class DwarfUnwinder final : public UserUnwinder {
  public:
   // An error when the options cannot be used (stack size) or libunwind fails to start.
-  static Result<std::unique_ptr<DwarfUnwinder>> create(const DwarfUnwinderOptions& options);
+  [[nodiscard]] static Result<std::unique_ptr<DwarfUnwinder>> create(const DwarfUnwinderOptions& options);
   ~DwarfUnwinder() override;
 
   PerfSampleNeeds needs() const override;

@@ -126,7 +126,7 @@ std::expected<std::string_view, DecodeError> padded_string(std::span<const std::
   return std::string_view(reinterpret_cast<const char*>(area.data()), len);
 }
 
-std::expected<SampleRecord, DecodeError> decode_sample(std::span<const std::byte> body, uint16_t misc,
+[[nodiscard]] std::expected<SampleRecord, DecodeError> decode_sample(std::span<const std::byte> body, uint16_t misc,
                                                        const SampleFormat& format) {
   SampleRecord s;
   s.mode = cpu_mode(misc);
@@ -185,7 +185,7 @@ std::expected<SampleRecord, DecodeError> decode_sample(std::span<const std::byte
   return s;
 }
 
-std::expected<MmapRecord, DecodeError> decode_mmap(std::span<const std::byte> body, uint16_t misc,
+[[nodiscard]] std::expected<MmapRecord, DecodeError> decode_mmap(std::span<const std::byte> body, uint16_t misc,
                                                    bool is_mmap2) {
   MmapRecord m;
   m.is_mmap2 = is_mmap2;
@@ -222,7 +222,7 @@ std::expected<MmapRecord, DecodeError> decode_mmap(std::span<const std::byte> bo
   return m;
 }
 
-std::expected<CommRecord, DecodeError> decode_comm(std::span<const std::byte> body, uint16_t misc) {
+[[nodiscard]] std::expected<CommRecord, DecodeError> decode_comm(std::span<const std::byte> body, uint16_t misc) {
   CommRecord r;
   Cursor c(body);
   r.pid = static_cast<int32_t>(c.u32());

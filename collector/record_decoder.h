@@ -207,7 +207,7 @@ std::string_view to_string(DecodeError error);
 
 // Decodes one record. `bytes` must be exactly the record (header.size bytes). Never reads outside
 // `bytes`; every count and size inside is checked before use.
-std::expected<Record, DecodeError> decode_record(std::span<const std::byte> bytes,
+[[nodiscard]] std::expected<Record, DecodeError> decode_record(std::span<const std::byte> bytes,
                                                  const SampleFormat& format);
 
 // Points a decoded record's views at a copy of its bytes. `from` is the address the record was

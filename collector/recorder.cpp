@@ -124,13 +124,13 @@ class Recorder::Impl {
     bool exited = false;
   };
 
-  Result<void> open_system_wide();
-  Result<void> open_pids(const std::vector<int32_t>& pids);
-  Result<void> open_command(const std::vector<std::string>& argv);
+  [[nodiscard]] Result<void> open_system_wide();
+  [[nodiscard]] Result<void> open_pids(const std::vector<int32_t>& pids);
+  [[nodiscard]] Result<void> open_command(const std::vector<std::string>& argv);
   // Opens one event (disabled), and maps it as its CPU's ring or redirects it into that ring.
   // The error is the errno, so each mode can explain it in its own words.
-  std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
-  Result<void> add_ring(Event& event);
+  [[nodiscard]] std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
+  [[nodiscard]] Result<void> add_ring(Event& event);
   Error pid_open_error(int32_t pid, int err) const;
 
   // Reads until the rings are empty or, when deadline_ns is not 0, the deadline has passed.

@@ -57,7 +57,7 @@ struct RecordOptions {
 class Recorder {
  public:
   // Opens the events and starts sampling. Errors name the process, command or permission.
-  static Result<std::unique_ptr<Recorder>> start(const Target& target, const RecordOptions& options);
+  [[nodiscard]] static Result<std::unique_ptr<Recorder>> start(const Target& target, const RecordOptions& options);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -77,7 +77,7 @@ class Recorder {
   // Returns false once there is nothing left to record (every target has exited / the command
   // ended, or stop() was called); everything collected until then is kept. EINTR is not an
   // error: poll() returns true and the caller checks its own signal flags.
-  Result<bool> poll(std::chrono::milliseconds timeout);
+  [[nodiscard]] Result<bool> poll(std::chrono::milliseconds timeout);
   // Disables the events, drains and processes everything left (the reorder queue too). A
   // launched command still running gets SIGTERM (SIGKILL after 5 s) and is reaped.
   void stop();

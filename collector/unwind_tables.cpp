@@ -268,7 +268,7 @@ Result<std::unique_ptr<UnwindTable>> UnwindTable::build(const Sections& s, std::
 namespace {
 
 // Reads [offset, offset + size) of the file into memory, checked against the file's size.
-Result<std::vector<std::byte>> read_file_range(const elf::ElfFile& file, uint64_t offset, uint64_t size,
+[[nodiscard]] Result<std::vector<std::byte>> read_file_range(const elf::ElfFile& file, uint64_t offset, uint64_t size,
                                                std::string_view what) {
   if (offset > file.file_size() || size > file.file_size() - offset) {
     return make_error(ErrorCode::kMalformed, fmt::format("{}: {} runs past the end of the file", file.name(), what));

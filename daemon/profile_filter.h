@@ -27,7 +27,7 @@ struct SampleFilter {
 
 // Adds the samples of `from` that `filter` keeps to `into`. kInvalidArgument when the sample
 // types differ; kResourceExhausted once `into` holds more than max_samples distinct samples.
-Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profile& from,
+[[nodiscard]] Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profile& from,
                             const SampleFilter& filter, size_t max_samples);
 
 // Sets ember's sample types (samples/count, cpu/nanoseconds) on an empty builder, so that an

@@ -54,7 +54,7 @@ class QueryEngine {
               std::mutex& handoff, uint64_t cache_bytes, uint64_t max_query_samples);
 
   // The merged profile of the range, filtered. kResourceExhausted past max_query_samples.
-  Result<profile::Profile> profile(const TimeRange& range, const SampleFilter& filter);
+  [[nodiscard]] Result<profile::Profile> profile(const TimeRange& range, const SampleFilter& filter);
   // Processes seen in the range, most samples first, at most `max`.
   std::vector<TargetRow> targets(const TimeRange& range, size_t max);
 

@@ -18,8 +18,8 @@ using ProcessFilter = std::function<bool(const collector::ProcessInfo&)>;
 // Compiles an ECMAScript regex. Query patterns are untrusted: they are limited in length and may
 // not use {n,m} repetition, which libstdc++ expands into a copy of the pattern per count (a few
 // characters could ask for gigabytes).
-Result<std::regex> compile_regex(std::string_view pattern, bool untrusted);
-Result<void> check_target_regex(std::string_view pattern);
+[[nodiscard]] Result<std::regex> compile_regex(std::string_view pattern, bool untrusted);
+[[nodiscard]] Result<void> check_target_regex(std::string_view pattern);
 // `text` with every regex metacharacter escaped: "a.b" -> "a\\.b".
 std::string regex_escape(std::string_view text);
 
@@ -28,7 +28,7 @@ std::string regex_escape(std::string_view text);
 bool cgroup_selected(std::string_view cgroup, std::string_view selector);
 
 // An empty function for `all` (no filtering). Errors only for invalid regexes.
-Result<ProcessFilter> make_process_filter(const TargetConfig& targets);
+[[nodiscard]] Result<ProcessFilter> make_process_filter(const TargetConfig& targets);
 
 // "all processes" or "pids 12,34; names ^nginx$; cgroups /system.slice/x.service".
 std::string describe_targets(const TargetConfig& targets);

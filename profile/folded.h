@@ -49,7 +49,7 @@ Profile to_profile(const FoldedStacks& folded);
 
 // Parses folded text. Blank lines are skipped; anything else that is not "stack COUNT" is an error
 // naming `source` and the line.
-Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source);
+[[nodiscard]] Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source);
 
 // One line per stack, sorted, as stackcollapse-perf.pl writes them.
 std::string format_folded(const FoldedStacks& folded);

@@ -58,7 +58,7 @@ class Reader {
 
 // Appends the elements of a packed repeated varint field to `out` through `add(uint64_t)`.
 template <class Add>
-Result<void> for_each_packed_varint(std::string_view bytes, Add&& add);
+[[nodiscard]] Result<void> for_each_packed_varint(std::string_view bytes, Add&& add);
 
 // Writing.
 void put_varint(std::string& out, uint64_t value);
@@ -79,7 +79,7 @@ inline void put_bytes_field(std::string& out, uint32_t number, std::string_view 
 [[nodiscard]] bool take_varint(std::string_view& bytes, uint64_t& value);
 
 template <class Add>
-Result<void> for_each_packed_varint(std::string_view bytes, Add&& add) {
+[[nodiscard]] Result<void> for_each_packed_varint(std::string_view bytes, Add&& add) {
   while (!bytes.empty()) {
     uint64_t v = 0;
     if (!take_varint(bytes, v)) {

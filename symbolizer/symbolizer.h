@@ -103,7 +103,7 @@ std::unique_ptr<Symbolizer> make_symbolizer(const Options& options);
 
 // `ember symbolize -e BINARY ADDR...`: link-time (ELF virtual) addresses, as addr2line and
 // llvm-symbolizer take them. An error when the file cannot be read as ELF.
-Result<std::vector<Symbol>> symbolize_file(const std::string& path,
+[[nodiscard]] Result<std::vector<Symbol>> symbolize_file(const std::string& path,
                                            std::span<const common::ElfAddress> addresses,
                                            const Options& options);
 
