@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 
 #include "collector/call_graph.h"
 #include "common/error.h"
+#include "daemon/address.h"
 #include "daemon/units.h"
 
 namespace ember::daemon {
@@ -118,25 +120,7 @@ Result<Config> load_default_config();
 // token file).
 Result<void> finish_config(Config& config, const Overrides& overrides);
 
-// The effective configuration as TOML that parse_config accepts again.
+// The effective configuration as TOML that parse_config accepts again (config_format.cpp).
 std::string format_config(const Config& config);
-
-// The listen address, parsed.
-struct ListenAddress {
-  bool unix_socket = false;
-  std::string path;  // unix
-  std::string host;  // numeric IPv4 or IPv6 address, brackets removed
-  uint16_t port = 0;
-  bool loopback = false;
-};
-Result<ListenAddress> parse_listen_address(std::string_view text);
-
-// push.url: "http://HOST[:PORT][/PREFIX]" (plain HTTP: TLS belongs to a local proxy or agent).
-struct PushUrl {
-  std::string host;
-  uint16_t port = 80;
-  std::string prefix;  // path before /ingest, without a trailing '/'
-};
-Result<PushUrl> parse_push_url(std::string_view text);
 
 }  // namespace ember::daemon
