@@ -129,6 +129,9 @@ Result<void> read_http(ConfigSection& s, HttpConfig& h) {
   s.read_bytes("cache_bytes", h.cache_bytes, 0, uint64_t{64} << 30);
   s.read_duration("max_range", h.max_range, minutes(1), hours(24 * 3660));
   s.read_int("max_query_samples", h.max_query_samples, 1000, int64_t{1} << 32);
+  s.read_bytes("max_answer_bytes", h.max_answer_bytes, uint64_t{64} << 10, uint64_t{64} << 30);
+  s.read_bytes("max_query_memory", h.max_query_memory, uint64_t{64} << 10, uint64_t{64} << 30);
+  s.read_duration("query_timeout", h.query_timeout, milliseconds(10), hours(1));
   if (auto ok = s.finish(); !ok) return ok;
   if (auto a = parse_listen_address(h.listen); !a) return std::unexpected(s.invalid("listen", a.error().message()));
   return {};

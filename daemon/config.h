@@ -23,7 +23,7 @@ struct TargetConfig {
   // Every process on the host (one event per CPU). False when any selector below is given.
   bool all = true;
   std::vector<int32_t> pids;
-  std::vector<std::string> names;    // ECMAScript regexes, searched in comm and in the exe path
+  std::vector<std::string> names;    // RE2 regexes, searched in comm and in the exe path
   std::vector<std::string> cgroups;  // cgroup paths; a process in the cgroup or below it matches
   bool operator==(const TargetConfig&) const = default;
 };
@@ -69,6 +69,9 @@ struct HttpConfig {
   uint64_t cache_bytes = uint64_t{32} << 20;  // decoded snapshots kept for repeated queries
   Duration max_range = std::chrono::hours(24 * 7);
   uint64_t max_query_samples = 250'000;  // unique samples in one merged answer
+  uint64_t max_answer_bytes = uint64_t{64} << 20;   // the body of one answer
+  uint64_t max_query_memory = uint64_t{256} << 20;  // the merged profile an answer is built from
+  Duration query_timeout = std::chrono::seconds(10);  // a worker's time for one query
 };
 
 struct PushConfig {

@@ -80,6 +80,9 @@ toml::table http_table(const HttpConfig& h) {
       {"cache_bytes", bytes(h.cache_bytes)},
       {"max_range", duration(h.max_range)},
       {"max_query_samples", integer(h.max_query_samples)},
+      {"max_answer_bytes", bytes(h.max_answer_bytes)},
+      {"max_query_memory", bytes(h.max_query_memory)},
+      {"query_timeout", duration(h.query_timeout)},
   };
 }
 
