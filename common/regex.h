@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 
@@ -30,6 +31,13 @@ class Regex {
 
   // True when the pattern matches anywhere in `text` (like grep; anchor with ^ and $).
   bool search(std::string_view text) const;
+  // True when the pattern matches the whole of `text`. `groups` (when given) is numbered as
+  // std::smatch is: [0] the whole match, [i] capturing group i (empty when it took no part).
+  bool full_match(std::string_view text, std::vector<std::string>* groups = nullptr) const;
+  // Every match, left to right, not overlapping, each numbered as in full_match.
+  std::vector<std::vector<std::string>> find_all(std::string_view text) const;
+  // `text` with every match replaced by `rewrite`, in which \1 to \9 name the groups.
+  std::string replace_all(std::string_view text, std::string_view rewrite) const;
   // The pattern as given.
   const std::string& pattern() const { return pattern_; }
 

@@ -51,6 +51,31 @@ TEST(Regex, BadPatternsAreRefusedWithThePatternAndTheReason) {
   EXPECT_EQ(long_pattern.error().message(), "regex is longer than 256 characters");
 }
 
+TEST(Regex, FullMatchFindAllAndReplace) {
+  auto row = Regex::compile(R"(^\s*(\S+)\s+(\S+)%$)");
+  ASSERT_TRUE(row) << row.error().message();
+  std::vector<std::string> groups;
+  ASSERT_TRUE(row->full_match("  130 100%", &groups));
+  EXPECT_EQ(groups, (std::vector<std::string>{"  130 100%", "130", "100"}));
+  EXPECT_FALSE(row->full_match("130 100% extra"));
+  auto optional_group = Regex::compile("(.*?):([0-9]+)(:[0-9]+)?");
+  ASSERT_TRUE(optional_group);
+  ASSERT_TRUE(optional_group->full_match("a.c:12", &groups));
+  EXPECT_EQ(groups, (std::vector<std::string>{"a.c:12", "a.c", "12", ""}));
+  auto rule = Regex::compile(R"(\.([a-z][0-9]*)\{fill:(#[0-9a-f]{6})\})");
+  ASSERT_TRUE(rule);
+  EXPECT_EQ(rule->find_all(".a{fill:#ff0000}.b1{fill:#00ff00}x"),
+            (std::vector<std::vector<std::string>>{{".a{fill:#ff0000}", "a", "#ff0000"},
+                                                   {".b1{fill:#00ff00}", "b1", "#00ff00"}}));
+  EXPECT_TRUE(rule->find_all("none").empty());
+  auto unit = Regex::compile(R"((\d)ns   )");
+  ASSERT_TRUE(unit);
+  EXPECT_EQ(unit->replace_all("700ns   f\n5ns   g", "\\1   "), "700   f\n5   g");
+  auto empty = Regex::compile("x*");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->find_all("ab").size(), 3u);  // empty matches at 0, 1 and 2, each once
+}
+
 TEST(Regex, EscapedTextMatchesItself) {
   for (std::string text : {"we.ird(1)", "a{b}.c", "x+y*z?", "[tab]|^$\\"}) {
     auto re = Regex::compile("^" + regex_escape(text) + "$");
