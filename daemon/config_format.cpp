@@ -119,7 +119,11 @@ std::string format_config(const Config& c) {
     if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
   }
   std::ostringstream out;
-  out << "# emberd: effective configuration (from " << source << ")\n\n" << toml::toml_formatter(root) << "\n";
+  // Basic "..." strings only, as the documented configuration writes them.
+  constexpr auto kFlags = toml::toml_formatter::default_flags & ~toml::format_flags::allow_literal_strings &
+                          ~toml::format_flags::allow_multi_line_strings;
+  out << "# emberd: effective configuration (from " << source << ")\n\n" << toml::toml_formatter(root, kFlags)
+      << "\n";
   return out.str();
 }
 

@@ -44,6 +44,9 @@ labels = { env = "prod" }
   Overrides none;
   ASSERT_TRUE(finish_config(*c, none));
   std::string text = format_config(*c);
+  EXPECT_NE(text.find("\n[storage]\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\ninterval = \"5m\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nlabels = { env = \"prod\" }\n"), std::string::npos) << text;
   auto again = parse_config(text, "effective");
   ASSERT_TRUE(again) << again.error().message() << "\n" << text;
   // The same apart from the first line, which names the source.
