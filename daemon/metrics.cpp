@@ -59,53 +59,6 @@ void PrometheusText::sample(std::string_view name, const Labels& labels, double 
   out_ += '\n';
 }
 
-void PrometheusText::counter(std::string_view name, std::string_view help, double value, const Labels& labels) {
-  header(name, "counter", help);
-  sample(name, labels, value);
-}
-
-void PrometheusText::gauge(std::string_view name, std::string_view help, double value, const Labels& labels) {
-  header(name, "gauge", help);
-  sample(name, labels, value);
-}
-
-void PrometheusText::family(std::string_view name, std::string_view type, std::string_view help,
-                            const std::vector<std::pair<Labels, double>>& samples) {
-  header(name, type, help);
-  for (const auto& [labels, value] : samples) sample(name, labels, value);
-}
-
-void add_collector_metrics(PrometheusText& m, const collector::CollectorStats& stats) {
-  const auto fields = collector::collector_stat_fields();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    const collector::StatField& f = fields[i];
-    const auto value = static_cast<double>(stats.*f.member);
-    if (f.family.empty()) {
-      std::string name = f.metric.empty() ? fmt::format("emberd_{}{}", f.name, f.kind == collector::StatKind::kCounter ? "_total" : "")
-                                          : std::string(f.metric);
-      if (f.kind == collector::StatKind::kCounter) {
-        m.counter(name, f.help, value);
-      } else {
-        m.gauge(name, f.help, value);
-      }
-      continue;
-    }
-    bool first = true;  // a family is written whole at its first row
-    for (size_t j = 0; j < i; ++j) first = first && fields[j].family != f.family;
-    if (!first) continue;
-    for (const collector::StatFamily& family : collector::collector_stat_families()) {
-      if (family.metric != f.family) continue;
-      std::vector<std::pair<PrometheusText::Labels, double>> samples;
-      for (size_t j = i; j < fields.size(); ++j) {
-        if (fields[j].family == f.family) {
-          samples.push_back({{{"reason", std::string(fields[j].reason)}}, static_cast<double>(stats.*fields[j].member)});
-        }
-      }
-      m.family(family.metric, family.kind == collector::StatKind::kCounter ? "counter" : "gauge", family.help, samples);
-    }
-  }
-}
-
 SelfUsage read_self_usage() {
   SelfUsage u;
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));

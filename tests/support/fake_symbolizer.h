@@ -9,9 +9,11 @@
 //
 // Header-only: the tests that use it link ember::symbolizer themselves.
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +28,7 @@ class FakeSymbolizer : public symbolizer::Symbolizer {
   explicit FakeSymbolizer(std::string prefix = {}) : prefix_(std::move(prefix)) {}
 
   std::vector<symbolizer::Symbol> symbolize(const profile::Module& module, std::span<const uint64_t> offsets) override {
+    std::this_thread::sleep_for(delay);
     calls.push_back({module.path, std::vector<uint64_t>(offsets.begin(), offsets.end())});
     std::vector<symbolizer::Symbol> out;
     for (uint64_t offset : offsets) {
@@ -47,6 +50,8 @@ class FakeSymbolizer : public symbolizer::Symbolizer {
     return it == module_infos.end() ? symbolizer::ModuleInfo{} : it->second;
   }
 
+  // How long each symbolize() takes: a slow step of a query, for deadline tests.
+  std::chrono::milliseconds delay{0};
   // What module_info() answers, by module path.
   std::unordered_map<std::string, symbolizer::ModuleInfo> module_infos;
   struct Call {
