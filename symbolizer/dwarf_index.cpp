@@ -121,8 +121,9 @@ void DwarfIndex::Impl::build_unit_map() {
   Dwarf_Half version = 0;
   Dwarf_Off abbrev_offset = 0;
   uint8_t address_size = 0, offset_size = 0;
-  while (dwarf_next_unit(dwarf.get(), offset, &next, &header_size, &version, &abbrev_offset,
-                         &address_size, &offset_size, nullptr, nullptr) == 0) {
+  int status = 0;
+  while ((status = dwarf_next_unit(dwarf.get(), offset, &next, &header_size, &version, &abbrev_offset,
+                                   &address_size, &offset_size, nullptr, nullptr)) == 0) {
     UnitLayout layout;
     layout.unit_offset = offset;
     layout.die_offset = offset + header_size;
@@ -175,6 +176,13 @@ void DwarfIndex::Impl::build_unit_map() {
         }
       }
     }
+  }
+  // 1 is the end of .debug_info; -1 a unit header libdw cannot read: the units from there on are
+  // lost, which the user must hear about (their addresses come out as "??").
+  if (status < 0 && errors.size() < 8) {
+    errors.push_back(fmt::format("{}: .debug_info: unreadable unit header at offset {} ({}); the "
+                                 "debug information from there on is not used",
+                                 file_name, offset, dwarf_errmsg(-1)));
   }
   cu_ranges.finish();
 }
