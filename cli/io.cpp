@@ -131,6 +131,7 @@ void add_limit_options(CLI::App* command, Limits& limits, bool inputs) {
                      fmt::format("Longer function, file and label names are cut, ending in '…' "
                                  "[default: {} bytes]",
                                  profile::kDefaultMaxNameLength))
+        ->transform(CLI::AsSizeValue(false))
         ->check(CLI::Range(size_t{16}, SIZE_MAX / 2));
     command
         ->add_option("--max-frames", limits.shape.max_frames,

@@ -87,7 +87,7 @@ void check_values(const CLI::App& command, const std::vector<std::string>& token
     if (!looks_like_option(token)) continue;
     if (token.starts_with("--") ? token.find('=') != std::string::npos : token.size() != 2) continue;
     const CLI::Option* option = command.get_option_no_throw(option_name(token));
-    if (option == nullptr || option->get_type_size_max() == 0) continue;  // a flag
+    if (option == nullptr || option->get_items_expected_max() == 0) continue;  // a flag
     const std::string& next = tokens[i + 1];
     if (!looks_like_option(next)) continue;
     std::string message;

@@ -104,7 +104,7 @@ TEST_F(OutputsTest, FullDiskDuringRecordKeepsTheRecording) {
   std::string tmp = path("tmp");
   fs::create_directories(tmp);
   auto r = run({"/usr/bin/env", "TMPDIR=" + tmp, EMBER_BIN, "record", "-q", "--call-graph", "fp",
-                "-o", "/dev/full", "--", SEVENTY_THIRTY_BIN, "--seconds", "1"});
+                "-o", "/dev/full", "--format", "folded", "--", SEVENTY_THIRTY_BIN, "--seconds", "1"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_TRUE(is_char_device("/dev/full"));
   std::smatch m;
@@ -126,7 +126,7 @@ TEST_F(OutputsTest, FullDiskDuringRecordKeepsTheRecording) {
 
 TEST_F(OutputsTest, FullDiskDuringRecordSaysWhatIsLostWhenNothingCanBeSaved) {
   auto r = run({"/usr/bin/env", "TMPDIR=" + path("missing"), EMBER_BIN, "record", "-q", "--call-graph",
-                "fp", "-o", "/dev/full", "--", SEVENTY_THIRTY_BIN, "--seconds", "1"});
+                "fp", "-o", "/dev/full", "--format", "folded", "--", SEVENTY_THIRTY_BIN, "--seconds", "1"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   std::regex expected(
       "ember: cannot write /dev/full: No space left on device\n"
@@ -136,7 +136,7 @@ TEST_F(OutputsTest, FullDiskDuringRecordSaysWhatIsLostWhenNothingCanBeSaved) {
   EXPECT_TRUE(std::regex_match(r.err, expected)) << r.err;
   // With another output written, the message says which one still holds the recording.
   auto two = run({"/usr/bin/env", "TMPDIR=" + path("missing"), EMBER_BIN, "record", "-q", "--call-graph",
-                  "fp", "-o", "/dev/full", "-o", path("ok.folded"), "--", SEVENTY_THIRTY_BIN,
+                  "fp", "-o", "/dev/full", "-o", path("ok.folded"), "--format", "folded", "--", SEVENTY_THIRTY_BIN,
                   "--seconds", "1"});
   EXPECT_EQ(two.exit_code, 1) << two.err;
   EXPECT_NE(two.err.find("): only " + path("ok.folded") + " holds it\n"), std::string::npos) << two.err;
