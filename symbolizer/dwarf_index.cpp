@@ -122,6 +122,8 @@ void DwarfIndex::Impl::build_unit_map() {
   Dwarf_Off abbrev_offset = 0;
   uint8_t address_size = 0, offset_size = 0;
   int status = 0;
+  size_t unreadable = 0;  // units whose first DIE libdw cannot read
+  std::string first_unreadable;
   while ((status = dwarf_next_unit(dwarf.get(), offset, &next, &header_size, &version, &abbrev_offset,
                                    &address_size, &offset_size, nullptr, nullptr)) == 0) {
     UnitLayout layout;
@@ -134,7 +136,10 @@ void DwarfIndex::Impl::build_unit_map() {
     layout.offset_size = offset_size;
     offset = next;
     Dwarf_Die cu_die;
-    if (dwarf_offdie(dwarf.get(), layout.die_offset, &cu_die) == nullptr) continue;
+    if (dwarf_offdie(dwarf.get(), layout.die_offset, &cu_die) == nullptr) {
+      if (unreadable++ == 0) first_unreadable = fmt::format("at offset {}: {}", layout.unit_offset, dwarf_errmsg(-1));
+      continue;
+    }
     // Partial and type units hold no code of their own; split units are reached via skeletons.
     int tag = dwarf_tag(&cu_die);
     if (tag != DW_TAG_compile_unit && tag != DW_TAG_skeleton_unit) continue;
@@ -177,12 +182,21 @@ void DwarfIndex::Impl::build_unit_map() {
       }
     }
   }
-  // 1 is the end of .debug_info; -1 a unit header libdw cannot read: the units from there on are
-  // lost, which the user must hear about (their addresses come out as "??").
-  if (status < 0 && errors.size() < 8) {
-    errors.push_back(fmt::format("{}: .debug_info: unreadable unit header at offset {} ({}); the "
-                                 "debug information from there on is not used",
-                                 file_name, offset, dwarf_errmsg(-1)));
+  // Units lost to damage must be heard of: their addresses come out as "??". One line per file.
+  // (status 1 is the end of .debug_info; -1 a unit header libdw cannot read, which ends the walk.)
+  if ((unreadable > 0 || status < 0) && errors.size() < 8) {
+    std::string what;
+    if (unreadable > 0) {
+      what = fmt::format("{} unreadable {} (the first {})", unreadable,
+                         unreadable == 1 ? "unit" : "units", first_unreadable);
+    }
+    if (status < 0) {
+      what += fmt::format("{}an unreadable unit header at offset {} ({}) ends it",
+                          what.empty() ? "" : "; ", offset, dwarf_errmsg(-1));
+    }
+    errors.push_back(fmt::format("{}: .debug_info: {}; the functions there are not named from the "
+                                 "debug information",
+                                 file_name, what));
   }
   cu_ranges.finish();
 }
