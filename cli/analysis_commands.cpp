@@ -174,8 +174,12 @@ void add_report_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("report", "Top functions by self and total, hottest paths, severity");
   add_inputs_option(cmd, args->inputs);
   cmd->add_flag("--json", args->json, "Machine-readable JSON instead of a table");
-  cmd->add_option("-n,--top", args->top, "Functions per table; 0 for all [default: 20]");
-  cmd->add_option("--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]");
+  // Checked as text: "-5" would otherwise wrap to a huge size_t and mean "all".
+  const CLI::Validator not_negative(
+      [](std::string& text) { return text.starts_with('-') ? "must be 0 or more, not " + text : std::string(); },
+      "COUNT");
+  cmd->add_option("-n,--top", args->top, "Functions per table; 0 for all [default: 20]")->check(not_negative);
+  cmd->add_option("--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]")->check(not_negative);
   cmd->add_option("--sample-type", args->sample_type,
                   "Which value of a pprof profile to use, e.g. samples or cpu [default: the pprof default]");
   cmd->add_option("-o,--output", args->output, "Write here instead of stdout");

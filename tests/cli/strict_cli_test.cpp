@@ -70,6 +70,11 @@ TEST_F(StrictCliTest, EverySubcommandRefusesUnknownOptions) {
   for (const char* out : {"a.svg", "a.folded", "d.svg"}) EXPECT_FALSE(std::filesystem::exists(path(out)));
 }
 
+TEST_F(StrictCliTest, NegativeCountsAreRefusedNotWrapped) {
+  // Before the fix, -n -5 became 18446744073709551611 and meant "all".
+  expect_refused({"report", folded_, "-n", "-5"}, "--top: must be 0 or more, not -5");
+}
+
 TEST_F(StrictCliTest, ArgumentsAfterTheLaunchedCommandStayItsOwn) {
   // "--" ends ember's options: what follows, options included, is the command's.
   auto r = run({EMBER_BIN, "record", "-q", "-o", path("run.folded"), "--", "/bin/sh", "-c",
