@@ -14,12 +14,14 @@ namespace {
 constexpr int kHotShades = 64;
 constexpr int kKernelShades = 12;
 constexpr int kJitShades = 12;
+constexpr int kPythonShades = 12;
 
 constexpr char prefix(Hue hue) {
   switch (hue) {
     case Hue::kHot: return 'h';
     case Hue::kKernel: return 'k';
     case Hue::kJit: return 'j';
+    case Hue::kPython: return 'p';
     case Hue::kUnknown: return 'u';
   }
   return 'h';
@@ -55,6 +57,7 @@ int shades(Hue hue) {
     case Hue::kHot: return kHotShades;
     case Hue::kKernel: return kKernelShades;
     case Hue::kJit: return kJitShades;
+    case Hue::kPython: return kPythonShades;
     case Hue::kUnknown: return 1;
   }
   return 1;
@@ -66,6 +69,12 @@ FrameColor frame_color(std::string_view annotated_name) {
   switch (profile::frame_kind(annotated_name, &bare)) {
     case profile::MappingKind::kKernel: hue = Hue::kKernel; break;
     case profile::MappingKind::kJit: hue = Hue::kJit; break;
+    case profile::MappingKind::kPython:
+      hue = Hue::kPython;
+      // The function decides the shade, not the line it was on: "f (a.py:3)" and "f (a.py:9)"
+      // are one colour.
+      bare = bare.substr(0, bare.rfind(" ("));
+      break;
     default:
       if (bare == "[unknown]") hue = Hue::kUnknown;
       break;
@@ -97,6 +106,11 @@ Rgb rgb(FrameColor color) {
       double u = ((s * 5) % n) / double(n - 1);
       return Rgb{channel(60, 130, u), channel(185, 230, t), channel(60, 120, t)};
     }
+    case Hue::kPython: {
+      double t = s / double(n - 1);
+      double u = ((s * 5) % n) / double(n - 1);
+      return Rgb{channel(150, 200, t), channel(120, 170, u), channel(210, 245, u)};
+    }
     case Hue::kUnknown: return Rgb{190, 190, 190};
   }
   return Rgb{};
@@ -108,7 +122,7 @@ void append_class(std::string& out, FrameColor color) {
 }
 
 void append_palette_css(std::string& out) {
-  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kUnknown}) {
+  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kPython, Hue::kUnknown}) {
     for (int s = 0; s < shades(hue); ++s) {
       FrameColor c{hue, static_cast<uint8_t>(s)};
       out += '.';

@@ -16,6 +16,28 @@ struct ModuleUse {
   bool used = false;
 };
 
+// Python frames are names already: one function per (name, file, first line), one location per
+// frame of the raw profile's table with the line being executed, in one mapping for Python code.
+void add_python_locations(const profile::RawProfile& raw, const profile::Module& module,
+                          std::span<const uint64_t> indices, profile::ProfileBuilder& builder,
+                          std::unordered_map<uint64_t, profile::LocationId>& by_offset) {
+  profile::Mapping mapping;
+  mapping.filename = builder.intern(module.path.empty() ? profile::kPythonMappingName : module.path);
+  mapping.kind = profile::MappingKind::kPython;
+  mapping.memory_limit = UINT64_MAX;
+  mapping.has_functions = mapping.has_filenames = mapping.has_line_numbers = true;
+  const profile::MappingId mapping_id = builder.add_mapping(mapping);
+  by_offset.reserve(indices.size());
+  for (uint64_t index : indices) {
+    if (index >= raw.python_frame_count()) continue;  // not made by a RawProfile: cannot happen
+    const profile::PythonFrame& f = raw.python_frame(index);
+    std::string_view name = raw.str(f.function);
+    auto function = builder.add_function(name, name, raw.str(f.file), f.first_line);
+    const profile::Line line{function, f.line, 0};
+    by_offset.emplace(index, builder.add_location(mapping_id, index, std::span(&line, 1)));
+  }
+}
+
 }  // namespace
 
 profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbolizer,
@@ -86,6 +108,10 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
   for (uint32_t index : order) {
     const profile::Module& module = raw.module(profile::ModuleId{index});
     const ModuleUse& use = uses[index];
+    if (module.kind == profile::MappingKind::kPython) {
+      add_python_locations(raw, module, use.offsets, builder, locations[index]);
+      continue;
+    }
     std::vector<Symbol> symbols = symbolizer.symbolize(module, use.offsets);
     symbols.resize(use.offsets.size());  // a short answer from a symbolizer means "unknown"
 
