@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/io.h"
+#include "cli/python_summary.h"
 #include "cli/stop_signal.h"
 #include "collector/recorder.h"
 #include "common/files.h"
@@ -37,6 +38,7 @@ struct RecordArgs {
   std::string call_graph = "dwarf";
   uint32_t stack_size = 32768;
   bool no_kernel = false;
+  bool no_python = false;
   bool per_pid = false;
   bool per_thread = false;
   bool full_names = false;
@@ -182,6 +184,7 @@ int run_record(RecordArgs& args) {
   options.call_graph = mode;
   options.stack_size = args.stack_size;
   options.kernel_frames = !args.no_kernel;
+  options.python.enabled = !args.no_python;
 
   install_stop_handlers();
   auto recorder = collector::Recorder::start(target, options);
@@ -294,6 +297,7 @@ int run_record(RecordArgs& args) {
                         {"frame_pointer_steps", stats.dwarf_frame_pointer_steps},
                         {"stack_size", args.stack_size}};
     }
+    if (!args.no_python) meta["python"] = python_json(stats.python);
     if (auto status = rec.command_wait_status()) {
       meta["command_status"] = describe_wait_status(*status);
       if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);
@@ -323,6 +327,9 @@ int run_record(RecordArgs& args) {
                    ? fmt::format(", {} dropped at the stack limit", thousands(raw.dropped_samples()))
                    : "",
                wrote.empty() ? "" : "; wrote " + wrote);
+  }
+  if (!args.quiet && stats.python.attached > 0) {
+    fmt::print(stderr, "ember: {}\n", python_summary(stats.python));
   }
   if (raw.total_samples() == 0) {
     fail("warning: no samples were recorded (the target may have been idle or exited at once)");
@@ -364,6 +371,8 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
                   "Bytes of user stack copied per sample for DWARF unwinding [default: 32768]")
       ->check(CLI::Range(1024u, 65528u));
   cmd->add_flag("--no-kernel", args->no_kernel, "Leave out kernel frames");
+  cmd->add_flag("--no-python", args->no_python,
+                "Do not read Python stacks: CPython processes show the interpreter's native frames only");
   cmd->add_flag("--per-pid", args->per_pid, "Root frame is name-PID instead of the process name");
   cmd->add_flag("--per-thread", args->per_thread, "Add a frame for the thread name under the process");
   cmd->add_flag("--full-names", args->full_names, "Keep C++ parameter lists in function names");

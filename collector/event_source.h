@@ -30,7 +30,7 @@ struct EventSpec {
   bool inherit = false;
   bool enable_on_exec = false;
   bool start_disabled = true;
-  uint32_t wakeup_bytes = 0;  // wake a poller when this much is in the ring
+  uint32_t wakeup_bytes = 0;  // wake a poller when this much is in the ring; 0: at every sample
 
   std::string name() const { return hardware_cycles ? "cycles" : "cpu-clock"; }
   // The sample layout these events produce (for the decoder).

@@ -95,6 +95,7 @@ class Recorder::Impl {
         unwinder_(std::move(user_unwinder)),
         reorder_(kReorderMaxBytes,
                  [this](uint64_t, std::span<const std::byte> bytes) { apply_record(bytes); }),
+        python_(options.python),
         window_(options.max_unique_stacks) {}
 
   ~Impl() { stop(); }
@@ -146,6 +147,8 @@ class Recorder::Impl {
   size_t default_ring_bytes() const;
   profile::ModuleId module_id(const Mapping& m);
   profile::ModuleId kernel_module_id();
+  profile::ModuleId python_module_id();
+  void note_for_python(const Record& rec);
   void start_window();
 
   RecordOptions options_;
@@ -165,6 +168,10 @@ class Recorder::Impl {
   ProcessTable processes_;
   Unwinder unwinder_;
   ReorderQueue reorder_;
+  PythonStacks python_;
+  std::shared_ptr<const profile::Module> python_module_ = python_module();
+  profile::ModuleId python_id_;
+  uint64_t python_generation_ = 0;
 
   profile::RawProfile window_;
   uint64_t generation_ = 1;
@@ -419,8 +426,13 @@ Result<void> Recorder::Impl::open(const Target& target) {
   spec_.needs = unwinder_.needs();
   ring_bytes_ = round_ring_bytes(options_.buffer_bytes_per_cpu != 0 ? options_.buffer_bytes_per_cpu
                                                                     : default_ring_bytes());
-  // Wake the poller when a quarter of the ring is used: room to spare before it overflows.
-  spec_.wakeup_bytes = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
+  // Wake the poller when a quarter of the ring is used: room to spare before it overflows. With
+  // Python frames, at every sample instead: the Python stack is read when the sample is read,
+  // and a poller that wakes once per ~60 DWARF samples would read them all milliseconds late,
+  // in one burst, nearly the same Python stack for each.
+  spec_.wakeup_bytes = options_.python.enabled
+                           ? 0
+                           : static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
 
   {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -513,7 +525,23 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     return;
   }
   last_record_time_ = rec->time();
+  note_for_python(*rec);
   reorder_.push(rec->time(), bytes);
+}
+
+void Recorder::Impl::note_for_python(const Record& rec) {
+  if (!python_.enabled()) return;
+  if (const auto* s = std::get_if<SampleRecord>(&rec.body)) {
+    // Now, not in time order: the thread keeps running, its Python stack changes.
+    const Process* p = processes_.find(s->sid.pid);
+    if (p == nullptr || p->recorded()) python_.on_sample_read(s->sid.pid, s->sid.tid, s->sid.time);
+  } else if (const auto* m = std::get_if<MmapRecord>(&rec.body)) {
+    python_.on_mmap(m->pid, m->filename);
+  } else if (const auto* c = std::get_if<CommRecord>(&rec.body)) {
+    if (c->exec) python_.on_exec(c->pid);
+  } else if (const auto* t = std::get_if<TaskRecord>(&rec.body)) {
+    if (t->exit && t->pid == t->tid) python_.on_exit(t->pid);
+  }
 }
 
 void Recorder::Impl::apply_record(std::span<const std::byte> bytes) {
@@ -551,6 +579,14 @@ profile::ModuleId Recorder::Impl::module_id(const Mapping& m) {
     m.window_generation = generation_;
   }
   return m.window_module;
+}
+
+profile::ModuleId Recorder::Impl::python_module_id() {
+  if (python_generation_ != generation_) {
+    python_id_ = window_.add_module(python_module_);
+    python_generation_ = generation_;
+  }
+  return python_id_;
 }
 
 profile::ModuleId Recorder::Impl::kernel_module_id() {
@@ -607,6 +643,10 @@ void Recorder::Impl::on_sample(const SampleRecord& s) {
     }
     raw_frames_.push_back(profile::RawFrame{module_id(*m), m->frame_offset(common::ProcessAddress(address))});
   }
+  if (python_.enabled()) {
+    python_.merge(process, s.sid.tid, s.sid.time, unwinder_.last_reached_root(), window_, generation_,
+                  python_module_id(), raw_frames_);
+  }
 
   profile::SampleOrigin origin;
   origin.pid = s.sid.pid;
@@ -656,6 +696,7 @@ bool Recorder::Impl::targets_ended() {
 void Recorder::Impl::drain() {
   read_rings(0);
   reorder_.flush_all();
+  python_.expire(UINT64_MAX);
 }
 
 Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
@@ -682,7 +723,11 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
     finished_ = true;
     return false;
   }
-  if (round_start > kReorderDelayNs) reorder_.flush_until(std::min(round_start - kReorderDelayNs, unread_after));
+  if (round_start > kReorderDelayNs) {
+    const uint64_t applied_until = std::min(round_start - kReorderDelayNs, unread_after);
+    reorder_.flush_until(applied_until);
+    python_.expire(applied_until);  // reads whose sample was filtered, deduplicated or lost
+  }
   return true;
 }
 
@@ -743,10 +788,12 @@ const CollectorStats& Recorder::Impl::stats() {
   stats_.dwarf_max_depth = u.dwarf_max_depth;
   stats_.dwarf_bad_frame = u.dwarf_bad_frame;
   stats_.dwarf_frame_pointer_steps = u.dwarf_frame_pointer_steps;
+  stats_.dwarf_shim_steps = u.dwarf_shim_steps;
   stats_.dwarf_no_registers = u.dwarf_no_registers;
   stats_.unwind_tables = u.unwind_tables;
   stats_.unwind_table_bytes = u.unwind_table_bytes;
   stats_.binaries_without_cfi = u.binaries_without_cfi;
+  stats_.python = python_.stats();
   return stats_;
 }
 

@@ -21,6 +21,7 @@
 
 #include "collector/call_graph.h"
 #include "collector/process_info.h"
+#include "collector/python_stacks.h"
 #include "common/error.h"
 #include "profile/raw_profile.h"
 
@@ -51,6 +52,8 @@ struct RecordOptions {
   size_t max_processes = 32768;        // process-table bound (churn must not grow memory)
   // Records only the processes it accepts; asked when a process is first seen and after exec.
   std::function<bool(const ProcessInfo&)> process_filter;
+  // Python frames in the stacks of CPython processes (see python_stacks.h); --no-python: false.
+  PythonOptions python;
 };
 
 struct CollectorStats {
@@ -84,10 +87,14 @@ struct CollectorStats {
   uint64_t dwarf_max_depth = 0;     // the frame limit
   uint64_t dwarf_bad_frame = 0;     // CFI that could not be applied, or an implausible caller
   uint64_t dwarf_frame_pointer_steps = 0;  // frames without CFI unwound by their frame pointer
+  uint64_t dwarf_shim_steps = 0;    // call shims in anonymous memory (CPython -X perf trampolines)
   uint64_t dwarf_no_registers = 0;  // user-mode samples without usable user registers
   uint64_t unwind_tables = 0;       // per-binary CFI tables held now (shared by processes)
   uint64_t unwind_table_bytes = 0;
   uint64_t binaries_without_cfi = 0;
+
+  // Python frames: processes attached, how each sample's merge ended, why reads missed.
+  PythonStats python;
 };
 
 class Recorder {

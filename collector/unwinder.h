@@ -71,6 +71,7 @@ struct UnwindStats {
   uint64_t dwarf_max_depth = 0;      // stopped at the frame limit
   uint64_t dwarf_bad_frame = 0;      // CFI libunwind could not apply, or an implausible caller
   uint64_t dwarf_frame_pointer_steps = 0;  // frames unwound by the frame-pointer rule (no CFI)
+  uint64_t dwarf_shim_steps = 0;     // call shims in anonymous memory stepped over (-X perf trampolines)
   uint64_t dwarf_no_registers = 0;   // user-mode samples without usable user registers
   // Unwind tables (per binary, shared by processes).
   uint64_t unwind_tables = 0;        // held now
@@ -88,6 +89,9 @@ class UserUnwinder {
   virtual void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) = 0;
   // Adds the unwinder's own counters.
   virtual void add_stats(UnwindStats& stats) const { (void)stats; }
+  // Whether the last unwind_user() reached the outermost frame rather than stopping early (end
+  // of the stack copy, no CFI, ...). The Python merge pairs frames from the root only then.
+  virtual bool last_reached_root() const { return true; }
 };
 
 // The user part of the kernel's frame-pointer walk.
@@ -119,6 +123,8 @@ class Unwinder {
   PerfSampleNeeds needs() const { return user_->needs(); }
   // Fills `out` (cleared first) with the sample's frames, leaf first: kernel, then user.
   void unwind(SampleContext& sample, const SampleRecord& record, std::vector<UnwoundFrame>& out);
+  // After unwind(): the user part reached the outermost frame (see UserUnwinder).
+  bool last_reached_root() const { return user_->last_reached_root(); }
   UnwindStats stats() const;
 
  private:

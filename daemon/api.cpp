@@ -520,6 +520,31 @@ HttpResponse Api::metrics() {
             static_cast<double>(c.dwarf_to_root));
   m.gauge("emberd_unwind_table_bytes", "Memory of the per-binary CFI tables held for DWARF unwinding.",
           static_cast<double>(c.unwind_table_bytes));
+  const auto& py = c.python;
+  m.counter("emberd_python_interpreters_total", "CPython processes whose Python stacks were read (again after exec).",
+            static_cast<double>(py.attached));
+  m.gauge("emberd_python_readers", "CPython processes with a Python stack reader now.", static_cast<double>(py.readers));
+  m.family("emberd_python_unreadable_interpreters_total", "counter",
+           "CPython processes whose stacks stay native: a version ember cannot read, or no runtime found.",
+           {{{{"reason", "unsupported_version"}}, static_cast<double>(py.unsupported)},
+            {{{"reason", "attach_failed"}}, static_cast<double>(py.attach_failed)}});
+  m.family("emberd_python_samples_total", "counter",
+           "Samples of CPython processes by how their Python stack was merged with the native one "
+           "(stale_*: read after the stack changed; the eval-loop frames without a Python partner stay native).",
+           {{{{"outcome", "merged"}}, static_cast<double>(py.merged)},
+            {{{"outcome", "merged_below_cut"}}, static_cast<double>(py.merged_below_cut)},
+            {{{"outcome", "stale_fewer_python"}}, static_cast<double>(py.stale_fewer)},
+            {{{"outcome", "stale_more_python"}}, static_cast<double>(py.stale_more)},
+            {{{"outcome", "no_eval_frames"}}, static_cast<double>(py.no_eval_frames)},
+            {{{"outcome", "not_in_python"}}, static_cast<double>(py.no_python_thread)},
+            {{{"outcome", "read_missed"}}, static_cast<double>(py.read_missed)},
+            {{{"outcome", "not_read"}}, static_cast<double>(py.not_read)}});
+  m.family("emberd_python_read_misses_total", "counter",
+           "Python stack reads that raced with the target or met damage, by reason (the sample keeps its native stack).",
+           {{{{"reason", "process_gone"}}, static_cast<double>(py.miss_process_gone)},
+            {{{"reason", "read_failed"}}, static_cast<double>(py.miss_read_failed)},
+            {{{"reason", "bad_object"}}, static_cast<double>(py.miss_bad_object)},
+            {{{"reason", "chain_too_long"}}, static_cast<double>(py.miss_chain_too_long)}});
   m.counter("emberd_samples_without_process_total", "Samples of processes that were gone before anything was known of them.",
             static_cast<double>(c.samples_without_process));
   m.counter("emberd_malformed_records_total", "Perf records that could not be right and were skipped.",

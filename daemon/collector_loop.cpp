@@ -48,6 +48,9 @@ void add_counters(collector::CollectorStats& into, const collector::CollectorSta
   EMBER_ADD(dwarf_frame_pointer_steps)
   EMBER_ADD(dwarf_no_registers)
 #undef EMBER_ADD
+  const uint64_t readers = into.python.readers;  // a gauge: the current Recorder's
+  into.python += s.python;
+  into.python.readers = readers;
 }
 
 collector::CollectorStats combined(const collector::CollectorStats& retired,
@@ -65,6 +68,7 @@ Result<collector::RecordOptions> record_options(const CollectorSettings& s) {
   o.call_graph = s.profiling.call_graph;
   o.stack_size = s.profiling.stack_size;
   o.kernel_frames = s.profiling.kernel_frames;
+  o.python.enabled = s.profiling.python;
   o.buffer_bytes_per_cpu = s.profiling.ring_bytes_per_cpu;
   o.max_unique_stacks = s.profiling.max_unique_stacks;
   o.max_processes = s.profiling.max_processes;

@@ -285,6 +285,7 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
     }
     p.stack_size = static_cast<uint32_t>(stack);
     EMBER_TRY(s.get("kernel_frames", p.kernel_frames));
+    EMBER_TRY(s.get("python", p.python));
     EMBER_TRY(s.get_bytes("ring_bytes_per_cpu", p.ring_bytes_per_cpu, 0, uint64_t{1} << 30));
     EMBER_TRY(s.get_int("max_unique_stacks", p.max_unique_stacks, 1024, 1 << 24));
     EMBER_TRY(s.get_int("max_processes", p.max_processes, 64, 1 << 20));
@@ -593,9 +594,9 @@ std::string format_config(const Config& c) {
   const auto& p = c.profiling;
   out += fmt::format(
       "\n[profiling]\nfrequency = {}\ncall_graph = \"{}\"\nstack_size = {}\nkernel_frames = {}\n"
-      "ring_bytes_per_cpu = {}\nmax_unique_stacks = {}\nmax_processes = {}\n",
+      "python = {}\nring_bytes_per_cpu = {}\nmax_unique_stacks = {}\nmax_processes = {}\n",
       p.frequency_hz, p.call_graph == collector::CallGraphMode::kDwarf ? "dwarf" : "fp", p.stack_size,
-      p.kernel_frames, p.ring_bytes_per_cpu == 0 ? "0" : quote(format_bytes(p.ring_bytes_per_cpu)),
+      p.kernel_frames, p.python, p.ring_bytes_per_cpu == 0 ? "0" : quote(format_bytes(p.ring_bytes_per_cpu)),
       p.max_unique_stacks, p.max_processes);
   const auto& s = c.storage;
   out += fmt::format(

@@ -31,6 +31,7 @@ struct ProfilingConfig {
   collector::CallGraphMode call_graph = collector::CallGraphMode::kDwarf;
   uint32_t stack_size = 16384;  // bytes of user stack copied per sample (DWARF)
   bool kernel_frames = true;
+  bool python = true;  // Python frames in the stacks of CPython processes
   uint64_t ring_bytes_per_cpu = 0;  // 0: the collector's choice for the call-graph mode
   uint64_t max_unique_stacks = 65536;
   uint64_t max_processes = 8192;

@@ -259,8 +259,8 @@ TEST(Fold, PythonNamesAreRecognisedByTheirEnding) {
 
 TEST(Folded, PythonFramesSurviveFoldedToProfileAndBack) {
   const std::string text =
-      "python3;_start;main (app.py:12);Server.handle (app.py:40);deflate 3\n"
-      "python3;_start;<module> (<frozen runpy>:88) 1\n";
+      "python3;_start;<module> (<frozen runpy>:88) 1\n"
+      "python3;_start;main (app.py:12);Server.handle (app.py:40);deflate 3\n";
   auto parsed = parse_folded(text, "x");
   ASSERT_TRUE(parsed);
   Profile p = to_profile(*parsed);

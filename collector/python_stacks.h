@@ -1,0 +1,107 @@
+#pragma once
+// Python frames in the collector's stacks. Right after a sample is read from its ring (the
+// target keeps running: every microsecond counts) the Python stack of the sampled thread is read
+// with python::ProcessReader and kept, interned, until the sample's turn comes in time order;
+// then merge_python_stack() puts it in place of the native eval-loop frames.
+//
+//   on_sample_read(pid, tid, time)   from the ring reader, before the reorder queue
+//   on_exec / on_mmap / on_exit      forget a process's reader (or its "not Python" verdict)
+//   merge(...)                       when the sample is applied, after native unwinding
+//   expire(before)                   reads whose sample was never applied (filtered, dropped)
+//
+// Readers attach lazily, once per process, on its first sample; a process without CPython is
+// remembered as such until it execs or maps a libpython. Everything is bounded: readers (least
+// recently sampled out), remembered verdicts, reads waiting for their sample, interned frames.
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "collector/python_merge.h"
+#include "profile/raw_profile.h"
+
+namespace ember::collector {
+
+class Process;
+
+struct PythonOptions {
+  bool enabled = true;
+  size_t max_readers = 64;           // processes with an attached reader at once
+  size_t max_processes = 32768;      // remembered verdicts ("no CPython", "unsupported")
+  size_t max_pending = 1u << 16;     // reads waiting for their sample to be applied
+  size_t max_interned_frames = 1u << 17;  // distinct Python frames before the table starts over
+  size_t max_warnings = 16;          // warning lines about interpreters that cannot be read
+};
+
+// Every sample of a process with CPython ends in exactly one of the outcome counters
+// (merged ... not_read); the reader counters say why a read missed.
+struct PythonStats {
+  // Processes.
+  uint64_t attached = 0;          // readers attached (a process counts again after exec)
+  uint64_t unsupported = 0;       // CPython versions ember cannot read (one warning each)
+  uint64_t attach_failed = 0;     // CPython found but its runtime could not be located
+  uint64_t readers = 0;           // attached now
+  uint64_t readers_evicted = 0;   // past max_readers, least recently sampled first
+  // Samples of processes with a reader, by outcome of the merge.
+  uint64_t merged = 0;            // every eval-loop frame replaced by its Python frames
+  uint64_t merged_below_cut = 0;  // native stack cut short; Python callers put above the cut
+  uint64_t stale_fewer = 0;       // fewer Python calls than native eval frames (read after a return)
+  uint64_t stale_more = 0;        // more Python calls than native eval frames (read after a call)
+  uint64_t no_eval_frames = 0;    // a whole native stack without the eval loop: kept native
+  uint64_t no_python_thread = 0;  // the thread was not running Python: kept native
+  uint64_t read_missed = 0;       // the read raced or failed (reasons below): kept native
+  uint64_t not_read = 0;          // no read for the sample: busy (pending bound) or table full
+  // Why reads missed (python::ReaderStats summed over readers, past and present).
+  uint64_t miss_process_gone = 0;
+  uint64_t miss_read_failed = 0;
+  uint64_t miss_bad_object = 0;
+  uint64_t miss_chain_too_long = 0;
+  uint64_t stacks_read = 0;
+  uint64_t frames_read = 0;
+  uint64_t trampolines = 0;       // -X perf trampoline frames replaced with their eval frame
+  uint64_t read_ns = 0;           // time spent reading and interning Python stacks
+
+  // Sums counters; the gauge `readers` too (callers that keep a current value set it after).
+  PythonStats& operator+=(const PythonStats& o);
+};
+
+// The pseudo-module of Python frames (kind kPython, path "[python]"): one for every process,
+// since each Python frame carries its own name, file and line.
+std::shared_ptr<const profile::Module> python_module();
+
+class PythonStacks {
+ public:
+  explicit PythonStacks(const PythonOptions& options);
+  ~PythonStacks();
+  PythonStacks(const PythonStacks&) = delete;
+  PythonStacks& operator=(const PythonStacks&) = delete;
+
+  bool enabled() const;
+
+  // A sample of (pid, tid) stamped `time` was just read from a ring: read the thread's Python
+  // stack now.
+  void on_sample_read(int32_t pid, int32_t tid, uint64_t time);
+  void on_exec(int32_t pid);
+  void on_mmap(int32_t pid, std::string_view filename);
+  void on_exit(int32_t pid);
+
+  // The sample (pid, tid, time) is applied: when its Python stack was read, `frames` (leaf first,
+  // of `process`, in `window`) becomes the merged stack. Python frames are interned in `window`
+  // into `python_module`'s table; `generation` changes with each new window.
+  void merge(const Process& process, int32_t tid, uint64_t time, bool native_complete,
+             profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
+             std::vector<profile::RawFrame>& frames);
+  // Drops reads of samples stamped before `time` that were never merged (their sample was
+  // filtered, deduplicated or lost). Everything when time is UINT64_MAX.
+  void expire(uint64_t time);
+
+  PythonStats stats() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ember::collector
