@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "python/line_table.h"
 #include "python/objects.h"
 
 namespace ember::python {
@@ -18,6 +19,16 @@ T load(std::span<const std::byte> bytes, size_t offset) {
 constexpr size_t kCodeInfoOverhead = sizeof(CodeInfo) + 64;
 
 }  // namespace
+
+std::optional<int32_t> CodeInfo::line_at(LineTableFormat format, int64_t byte_offset) const {
+  for (const Recent& r : recent_) {
+    if (r.offset == byte_offset) return r.line;
+  }
+  auto line = line_for_offset(format, line_table, first_line, byte_offset);
+  recent_[next_recent_] = {byte_offset, line};
+  next_recent_ = (next_recent_ + 1) % recent_.size();
+  return line;
+}
 
 Miss to_miss(ReadResult r) {
   switch (r) {

@@ -66,6 +66,7 @@ struct ReaderStats {
   uint64_t read_failed = 0;        // EFAULT or a short read: memory unmapped or freed under us
   uint64_t bad_object = 0;         // a type, size or value check failed (torn or reused object)
   uint64_t chain_too_long = 0;     // more than kMaxFrames frames, or a loop in the chain
+  uint64_t stack_changed = 0;      // the stack moved while it was read, twice in a row
   // Not misses: the frame is kept, its line is 0.
   uint64_t line_unknown = 0;
   // Caches (per process; bounded in entries and bytes, oldest evicted first).
@@ -76,7 +77,9 @@ struct ReaderStats {
   uint64_t string_cache_misses = 0;
   uint64_t string_cache_evictions = 0;
 
-  uint64_t misses() const { return process_gone + read_failed + bad_object + chain_too_long; }
+  uint64_t misses() const {
+    return process_gone + read_failed + bad_object + chain_too_long + stack_changed;
+  }
   ReaderStats& operator+=(const ReaderStats& o);
 };
 
