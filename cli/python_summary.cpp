@@ -23,10 +23,11 @@ std::string python_summary(const collector::PythonStats& p) {
   if (p.no_python_thread) others.push_back(fmt::format("{} not in Python", thousands(p.no_python_thread)));
   if (p.no_eval_frames) others.push_back(fmt::format("{} outside the eval loop", thousands(p.no_eval_frames)));
   if (p.read_missed) {
-    others.push_back(fmt::format("{} reads missed ({} process gone, {} unreadable, {} damaged, {} too deep)",
+    others.push_back(fmt::format("{} reads missed ({} process gone, {} unreadable, {} damaged, {} too deep, "
+                                 "{} changing while read)",
                                  thousands(p.read_missed), thousands(p.miss_process_gone),
                                  thousands(p.miss_read_failed), thousands(p.miss_bad_object),
-                                 thousands(p.miss_chain_too_long)));
+                                 thousands(p.miss_chain_too_long), thousands(p.miss_stack_changed)));
   }
   if (p.not_read) others.push_back(fmt::format("{} not read (limits)", thousands(p.not_read)));
   for (size_t i = 0; i < others.size(); ++i) line += (i == 0 ? "; " : ", ") + others[i];
@@ -53,6 +54,7 @@ nlohmann::json python_json(const collector::PythonStats& p) {
           {"miss_read_failed", p.miss_read_failed},
           {"miss_bad_object", p.miss_bad_object},
           {"miss_chain_too_long", p.miss_chain_too_long},
+          {"miss_stack_changed", p.miss_stack_changed},
           {"trampolines", p.trampolines},
           {"read_ns", p.read_ns}};
 }

@@ -207,6 +207,7 @@ PythonStats& PythonStats::operator+=(const PythonStats& o) {
   miss_read_failed += o.miss_read_failed;
   miss_bad_object += o.miss_bad_object;
   miss_chain_too_long += o.miss_chain_too_long;
+  miss_stack_changed += o.miss_stack_changed;
   stacks_read += o.stacks_read;
   frames_read += o.frames_read;
   trampolines += o.trampolines;
@@ -458,6 +459,7 @@ PythonStats PythonStacks::Impl::stats() const {
   out.miss_read_failed = r.read_failed;
   out.miss_bad_object = r.bad_object;
   out.miss_chain_too_long = r.chain_too_long;
+  out.miss_stack_changed = r.stack_changed;
   out.stacks_read = r.stacks_read;
   out.frames_read = r.frames_read;
   return out;

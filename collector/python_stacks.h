@@ -57,6 +57,7 @@ struct PythonStats {
   uint64_t miss_read_failed = 0;
   uint64_t miss_bad_object = 0;
   uint64_t miss_chain_too_long = 0;
+  uint64_t miss_stack_changed = 0;  // the stack moved while it was read, twice in a row
   uint64_t stacks_read = 0;
   uint64_t frames_read = 0;
   uint64_t trampolines = 0;       // -X perf trampoline frames replaced with their eval frame

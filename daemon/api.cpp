@@ -544,7 +544,8 @@ HttpResponse Api::metrics() {
            {{{{"reason", "process_gone"}}, static_cast<double>(py.miss_process_gone)},
             {{{"reason", "read_failed"}}, static_cast<double>(py.miss_read_failed)},
             {{{"reason", "bad_object"}}, static_cast<double>(py.miss_bad_object)},
-            {{{"reason", "chain_too_long"}}, static_cast<double>(py.miss_chain_too_long)}});
+            {{{"reason", "chain_too_long"}}, static_cast<double>(py.miss_chain_too_long)},
+            {{{"reason", "stack_changed"}}, static_cast<double>(py.miss_stack_changed)}});
   m.counter("emberd_samples_without_process_total", "Samples of processes that were gone before anything was known of them.",
             static_cast<double>(c.samples_without_process));
   m.counter("emberd_malformed_records_total", "Perf records that could not be right and were skipped.",

@@ -109,7 +109,8 @@ struct Recording {
            ", no eval " + std::to_string(p.no_eval_frames) + ", not in Python " + std::to_string(p.no_python_thread) +
            ", missed " + std::to_string(p.read_missed) + " (gone " + std::to_string(p.miss_process_gone) +
            ", failed " + std::to_string(p.miss_read_failed) + ", bad " + std::to_string(p.miss_bad_object) +
-           ", long " + std::to_string(p.miss_chain_too_long) + "), not read " + std::to_string(p.not_read);
+           ", long " + std::to_string(p.miss_chain_too_long) + ", changing " + std::to_string(p.miss_stack_changed) +
+           "), not read " + std::to_string(p.not_read);
   }
 };
 
