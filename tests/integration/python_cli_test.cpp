@@ -94,7 +94,7 @@ TEST_F(PythonCli, EveryOutputAndReaderKeepsPythonFrames) {
 
   // go tool pprof reads the Python functions with their files.
   if (std::string(EMBER_GO_EXECUTABLE).empty()) GTEST_SKIP() << "go was not found when configuring";
-  auto go = testing::run({"env", "HOME=" + dir_.string(), "GOCACHE=" + path("gocache"), "GOFLAGS=", "GO111MODULE=off",
+  auto go = testing::run({"/usr/bin/env", "HOME=" + dir_.string(), "GOCACHE=" + path("gocache"), "GOFLAGS=", "GO111MODULE=off",
                           EMBER_GO_EXECUTABLE, "tool", "pprof", "-top", "-lines", "-nodefraction=0", pb});
   ASSERT_EQ(go.exit_code, 0) << go.err;
   EXPECT_TRUE(std::regex_search(go.out, std::regex(R"(handle .*zlib_work\.py:\d+)"))) << go.out;
