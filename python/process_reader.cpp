@@ -142,10 +142,13 @@ class Reader final : public ProcessReader {
   struct Fetched {
     std::vector<RemoteMemory::Piece> pieces;
     size_t complete = 0;
+    mutable size_t hint = 0;  // lookups come in address runs: try the last piece first
     const std::byte* find(uint64_t address, size_t size) const {
-      for (size_t i = 0; i < complete; ++i) {
+      for (size_t k = 0; k < complete; ++k) {
+        size_t i = (hint + k) % complete;
         const auto& p = pieces[i];
         if (p.address <= address && address - p.address + size <= p.out.size()) {
+          hint = i;
           return p.out.data() + (address - p.address);
         }
       }
@@ -185,6 +188,9 @@ class Reader final : public ProcessReader {
   };
   std::vector<Span> spans_;
   std::vector<RemoteMemory::Piece> check_pieces_;
+  std::vector<const std::byte*> heads_;
+  std::vector<size_t> missing_;
+  std::vector<std::byte> extra_;
   std::vector<std::byte> check_buffer_;
   // Sorts spans_[from..] and merges neighbours, so that one batch reads few pieces and pages.
   void coalesce_spans(size_t from);
@@ -566,8 +572,10 @@ ReadStatus Reader::read_attempt(int32_t tid, std::vector<Frame>& out, bool& chan
   // with one more system call.
   std::vector<uint64_t>& codes = memo.codes;
   codes.clear();
-  std::vector<const std::byte*> heads(raw_.size(), nullptr);
-  std::vector<size_t> missing;
+  std::vector<const std::byte*>& heads = heads_;
+  heads.assign(raw_.size(), nullptr);
+  std::vector<size_t>& missing = missing_;
+  missing.clear();
   for (size_t i = 0; i < raw_.size(); ++i) {
     heads[i] = fetched_.find(raw_[i].code, layout_.code_size);
     if (!heads[i]) missing.push_back(i);
@@ -575,7 +583,8 @@ ReadStatus Reader::read_attempt(int32_t tid, std::vector<Frame>& out, bool& chan
       codes.push_back(raw_[i].code);
     }
   }
-  std::vector<std::byte> extra(missing.size() * layout_.code_size);
+  std::vector<std::byte>& extra = extra_;
+  extra.resize(missing.size() * layout_.code_size);
   if (!missing.empty()) {
     std::vector<RemoteMemory::Piece> pieces(missing.size());
     for (size_t k = 0; k < missing.size(); ++k) {
@@ -588,6 +597,7 @@ ReadStatus Reader::read_attempt(int32_t tid, std::vector<Frame>& out, bool& chan
 
   out.reserve(raw_.size());
   pinned_.reserve(raw_.size());
+  CodeHead last_head;
   for (size_t i = 0; i < raw_.size(); ++i) {
     const RawFrame& f = raw_[i];
     auto head = objects_.parse_head({heads[i], layout_.code_size});
@@ -596,7 +606,11 @@ ReadStatus Reader::read_attempt(int32_t tid, std::vector<Frame>& out, bool& chan
       return miss(Miss::kBadObject);
     }
     Miss code_miss = Miss::kNone;
-    auto code = objects_.code(f.code, *head, code_miss);
+    // Recursion: the same code object as the frame below, with the same head, is the same.
+    std::shared_ptr<const CodeInfo> code =
+        i > 0 && f.code == raw_[i - 1].code && *head == last_head ? pinned_.back()
+                                                                   : objects_.code(f.code, *head, code_miss);
+    last_head = *head;
     if (!code) {
       out.clear();
       return miss(code_miss);

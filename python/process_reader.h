@@ -13,6 +13,17 @@
 //   3.12–3.13 _PyEval_EvalFrameDefault (+ ".cold"). Each native call pushes a shim frame owned by
 //             the C stack; the shim is not returned, the frame run right above it is the entry frame.
 // Generators and coroutines resumed from C (send(), asyncio's step) start a new run like any call.
+//
+// Reading a running process is no snapshot: the kernel copies while the target runs. A stack
+// that differs from the thread's last checked one is read a second time and must come out the
+// same (the leaf's instruction aside), 3.8–3.10 frames must still be executing, and every object
+// is checked (type, sizes, bounds); what fails is a miss counted by reason, read again once
+// first. A chain that changes faster than a read (a few µs) can still, rarely, pair a caller
+// with a callee of the next moment: ≤ 0.05% of reads under a program that switches call chains
+// every few µs (tests/python: StacksThatChangeUnderTheReaderAreRightOrMissed), 0 in most runs.
+//
+// One reader per process, used by one thread. After the process execs, the caller drops the
+// reader and attaches again (the addresses it holds belong to the old image).
 
 #include <cstdint>
 #include <memory>
@@ -52,7 +63,7 @@ struct Frame {
 
 enum class ReadStatus {
   kOk,
-  kNoPythonThread,  // the thread has no thread state: it is not running Python
+  kNoPythonThread,  // no thread state for this TID, or no Python frame on it: not running Python
   kMiss,            // a race or damage: counted in stats() by reason, nothing returned
 };
 
