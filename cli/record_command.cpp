@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "cli/python_summary.h"
+#include "cli/record_output.h"
 #include "cli/stop_signal.h"
 #include "collector/recorder.h"
 #include "common/files.h"
@@ -48,6 +49,7 @@ struct RecordArgs {
   int width = 1200;
   std::optional<std::string> metadata;
   bool quiet = false;
+  Limits limits;
   std::vector<std::string> command;
 };
 
@@ -250,16 +252,13 @@ int run_record(RecordArgs& args) {
   render_options.svg.min_width = args.min_width;
   render_options.svg.width = args.width;
 
+  render_options.max_output_bytes = args.limits.max_output_bytes;
+
   int exit_code = collect_error ? kExitFailure : kExitOk;
-  std::vector<std::string> written;
-  for (size_t i = 0; i < args.outputs.size(); ++i) {
-    if (auto ok = write_profile(profile, args.outputs[i], formats[i], render_options); !ok) {
-      fail("cannot write " + ok.error().message());
-      exit_code = kExitFailure;
-    } else if (args.outputs[i] != "-") {
-      written.push_back(args.outputs[i]);
-    }
-  }
+  RecordingWritten outputs =
+      write_recording(profile, args.outputs, formats, render_options, raw.total_samples());
+  if (outputs.failed) exit_code = kExitFailure;
+  const std::vector<std::string>& written = outputs.written;
 
   if (args.metadata) {
     nlohmann::json meta;
@@ -302,7 +301,7 @@ int run_record(RecordArgs& args) {
       meta["command_status"] = describe_wait_status(*status);
       if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);
     }
-    if (auto ok = common::write_file_atomic(*args.metadata, meta.dump(2) + "\n"); !ok) {
+    if (auto ok = common::write_output(*args.metadata, meta.dump(2) + "\n"); !ok) {
       fail("cannot write " + ok.error().message());
       exit_code = kExitFailure;
     }
@@ -386,6 +385,7 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
   cmd->add_option("--metadata", args->metadata,
                   "Also write what was recorded (target, event, frequency, duration, samples, lost, host, kernel, start time) as JSON");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary on stderr");
+  add_limit_options(cmd, args->limits, false);
   // perf's form without "--" works too: the first argument that is not an option starts the command.
   cmd->prefix_command();
   cmd->footer(
