@@ -239,10 +239,10 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
     max_range = options_.max_range;
   }
   Result<void> allowed =
-      kind == "svg"      ? p.allow({"from", "to", "pid", "comm", "label", "title", "width", "per_pid", "per_thread"})
-      : kind == "folded" ? p.allow({"from", "to", "pid", "comm", "label", "per_pid", "per_thread"})
-      : kind == "report" ? p.allow({"from", "to", "pid", "comm", "label", "top"})
-                         : p.allow({"from", "to", "pid", "comm", "label"});
+      kind == "svg"      ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "title", "width", "per_pid", "per_thread"})
+      : kind == "folded" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "per_pid", "per_thread"})
+      : kind == "report" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "top"})
+                         : p.allow({"from", "to", "pid", "comm", "label", "sample_type"});
   if (!allowed) return bad_request(allowed.error().message());
   const UnixNanos now = unix_now_ns();
   auto range = parse_range(p, "from", "to", "-1h", now, max_range);
@@ -267,6 +267,16 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
     return error_response(500, merged.error().message());
   }
   profile::Profile& prof = *merged;
+  // sample_type: which value to show (samples, cpu; with off_cpu also wall, off_cpu, blocked,
+  // runnable); pprof answers carry them all and make the chosen one their default.
+  auto sample_type = p.one("sample_type");
+  if (!sample_type) return bad_request(sample_type.error().message());
+  if (*sample_type) {
+    auto index = prof.value_index(**sample_type);
+    if (!index) return bad_request("sample_type: " + index.error().message());
+    fold.value_index = *index;
+    prof.default_sample_type = prof.strings.intern(**sample_type);
+  }
   const std::string base_name = fmt::format("emberd-{}-{}-{}", safe_file_part(options_.host),
                                             format_time_compact(range->from), format_time_compact(range->to));
   HttpResponse r;
@@ -286,6 +296,7 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
   }
   if (kind == "report") {
     analysis::ReportOptions options;
+    if (*sample_type) options.sample_type = std::string(**sample_type);
     auto top = p.one("top");
     if (!top) return bad_request(top.error().message());
     if (*top) {
@@ -641,6 +652,15 @@ HttpResponse Api::index(const Params& p) {
   }
   if (!known) h += fmt::format("<option value=\"{}\" selected>{}</option>", html_escape(from), html_escape(from));
   h += "</select></label> <button type=\"submit\">Show</button></form>\n";
+  if (st.collector.off_cpu) {
+    // Off-CPU time is recorded: the default view is wall time; CPU time is one click away.
+    h += fmt::format(
+        "<p>Views: <a id=\"wall-flamegraph\" href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=wall\">"
+        "wall time</a> (on CPU, blocked, waiting for a CPU) · <a id=\"cpu-flamegraph\" "
+        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=cpu\">CPU time</a> · <a "
+        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=off_cpu\">off-CPU time</a></p>\n",
+        f);
+  }
   h += fmt::format(
       "<p>Whole host: <a id=\"host-flamegraph\" href=\"/api/v1/flamegraph.svg?from={0}\">flamegraph</a> · "
       "<a href=\"/api/v1/diff.svg?from={0}\">change against the period before</a> · "

@@ -285,6 +285,8 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
     }
     p.stack_size = static_cast<uint32_t>(stack);
     EMBER_TRY(s.get("kernel_frames", p.kernel_frames));
+    EMBER_TRY(s.get("off_cpu", p.off_cpu));
+    EMBER_TRY(s.get_int("off_cpu_threshold_us", p.off_cpu_threshold_us, 0, 1'000'000'000));
     EMBER_TRY(s.get_bytes("ring_bytes_per_cpu", p.ring_bytes_per_cpu, 0, uint64_t{1} << 30));
     EMBER_TRY(s.get_int("max_unique_stacks", p.max_unique_stacks, 1024, 1 << 24));
     EMBER_TRY(s.get_int("max_processes", p.max_processes, 64, 1 << 20));
@@ -593,9 +595,10 @@ std::string format_config(const Config& c) {
   const auto& p = c.profiling;
   out += fmt::format(
       "\n[profiling]\nfrequency = {}\ncall_graph = \"{}\"\nstack_size = {}\nkernel_frames = {}\n"
+      "off_cpu = {}\noff_cpu_threshold_us = {}\n"
       "ring_bytes_per_cpu = {}\nmax_unique_stacks = {}\nmax_processes = {}\n",
       p.frequency_hz, p.call_graph == collector::CallGraphMode::kDwarf ? "dwarf" : "fp", p.stack_size,
-      p.kernel_frames, p.ring_bytes_per_cpu == 0 ? "0" : quote(format_bytes(p.ring_bytes_per_cpu)),
+      p.kernel_frames, p.off_cpu, p.off_cpu_threshold_us, p.ring_bytes_per_cpu == 0 ? "0" : quote(format_bytes(p.ring_bytes_per_cpu)),
       p.max_unique_stacks, p.max_processes);
   const auto& s = c.storage;
   out += fmt::format(

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "profile/folded.h"
+#include "profile/sample_types.h"
 
 namespace ember::flamegraph {
 
@@ -21,6 +22,7 @@ constexpr char prefix(Hue hue) {
     case Hue::kKernel: return 'k';
     case Hue::kJit: return 'j';
     case Hue::kUnknown: return 'u';
+    case Hue::kOffCpu: return 'o';
   }
   return 'h';
 }
@@ -56,6 +58,7 @@ int shades(Hue hue) {
     case Hue::kKernel: return kKernelShades;
     case Hue::kJit: return kJitShades;
     case Hue::kUnknown: return 1;
+    case Hue::kOffCpu: return 3;
   }
   return 1;
 }
@@ -68,6 +71,12 @@ FrameColor frame_color(std::string_view annotated_name) {
     case profile::MappingKind::kJit: hue = Hue::kJit; break;
     default:
       if (bare == "[unknown]") hue = Hue::kUnknown;
+      if (profile::is_off_cpu_frame(bare)) {
+        // One shade each for the two kinds of waiting, one for stacks nobody saw.
+        return FrameColor{Hue::kOffCpu, static_cast<uint8_t>(bare == profile::kBlockedFrame    ? 0
+                                                              : bare == profile::kRunnableFrame ? 1
+                                                                                                : 2)};
+      }
       break;
   }
   // The bare name decides the shade, so "read" and "read_[k]" differ only in hue.
@@ -98,6 +107,10 @@ Rgb rgb(FrameColor color) {
       return Rgb{channel(60, 130, u), channel(185, 230, t), channel(60, 120, t)};
     }
     case Hue::kUnknown: return Rgb{190, 190, 190};
+    case Hue::kOffCpu: {
+      constexpr Rgb kShades[] = {{140, 110, 210}, {225, 120, 190}, {175, 160, 210}};
+      return kShades[s];
+    }
   }
   return Rgb{};
 }
@@ -108,7 +121,7 @@ void append_class(std::string& out, FrameColor color) {
 }
 
 void append_palette_css(std::string& out) {
-  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kUnknown}) {
+  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kUnknown, Hue::kOffCpu}) {
     for (int s = 0; s < shades(hue); ++s) {
       FrameColor c{hue, static_cast<uint8_t>(s)};
       out += '.';

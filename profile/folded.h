@@ -36,10 +36,14 @@ struct FoldOptions {
   bool per_thread = false;    // then a frame with the thread name ("name-TID" with per_pid)
   bool inline_frames = true;  // inlined functions as frames of their own
   bool annotate = true;       // "_[k]" after kernel frames, "_[j]" after JIT frames
+  // Off-CPU time (sample types blocked/runnable, see sample_types.h) ends in a leaf frame
+  // "[off-cpu: blocked]" / "[off-cpu: runnable]" when the chosen type contains it (wall,
+  // off_cpu, blocked, runnable): a wall-time flamegraph shows which part of a stack waited.
+  bool mark_off_cpu = true;
 };
 
 // Names every sample's stack (root first) and merges equal stacks. Samples whose chosen value is
-// zero are left out. A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
+// zero are left out (see FoldOptions::mark_off_cpu for off-CPU time). A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
 // lies in no mapping).
 FoldedStacks fold(const Profile& profile, const FoldOptions& options = {});
 
