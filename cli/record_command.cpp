@@ -148,8 +148,7 @@ void print_off_cpu_summary(const collector::OffCpuCounters& c, const profile::Ra
   const auto& t = raw.totals();
   fmt::print(stderr,
              "ember: off CPU: {:.3f} s blocked, {:.3f} s runnable; {} switches: {} unwound, {} short "
-             "blocks at a place seen before, {} not unwound, {} switch records lost{}
-",
+             "blocks at a place seen before, {} not unwound, {} switch records lost{}\n",
              static_cast<double>(t.blocked_ns) * 1e-9, static_cast<double>(t.runnable_ns) * 1e-9,
              thousands(c.switches.switch_outs), thousands(c.unwound), thousands(c.remembered),
              thousands(c.not_unwound), thousands(c.lost_records),

@@ -123,20 +123,20 @@ void OffCpuStacks::on_switch_out_sample(const SampleRecord& sample, std::span<co
   slot.pid = sample.sid.pid;
   slot.place = place_of(sample);
   slot.resolved = false;
-  if (counters_.pending_bytes + bytes.size() <= kMaxPendingBytes) {
+  auto known = threshold_ns_ > 0 ? remembered_.find(slot.place) : remembered_.end();
+  if (known != remembered_.end()) {
+    // Left from a place this thread left from before: the same stack, no copy, no unwinding.
+    slot.frames = known->second;
+    slot.resolved = true;
+    counters_.remembered++;
+  } else if (counters_.pending_bytes + bytes.size() <= kMaxPendingBytes) {
+    // A new place: kept until the block's length decides whether it is worth unwinding.
     slot.record.assign(bytes.begin(), bytes.end());
     counters_.pending_bytes += bytes.size();
   } else {
-    // No room to wait for the block's length: decided now, as a short block.
     counters_.pending_limit++;
-    auto it = remembered_.find(slot.place);
-    if (it != remembered_.end()) {
-      slot.frames = it->second;
-      counters_.remembered++;
-    } else {
-      host_.unwind_switch_out(sample, slot.frames);
-      counters_.unwound++;
-    }
+    host_.unwind_switch_out(sample, slot.frames);
+    counters_.unwound++;
     slot.resolved = true;
   }
   tracker_.switch_out_sample(sample.sid.pid, sample.sid.tid, sample.sid.time, index);
@@ -165,15 +165,13 @@ void OffCpuStacks::resolve(Slot& slot, bool long_block) {
   slot.frames.clear();
   const SampleRecord* s = record ? std::get_if<SampleRecord>(&record->body) : nullptr;
   if (s != nullptr) {
-    auto known = remembered_.find(slot.place);
-    if (!long_block && known != remembered_.end()) {
-      slot.frames = known->second;
-      counters_.remembered++;
-    } else if (long_block || take_short_unwind(s->sid.time)) {
+    if (long_block || take_short_unwind(s->sid.time)) {
       host_.unwind_switch_out(*s, slot.frames);
       counters_.unwound++;
-      if (remembered_.size() >= kMaxRemembered) remembered_.clear();
-      remembered_[slot.place] = slot.frames;
+      if (threshold_ns_ > 0) {
+        if (remembered_.size() >= kMaxRemembered) remembered_.clear();
+        remembered_[slot.place] = slot.frames;
+      }
     } else {
       // Kernel frames and the user pc: what is known without unwinding.
       counters_.not_unwound++;

@@ -132,15 +132,16 @@ Result<void> Recorder::Impl::add_ring(Event& event) {
   // without CAP_IPC_LOCK: shrink rather than fail.
   const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   for (;;) {
-    auto mapped = MappedRing::map(event.fd, ring_bytes_);
+    size_t& bytes = event.switches ? switch_ring_bytes_ : ring_bytes_;
+    auto mapped = MappedRing::map(event.fd, bytes);
     if (mapped) {
       ring.emplace(std::move(*mapped));
       owner = index;
       return {};
     }
     int err = mapped.error().sys_errno();
-    if ((err == EPERM || err == ENOMEM) && ring_bytes_ > kMinRingPages * page) {
-      ring_bytes_ /= 2;
+    if ((err == EPERM || err == ENOMEM) && bytes > kMinRingPages * page) {
+      bytes /= 2;
       rings_shrunk_ = true;  // said once, at the end of open()
       continue;
     }
@@ -339,6 +340,9 @@ Result<void> Recorder::Impl::open(const Target& target) {
                                                                     : default_ring_bytes());
   // Wake the poller when a quarter of the ring is used: room to spare before it overflows.
   spec_.wakeup_bytes = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
+  // Switch events come in bursts of thousands a second, each with a stack copy: more room, so
+  // that a poller the machine keeps waiting for a few tens of milliseconds loses none.
+  switch_ring_bytes_ = round_ring_bytes(4 * ring_bytes_);
 
   {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);

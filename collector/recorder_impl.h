@@ -110,6 +110,7 @@ class Recorder::Impl final : public OffCpuHost {
   // --off-cpu: switch events get rings of their own, so a flood of them cannot crowd out samples.
   std::vector<std::optional<MappedRing>> switch_rings_;
   std::vector<size_t> switch_ring_owner_;
+  size_t switch_ring_bytes_ = 0;
   bool reading_switch_ring_ = false;
   std::unordered_set<uint64_t> switch_ids_;
   std::unique_ptr<OffCpuStacks> off_cpu_;  // set once a switch event is open

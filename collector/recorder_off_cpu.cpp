@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -14,6 +15,11 @@
 namespace ember::collector {
 
 namespace {
+
+// User stack copied at each switch-out: perf's default. A switch is far more frequent than a CPU
+// sample and the copy is the bulk of its record; a blocked thread's user stack (from the system
+// call up to main or the thread start) rarely needs more.
+constexpr uint32_t kSwitchStackBytes = 8192;
 
 uint64_t monotonic_ns() {
   timespec ts{};
@@ -46,6 +52,7 @@ void Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
   EventSpec spec = spec_;  // negotiated by the CPU event: the same registers and stack copy
   spec.context_switches = true;
   spec.kernel_frames = true;  // the sample is taken in the kernel: excluding it would drop them all
+  spec.needs.stack_user_bytes = std::min(spec.needs.stack_user_bytes, kSwitchStackBytes);
   auto fail = [&](std::string why) {
     off_cpu_refused_ = true;
     off_cpu_.reset();
