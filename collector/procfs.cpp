@@ -35,20 +35,6 @@ bool parse_number(std::string_view s, T& out, int base = 10) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// Splits off the next space-separated field.
-std::string_view next_field(std::string_view& s) {
-  size_t b = s.find_first_not_of(' ');
-  if (b == std::string_view::npos) {
-    s = {};
-    return {};
-  }
-  s.remove_prefix(b);
-  size_t e = s.find(' ');
-  std::string_view field = s.substr(0, e);
-  s.remove_prefix(e == std::string_view::npos ? s.size() : e);
-  return field;
-}
-
 std::vector<int32_t> numeric_entries(const std::string& dir) {
   std::vector<int32_t> out;
   struct CloseDir {
@@ -64,41 +50,6 @@ std::vector<int32_t> numeric_entries(const std::string& dir) {
 }
 
 }  // namespace
-
-std::optional<MapsEntry> parse_maps_line(std::string_view line) {
-  line = trim_newline(line);
-  MapsEntry m;
-  std::string_view range = next_field(line);
-  std::string_view perms = next_field(line);
-  std::string_view offset = next_field(line);
-  std::string_view dev = next_field(line);
-  std::string_view inode = next_field(line);
-  size_t dash = range.find('-');
-  size_t colon = dev.find(':');
-  if (dash == std::string_view::npos || perms.size() < 4 || colon == std::string_view::npos) {
-    return std::nullopt;
-  }
-  if (!parse_number(range.substr(0, dash), m.start, 16) ||
-      !parse_number(range.substr(dash + 1), m.end, 16) || m.end < m.start ||
-      !parse_number(offset, m.page_offset, 16) || !parse_number(dev.substr(0, colon), m.major, 16) ||
-      !parse_number(dev.substr(colon + 1), m.minor, 16) || !parse_number(inode, m.inode)) {
-    return std::nullopt;
-  }
-  m.readable = perms[0] == 'r';
-  m.writable = perms[1] == 'w';
-  m.executable = perms[2] == 'x';
-  m.shared = perms[3] == 's';
-  // The path is the rest of the line after the padding; it may itself contain spaces.
-  size_t b = line.find_first_not_of(' ');
-  std::string_view path = b == std::string_view::npos ? std::string_view() : line.substr(b);
-  constexpr std::string_view kDeleted = " (deleted)";
-  if (path.ends_with(kDeleted)) {
-    path.remove_suffix(kDeleted.size());
-    m.deleted = true;
-  }
-  m.path = std::string(path);
-  return m;
-}
 
 std::string ProcFs::path(int32_t pid, std::string_view leaf) const {
   std::string p = root_;
@@ -136,17 +87,7 @@ std::optional<std::string> ProcFs::exe(int32_t pid) const {
 }
 
 std::optional<std::vector<MapsEntry>> ProcFs::maps(int32_t pid) const {
-  auto text = read_proc_file(path(pid, "maps"));
-  if (!text) return std::nullopt;
-  std::vector<MapsEntry> out;
-  std::string_view rest(*text);
-  while (!rest.empty()) {
-    size_t nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    if (auto m = parse_maps_line(line)) out.push_back(std::move(*m));
-  }
-  return out;
+  return common::read_maps(root_, pid);
 }
 
 std::optional<std::vector<int32_t>> ProcFs::threads(int32_t pid) const {

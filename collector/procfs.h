@@ -11,27 +11,13 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/proc_maps.h"
 
 namespace ember::collector {
 
-// One line of /proc/PID/maps.
-struct MapsEntry {
-  uint64_t start = 0;
-  uint64_t end = 0;
-  bool readable = false;
-  bool writable = false;
-  bool executable = false;
-  bool shared = false;
-  uint64_t page_offset = 0;
-  uint32_t major = 0;
-  uint32_t minor = 0;
-  uint64_t inode = 0;
-  std::string path;  // " (deleted)" removed, see `deleted`
-  bool deleted = false;
-};
-
-// Parses one line; nullopt when the line is not in the maps format.
-std::optional<MapsEntry> parse_maps_line(std::string_view line);
+// The maps parser lives in common/ (the Python reader uses it too).
+using common::MapsEntry;
+using common::parse_maps_line;
 
 class ProcFs {
  public:

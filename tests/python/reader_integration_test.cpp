@@ -1,0 +1,253 @@
+// Reads the stacks of real CPython processes (every installed 3.8–3.13) and checks names,
+// files, lines and entry flags against what the target script is known to be running.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "python/process_reader.h"
+#include "tests/python/interpreters.h"
+#include "tests/support/process.h"
+
+namespace ember::python {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::interpreter_path;
+
+const std::string kScript = std::string(EMBER_SOURCE_DIR) + "/tests/python/scripts/stack_target.py";
+
+struct Expected {
+  std::string function;
+  std::string file_suffix;
+  int line = 0;  // 0: not checked (a frame of the standard library)
+  bool entry = false;
+};
+
+struct Started {
+  std::unique_ptr<ember::testing::Background> process;
+  int32_t main_tid = 0;
+  int32_t worker_tid = 0;
+};
+
+Started start(const std::string& python, std::vector<std::string> args) {
+  std::vector<std::string> argv = {python, kScript};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Started s;
+  s.process = std::make_unique<ember::testing::Background>(argv);
+  std::istringstream ready(s.process->read_line(30s));
+  std::string word;
+  ready >> word >> s.main_tid >> s.worker_tid;
+  EXPECT_EQ(word, "ready");
+  return s;
+}
+
+// Reads until the leaf is `leaf` (the target needs a moment to get there), up to 20 s.
+std::vector<Frame> read_until(ProcessReader& reader, int32_t tid, const std::string& leaf) {
+  std::vector<Frame> frames;
+  for (auto end = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < end;) {
+    if (reader.read_stack(tid, frames) == ReadStatus::kOk && !frames.empty() &&
+        frames.front().function == leaf) {
+      return frames;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  ADD_FAILURE() << "thread " << tid << " never showed " << leaf << " as its leaf";
+  return frames;
+}
+
+std::string describe(const std::vector<Frame>& frames) {
+  std::string s;
+  for (const Frame& f : frames) {
+    s += std::string(f.function) + " (" + std::string(f.file) + ":" + std::to_string(f.line) +
+         (f.entry ? ", entry" : "") + ")\n";
+  }
+  return s;
+}
+
+void expect_frames(const std::vector<Frame>& frames, const std::vector<Expected>& want,
+                   bool exact_length) {
+  SCOPED_TRACE(describe(frames));
+  if (exact_length) {
+    ASSERT_EQ(frames.size(), want.size());
+  } else {
+    ASSERT_GE(frames.size(), want.size());
+  }
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE("frame " + std::to_string(i));
+    EXPECT_EQ(frames[i].function, want[i].function);
+    EXPECT_TRUE(frames[i].file.ends_with(want[i].file_suffix)) << frames[i].file;
+    if (want[i].line) EXPECT_EQ(frames[i].line, want[i].line);
+    EXPECT_EQ(frames[i].entry, want[i].entry);
+    EXPECT_GT(frames[i].first_line, 0);
+    EXPECT_LE(frames[i].first_line, frames[i].line);
+  }
+}
+
+class ReaderIntegrationTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto path = interpreter_path(GetParam());
+    if (!path) GTEST_SKIP() << "CPython " << GetParam() << " is not installed on this machine";
+    python_ = *path;
+    version_ = testing::reported_version(python_);
+    ASSERT_FALSE(version_.empty()) << python_ << " did not run";
+    minor_ = std::stoi(version_.substr(2));
+  }
+  // 3.8–3.10 run one native eval call per Python frame; 3.11+ only where C called Python.
+  bool per_frame_entries() const { return minor_ <= 10; }
+
+  std::string python_;
+  std::string version_;
+  int minor_ = 0;
+};
+
+TEST_P(ReaderIntegrationTest, NamesEveryFrameOfBothThreadsLeafFirst) {
+  auto marks = testing::marks(kScript);
+  Started target = start(python_, {"nested"});
+  auto reader = ProcessReader::attach(target.process->pid());
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  EXPECT_EQ(to_string((*reader)->version()), version_);
+  EXPECT_FALSE((*reader)->eval_loop_ranges().empty());
+
+  bool all = per_frame_entries();
+  // inner is called by sorted() (C), so it starts a native eval call of its own on 3.11+.
+  std::vector<Frame> main = read_until(**reader, target.main_tid, "inner");
+  expect_frames(main,
+                {{"inner", "stack_target.py", marks["inner"], true},
+                 {"middle", "stack_target.py", marks["middle"], all},
+                 {"outer", "stack_target.py", marks["outer"], all},
+                 {"main", "stack_target.py", marks["main_nested"], all},
+                 {"<module>", "stack_target.py", marks["module"], true}},
+                /*exact_length=*/true);
+
+  std::vector<Frame> worker = read_until(**reader, target.worker_tid, "worker_leaf");
+  std::string run = minor_ >= 11 ? "Thread.run" : "run";
+  std::string inner_boot = minor_ >= 11 ? "Thread._bootstrap_inner" : "_bootstrap_inner";
+  std::string boot = minor_ >= 11 ? "Thread._bootstrap" : "_bootstrap";
+  expect_frames(worker,
+                {{"worker_leaf", "stack_target.py", marks["worker_leaf"], all},
+                 {"worker_top", "stack_target.py", marks["worker_top"], worker[1].entry},
+                 {run, "threading.py", 0, worker[2].entry},
+                 {inner_boot, "threading.py", 0, all},
+                 {boot, "threading.py", 0, true}},
+                /*exact_length=*/true);
+  // The thread's target is called through Thread.run's self._target(*args, **kwargs).
+  if (all) EXPECT_TRUE(worker[1].entry && worker[2].entry);
+
+  // Once more: the same frames come from the caches, with the same names.
+  uint64_t hits = (*reader)->stats().code_cache_hits;
+  std::vector<Frame> again;
+  ASSERT_EQ((*reader)->read_stack(target.main_tid, again), ReadStatus::kOk);
+  EXPECT_EQ(describe(again), describe(read_until(**reader, target.main_tid, "inner")));
+  const ReaderStats& stats = (*reader)->stats();
+  EXPECT_GE(stats.code_cache_hits, hits + main.size());
+  EXPECT_GE(stats.stacks_read, 3u);
+  EXPECT_EQ(stats.misses(), 0u);
+}
+
+TEST_P(ReaderIntegrationTest, ReadsFortyFiveLevelsOfRecursionDownToTheModule) {
+  auto marks = testing::marks(kScript);
+  constexpr int kDepth = 45;
+  Started target = start(python_, {"deep", std::to_string(kDepth)});
+  auto reader = ProcessReader::attach(target.process->pid());
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  std::vector<Frame> frames = read_until(**reader, target.main_tid, "recurse");
+  bool all = per_frame_entries();
+  std::vector<Expected> want = {{"recurse", "stack_target.py", marks["recurse_leaf"], all}};
+  for (int i = 0; i < kDepth; ++i) want.push_back({"recurse", "stack_target.py", marks["recurse"], all});
+  want.push_back({"main", "stack_target.py", marks["main_deep"], all});
+  want.push_back({"<module>", "stack_target.py", marks["module"], true});
+  expect_frames(frames, want, /*exact_length=*/true);
+}
+
+TEST_P(ReaderIntegrationTest, ThreadWithoutPythonAndUnknownThreadAreNoPythonThread) {
+  Started target = start(python_, {"nested"});
+  auto reader = ProcessReader::attach(target.process->pid());
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  std::vector<Frame> frames = {Frame{"stale", "stale", 1, 1, true}};
+  // A TID that is no thread of the target.
+  EXPECT_EQ((*reader)->read_stack(0x7ffffff0, frames), ReadStatus::kNoPythonThread);
+  EXPECT_TRUE(frames.empty());
+  EXPECT_EQ((*reader)->stats().no_python_thread, 1u);
+}
+
+TEST_P(ReaderIntegrationTest, ProcessExitDuringReadsIsACountedMiss) {
+  Started target = start(python_, {"busy"});
+  auto reader = ProcessReader::attach(target.process->pid());
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  std::vector<Frame> frames;
+  read_until(**reader, target.main_tid, "busy");
+  // Kill it while another thread keeps reading as fast as it can.
+  std::thread killer([&] {
+    std::this_thread::sleep_for(50ms);
+    ::kill(target.process->pid(), SIGKILL);
+  });
+  size_t ok = 0;
+  for (auto end = std::chrono::steady_clock::now() + 500ms; std::chrono::steady_clock::now() < end;) {
+    ReadStatus status = (*reader)->read_stack(target.main_tid, frames);
+    if (status == ReadStatus::kOk) {
+      ++ok;
+      // Never a wrong name: whatever was read whole is the program's own stack.
+      ASSERT_FALSE(frames.empty());
+      EXPECT_EQ(frames.front().function, "busy");
+      EXPECT_EQ(frames.back().function, "<module>");
+    } else {
+      EXPECT_TRUE(frames.empty());
+    }
+  }
+  killer.join();
+  target.process->wait(10s);
+  ReadStatus after = (*reader)->read_stack(target.main_tid, frames);
+  EXPECT_EQ(after, ReadStatus::kMiss);
+  const ReaderStats& stats = (*reader)->stats();
+  EXPECT_GT(ok, 0u);
+  EXPECT_GE(stats.process_gone + stats.read_failed, 1u);
+  EXPECT_EQ(stats.bad_object + stats.chain_too_long, 0u)
+      << "a dying process reads as gone, not as damaged objects";
+  std::printf("exit during reads: %zu stacks read, %llu gone, %llu failed reads\n", ok,
+              static_cast<unsigned long long>(stats.process_gone),
+              static_cast<unsigned long long>(stats.read_failed));
+}
+
+INSTANTIATE_TEST_SUITE_P(Interpreters, ReaderIntegrationTest,
+                         ::testing::Values("3_8", "3_9", "3_10", "3_11", "3_12", "3_13",
+                                           "debian_3_11"),
+                         [](const auto& info) { return info.param; });
+
+// CPython 3.6 and 3.7 are CPython, but not a version ember reads: one clear error.
+TEST(ReaderUnsupported, OlderCPythonIsRefusedNamingPidAndVersion) {
+  int tried = 0;
+  for (std::string name : {"3_7", "3_6"}) {
+    auto path = interpreter_path(name);
+    if (!path) continue;
+    ++tried;
+    std::string version = testing::reported_version(*path);
+    ember::testing::Background target({*path, "-c", "import time; print('ready', flush=True); time.sleep(100)"});
+    ASSERT_EQ(target.read_line(30s), "ready");
+    auto reader = ProcessReader::attach(target.pid());
+    ASSERT_FALSE(reader.has_value());
+    EXPECT_EQ(reader.error().code(), ErrorCode::kUnsupported);
+    EXPECT_EQ(reader.error().message(), "pid " + std::to_string(target.pid()) + ": CPython " +
+                                            version + " is not supported (3.8-3.13 are)");
+  }
+  if (tried == 0) GTEST_SKIP() << "neither CPython 3.6 nor 3.7 is installed on this machine";
+}
+
+TEST(ReaderNoPython, ProcessWithoutCPythonIsNotFound) {
+  ember::testing::Background target({"/bin/sleep", "100"});
+  std::this_thread::sleep_for(100ms);
+  auto reader = ProcessReader::attach(target.pid());
+  ASSERT_FALSE(reader.has_value());
+  EXPECT_EQ(reader.error().code(), ErrorCode::kNotFound);
+  auto gone = ProcessReader::attach(0x7ffffff0);
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code(), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ember::python
