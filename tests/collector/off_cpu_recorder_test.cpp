@@ -3,13 +3,17 @@
 // stacks must match, by launch and by attach. A thread that loses its CPU to busier ones shows
 // runnable time. Frames are named with the workloads' own .symtab (FixtureSymbols).
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -131,9 +135,11 @@ void expect_wall_shares(const profile::RawProfile& p, int32_t pid, const PhaseSh
   EXPECT_NEAR(share(compute), truth.compute, 5.0) << shares;
   EXPECT_NEAR(share(nap), truth.nap, 5.0) << shares;
   EXPECT_NEAR(share(wait), truth.wait, 5.0) << shares;
-  // On an idle machine the program's own phases are 20/50/30; a loaded one stretches them.
-  EXPECT_NEAR(truth.compute, 20.0, 10.0);
-  EXPECT_NEAR(truth.nap, 50.0, 10.0);
+  // On an idle machine the program's own phases are 20/50/30 (a loaded one stretches the
+  // compute phase: it ends only when the thread gets a CPU again); each is there.
+  EXPECT_GT(truth.compute, 10.0);
+  EXPECT_GT(truth.nap, 25.0);
+  EXPECT_GT(truth.wait, 15.0);
   // Sleeping is blocked time, not waiting for a CPU.
   EXPECT_GT(static_cast<double>(nap_blocked), 0.9 * static_cast<double>(nap));
   EXPECT_GT(static_cast<double>(off_to_main), 0.95 * static_cast<double>(off_total));
@@ -188,6 +194,66 @@ TEST(OffCpuRecorder, ThreadLosingItsCpuShowsRunnableTime) {
   // Three threads share one CPU: the victim waits for it about two thirds of the time.
   EXPECT_GT(static_cast<double>(runnable), 0.4 * static_cast<double>(total));
   EXPECT_LT(static_cast<double>(blocked), 0.05 * static_cast<double>(total));
+}
+
+// Runs `fn` in a child that dropped root for `nobody` (dumpable, as a user's processes are).
+std::string as_nobody(const std::function<std::string()>& fn) {
+  int out[2];
+  if (::pipe(out) != 0) return "pipe failed";
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(out[0]);
+    std::string result = "cannot drop privileges";
+    if (::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
+        ::setresuid(65534, 65534, 65534) == 0 && ::prctl(PR_SET_DUMPABLE, 1) == 0) {
+      result = fn();
+    }
+    (void)!::write(out[1], result.data(), result.size());
+    _exit(0);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  ::waitpid(child, nullptr, 0);
+  return text;
+}
+
+TEST(OffCpuRecorder, RefusedSwitchEventsLeaveOneLineAndTheCpuProfile) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
+  std::ifstream paranoid_file("/proc/sys/kernel/perf_event_paranoid");
+  int paranoid = 0;
+  paranoid_file >> paranoid;
+  if (paranoid < 2) GTEST_SKIP() << "kernel.perf_event_paranoid < 2 lets users record switches";
+  std::string report = as_nobody([] {
+    Target t;
+    t.command = {kWallShares, "--seconds", "1.5"};
+    auto rec = Recorder::start(t, off_cpu_options());
+    if (!rec) return rec.error().message();
+    auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end) {
+      auto more = (*rec)->poll(100ms);
+      if (!more || !*more) break;
+    }
+    (*rec)->stop();
+    profile::RawProfile p = (*rec)->take_profile();
+    std::string out;
+    for (const std::string& w : (*rec)->warnings()) out += "warning: " + w + "\n";
+    out += (*rec)->off_cpu_counters() ? "off-cpu on\n" : "off-cpu off\n";
+    out += p.total_samples() > 20 ? "samples many\n" : "samples few\n";
+    out += p.totals().blocked_ns == 0 ? "no off-cpu time\n" : "off-cpu time\n";
+    return out;
+  });
+  EXPECT_NE(report.find("warning: off-CPU time not recorded: context-switch events with kernel stacks "
+                        "need CAP_PERFMON (or root), or kernel.perf_event_paranoid <= 1 (it is " +
+                        std::to_string(paranoid) + "); recording CPU samples only\n"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("off-cpu off\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("samples many\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("no off-cpu time\n"), std::string::npos) << report;
 }
 
 }  // namespace
