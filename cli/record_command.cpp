@@ -141,7 +141,8 @@ nlohmann::json off_cpu_json(const collector::OffCpuCounters& c, uint64_t thresho
           {"before_start", c.switches.before_start},
           {"duplicates", c.switches.duplicates},
           {"out_of_order", c.switches.out_of_order},
-          {"pending_limit", c.pending_limit}};
+          {"pending_limit", c.pending_limit},
+          {"stack_copies_dropped_on_arrival", c.compacted}};
 }
 
 void print_off_cpu_summary(const collector::OffCpuCounters& c, const profile::RawProfile& raw) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -114,6 +115,26 @@ bool OffCpuStacks::take_short_unwind(uint64_t now) {
   if (unwind_tokens_ < 1) return false;
   unwind_tokens_ -= 1;
   return true;
+}
+
+std::span<const std::byte> OffCpuStacks::compact(const SampleRecord& sample,
+                                                std::span<const std::byte> bytes) {
+  if (threshold_ns_ == 0 || sample.stack_user.empty()) return bytes;
+  if (!remembered_.contains(place_of(sample))) return bytes;
+  // The stack copy is the record's last field (ember asks for nothing after it): cut the record
+  // at its size word and write a size of 0, as the kernel does when there is no stack.
+  const std::byte* size_word = sample.stack_user.data() - 8;
+  if (size_word < bytes.data() || sample.stack_user.data() + sample.stack_user.size() + 8 !=
+                                      bytes.data() + bytes.size()) {
+    return bytes;
+  }
+  const auto keep = static_cast<size_t>(size_word - bytes.data());
+  compacted_.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(keep));
+  compacted_.resize(keep + 8);  // zeros: no stack
+  const auto size = static_cast<uint16_t>(compacted_.size());
+  std::memcpy(compacted_.data() + 6, &size, 2);
+  counters_.compacted++;
+  return compacted_;
 }
 
 void OffCpuStacks::on_switch_out_sample(const SampleRecord& sample, std::span<const std::byte> bytes) {

@@ -51,6 +51,7 @@ struct OffCpuCounters {
   uint64_t pending_limit = 0;   // switch-outs whose stack copy could not be kept (memory bound)
   uint64_t pending_bytes = 0;   // stack copies held now, of threads off CPU
   uint64_t unreadable_state = 0;  // threads existing at the start whose state could not be read
+  uint64_t compacted = 0;       // switch-outs whose stack copy was dropped on arrival (place known)
 };
 
 class OffCpuStacks final : private OffCpuSink {
@@ -62,6 +63,10 @@ class OffCpuStacks final : private OffCpuSink {
   // thread) are known, so one asleep for the whole recording still counts.
   void existing_threads(const std::vector<std::pair<int32_t, int32_t>>& pid_tid, uint64_t time,
                         const std::string& proc_root = "/proc");
+  // As a switch-out sample is read from its ring, before it waits in the reorder queue: when its
+  // place is known, the same record without its stack copy (in a buffer valid until the next
+  // call), else `bytes` unchanged. Most switch-outs then move ~0.3 KiB instead of 8 KiB.
+  std::span<const std::byte> compact(const SampleRecord& sample, std::span<const std::byte> bytes);
   // A switch-out sample; `bytes` is the whole record (copied while the thread is off CPU).
   void on_switch_out_sample(const SampleRecord& sample, std::span<const std::byte> bytes);
   void on_switch(const SwitchRecord& record);
@@ -104,6 +109,7 @@ class OffCpuStacks final : private OffCpuSink {
   uint64_t tokens_time_ = 0;
   std::unordered_map<std::string, std::shared_ptr<const profile::Module>> stand_ins_;
   std::unordered_map<int32_t, std::string> wait_channel_;  // tid -> where it slept at the start
+  std::vector<std::byte> compacted_;
   OffCpuCounters counters_;
 };
 

@@ -442,6 +442,9 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     return;
   }
   last_record_time_ = rec->time();
+  if (const auto* s = std::get_if<SampleRecord>(&rec->body); s && off_cpu_ && switch_ids_.contains(s->sid.id)) {
+    bytes = off_cpu_->compact(*s, bytes);  // most switch-outs need no stack copy: see off_cpu_stacks.h
+  }
   reorder_.push(rec->time(), bytes);
 }
 
