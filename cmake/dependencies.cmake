@@ -8,6 +8,8 @@ find_package(spdlog REQUIRED)
 pkg_check_modules(LIBELF REQUIRED IMPORTED_TARGET libelf)
 pkg_check_modules(LIBDW REQUIRED IMPORTED_TARGET libdw)
 pkg_check_modules(LIBUNWIND_GENERIC REQUIRED IMPORTED_TARGET libunwind-generic)
+# RE2: user-supplied regular expressions, matched in linear time (common/regex.h).
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 
 # libiberty: C++ and Rust (legacy and v0) demangling, the demangler binutils uses.
 find_library(LIBIBERTY_LIBRARY NAMES libiberty.a iberty REQUIRED)

@@ -1,15 +1,17 @@
 #include "daemon/api.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
-#include <charconv>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "analysis/report.h"
-#include "daemon/metrics.h"
-#include "daemon/target_filter.h"
+#include "daemon/api_params.h"
+#include "daemon/health_page.h"
+#include "daemon/index_page.h"
+#include "daemon/metrics_page.h"
 #include "daemon/url.h"
 #include "flamegraph/flamegraph.h"
 #include "profile/folded.h"
@@ -19,178 +21,34 @@ namespace ember::daemon {
 
 namespace {
 
-constexpr size_t kMaxLabels = 16;
+// Answers built from more than this are followed by malloc_trim: their memory goes back to
+// the system instead of staying in the heap (RSS stayed at 1.48 GB after one large answer).
+constexpr size_t kTrimAfterBytes = size_t{16} << 20;
+
+constexpr std::string_view kSvgPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
 
 HttpResponse bad_request(std::string reason) { return error_response(400, std::move(reason)); }
 
-}  // namespace
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
+// A query that could not be answered: a limit reached is the client's to change (422), a
+// deadline or a shutdown is worth a retry later (503), anything else is ours (500).
+HttpResponse query_failed(const Error& e) {
+  if (e.code() == ErrorCode::kResourceExhausted) return error_response(422, e.message());
+  if (e.code() == ErrorCode::kInterrupted) {
+    HttpResponse r = error_response(503, e.message());
+    r.headers.emplace_back("Retry-After", "10");
+    return r;
   }
-  return out;
+  return error_response(500, e.message());
 }
 
-// The parameters of one request, checked against what the endpoint accepts.
-class Params {
- public:
-  explicit Params(std::vector<std::pair<std::string, std::string>> values) : values_(std::move(values)) {}
-
-  Result<void> allow(std::initializer_list<std::string_view> known) const {
-    for (const auto& [k, v] : values_) {
-      if (std::find(known.begin(), known.end(), k) == known.end()) {
-        std::string list;
-        for (std::string_view n : known) list += (list.empty() ? "" : ", ") + std::string(n);
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("unknown parameter '{}' (this endpoint takes {})", k.substr(0, 64), list));
-      }
-    }
-    return {};
+// The bytes of format_folded(stacks), counted without writing them.
+uint64_t folded_bytes(const profile::FoldedStacks& stacks) {
+  uint64_t bytes = 0;
+  for (const profile::FoldedStacks::Stack& s : stacks.stacks) {
+    for (profile::StringId f : s.frames) bytes += stacks.names.get(f).size() + 1;  // name and ';' or ' '
+    bytes += fmt::formatted_size("{}\n", s.value);
   }
-  // The single value of `key`; an error when it is given twice.
-  Result<std::optional<std::string>> one(std::string_view key) const {
-    std::optional<std::string> found;
-    for (const auto& [k, v] : values_) {
-      if (k != key) continue;
-      if (found) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: given more than once", key));
-      found = v;
-    }
-    return found;
-  }
-  std::vector<std::string> all(std::string_view key) const {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : values_) {
-      if (k == key) out.push_back(v);
-    }
-    return out;
-  }
-
- private:
-  std::vector<std::pair<std::string, std::string>> values_;
-};
-
-namespace {
-
-Result<int64_t> parse_int(std::string_view key, std::string_view text, int64_t min, int64_t max) {
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || v < min || v > max) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("{}: '{}' is not a whole number from {} to {}", key, text.substr(0, 32), min, max));
-  }
-  return v;
-}
-
-Result<bool> parse_bool(std::string_view key, std::string_view text) {
-  if (text == "1" || text == "true" || text == "yes" || text.empty()) return true;
-  if (text == "0" || text == "false" || text == "no") return false;
-  return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' is not true or false", key, text.substr(0, 32)));
-}
-
-Result<TimeRange> parse_range(const Params& p, std::string_view from_key, std::string_view to_key,
-                              std::string_view default_from, UnixNanos now, Duration max_range) {
-  auto from_text = p.one(from_key);
-  if (!from_text) return std::unexpected(from_text.error());
-  auto to_text = p.one(to_key);
-  if (!to_text) return std::unexpected(to_text.error());
-  auto from = parse_time(from_text->value_or(std::string(default_from)), now);
-  if (!from) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: {}", from_key, from.error().message()));
-  auto to = parse_time(to_text->value_or("now"), now);
-  if (!to) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: {}", to_key, to.error().message()));
-  if (*from >= *to) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("{} ({}) must be before {} ({})", from_key, format_time(*from), to_key, format_time(*to)));
-  }
-  const int64_t max_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(max_range).count();
-  if (*to - *from > max_ns) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("the range {}..{} is longer than http.max_range ({})", from_key, to_key,
-                                  format_duration(max_range)));
-  }
-  return TimeRange{*from, *to};
-}
-
-Result<SampleFilter> parse_filter(const Params& p) {
-  SampleFilter f;
-  for (const std::string& list : p.all("pid")) {
-    std::string_view rest = list;
-    while (true) {
-      size_t comma = rest.find(',');
-      auto pid = parse_int("pid", rest.substr(0, comma), 1, INT32_MAX);
-      if (!pid) return std::unexpected(pid.error());
-      f.pids.push_back(static_cast<int32_t>(*pid));
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-    if (f.pids.size() > 256) return make_error(ErrorCode::kInvalidArgument, "pid: more than 256 processes");
-  }
-  auto comm = p.one("comm");
-  if (!comm) return std::unexpected(comm.error());
-  if (*comm && !(*comm)->empty()) {
-    auto re = compile_regex(**comm, true);
-    if (!re) return make_error(ErrorCode::kInvalidArgument, "comm: " + re.error().message());
-    f.comm = std::move(*re);
-    f.comm_pattern = **comm;
-  }
-  auto labels = p.all("label");
-  if (labels.size() > kMaxLabels) {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("label: more than {} labels", kMaxLabels));
-  }
-  for (const std::string& l : labels) {
-    size_t colon = l.find(':');
-    if (colon == std::string::npos || colon == 0 || colon > 64) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("label: '{}' is not key:value (e.g. label=thread_comm:worker)", l.substr(0, 64)));
-    }
-    f.labels.emplace_back(l.substr(0, colon), l.substr(colon + 1));
-  }
-  return f;
-}
-
-std::string safe_file_part(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
-    if (out.size() >= 64) break;
-  }
-  return out.empty() ? "host" : out;
-}
-
-std::string thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string format_cpu(int64_t ns) {
-  double s = static_cast<double>(ns) / 1e9;
-  if (s >= 3600) return fmt::format("{:.1f} h", s / 3600);
-  if (s >= 60) return fmt::format("{:.1f} min", s / 60);
-  if (s >= 1) return fmt::format("{:.1f} s", s);
-  return fmt::format("{:.0f} ms", s * 1000);
-}
-
-constexpr std::string_view kSvgPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
-constexpr std::string_view kHtmlPolicy =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'";
-
-std::string sampling_note(const CollectorStatus& c) {
-  if (c.event.empty()) return "";
-  return fmt::format("{} at {} Hz, {} stacks", c.event, c.frequency_hz, c.call_graph == "dwarf" ? "DWARF" : "frame-pointer");
+  return bytes;
 }
 
 }  // namespace
@@ -198,12 +56,30 @@ std::string sampling_note(const CollectorStatus& c) {
 Api::Api(QueryEngine& queries, const StatusSource& status, ApiOptions options)
     : queries_(queries), status_(status), options_(std::move(options)) {}
 
-void Api::set_max_range(Duration max_range) {
+void Api::set_limits(Duration max_range, uint64_t max_answer_bytes) {
   std::lock_guard lock(mutex_);
   options_.max_range = max_range;
+  options_.max_answer_bytes = max_answer_bytes;
+}
+
+Duration Api::max_range() const {
+  std::lock_guard lock(mutex_);
+  return options_.max_range;
 }
 
 bool Api::is_cheap(std::string_view path) { return path == "/healthz" || path == "/metrics"; }
+
+std::optional<HttpResponse> Api::check_answer_size(uint64_t bytes) const {
+  uint64_t limit;
+  {
+    std::lock_guard lock(mutex_);
+    limit = options_.max_answer_bytes;
+  }
+  if (bytes <= limit) return std::nullopt;
+  return error_response(422, fmt::format("the answer would be {} bytes, more than http.max_answer_bytes ({}): narrow "
+                                         "the time range, filter by pid, comm or label, or raise http.max_answer_bytes",
+                                         bytes, format_bytes(limit)));
+}
 
 HttpResponse Api::handle(const HttpRequest& request) {
   std::string_view target = request.target;
@@ -219,66 +95,70 @@ HttpResponse Api::handle(const HttpRequest& request) {
   auto values = parse_query_string(query);
   if (!values) return bad_request(values.error().message());
   Params params(std::move(*values));
+  const QueryControl& control = request.control ? *request.control : QueryControl::none();
 
   if (path == "/" || path == "/index.html") return index(params);
-  if (path == "/healthz") return healthz();
+  if (path == "/healthz") return health_response(status_.status(), unix_now_ns());
   if (path == "/metrics") return metrics();
   if (path == "/api/v1/targets") return targets(params);
-  if (path == "/api/v1/flamegraph.svg") return profile_answer("svg", params);
-  if (path == "/api/v1/profile.pb.gz") return profile_answer("pprof", params);
-  if (path == "/api/v1/folded") return profile_answer("folded", params);
-  if (path == "/api/v1/report.json") return profile_answer("report", params);
-  if (path == "/api/v1/diff.svg") return diff(params);
+  if (path == "/api/v1/flamegraph.svg") return profile_answer("svg", params, control);
+  if (path == "/api/v1/profile.pb.gz") return profile_answer("pprof", params, control);
+  if (path == "/api/v1/folded") return profile_answer("folded", params, control);
+  if (path == "/api/v1/report.json") return profile_answer("report", params, control);
+  if (path == "/api/v1/diff.svg") return diff(params, control);
   return error_response(404, "no such endpoint; see / for what emberd serves");
 }
 
-HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
-  Duration max_range;
-  {
-    std::lock_guard lock(mutex_);
-    max_range = options_.max_range;
-  }
+HttpResponse Api::profile_answer(std::string_view kind, const Params& p, const QueryControl& control) {
   Result<void> allowed =
       kind == "svg"      ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "title", "width", "per_pid", "per_thread"})
       : kind == "folded" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "per_pid", "per_thread"})
       : kind == "report" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "top"})
                          : p.allow({"from", "to", "pid", "comm", "label", "sample_type"});
   if (!allowed) return bad_request(allowed.error().message());
-  const UnixNanos now = unix_now_ns();
-  auto range = parse_range(p, "from", "to", "-1h", now, max_range);
+  auto range = parse_range(p, "from", "to", "-1h", unix_now_ns(), max_range());
   if (!range) return bad_request(range.error().message());
   auto filter = parse_filter(p);
   if (!filter) return bad_request(filter.error().message());
-
   profile::FoldOptions fold;
   for (auto [key, field] : {std::pair{"per_pid", &fold.per_pid}, std::pair{"per_thread", &fold.per_thread}}) {
-    auto v = p.one(key);
+    auto v = optional_bool(p, key);
     if (!v) return bad_request(v.error().message());
-    if (*v) {
-      auto b = parse_bool(key, **v);
-      if (!b) return bad_request(b.error().message());
-      *field = *b;
-    }
+    if (*v) *field = **v;
   }
-
-  auto merged = queries_.profile(*range, *filter);
-  if (!merged) {
-    if (merged.error().code() == ErrorCode::kResourceExhausted) return error_response(422, merged.error().message());
-    return error_response(500, merged.error().message());
-  }
-  profile::Profile& prof = *merged;
-  // sample_type: which value to show (samples, cpu; with off_cpu also wall, off_cpu, blocked,
-  // runnable); pprof answers carry them all and make the chosen one their default.
+  auto top = optional_int(p, "top", 1, 1000);
+  if (!top) return bad_request(top.error().message());
+  auto title = p.one("title");
+  if (!title) return bad_request(title.error().message());
+  auto width = optional_int(p, "width", 200, 10000);
+  if (!width) return bad_request(width.error().message());
   auto sample_type = p.one("sample_type");
   if (!sample_type) return bad_request(sample_type.error().message());
+
+  auto merged = queries_.profile(*range, *filter, control);
+  if (!merged) return query_failed(merged.error());
+  if (auto ok = control.check(); !ok) return query_failed(ok.error());
   if (*sample_type) {
-    auto index = prof.value_index(**sample_type);
+    // Which value to show (samples, cpu; with off_cpu also wall, off_cpu, blocked, runnable):
+    // folded and SVG fold it, report and pprof take it as their default (pprof keeps them all).
+    auto index = merged->value_index(**sample_type);
     if (!index) return bad_request("sample_type: " + index.error().message());
     fold.value_index = *index;
-    prof.default_sample_type = prof.strings.intern(**sample_type);
+    merged->default_sample_type = merged->strings.intern(**sample_type);
   }
+  const bool large = estimate_bytes(*merged) > kTrimAfterBytes;
+  HttpResponse r = render_answer(kind, *merged, *range, *filter, fold, top->value_or(0), *title,
+                                 width->value_or(0));
+  merged = profile::Profile();
+  if (large) ::malloc_trim(0);
+  return r;
+}
+
+HttpResponse Api::render_answer(std::string_view kind, profile::Profile& prof, const TimeRange& range,
+                                const SampleFilter& filter, const profile::FoldOptions& fold, int64_t top,
+                                const std::optional<std::string>& title, int64_t width) {
   const std::string base_name = fmt::format("emberd-{}-{}-{}", safe_file_part(options_.host),
-                                            format_time_compact(range->from), format_time_compact(range->to));
+                                            format_time_compact(range.from), format_time_compact(range.to));
   HttpResponse r;
   if (kind == "pprof") {
     // emberd has symbolized everything it could, on the host where the binaries are. A mapping
@@ -289,6 +169,7 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
     for (profile::Mapping& m : prof.mappings) m.has_functions = true;
     auto bytes = proto::encode(prof, proto::Compression::kGzip);
     if (!bytes) return error_response(500, bytes.error().message());
+    if (auto too_large = check_answer_size(bytes->size())) return *too_large;
     r.content_type = "application/octet-stream";
     r.body = std::move(*bytes);
     r.headers.emplace_back("Content-Disposition", fmt::format("attachment; filename=\"{}.pb.gz\"", base_name));
@@ -296,64 +177,49 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p) {
   }
   if (kind == "report") {
     analysis::ReportOptions options;
-    if (*sample_type) options.sample_type = std::string(**sample_type);
-    auto top = p.one("top");
-    if (!top) return bad_request(top.error().message());
-    if (*top) {
-      auto n = parse_int("top", **top, 1, 1000);
-      if (!n) return bad_request(n.error().message());
-      options.top = static_cast<size_t>(*n);
-    }
+    if (top > 0) options.top = static_cast<size_t>(top);
     auto report = analysis::make_report(prof, options);
     if (!report) return error_response(500, report.error().message());
     nlohmann::json j = analysis::to_json(*report);
-    j["from"] = format_time(range->from);
-    j["to"] = format_time(range->to);
-    j["filter"] = filter->describe();
+    j["from"] = format_time(range.from);
+    j["to"] = format_time(range.to);
+    j["filter"] = filter.describe();
     r.content_type = "application/json";
     // Function names come from binaries: invalid UTF-8 is replaced, never a failed answer.
     r.body = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (auto too_large = check_answer_size(r.body.size())) return *too_large;
     r.headers.emplace_back("Content-Disposition", fmt::format("inline; filename=\"{}-report.json\"", base_name));
     return r;
   }
   profile::FoldedStacks stacks = profile::fold(prof, fold);
   if (kind == "folded") {
+    // Counted before it is written: the text is the largest of the answers.
+    if (auto too_large = check_answer_size(folded_bytes(stacks))) return *too_large;
     r.body = profile::format_folded(stacks);
     r.headers.emplace_back("Content-Disposition", fmt::format("attachment; filename=\"{}.folded\"", base_name));
     return r;
   }
   flamegraph::SvgOptions svg;
-  auto title = p.one("title");
-  if (!title) return bad_request(title.error().message());
-  std::string what = filter->empty() ? "all processes" : filter->describe();
-  svg.title = *title ? (*title)->substr(0, 200) : fmt::format("emberd: {} · {}", options_.host, what);
-  auto width = p.one("width");
-  if (!width) return bad_request(width.error().message());
-  if (*width) {
-    auto w = parse_int("width", **width, 200, 10000);
-    if (!w) return bad_request(w.error().message());
-    svg.width = static_cast<int>(*w);
-  }
+  std::string what = filter.empty() ? "all processes" : filter.describe();
+  svg.title = title ? title->substr(0, 200) : fmt::format("emberd: {} · {}", options_.host, what);
+  if (width > 0) svg.width = static_cast<int>(width);
   DaemonStatus st = status_.status();
   std::string note = sampling_note(st.collector);
-  svg.subtitle = fmt::format("{} to {} · {} samples{}", format_time(range->from), format_time(range->to),
+  svg.subtitle = fmt::format("{} to {} · {} samples{}", format_time(range.from), format_time(range.to),
                              thousands(static_cast<uint64_t>(std::max<int64_t>(0, stacks.total()))),
                              note.empty() ? "" : " · " + note);
   r.content_type = "image/svg+xml";
   r.body = flamegraph::render_svg(stacks, svg);
+  if (auto too_large = check_answer_size(r.body.size())) return *too_large;
   r.headers.emplace_back("Content-Disposition", fmt::format("inline; filename=\"{}.svg\"", base_name));
   r.headers.emplace_back("Content-Security-Policy", std::string(kSvgPolicy));
   return r;
 }
 
-HttpResponse Api::diff(const Params& p) {
+HttpResponse Api::diff(const Params& p, const QueryControl& control) {
   auto allowed = p.allow({"base_from", "base_to", "from", "to", "pid", "comm", "label", "title", "width", "normalize"});
   if (!allowed) return bad_request(allowed.error().message());
-  Duration max_range;
-  {
-    std::lock_guard lock(mutex_);
-    max_range = options_.max_range;
-  }
+  const Duration max_range = this->max_range();
   const UnixNanos now = unix_now_ns();
   auto current = parse_range(p, "from", "to", "-1h", now, max_range);
   if (!current) return bad_request(current.error().message());
@@ -388,29 +254,16 @@ HttpResponse Api::diff(const Params& p) {
   auto filter = parse_filter(p);
   if (!filter) return bad_request(filter.error().message());
   flamegraph::DiffOptions options;
-  if (auto n = p.one("normalize"); !n) {
-    return bad_request(n.error().message());
-  } else if (*n) {
-    auto b = parse_bool("normalize", **n);
-    if (!b) return bad_request(b.error().message());
-    options.normalize = *b;
-  }
-  if (auto w = p.one("width"); !w) {
-    return bad_request(w.error().message());
-  } else if (*w) {
-    auto v = parse_int("width", **w, 200, 10000);
-    if (!v) return bad_request(v.error().message());
-    options.svg.width = static_cast<int>(*v);
-  }
-  auto baseline = queries_.profile(base, *filter);
-  if (!baseline) {
-    return error_response(baseline.error().code() == ErrorCode::kResourceExhausted ? 422 : 500, baseline.error().message());
-  }
-  auto now_profile = queries_.profile(*current, *filter);
-  if (!now_profile) {
-    return error_response(now_profile.error().code() == ErrorCode::kResourceExhausted ? 422 : 500,
-                          now_profile.error().message());
-  }
+  auto normalize = optional_bool(p, "normalize");
+  if (!normalize) return bad_request(normalize.error().message());
+  if (*normalize) options.normalize = **normalize;
+  auto width = optional_int(p, "width", 200, 10000);
+  if (!width) return bad_request(width.error().message());
+  if (*width) options.svg.width = static_cast<int>(**width);
+  auto baseline = queries_.profile(base, *filter, control);
+  if (!baseline) return query_failed(baseline.error());
+  auto now_profile = queries_.profile(*current, *filter, control);
+  if (!now_profile) return query_failed(now_profile.error());
   auto title = p.one("title");
   if (!title) return bad_request(title.error().message());
   std::string what = filter->empty() ? "all processes" : filter->describe();
@@ -419,7 +272,9 @@ HttpResponse Api::diff(const Params& p) {
                                      format_time(current->to), format_time(base.from), format_time(base.to));
   HttpResponse r;
   r.content_type = "image/svg+xml";
+  if (auto ok = control.check(); !ok) return query_failed(ok.error());
   r.body = flamegraph::render_diff_svg(profile::fold(*baseline), profile::fold(*now_profile), options);
+  if (auto too_large = check_answer_size(r.body.size())) return *too_large;
   r.headers.emplace_back("Content-Disposition",
                          fmt::format("inline; filename=\"emberd-{}-diff-{}-{}.svg\"", safe_file_part(options_.host),
                                      format_time_compact(current->from), format_time_compact(current->to)));
@@ -430,23 +285,12 @@ HttpResponse Api::diff(const Params& p) {
 HttpResponse Api::targets(const Params& p) {
   auto allowed = p.allow({"from", "to", "limit"});
   if (!allowed) return bad_request(allowed.error().message());
-  Duration max_range;
-  {
-    std::lock_guard lock(mutex_);
-    max_range = options_.max_range;
-  }
-  auto range = parse_range(p, "from", "to", "-1h", unix_now_ns(), max_range);
+  auto range = parse_range(p, "from", "to", "-1h", unix_now_ns(), max_range());
   if (!range) return bad_request(range.error().message());
-  size_t limit = 1000;
-  auto l = p.one("limit");
-  if (!l) return bad_request(l.error().message());
-  if (*l) {
-    auto n = parse_int("limit", **l, 1, 10000);
-    if (!n) return bad_request(n.error().message());
-    limit = static_cast<size_t>(*n);
-  }
+  auto limit = optional_int(p, "limit", 1, 10000);
+  if (!limit) return bad_request(limit.error().message());
   nlohmann::json rows = nlohmann::json::array();
-  for (const TargetRow& t : queries_.targets(*range, limit)) {
+  for (const TargetRow& t : queries_.targets(*range, static_cast<size_t>(limit->value_or(1000)))) {
     rows.push_back({{"pid", t.pid},
                     {"comm", t.comm},
                     {"samples", t.samples},
@@ -464,235 +308,26 @@ HttpResponse Api::targets(const Params& p) {
   return r;
 }
 
-HttpResponse Api::healthz() {
-  DaemonStatus st = status_.status();
-  const UnixNanos now = unix_now_ns();
-  std::vector<std::string> reasons;
-  if (!st.collector.running) reasons.push_back("sampling is not running");
-  if (st.store.degraded) reasons.push_back("snapshots cannot be written: " + st.store.last_error);
-  if (st.push_enabled && st.push.failing) reasons.push_back("push failing: " + st.push.last_error);
-  nlohmann::json j;
-  j["status"] = reasons.empty() ? "ok" : "degraded";
-  j["reasons"] = reasons;
-  j["version"] = st.version;
-  j["uptime_seconds"] = static_cast<double>(now - st.started) / 1e9;
-  j["samples"] = st.collector.stats.samples;
-  j["lost_samples"] = st.collector.stats.lost_samples;
-  j["sampling"] = {{"running", st.collector.running},
-                   {"event", st.collector.event},
-                   {"frequency_hz", st.collector.frequency_hz},
-                   {"call_graph", st.collector.call_graph},
-                   {"targets", st.collector.targets}};
-  if (st.store.last_write_time) {
-    j["last_snapshot"] = {{"time", format_time(st.store.last_write_time)}, {"file", st.store.last_write_name}};
-  } else {
-    j["last_snapshot"] = nullptr;
-  }
-  j["snapshots"] = st.store.snapshots;
-  j["pending_snapshots"] = st.store.pending;
-  j["store_bytes"] = st.store.bytes;
-  HttpResponse r;
-  r.content_type = "application/json";
-  r.body = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  // Degraded still serves: only a daemon that does not sample at all is unhealthy.
-  r.status = st.collector.running ? 200 : 503;
-  return r;
-}
-
 HttpResponse Api::metrics() {
-  DaemonStatus st = status_.status();
-  const auto& c = st.collector.stats;
-  PrometheusText m;
-  m.gauge("emberd_build_info", "emberd version (always 1).", 1, {{"version", st.version}});
-  m.gauge("emberd_start_time_seconds", "When emberd started, Unix time.", static_cast<double>(st.started) / 1e9);
-  m.gauge("emberd_sampling", "1 while sampling runs.", st.collector.running ? 1 : 0,
-          {{"event", st.collector.event}, {"call_graph", st.collector.call_graph}});
-  m.gauge("emberd_sampling_frequency_hertz", "Samples per second per CPU in effect.", st.collector.frequency_hz);
-  m.counter("emberd_samples_total", "Samples recorded.", static_cast<double>(c.samples));
-  m.counter("emberd_lost_samples_total", "Samples the kernel could not deliver (ring buffer full).",
-            static_cast<double>(c.lost_samples));
-  m.counter("emberd_dropped_samples_total", "Samples dropped past profiling.max_unique_stacks.",
-            static_cast<double>(c.dropped_samples));
-  m.counter("emberd_filtered_samples_total", "Samples of processes that are not targets.",
-            static_cast<double>(c.filtered_samples));
-  m.family("emberd_unwind_failures_total", "counter",
-           "Stacks that could not be unwound completely, by reason (dwarf_*: DWARF unwinding; "
-           "no_mapping counts frames).",
-           {{{{"reason", "no_mapping"}}, static_cast<double>(c.frames_without_mapping)},
-            {{{"reason", "depth_limit"}}, static_cast<double>(c.stacks_at_depth_limit)},
-            {{{"reason", "dwarf_stack_end"}}, static_cast<double>(c.dwarf_stack_end)},
-            {{{"reason", "dwarf_no_cfi"}}, static_cast<double>(c.dwarf_no_cfi)},
-            {{{"reason", "dwarf_bad_memory"}}, static_cast<double>(c.dwarf_bad_memory)},
-            {{{"reason", "dwarf_bad_frame"}}, static_cast<double>(c.dwarf_bad_frame)},
-            {{{"reason", "dwarf_max_depth"}}, static_cast<double>(c.dwarf_max_depth)},
-            {{{"reason", "dwarf_no_registers"}}, static_cast<double>(c.dwarf_no_registers)}});
-  m.counter("emberd_dwarf_unwinds_total", "User stacks unwound with DWARF CFI.", static_cast<double>(c.dwarf_unwinds));
-  m.counter("emberd_dwarf_unwinds_complete_total", "DWARF unwinds that reached the outermost frame.",
-            static_cast<double>(c.dwarf_to_root));
-  m.gauge("emberd_unwind_table_bytes", "Memory of the per-binary CFI tables held for DWARF unwinding.",
-          static_cast<double>(c.unwind_table_bytes));
-  m.counter("emberd_samples_without_process_total", "Samples of processes that were gone before anything was known of them.",
-            static_cast<double>(c.samples_without_process));
-  m.counter("emberd_malformed_records_total", "Perf records that could not be right and were skipped.",
-            static_cast<double>(c.malformed_records));
-  m.counter("emberd_throttle_events_total", "Times the kernel throttled sampling.", static_cast<double>(c.throttle_events));
-  m.gauge("emberd_processes", "Processes in the collector's process table.", static_cast<double>(c.processes));
-  m.counter("emberd_processes_evicted_total", "Processes evicted at profiling.max_processes.",
-            static_cast<double>(c.processes_evicted));
-  m.gauge("emberd_modules", "Distinct binaries known.", static_cast<double>(c.modules));
-  m.gauge("emberd_held_files", "Binaries held open for symbolization.", static_cast<double>(c.held_files));
-  m.gauge("emberd_live_unique_stacks", "Distinct stacks in the live window.", static_cast<double>(st.live_unique_stacks));
-  m.gauge("emberd_live_window_bytes", "Approximate memory of the live window.", static_cast<double>(st.live_bytes));
-  m.counter("emberd_collector_restarts_total", "Recorders replaced by configuration reloads.",
-            static_cast<double>(st.collector.restarts));
-  m.counter("emberd_snapshot_writes_total", "Snapshots written to disk.", static_cast<double>(st.store.writes));
-  m.counter("emberd_snapshot_write_failures_total", "Snapshot writes that failed (kept in memory and retried).",
-            static_cast<double>(st.store.write_failures));
-  m.gauge("emberd_snapshots_pending", "Snapshots waiting to be written.", static_cast<double>(st.store.pending));
-  m.gauge("emberd_snapshots_pending_bytes", "Bytes of snapshots waiting to be written.",
-          static_cast<double>(st.store.pending_bytes));
-  m.counter("emberd_snapshots_dropped_total", "Snapshots lost because they could not be written in time.",
-            static_cast<double>(st.store.pending_dropped));
-  m.counter("emberd_snapshots_deleted_total", "Snapshots deleted by retention.", static_cast<double>(st.store.deleted));
-  m.counter("emberd_snapshots_quarantined_total", "Unreadable snapshots moved to quarantine/.",
-            static_cast<double>(st.store.quarantined));
-  m.gauge("emberd_store_snapshots", "Snapshots on disk.", static_cast<double>(st.store.snapshots));
-  m.gauge("emberd_store_bytes", "Bytes of snapshots on disk.", static_cast<double>(st.store.bytes));
-  m.gauge("emberd_last_snapshot_timestamp_seconds", "When the last snapshot was written, Unix time (0: never).",
-          static_cast<double>(st.store.last_write_time) / 1e9);
-  m.gauge("emberd_degraded", "1 while snapshots cannot be written.", st.store.degraded ? 1 : 0);
-  m.counter("emberd_query_snapshots_decoded_total", "Stored snapshots decoded for queries (cache misses).",
-            static_cast<double>(st.queries.snapshots_decoded));
-  m.counter("emberd_query_cache_hits_total", "Queries answered from decoded snapshots in memory.",
-            static_cast<double>(st.queries.cache_hits));
-  m.gauge("emberd_query_cache_bytes", "Approximate memory of decoded snapshots kept for queries.",
-          static_cast<double>(st.queries.cache_bytes));
-  m.counter("emberd_symbolizer_addresses_total", "Addresses symbolized.", static_cast<double>(st.symbolizer.addresses));
-  m.counter("emberd_symbolizer_binaries_opened_total", "Binaries opened and indexed by the symbolizer.",
-            static_cast<double>(st.symbolizer.binaries_opened));
-  m.counter("emberd_symbolizer_cache_evictions_total", "Binaries evicted from the symbolizer cache.",
-            static_cast<double>(st.symbolizer.cache_evictions));
-  m.counter("emberd_http_connections_total", "HTTP connections accepted.", static_cast<double>(st.http.connections));
-  m.gauge("emberd_http_open_connections", "HTTP connections open now.", static_cast<double>(st.http.open_connections));
-  m.counter("emberd_http_rejected_connections_total", "Connections refused past http.max_connections.",
-            static_cast<double>(st.http.rejected_connections));
-  m.counter("emberd_http_timeouts_total", "Connections closed by a read, write or idle timeout.",
-            static_cast<double>(st.http.timeouts));
-  m.counter("emberd_http_unauthorized_total", "Requests without a valid bearer token.",
-            static_cast<double>(st.http.unauthorized));
-  m.family("emberd_http_responses_total", "counter", "HTTP responses by status class.",
-           {{{{"code", "2xx"}}, static_cast<double>(st.http.responses_2xx)},
-            {{{"code", "3xx"}}, static_cast<double>(st.http.responses_3xx)},
-            {{{"code", "4xx"}}, static_cast<double>(st.http.responses_4xx)},
-            {{{"code", "5xx"}}, static_cast<double>(st.http.responses_5xx)}});
-  m.counter("emberd_config_reloads_total", "Configuration reloads (SIGHUP) applied.", static_cast<double>(st.reloads));
-  m.counter("emberd_config_reload_failures_total", "Configuration reloads refused (the old configuration stays).",
-            static_cast<double>(st.reload_failures));
-  if (st.push_enabled) {
-    m.counter("emberd_push_sent_total", "Snapshots accepted by the push server.", static_cast<double>(st.push.sent));
-    m.counter("emberd_push_failures_total", "Push attempts that failed.", static_cast<double>(st.push.failures));
-    m.counter("emberd_push_dropped_total", "Snapshots given up on (attempts exhausted, refused, queue full).",
-              static_cast<double>(st.push.dropped));
-    m.gauge("emberd_push_queue", "Snapshots waiting to be pushed.", static_cast<double>(st.push.queued));
-  }
-  SelfUsage self = read_self_usage();
-  m.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", self.cpu_seconds);
-  m.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", static_cast<double>(self.rss_bytes));
-  m.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", static_cast<double>(self.virtual_bytes));
-  m.gauge("process_open_fds", "Number of open file descriptors.", static_cast<double>(self.open_fds));
-  if (self.max_fds) m.gauge("process_max_fds", "Maximum number of open file descriptors.", static_cast<double>(self.max_fds));
-  m.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", self.start_time_seconds);
-  m.gauge("process_threads", "Threads of the process.", static_cast<double>(self.threads));
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = m.text();
+  r.body = metrics_text(status_.status(), read_self_usage());
   return r;
 }
 
 HttpResponse Api::index(const Params& p) {
   auto allowed = p.allow({"from"});
   if (!allowed) return bad_request(allowed.error().message());
-  auto from_param = p.one("from");
-  if (!from_param) return bad_request(from_param.error().message());
-  static constexpr std::pair<std::string_view, std::string_view> kRanges[] = {
-      {"-15m", "last 15 minutes"}, {"-1h", "last hour"}, {"-6h", "last 6 hours"},
-      {"-24h", "last 24 hours"},   {"-7d", "last 7 days"}};
-  std::string from = from_param->value_or("-1h");
-  Duration max_range;
-  {
-    std::lock_guard lock(mutex_);
-    max_range = options_.max_range;
-  }
-  auto range = parse_range(p, "from", "to", "-1h", unix_now_ns(), max_range);
+  auto from = p.one("from");
+  if (!from) return bad_request(from.error().message());
+  auto range = parse_range(p, "from", "to", "-1h", unix_now_ns(), max_range());
   if (!range) return bad_request(range.error().message());
   DaemonStatus st = status_.status();
-  std::vector<TargetRow> rows = queries_.targets(*range, 200);
-  const std::string f = url_encode(from);
-
-  std::string h;
-  h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
-  h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  h += "<link rel=\"icon\" href=\"data:,\">\n";
-  h += fmt::format("<title>emberd · {}</title>\n", html_escape(options_.host));
-  h += "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-       "table{border-collapse:collapse}td,th{padding:.25em .8em;text-align:left;border-bottom:1px solid #ddd}"
-       "td.n{text-align:right;font-variant-numeric:tabular-nums}a{color:#b3261e}"
-       ".muted{color:#666}form{margin:1em 0}</style>\n</head><body>\n";
-  h += fmt::format("<h1>emberd · {}</h1>\n", html_escape(options_.host));
-  h += fmt::format("<p class=\"muted\">{} · {} · {} snapshots on disk ({} MiB) · {} samples, {} lost</p>\n",
-                   html_escape(st.collector.targets.empty() ? "not sampling" : st.collector.targets),
-                   html_escape(sampling_note(st.collector)), st.store.snapshots, st.store.bytes >> 20,
-                   thousands(st.collector.stats.samples), thousands(st.collector.stats.lost_samples));
-  h += "<form method=\"get\" action=\"/\"><label>Time range: <select name=\"from\" id=\"from\">";
-  bool known = false;
-  for (auto [value, label] : kRanges) {
-    bool selected = value == from;
-    known = known || selected;
-    h += fmt::format("<option value=\"{}\"{}>{}</option>", value, selected ? " selected" : "", label);
-  }
-  if (!known) h += fmt::format("<option value=\"{}\" selected>{}</option>", html_escape(from), html_escape(from));
-  h += "</select></label> <button type=\"submit\">Show</button></form>\n";
-  if (st.collector.off_cpu) {
-    // Off-CPU time is recorded: the default view is wall time; CPU time is one click away.
-    h += fmt::format(
-        "<p>Views: <a id=\"wall-flamegraph\" href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=wall\">"
-        "wall time</a> (on CPU, blocked, waiting for a CPU) · <a id=\"cpu-flamegraph\" "
-        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=cpu\">CPU time</a> · <a "
-        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=off_cpu\">off-CPU time</a></p>\n",
-        f);
-  }
-  h += fmt::format(
-      "<p>Whole host: <a id=\"host-flamegraph\" href=\"/api/v1/flamegraph.svg?from={0}\">flamegraph</a> · "
-      "<a href=\"/api/v1/diff.svg?from={0}\">change against the period before</a> · "
-      "<a href=\"/api/v1/report.json?from={0}\">top functions (JSON)</a> · "
-      "<a href=\"/api/v1/profile.pb.gz?from={0}\">pprof</a> · "
-      "<a href=\"/api/v1/folded?from={0}\">folded</a></p>\n",
-      f);
-  h += fmt::format("<h2>Processes, {} to {}</h2>\n", html_escape(format_time(range->from)), html_escape(format_time(range->to)));
-  if (rows.empty()) {
-    h += "<p id=\"no-targets\">No samples in this range yet.</p>\n";
-  } else {
-    h += "<table id=\"targets\"><thead><tr><th>process</th><th>pid</th><th>samples</th><th>CPU</th>"
-         "<th>last seen</th><th>profiles</th></tr></thead><tbody>\n";
-    for (const TargetRow& t : rows) {
-      std::string comm_query = url_encode("^" + regex_escape(t.comm) + "$");
-      h += fmt::format(
-          "<tr><td><a class=\"comm\" href=\"/api/v1/flamegraph.svg?from={0}&amp;comm={1}\">{2}</a></td>"
-          "<td><a class=\"pid\" href=\"/api/v1/flamegraph.svg?from={0}&amp;pid={3}\">{3}</a></td>"
-          "<td class=\"n\">{4}</td><td class=\"n\">{5}</td><td>{6}</td>"
-          "<td><a href=\"/api/v1/profile.pb.gz?from={0}&amp;pid={3}\">pprof</a> · "
-          "<a href=\"/api/v1/report.json?from={0}&amp;pid={3}\">top</a></td></tr>\n",
-          f, comm_query, html_escape(t.comm.empty() ? "?" : t.comm), t.pid, thousands(t.samples),
-          format_cpu(t.cpu_ns), html_escape(format_time(t.last_seen)));
-    }
-    h += "</tbody></table>\n";
-  }
-  h += "<p class=\"muted\"><a href=\"/healthz\">healthz</a> · <a href=\"/metrics\">metrics</a> · "
-       "<a href=\"/api/v1/targets\">targets (JSON)</a></p>\n</body></html>\n";
+  IndexPage page{options_.host, from->value_or("-1h"), *range, &st, queries_.targets(*range, 200)};
   HttpResponse r;
   r.content_type = "text/html; charset=utf-8";
-  r.body = std::move(h);
-  r.headers.emplace_back("Content-Security-Policy", std::string(kHtmlPolicy));
+  r.body = render_index_page(page);
+  r.headers.emplace_back("Content-Security-Policy", std::string(kIndexPagePolicy));
   return r;
 }
 

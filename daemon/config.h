@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 
 #include "collector/call_graph.h"
 #include "common/error.h"
+#include "daemon/address.h"
 #include "daemon/units.h"
 
 namespace ember::daemon {
@@ -21,7 +23,7 @@ struct TargetConfig {
   // Every process on the host (one event per CPU). False when any selector below is given.
   bool all = true;
   std::vector<int32_t> pids;
-  std::vector<std::string> names;    // ECMAScript regexes, searched in comm and in the exe path
+  std::vector<std::string> names;    // RE2 regexes, searched in comm and in the exe path
   std::vector<std::string> cgroups;  // cgroup paths; a process in the cgroup or below it matches
   bool operator==(const TargetConfig&) const = default;
 };
@@ -70,6 +72,9 @@ struct HttpConfig {
   uint64_t cache_bytes = uint64_t{32} << 20;  // decoded snapshots kept for repeated queries
   Duration max_range = std::chrono::hours(24 * 7);
   uint64_t max_query_samples = 250'000;  // unique samples in one merged answer
+  uint64_t max_answer_bytes = uint64_t{64} << 20;   // the body of one answer
+  uint64_t max_query_memory = uint64_t{256} << 20;  // the merged profile an answer is built from
+  Duration query_timeout = std::chrono::seconds(10);  // a worker's time for one query
 };
 
 struct PushConfig {
@@ -121,25 +126,7 @@ Result<Config> load_default_config();
 // token file).
 Result<void> finish_config(Config& config, const Overrides& overrides);
 
-// The effective configuration as TOML that parse_config accepts again.
+// The effective configuration as TOML that parse_config accepts again (config_format.cpp).
 std::string format_config(const Config& config);
-
-// The listen address, parsed.
-struct ListenAddress {
-  bool unix_socket = false;
-  std::string path;  // unix
-  std::string host;  // numeric IPv4 or IPv6 address, brackets removed
-  uint16_t port = 0;
-  bool loopback = false;
-};
-Result<ListenAddress> parse_listen_address(std::string_view text);
-
-// push.url: "http://HOST[:PORT][/PREFIX]" (plain HTTP: TLS belongs to a local proxy or agent).
-struct PushUrl {
-  std::string host;
-  uint16_t port = 80;
-  std::string prefix;  // path before /ingest, without a trailing '/'
-};
-Result<PushUrl> parse_push_url(std::string_view text);
 
 }  // namespace ember::daemon

@@ -48,6 +48,7 @@ HttpServerOptions server_options(const Config& c, const ListenAddress& listen, s
   o.write_timeout = c.http.write_timeout;
   o.workers = c.http.query_workers;
   o.max_queued = c.http.max_queued_queries;
+  o.query_timeout = c.http.query_timeout;
   o.token = std::move(token);
   return o;
 }
@@ -156,8 +157,8 @@ Result<void> Daemon::Impl::start() {
   }
 
   queries_ = std::make_unique<QueryEngine>(*store_, live_, *symbols_, handoff_, c.http.cache_bytes,
-                                           c.http.max_query_samples);
-  api_ = std::make_unique<Api>(*queries_, *this, ApiOptions{host_, c.http.max_range});
+                                           c.http.max_query_samples, c.http.max_query_memory);
+  api_ = std::make_unique<Api>(*queries_, *this, ApiOptions{host_, c.http.max_range, c.http.max_answer_bytes});
 
   auto listen = parse_listen_address(c.http.listen);
   if (!listen) return std::unexpected(listen.error());
@@ -305,7 +306,8 @@ void Daemon::Impl::reload() {
                     next.http.read_timeout != old.http.read_timeout || next.http.idle_timeout != old.http.idle_timeout ||
                     next.http.write_timeout != old.http.write_timeout ||
                     next.http.query_workers != old.http.query_workers ||
-                    next.http.max_queued_queries != old.http.max_queued_queries,
+                    next.http.max_queued_queries != old.http.max_queued_queries ||
+                    next.http.query_timeout != old.http.query_timeout,
                 "http limits");
   needs_restart(next.symbolizer.max_cache_bytes != old.symbolizer.max_cache_bytes ||
                     next.symbolizer.max_cached_binaries != old.symbolizer.max_cached_binaries ||
@@ -339,8 +341,8 @@ void Daemon::Impl::reload() {
   }
   store_->set_limits(store_limits(next));
   store_->apply_retention(unix_now_ns());
-  queries_->set_limits(next.http.cache_bytes, next.http.max_query_samples);
-  api_->set_max_range(next.http.max_range);
+  queries_->set_limits(next.http.cache_bytes, next.http.max_query_samples, next.http.max_query_memory);
+  api_->set_limits(next.http.max_range, next.http.max_answer_bytes);
   {
     std::lock_guard lock(writer_mutex_);
     if (interval_ != next.storage.interval) {
@@ -385,6 +387,8 @@ void Daemon::Impl::reload() {
 void Daemon::Impl::shutdown() {
   std::call_once(shutdown_once_, [this] {
     sd_notify("STOPPING=1");
+    // Queries in flight stop at their next check instead of holding the exit up.
+    if (server_) server_->cancel_queries("emberd is stopping");
     spdlog::info("msg=\"stopping: writing the current window\"");
     collector_.stop();  // everything sampled is in the live window now
     if (writer_.joinable()) {

@@ -4,8 +4,10 @@
 #include "daemon/http_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,11 +20,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/files.h"
+#include "daemon/address.h"
+#include "daemon/query_control.h"
 #include "daemon/logfmt.h"
 
 namespace ember::daemon {
@@ -106,6 +111,7 @@ class HttpServer::Impl {
     });
   }
   void stop() {
+    cancel_queries("emberd is stopping");
     std::call_once(stopped_, [this] {
       asio::post(ioc_, [this] {
         beast::error_code ec;
@@ -138,6 +144,26 @@ class HttpServer::Impl {
     s.unauthorized = unauthorized_;
     s.rejected_queries = rejected_queries_;
     s.bad_requests = bad_requests_;
+    s.cancelled_queries = cancelled_queries_;
+    {
+      std::lock_guard lock(inflight_mutex_);
+      const auto now = QueryControl::Clock::now();
+      Duration longest_stuck{-1};
+      for (const InFlight& q : inflight_) {
+        if (!q.control->started()) continue;
+        s.busy_workers++;
+        const Duration ran = q.control->running_for(now);
+        s.longest_query_seconds = std::max(s.longest_query_seconds, static_cast<double>(ran.count()) / 1e3);
+        // Past its deadline by a whole timeout more: it is not checking its deadline.
+        if (q.control->overdue(q.control->timeout(), now)) {
+          s.stuck_workers++;
+          if (ran > longest_stuck) {
+            longest_stuck = ran;
+            s.stuck_query = fmt::format("{} ({:.1f} s)", q.target.substr(0, 200), static_cast<double>(ran.count()) / 1e3);
+          }
+        }
+      }
+    }
     s.responses_2xx = responses_[2];
     s.responses_3xx = responses_[3];
     s.responses_4xx = responses_[4];
@@ -147,9 +173,29 @@ class HttpServer::Impl {
 
   class Session;
 
+  // A request handed to the workers, from the post until its answer is ready.
+  struct InFlight {
+    std::shared_ptr<QueryControl> control;
+    std::string target;
+  };
+  std::list<InFlight>::iterator add_inflight(std::shared_ptr<QueryControl> control, std::string target) {
+    std::lock_guard lock(inflight_mutex_);
+    if (!stopping_reason_.empty()) control->cancel(stopping_reason_);
+    return inflight_.insert(inflight_.end(), InFlight{std::move(control), std::move(target)});
+  }
+  void remove_inflight(std::list<InFlight>::iterator it) {
+    std::lock_guard lock(inflight_mutex_);
+    inflight_.erase(it);
+  }
+  void cancel_queries(std::string reason) {
+    std::lock_guard lock(inflight_mutex_);
+    stopping_reason_ = reason;
+    for (InFlight& q : inflight_) q.control->cancel(reason);
+  }
+
   // Counters first: sessions destroyed with ioc_ still update them.
   std::atomic<uint64_t> connections_{0}, open_{0}, rejected_connections_{0}, timeouts_{0}, unauthorized_{0},
-      rejected_queries_{0}, bad_requests_{0}, queued_{0};
+      rejected_queries_{0}, bad_requests_{0}, queued_{0}, cancelled_queries_{0};
   std::array<std::atomic<uint64_t>, 6> responses_{};
 
   HttpServerOptions options_;
@@ -159,6 +205,9 @@ class HttpServer::Impl {
   std::string token_;
   std::string url_;
   std::once_flag stopped_;
+  mutable std::mutex inflight_mutex_;
+  std::list<InFlight> inflight_;
+  std::string stopping_reason_;  // set by cancel_queries: every later query starts cancelled
 
   asio::io_context ioc_;
   asio::basic_socket_acceptor<Protocol, Executor> acceptor_;
@@ -171,22 +220,25 @@ class HttpServer::Impl {
 
 namespace {
 
-bool host_is_loopback_name(std::string_view host) {
-  // Strip the port: "[::1]:7070", "127.0.0.1:7070", "localhost:7070".
-  if (host.starts_with("[")) {
-    size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    return host.substr(1, close - 1) == "::1";
+// RFC 9112 3.2: exactly one Host header on HTTP/1.1, with a valid value. On a loopback
+// listener the name must be a loopback one too: a page elsewhere that has its DNS name point
+// at 127.0.0.1 (DNS rebinding) still sends its own name.
+std::optional<HttpResponse> check_host(const http::request<http::string_body>& req, const ListenAddress& listen) {
+  auto [first, last] = req.equal_range(http::field::host);
+  const auto count = std::distance(first, last);
+  if (count > 1) return error_response(400, "more than one Host header");
+  if (count == 0) {
+    if (req.version() >= 11) return error_response(400, "an HTTP/1.1 request needs a Host header");
+    return std::nullopt;
   }
-  host = host.substr(0, host.find(':'));
-  if (host == "localhost" || host.ends_with(".localhost")) return true;
-  if (!host.starts_with("127.")) return false;
-  int dots = 0;
-  for (char c : host) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') return false;
+  auto host = parse_host_header(first->value());
+  if (!host) return error_response(400, host.error().message());
+  if (!listen.unix_socket && listen.loopback && !is_loopback_host(*host)) {
+    return error_response(403, "Host '" + std::string(first->value().substr(0, 100)) +
+                                   "' is not allowed: emberd on a loopback address answers only "
+                                   "to localhost names (protection against DNS rebinding)");
   }
-  return dots == 3;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -293,15 +345,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       r.headers.emplace_back("Allow", "GET, HEAD");
       return write(std::move(r), server_.options_.write_timeout);
     }
-    const ListenAddress& listen = server_.options_.listen;
-    if (!listen.unix_socket && listen.loopback) {
-      auto host = req.find(http::field::host);
-      if (host != req.end() && !host_is_loopback_name(host->value())) {
-        return write(error_response(403, "Host '" + std::string(host->value().substr(0, 100)) +
-                                             "' is not allowed: emberd on a loopback address answers only "
-                                             "to localhost names (protection against DNS rebinding)"),
-                     server_.options_.write_timeout);
-      }
+    if (auto refused = check_host(req, server_.options_.listen)) {
+      server_.bad_requests_++;
+      return write(std::move(*refused), server_.options_.write_timeout);
     }
     if (std::string token = server_.token(); !token.empty()) {
       auto auth = req.find(http::field::authorization);
@@ -336,14 +382,19 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       return write(std::move(r), server_.options_.write_timeout);
     }
     server_.queued_++;
-    asio::post(server_.workers_, [self = shared_from_this(), request = std::move(request)]() mutable {
+    request.control = std::make_shared<QueryControl>(Duration(server_.options_.query_timeout), "http.query_timeout");
+    auto inflight = server_.add_inflight(request.control, request.method + " " + request.target);
+    watch_for_hangup(request.control);
+    asio::post(server_.workers_, [self = shared_from_this(), request = std::move(request), inflight]() mutable {
       HttpResponse r;
+      request.control->begin();
       try {
         r = self->server_.handler_(request);
       } catch (const std::exception& e) {
         spdlog::error("msg=\"http: handler failed\" target={} error={}", lf(request.target), lf(e.what()));
         r = error_response(500, "internal error");
       }
+      self->server_.remove_inflight(inflight);
       asio::post(self->server_.ioc_, [self, r = std::move(r)]() mutable {
         self->server_.queued_--;
         try {
@@ -353,6 +404,22 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         }
       });
     });
+  }
+
+  // While a worker has the request, a readable socket with nothing to read means the client
+  // hung up: its query is cancelled instead of running on for nobody. Bytes to read are the
+  // next pipelined request and are left for after the answer.
+  void watch_for_hangup(std::shared_ptr<QueryControl> control) {
+    stream_.socket().async_wait(
+        Socket::wait_read, [self = shared_from_this(), control = std::move(control)](beast::error_code ec) {
+          if (ec || control->cancelled()) return;
+          char byte = 0;
+          ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            self->server_.cancelled_queries_++;
+            control->cancel("the client closed the connection");
+          }
+        });
   }
 
   void write(HttpResponse r, std::chrono::milliseconds timeout) {
@@ -508,6 +575,7 @@ HttpServer::~HttpServer() { stop(); }
 std::string HttpServer::url() const { return impl_->url(); }
 void HttpServer::set_token(std::string token) { impl_->set_token(std::move(token)); }
 void HttpServer::stop() { impl_->stop(); }
+void HttpServer::cancel_queries(std::string reason) { impl_->cancel_queries(std::move(reason)); }
 HttpServerStats HttpServer::stats() const { return impl_->stats(); }
 
 }  // namespace ember::daemon

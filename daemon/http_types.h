@@ -2,16 +2,22 @@
 // What the HTTP server hands the API and gets back: plain structs, so that only
 // http_server.cpp and push_client.cpp see Boost.Beast.
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace ember::daemon {
 
+class QueryControl;
+
 struct HttpRequest {
   std::string method;  // "GET", "HEAD"
   std::string target;  // "/api/v1/folded?from=-1h"
   std::string peer;    // for logs
+  // Set for requests run by a worker: their deadline, cancelled when the client hangs up or
+  // emberd stops. Null for the cheap paths answered on the I/O thread.
+  std::shared_ptr<QueryControl> control;
 };
 
 struct HttpResponse {

@@ -59,22 +59,6 @@ void PrometheusText::sample(std::string_view name, const Labels& labels, double 
   out_ += '\n';
 }
 
-void PrometheusText::counter(std::string_view name, std::string_view help, double value, const Labels& labels) {
-  header(name, "counter", help);
-  sample(name, labels, value);
-}
-
-void PrometheusText::gauge(std::string_view name, std::string_view help, double value, const Labels& labels) {
-  header(name, "gauge", help);
-  sample(name, labels, value);
-}
-
-void PrometheusText::family(std::string_view name, std::string_view type, std::string_view help,
-                            const std::vector<std::pair<Labels, double>>& samples) {
-  header(name, type, help);
-  for (const auto& [labels, value] : samples) sample(name, labels, value);
-}
-
 SelfUsage read_self_usage() {
   SelfUsage u;
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));

@@ -13,16 +13,12 @@ namespace ember::daemon {
 class PrometheusText {
  public:
   using Labels = std::vector<std::pair<std::string, std::string>>;
-  void counter(std::string_view name, std::string_view help, double value, const Labels& labels = {});
-  void gauge(std::string_view name, std::string_view help, double value, const Labels& labels = {});
-  // A family with several labelled samples: the header once, then each sample.
-  void family(std::string_view name, std::string_view type, std::string_view help,
-              const std::vector<std::pair<Labels, double>>& samples);
+  // HELP and TYPE of a family, then each of its samples.
+  void header(std::string_view name, std::string_view type, std::string_view help);
+  void sample(std::string_view name, const Labels& labels, double value);
   const std::string& text() const { return out_; }
 
  private:
-  void header(std::string_view name, std::string_view type, std::string_view help);
-  void sample(std::string_view name, const Labels& labels, double value);
   std::string out_;
 };
 

@@ -19,6 +19,9 @@ std::string SampleFilter::describe() const {
 
 namespace {
 
+// How often a long merge asks whether its query should stop (a check is one clock read).
+constexpr size_t kSamplesPerCheck = 4096;
+
 // Evaluates the filter once per distinct label value of one profile, not once per sample.
 class Matcher {
  public:
@@ -85,7 +88,7 @@ class Matcher {
     auto it = comm_cache_.find(id.value);
     if (it != comm_cache_.end()) return it->second;
     std::string_view name = p_.str(id);
-    bool m = std::regex_search(name.begin(), name.end(), *f_.comm);
+    bool m = f_.comm->search(name);
     comm_cache_.emplace(id.value, m);
     return m;
   }
@@ -109,7 +112,8 @@ void set_default_sample_types(profile::ProfileBuilder& b) {
 }
 
 Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profile& from,
-                            const SampleFilter& filter, size_t max_samples) {
+                            const SampleFilter& filter, size_t max_samples, const QueryControl& control) {
+  if (auto ok = control.check(); !ok) return ok;
   if (filter.empty()) {
     if (auto ok = into.merge(from); !ok) return ok;
     if (into.profile().samples.size() > max_samples) {
@@ -164,7 +168,11 @@ Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profil
   };
   std::vector<profile::LocationId> stack;
   std::vector<profile::Label> labels;
+  size_t examined = 0;
   for (const profile::Sample& s : from.samples) {
+    if (++examined % kSamplesPerCheck == 0) {
+      if (auto ok = control.check(); !ok) return ok;
+    }
     if (!matcher.keep(s)) continue;
     stack.clear();
     for (profile::LocationId id : s.locations) {

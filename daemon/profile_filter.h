@@ -4,12 +4,13 @@
 
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/error.h"
+#include "common/regex.h"
+#include "daemon/query_control.h"
 #include "profile/builder.h"
 #include "profile/profile.h"
 
@@ -17,7 +18,7 @@ namespace ember::daemon {
 
 struct SampleFilter {
   std::vector<int32_t> pids;            // any of them
-  std::optional<std::regex> comm;       // searched in the comm label
+  std::optional<common::Regex> comm;    // searched in the comm label (RE2)
   std::string comm_pattern;             // as given, for titles
   std::vector<std::pair<std::string, std::string>> labels;  // all of them: key = value
   bool empty() const { return pids.empty() && !comm && labels.empty(); }
@@ -26,9 +27,11 @@ struct SampleFilter {
 };
 
 // Adds the samples of `from` that `filter` keeps to `into`. kInvalidArgument when the sample
-// types differ; kResourceExhausted once `into` holds more than max_samples distinct samples.
-Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profile& from,
-                            const SampleFilter& filter, size_t max_samples);
+// types differ; kResourceExhausted once `into` holds more than max_samples distinct samples;
+// the error of control.check() (asked every few thousand samples) when the query must stop.
+[[nodiscard]] Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profile& from,
+                                          const SampleFilter& filter, size_t max_samples,
+                                          const QueryControl& control = QueryControl::none());
 
 // Sets ember's sample types (samples/count, cpu/nanoseconds) on an empty builder, so that an
 // answer without samples is still a valid pprof profile.

@@ -36,18 +36,26 @@ std::vector<TargetRow> top_rows(std::map<RowKey, TargetRow>& rows, size_t max) {
 }  // namespace
 
 QueryEngine::QueryEngine(SnapshotStore& store, LiveWindow& live, symbolizer::Symbolizer& symbols,
-                         std::mutex& handoff, uint64_t cache_bytes, uint64_t max_query_samples)
+                         std::mutex& handoff, uint64_t cache_bytes, uint64_t max_query_samples,
+                         uint64_t max_query_memory)
     : store_(store),
       live_(live),
       symbols_(symbols),
       handoff_(handoff),
       cache_limit_(cache_bytes),
-      max_query_samples_(max_query_samples) {}
+      max_query_samples_(max_query_samples),
+      max_query_memory_(max_query_memory) {}
 
-void QueryEngine::set_limits(uint64_t cache_bytes, uint64_t max_query_samples) {
+uint64_t QueryEngine::max_query_memory() const {
+  std::lock_guard lock(mutex_);
+  return max_query_memory_;
+}
+
+void QueryEngine::set_limits(uint64_t cache_bytes, uint64_t max_query_samples, uint64_t max_query_memory) {
   std::lock_guard lock(mutex_);
   cache_limit_ = cache_bytes;
   max_query_samples_ = max_query_samples;
+  max_query_memory_ = max_query_memory;
   while (cache_bytes_ > cache_limit_ && !lru_.empty()) {
     auto it = cache_.find(lru_.back());
     cache_bytes_ -= it->second.bytes;
@@ -166,17 +174,21 @@ std::shared_ptr<const profile::Profile> QueryEngine::load(const Part& part) {
   return loaded;
 }
 
-Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const SampleFilter& filter) {
+Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const SampleFilter& filter,
+                                              const QueryControl& control) {
   uint64_t max_samples;
+  uint64_t max_bytes;
   {
     std::lock_guard lock(mutex_);
     max_samples = max_query_samples_;
+    max_bytes = max_query_memory_;
   }
   profile::ProfileBuilder builder;
   for (const Part& part : parts(range)) {
+    if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
     auto p = load(part);
     if (!p) continue;
-    auto ok = merge_filtered(builder, *p, filter, max_samples);
+    auto ok = merge_filtered(builder, *p, filter, max_samples, control);
     if (!ok) {
       if (ok.error().code() == ErrorCode::kResourceExhausted) {
         return make_error(ErrorCode::kResourceExhausted,
@@ -185,8 +197,18 @@ Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const Samp
                                       "comm or label",
                                       max_samples));
       }
+      if (ok.error().code() == ErrorCode::kInterrupted) return std::unexpected(ok.error());
       // A foreign snapshot with other sample types: leave it out rather than fail the query.
       spdlog::warn("msg=\"snapshot left out of a query\" name={} error={}", lf(part.key), lf(ok.error().message()));
+      continue;
+    }
+    // The memory the answer is built from, bounded while it grows (not after rendering).
+    if (const size_t bytes = estimate_bytes(builder.profile()); bytes > max_bytes) {
+      return make_error(ErrorCode::kResourceExhausted,
+                        fmt::format("the merged profile would need more than {} of memory (http.max_query_memory): "
+                                    "narrow the time range, filter by pid, comm or label, or raise "
+                                    "http.max_query_memory",
+                                    format_bytes(max_bytes)));
     }
   }
   set_default_sample_types(builder);

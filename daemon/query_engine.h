@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "daemon/live_window.h"
 #include "daemon/profile_filter.h"
+#include "daemon/query_control.h"
 #include "daemon/snapshot_store.h"
 #include "profile/profile.h"
 #include "symbolizer/symbolizer.h"
@@ -49,15 +50,24 @@ class QueryEngine {
  public:
   // `handoff` is held by the writer while a sealed window moves from the live window into the
   // store; holding it while looking at both means no window is counted twice or missed.
-  QueryEngine(SnapshotStore& store, LiveWindow& live, symbolizer::Symbolizer& symbols,
-              std::mutex& handoff, uint64_t cache_bytes, uint64_t max_query_samples);
+  static constexpr uint64_t kDefaultMaxQueryMemory = uint64_t{256} << 20;
 
-  // The merged profile of the range, filtered. kResourceExhausted past max_query_samples.
-  Result<profile::Profile> profile(const TimeRange& range, const SampleFilter& filter);
+  QueryEngine(SnapshotStore& store, LiveWindow& live, symbolizer::Symbolizer& symbols,
+              std::mutex& handoff, uint64_t cache_bytes, uint64_t max_query_samples,
+              uint64_t max_query_memory = kDefaultMaxQueryMemory);
+
+  // The merged profile of the range, filtered. kResourceExhausted past max_query_samples or
+  // once its estimated memory passes max_query_memory (checked as it grows, after each
+  // snapshot); the error of control.check() (asked between snapshots and while merging) when
+  // the query must stop.
+  [[nodiscard]] Result<profile::Profile> profile(const TimeRange& range, const SampleFilter& filter,
+                                                 const QueryControl& control = QueryControl::none());
   // Processes seen in the range, most samples first, at most `max`.
   std::vector<TargetRow> targets(const TimeRange& range, size_t max);
 
-  void set_limits(uint64_t cache_bytes, uint64_t max_query_samples);
+  void set_limits(uint64_t cache_bytes, uint64_t max_query_samples,
+                  uint64_t max_query_memory = kDefaultMaxQueryMemory);
+  uint64_t max_query_memory() const;
   QueryStats stats() const;
 
  private:
@@ -83,6 +93,7 @@ class QueryEngine {
   mutable std::mutex mutex_;
   uint64_t cache_limit_;
   uint64_t max_query_samples_;
+  uint64_t max_query_memory_;
   struct CacheEntry {
     std::shared_ptr<const profile::Profile> profile;
     size_t bytes = 0;

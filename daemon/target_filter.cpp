@@ -11,48 +11,10 @@ namespace ember::daemon {
 
 namespace {
 constexpr size_t kMaxUntrustedPattern = 256;
-constexpr size_t kMaxTrustedPattern = 4096;
-
-// "{" that is not written as "\{" (a literal brace, as regex_escape writes one).
-bool has_unescaped_brace(std::string_view p) {
-  bool escaped = false;
-  for (char c : p) {
-    if (escaped) {
-      escaped = false;
-    } else if (c == '\\') {
-      escaped = true;
-    } else if (c == '{') {
-      return true;
-    }
-  }
-  return false;
-}
 }  // namespace
 
-std::string regex_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-Result<std::regex> compile_regex(std::string_view pattern, bool untrusted) {
-  if (pattern.size() > (untrusted ? kMaxUntrustedPattern : kMaxTrustedPattern)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("regex is longer than {} characters",
-                                  untrusted ? kMaxUntrustedPattern : kMaxTrustedPattern));
-  }
-  if (untrusted && has_unescaped_brace(pattern)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("regex '{}': {{n,m}} repetition is not accepted in queries", pattern));
-  }
-  try {
-    return std::regex(pattern.begin(), pattern.end(), std::regex::ECMAScript | std::regex::optimize);
-  } catch (const std::regex_error& e) {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("invalid regex '{}': {}", pattern, e.what()));
-  }
+Result<common::Regex> compile_regex(std::string_view pattern, bool untrusted) {
+  return common::Regex::compile(pattern, untrusted ? kMaxUntrustedPattern : common::Regex::kMaxPatternChars);
 }
 
 Result<void> check_target_regex(std::string_view pattern) {
@@ -72,7 +34,7 @@ Result<ProcessFilter> make_process_filter(const TargetConfig& targets) {
   if (targets.all) return ProcessFilter{};
   struct Selectors {
     std::unordered_set<int32_t> pids;
-    std::vector<std::regex> names;
+    std::vector<common::Regex> names;
     std::vector<std::string> cgroups;
   };
   auto sel = std::make_shared<Selectors>();
@@ -86,9 +48,9 @@ Result<ProcessFilter> make_process_filter(const TargetConfig& targets) {
   // The filter runs on the collector thread only; the selectors are never changed after this.
   return ProcessFilter([sel](const collector::ProcessInfo& p) {
     if (sel->pids.contains(p.pid)) return true;
-    for (const std::regex& re : sel->names) {
-      if (std::regex_search(p.comm.begin(), p.comm.end(), re)) return true;
-      if (!p.exe.empty() && std::regex_search(p.exe.begin(), p.exe.end(), re)) return true;
+    for (const common::Regex& re : sel->names) {
+      if (re.search(p.comm)) return true;
+      if (!p.exe.empty() && re.search(p.exe)) return true;
     }
     if (!sel->cgroups.empty()) {
       std::string_view cg = p.cgroup();

@@ -4,24 +4,21 @@
 // regular expressions that configuration and queries use.
 
 #include <functional>
-#include <regex>
 #include <string_view>
 
 #include "collector/process_info.h"
 #include "common/error.h"
+#include "common/regex.h"
 #include "daemon/config.h"
 
 namespace ember::daemon {
 
 using ProcessFilter = std::function<bool(const collector::ProcessInfo&)>;
 
-// Compiles an ECMAScript regex. Query patterns are untrusted: they are limited in length and may
-// not use {n,m} repetition, which libstdc++ expands into a copy of the pattern per count (a few
-// characters could ask for gigabytes).
-Result<std::regex> compile_regex(std::string_view pattern, bool untrusted);
-Result<void> check_target_regex(std::string_view pattern);
-// `text` with every regex metacharacter escaped: "a.b" -> "a\\.b".
-std::string regex_escape(std::string_view text);
+// Compiles an RE2 regex (linear-time matching, see common/regex.h). Query patterns are
+// untrusted and limited to 256 characters; the configuration's to 4096.
+[[nodiscard]] Result<common::Regex> compile_regex(std::string_view pattern, bool untrusted);
+[[nodiscard]] Result<void> check_target_regex(std::string_view pattern);
 
 // True when `cgroup` is `selector` or lies below it ("/system.slice" selects
 // "/system.slice/nginx.service", not "/system.slice2").

@@ -13,7 +13,7 @@ namespace {
 // Bytes to read of a frame / code object: up to the end of the furthest field used.
 void compute_read_sizes(Layout& l) {
   l.frame_size = std::max({l.frame_previous + 8, l.frame_code + 8, l.frame_instr + 8,
-                           l.frame_owner + 1, l.frame_is_entry + 1});
+                           l.frame_owner + 1, l.frame_is_entry + 1, l.frame_executing + 1});
   l.code_size = std::max({l.object_type + 8, l.code_name + 8, l.code_qualname + 8,
                           l.code_filename + 8, l.code_firstlineno + 4, l.code_linetable + 8});
 }
@@ -35,6 +35,7 @@ Layout frame_object_layout(int minor) {
   l.frame_previous = 24;
   l.frame_code = 32;
   l.frame_instr = minor >= 10 ? 96 : 104;
+  l.frame_executing = minor >= 10 ? 108 : 116;
   l.code_name = 112;
   l.code_filename = 104;
   l.code_firstlineno = 40;

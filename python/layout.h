@@ -50,6 +50,7 @@ struct Layout {
   uint32_t frame_instr = 0;     // f_lasti (int) / prev_instr / instr_ptr (pointer)
   uint32_t frame_owner = 0;     // 3.11+ (char)
   uint32_t frame_is_entry = 0;  // 3.11 (bool)
+  uint32_t frame_executing = 0; // 3.8–3.9 f_executing (1 while running), 3.10 f_state
   uint32_t frame_size = 0;      // bytes to read of one frame
 
   uint32_t code_name = 0;

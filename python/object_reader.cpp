@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "python/line_table.h"
 #include "python/objects.h"
 
 namespace ember::python {
@@ -18,6 +19,16 @@ T load(std::span<const std::byte> bytes, size_t offset) {
 constexpr size_t kCodeInfoOverhead = sizeof(CodeInfo) + 64;
 
 }  // namespace
+
+std::optional<int32_t> CodeInfo::line_at(LineTableFormat format, int64_t byte_offset) const {
+  for (const Recent& r : recent_) {
+    if (r.offset == byte_offset) return r.line;
+  }
+  auto line = line_for_offset(format, line_table, first_line, byte_offset);
+  recent_[next_recent_] = {byte_offset, line};
+  next_recent_ = (next_recent_ + 1) % recent_.size();
+  return line;
+}
 
 Miss to_miss(ReadResult r) {
   switch (r) {
@@ -80,11 +91,11 @@ std::shared_ptr<const CodeInfo> ObjectReader::code(uint64_t address, const CodeH
 std::shared_ptr<const std::string> ObjectReader::string(uint64_t address, Miss& miss) {
   // The PyASCIIObject part is inside every str object: read it, then the characters.
   std::byte head[256];
-  std::span<std::byte> head_span(head, layout_.unicode_ascii_size);
-  if (head_span.size() > sizeof head) {
+  if (layout_.unicode_ascii_size > sizeof head) {
     miss = Miss::kBadObject;
     return nullptr;
   }
+  std::span<std::byte> head_span(head, layout_.unicode_ascii_size);
   if (ReadResult r = memory_.read(address, head_span); r != ReadResult::kOk) {
     miss = to_miss(r);
     return nullptr;
@@ -131,11 +142,11 @@ std::shared_ptr<const std::string> ObjectReader::string(uint64_t address, Miss& 
 
 bool ObjectReader::bytes_object(uint64_t address, std::vector<std::byte>& out, Miss& miss) {
   std::byte head[64];
-  std::span<std::byte> head_span(head, layout_.bytes_sval);
-  if (head_span.size() > sizeof head || layout_.bytes_size + 8 > head_span.size()) {
+  if (layout_.bytes_sval > sizeof head || layout_.bytes_size + 8 > layout_.bytes_sval) {
     miss = Miss::kBadObject;
     return false;
   }
+  std::span<std::byte> head_span(head, layout_.bytes_sval);
   if (ReadResult r = memory_.read(address, head_span); r != ReadResult::kOk) {
     miss = to_miss(r);
     return false;

@@ -5,7 +5,9 @@
 // identity (type, the pointers to its parts, length, hash), so a freed and reused address
 // yields a fresh read, never a stale name.
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,6 +30,19 @@ struct CodeInfo {
   int32_t first_line = 0;
   uint64_t code_units = 0;  // 3.11+: Py_SIZE of the code object (length of its bytecode)
   std::vector<std::byte> line_table;
+
+  // The line of the instruction at `byte_offset`. Remembers the last few answers: a frame
+  // below the leaf is at the same call instruction sample after sample. (Mutable memo of a
+  // value that is otherwise immutable; a reader and its caches are used by one thread.)
+  std::optional<int32_t> line_at(LineTableFormat format, int64_t byte_offset) const;
+
+ private:
+  struct Recent {
+    int64_t offset = -3;  // never a real offset
+    std::optional<int32_t> line;
+  };
+  mutable std::array<Recent, 4> recent_{};
+  mutable size_t next_recent_ = 0;
 };
 
 // The fields of a code object that identify it, read in one go for every frame of a stack.

@@ -44,4 +44,29 @@ ReadResult RemoteMemory::read_many(std::span<const Piece> pieces) const {
   return ReadResult::kOk;
 }
 
+RemoteMemory::Prefix RemoteMemory::read_prefix(std::span<const Piece> pieces) const {
+  iovec local[kMaxPieces];
+  iovec remote[kMaxPieces];
+  Prefix prefix;
+  while (!pieces.empty()) {
+    size_t count = std::min(pieces.size(), kMaxPieces);
+    for (size_t i = 0; i < count; ++i) {
+      local[i] = {pieces[i].out.data(), pieces[i].out.size()};
+      remote[i] = {reinterpret_cast<void*>(pieces[i].address), pieces[i].out.size()};
+    }
+    ssize_t n = ::process_vm_readv(pid_, local, count, remote, count, 0);
+    if (n < 0) {
+      if (errno == ESRCH) prefix.result = ReadResult::kGone;
+      return prefix;
+    }
+    size_t left = static_cast<size_t>(n);
+    size_t done = 0;
+    while (done < count && pieces[done].out.size() <= left) left -= pieces[done++].out.size();
+    prefix.complete += done;
+    if (done < count) return prefix;
+    pieces = pieces.subspan(count);
+  }
+  return prefix;
+}
+
 }  // namespace ember::python

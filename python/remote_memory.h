@@ -30,6 +30,14 @@ class RemoteMemory {
   static constexpr size_t kMaxPieces = 1024;  // IOV_MAX
   ReadResult read_many(std::span<const Piece> pieces) const;
 
+  // Reads as many whole pieces as it can, in order, stopping at the first that is not mapped
+  // (the kernel never splits a piece). Returns how many were read, or kGone.
+  struct Prefix {
+    ReadResult result = ReadResult::kOk;  // kGone, or kOk (even when fewer pieces were read)
+    size_t complete = 0;
+  };
+  Prefix read_prefix(std::span<const Piece> pieces) const;
+
   template <class T>
   ReadResult read_value(uint64_t address, T& value) const {
     return read(address, std::as_writable_bytes(std::span<T, 1>(&value, 1)));

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "daemon/live_window.h"
@@ -26,6 +27,7 @@ using namespace std::chrono_literals;
 class FakeSymbolizer : public symbolizer::Symbolizer {
  public:
   std::vector<symbolizer::Symbol> symbolize(const profile::Module&, std::span<const uint64_t> offsets) override {
+    std::this_thread::sleep_for(delay);  // a slow step of a query, for the deadline tests
     std::vector<symbolizer::Symbol> out;
     for (uint64_t o : offsets) {
       symbolizer::Symbol s;
@@ -35,6 +37,7 @@ class FakeSymbolizer : public symbolizer::Symbolizer {
     return out;
   }
   symbolizer::Stats stats() const override { return {}; }
+  std::chrono::milliseconds delay{0};
 };
 
 class FakeStatus : public StatusSource {
@@ -52,11 +55,14 @@ class FakeStatus : public StatusSource {
     s.collector.off_cpu = off_cpu;
     s.store.degraded = degraded;
     s.store.last_error = degraded ? "disk full: No space left on device" : "";
+    s.http.stuck_workers = stuck ? 1 : 0;
+    s.http.stuck_query = stuck ? "GET /api/v1/folded?from=-7d (31.0 s)" : "";
     return s;
   }
   bool running = true;
   bool degraded = false;
   bool off_cpu = false;
+  bool stuck = false;
 };
 
 class ApiTest : public ::testing::Test {
@@ -88,7 +94,9 @@ class ApiTest : public ::testing::Test {
     store_->add(start, start + 60 * kSecond, std::make_shared<const std::string>(test::make_snapshot_bytes(samples)));
   }
 
-  HttpResponse get(const std::string& target) { return api_->handle(HttpRequest{"GET", target, "test"}); }
+  HttpResponse get(const std::string& target, std::shared_ptr<QueryControl> control = nullptr) {
+    return api_->handle(HttpRequest{"GET", target, "test", std::move(control)});
+  }
 
   std::string header(const HttpResponse& r, const std::string& name) {
     for (const auto& [k, v] : r.headers) {
@@ -145,6 +153,22 @@ TEST_F(ApiTest, FiltersByPidCommAndLabel) {
   EXPECT_EQ(get("/api/v1/folded?comm=%5Enginx%24").body, "nginx;main;serve 10\n");
   EXPECT_EQ(get("/api/v1/folded?label=thread_comm:postgres").body, "postgres;main;query 7\n");
   EXPECT_EQ(get("/api/v1/folded?pid=999").body, "");
+}
+
+TEST_F(ApiTest, CommPatternsCannotBacktrack) {
+  // Finding 1 of issue 16: with std::regex this query held the only worker for minutes on a
+  // 15-character name. RE2 answers at once (the ctest TIMEOUT catches a regression).
+  add_snapshot(unix_now_ns() - 5 * 60 * kSecond, {{60, std::string(24, 'a'), {"main", "spin"}, 2}});
+  HttpResponse r = get("/api/v1/folded?comm=(.*)*(.*)*(.*)*x");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "<script>x</script>;main;evil 1\nnginx;main;serve 10\n");
+  HttpResponse spin = get("/api/v1/folded?comm=%5E(a%2B)%2B%24");
+  ASSERT_EQ(spin.status, 200) << spin.body;
+  EXPECT_EQ(spin.body, "aaaaaaaaaaaaaaaaaaaaaaaa;main;spin 2\n");
+  // What RE2 cannot do in linear time is refused, naming the pattern.
+  HttpResponse backref = get("/api/v1/folded?comm=(a)%5C1");
+  EXPECT_EQ(backref.status, 400);
+  EXPECT_EQ(backref.body.rfind("comm: invalid regex '(a)\\1': ", 0), 0u) << backref.body;
 }
 
 TEST_F(ApiTest, AllFormatsOfTheSameAnswer) {
@@ -271,6 +295,62 @@ TEST_F(ApiTest, TooLargeAnswersAre422) {
   EXPECT_EQ(get("/api/v1/folded?pid=10").status, 200);  // a filter makes it small again
 }
 
+TEST_F(ApiTest, AnswersLargerThanMaxAnswerBytesAre422) {
+  // Finding 4 of issue 16: /api/v1/folded?from=-1h answered 1.03 GB.
+  std::vector<test::FakeSample> many;
+  for (int i = 0; i < 2000; ++i) {
+    many.push_back({200 + i, "wide", {"main", "a_rather_long_function_name_number_" + std::to_string(i)}, 1});
+  }
+  add_snapshot(unix_now_ns() - 5 * 60 * kSecond, many);
+  ASSERT_EQ(get("/api/v1/folded").status, 200);
+  api_->set_limits(std::chrono::hours(24 * 7), 64 << 10);
+  for (const char* target : {"/api/v1/folded", "/api/v1/flamegraph.svg", "/api/v1/report.json?top=1000"}) {
+    HttpResponse r = get(target);
+    EXPECT_EQ(r.status, 422) << target << ": " << r.body.substr(0, 200);
+    EXPECT_NE(r.body.find("more than http.max_answer_bytes (64KiB)"), std::string::npos) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("raise http.max_answer_bytes"), std::string::npos) << r.body;
+  }
+  // A narrower question is answered.
+  HttpResponse narrow = get("/api/v1/folded?pid=10");
+  EXPECT_EQ(narrow.status, 200);
+  EXPECT_EQ(narrow.body, "nginx;main;serve 10\n");
+}
+
+TEST_F(ApiTest, TheMergedProfileIsBoundedWhileItGrows) {
+  queries_->set_limits(64 << 20, 1'000'000, 64 << 10);
+  std::vector<test::FakeSample> many;
+  for (int i = 0; i < 2000; ++i) many.push_back({200 + i, "wide", {"main", "f" + std::to_string(i)}, 1});
+  add_snapshot(unix_now_ns() - 5 * 60 * kSecond, many);
+  HttpResponse r = get("/api/v1/profile.pb.gz");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.body.rfind("the merged profile would need more than 64KiB of memory (http.max_query_memory): ", 0), 0u)
+      << r.body;
+  EXPECT_EQ(get("/api/v1/profile.pb.gz?pid=10").status, 200);
+}
+
+TEST_F(ApiTest, AQueryPastItsDeadlineStopsWith503NamingTheLimit) {
+  symbols_.delay = 300ms;  // symbolizing the live window: longer than the deadline
+  auto control = std::make_shared<QueryControl>(100ms, "http.query_timeout");
+  control->begin();
+  HttpResponse r = get("/api/v1/flamegraph.svg", control);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.body.rfind("the query ran longer than http.query_timeout (100ms): ", 0), 0u) << r.body;
+  EXPECT_EQ(header(r, "Retry-After"), "10");
+  // The same query with time to spare is answered.
+  auto patient = std::make_shared<QueryControl>(std::chrono::milliseconds(60'000), "http.query_timeout");
+  patient->begin();
+  EXPECT_EQ(get("/api/v1/flamegraph.svg", patient).status, 200);
+}
+
+TEST_F(ApiTest, ACancelledQueryStops) {
+  auto control = std::make_shared<QueryControl>(std::chrono::milliseconds(60'000), "http.query_timeout");
+  control->begin();
+  control->cancel("the client closed the connection");
+  HttpResponse r = get("/api/v1/folded", control);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "query cancelled: the client closed the connection\n");
+}
+
 TEST_F(ApiTest, ASnapshotDamagedOnDiskIsQuarantinedAndTheQueryStillAnswers) {
   auto files = test::list_files(dir_.path(), ".pb.gz");
   ASSERT_EQ(files.size(), 3u);
@@ -292,6 +372,12 @@ TEST_F(ApiTest, HealthAndMetrics) {
   j = nlohmann::json::parse(get("/healthz").body);
   EXPECT_EQ(j["status"], "degraded");
   EXPECT_NE(j["reasons"][0].get<std::string>().find("disk full"), std::string::npos);
+  status_.degraded = false;
+  status_.stuck = true;
+  j = nlohmann::json::parse(get("/healthz").body);
+  EXPECT_EQ(j["status"], "degraded");
+  EXPECT_EQ(j["reasons"][0], "1 query worker(s) stuck past twice http.query_timeout: GET /api/v1/folded?from=-7d (31.0 s)");
+  EXPECT_EQ(j["queries"]["stuck_workers"], 1);
   status_.running = false;
   EXPECT_EQ(get("/healthz").status, 503);
 
@@ -302,6 +388,15 @@ TEST_F(ApiTest, HealthAndMetrics) {
   EXPECT_TRUE(test::metric_value(m.body, "process_resident_memory_bytes").value_or(0) > 0);
   EXPECT_TRUE(test::metric_value(m.body, "process_cpu_seconds_total").has_value());
   EXPECT_NE(m.body.find("# TYPE emberd_samples_total counter"), std::string::npos);
+  EXPECT_EQ(test::metric_value(m.body, "emberd_query_workers_stuck"), 1);
+  // A labelled family has its HELP and TYPE once, then every sample.
+  EXPECT_NE(m.body.find("# HELP emberd_http_responses_total HTTP responses by status class.\n"
+                        "# TYPE emberd_http_responses_total counter\n"
+                        "emberd_http_responses_total{code=\"2xx\"} 0\n"
+                        "emberd_http_responses_total{code=\"3xx\"} 0\n"),
+            std::string::npos)
+      << m.body;
+  EXPECT_EQ(m.body.find("emberd_push_sent_total"), std::string::npos);  // push is off
   EXPECT_TRUE(Api::is_cheap("/metrics"));
   EXPECT_FALSE(Api::is_cheap("/api/v1/flamegraph.svg"));
 }

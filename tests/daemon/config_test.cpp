@@ -49,6 +49,9 @@ labels = { env = "prod" }
   Overrides none;
   ASSERT_TRUE(finish_config(*c, none));
   std::string text = format_config(*c);
+  EXPECT_NE(text.find("\n[storage]\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\ninterval = \"5m\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nlabels = { env = \"prod\" }\n"), std::string::npos) << text;
   auto again = parse_config(text, "effective");
   ASSERT_TRUE(again) << again.error().message() << "\n" << text;
   // The same apart from the first line, which names the source.
@@ -199,6 +202,31 @@ TEST(ListenAddress, ParsesTheForms) {
   for (const char* bad : {"7070", "127.0.0.1", "127.0.0.1:70000", "::1:7070", "example.com:80", "unix:relative",
                           "127.0.0.1:-1"}) {
     EXPECT_FALSE(parse_listen_address(bad)) << bad;
+  }
+}
+
+TEST(HostHeader, ParsesBracketedIpv6RegNamesAndPorts) {
+  auto v6 = parse_host_header("[::1]:7070");
+  ASSERT_TRUE(v6) << v6.error().message();
+  EXPECT_TRUE(v6->ipv6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_TRUE(v6->has_port);
+  EXPECT_EQ(v6->port, 7070);
+  EXPECT_TRUE(is_loopback_host(*v6));
+  auto name = parse_host_header("LocalHost");
+  ASSERT_TRUE(name);
+  EXPECT_EQ(name->host, "localhost");
+  EXPECT_FALSE(name->has_port);
+  EXPECT_TRUE(is_loopback_host(*name));
+  EXPECT_TRUE(is_loopback_host(*parse_host_header("127.9.9.9:80")));
+  EXPECT_FALSE(is_loopback_host(*parse_host_header("127.0.0.1.evil.com")));
+  EXPECT_FALSE(is_loopback_host(*parse_host_header("localhost.evil.com")));
+  EXPECT_FALSE(is_loopback_host(*parse_host_header("[::ffff:8.8.8.8]")));
+  auto evil = parse_host_header("[::1].evil.com");
+  ASSERT_FALSE(evil);
+  EXPECT_EQ(evil.error().message(), "Host '[::1].evil.com': only ':PORT' may follow the host");
+  for (const char* bad : {"", "[::1", "[nope]", "a b", "a:b", "a:70000", "[::1]:", "a/b", "a@b"}) {
+    EXPECT_FALSE(parse_host_header(bad)) << bad;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include "daemon/http_server.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,8 +13,10 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
+#include "daemon/query_control.h"
 #include "test_support.h"
 
 namespace ember::daemon {
@@ -27,7 +30,24 @@ using test::http_raw;
 std::atomic<bool> g_blocked{false};
 std::atomic<bool> g_release{false};
 
+// "/spin" runs until its query is cancelled or past its deadline (at most 60 s) and keeps why.
+std::atomic<bool> g_spinning{false};
+std::mutex g_spin_mutex;
+std::string g_spin_result;
+
+HttpResponse spin(const HttpRequest& r) {
+  g_spinning = true;
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  Result<void> ok;
+  while ((ok = r.control->check()) && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(5ms);
+  std::lock_guard lock(g_spin_mutex);
+  g_spin_result = ok ? "ran to the end" : ok.error().message();
+  g_spinning = false;
+  return error_response(503, g_spin_result);
+}
+
 HttpResponse echo(const HttpRequest& r) {
+  if (r.target.starts_with("/spin")) return spin(r);
   HttpResponse out;
   out.body = r.method + " " + r.target;
   if (r.target.starts_with("/block")) {
@@ -126,6 +146,116 @@ TEST(HttpServer, LoopbackServerRefusesForeignHostNames) {
     auto ok = http_raw(server->url(), std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(ok.status, 200) << host;
   }
+}
+
+TEST(HttpServer, HostHeadersAreParsedNotPrefixMatched) {
+  auto server = start_server(loopback());
+  ASSERT_TRUE(server);
+  auto get_with = [&](const std::string& headers, const char* version = "1.1") {
+    return http_raw(server->url(), fmt::format("GET / HTTP/{}\r\n{}Connection: close\r\n\r\n", version, headers));
+  };
+  // Finding 7 of issue 16: these passed as loopback names.
+  for (const char* host : {"[::1].evil.com", "[::1]evil", "[::1]:7070.evil.com", "localhost:99999", "local host",
+                           "[evil.com]", "[::1", "localhost:"}) {
+    auto r = get_with(fmt::format("Host: {}\r\n", host));
+    EXPECT_EQ(r.status, 400) << host << ": " << r.body;
+    EXPECT_NE(r.body.find("Host '"), std::string::npos) << host << ": " << r.body;
+  }
+  // Names that are valid but not loopback ones.
+  for (const char* host : {"127.0.0.1.evil.com", "evil.example", "[::2]:7070", "128.0.0.1"}) {
+    EXPECT_EQ(get_with(fmt::format("Host: {}\r\n", host)).status, 403) << host;
+  }
+  for (const char* host : {"LOCALHOST:7070", "[0:0:0:0:0:0:0:1]", "app.localhost", "127.0.0.1:0"}) {
+    EXPECT_EQ(get_with(fmt::format("Host: {}\r\n", host)).status, 200) << host;
+  }
+  auto twice = get_with("Host: localhost\r\nHost: evil.example\r\n");
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_EQ(twice.body, "more than one Host header\n");
+  EXPECT_EQ(get_with("Host: localhost\r\nHost: localhost\r\n").status, 400);
+  auto none = get_with("");
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(none.body, "an HTTP/1.1 request needs a Host header\n");
+  EXPECT_EQ(get_with("", "1.0").status, 200);  // HTTP/1.0 had no Host header
+}
+
+std::string spin_result() {
+  std::lock_guard lock(g_spin_mutex);
+  return g_spin_result;
+}
+
+// Waits (at most `limit`) for `done`.
+template <class Fn>
+bool eventually(Fn done, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+TEST(HttpServer, AClientThatHangsUpCancelsItsQuery) {
+  auto server = start_server(loopback());
+  ASSERT_TRUE(server);
+  g_spin_result.clear();
+  int fd = test::connect_to(server->url());
+  ASSERT_GE(fd, 0);
+  const std::string req = "GET /spin HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  ASSERT_TRUE(eventually([] { return g_spinning.load(); }, 10s));
+  EXPECT_EQ(server->stats().busy_workers, 1u);
+  ::close(fd);
+  ASSERT_TRUE(eventually([] { return !g_spinning.load(); }, 10s)) << "the query ran on for nobody";
+  EXPECT_EQ(spin_result(), "query cancelled: the client closed the connection");
+  EXPECT_EQ(server->stats().cancelled_queries, 1u);
+  // The worker is free again.
+  EXPECT_EQ(http_get(server->url(), "/after").status, 200);
+}
+
+TEST(HttpServer, AQueryStopsAtItsDeadline) {
+  HttpServerOptions o = loopback();
+  o.query_timeout = 200ms;
+  auto server = start_server(o);
+  ASSERT_TRUE(server);
+  auto r = http_get(server->url(), "/spin");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "the query ran longer than http.query_timeout (200ms): narrow the time range, filter by pid, "
+                    "comm or label, or raise http.query_timeout\n");
+}
+
+TEST(HttpServer, StoppingCancelsTheQueriesInFlight) {
+  auto server = start_server(loopback());
+  ASSERT_TRUE(server);
+  g_spin_result.clear();
+  std::thread client([&] { http_get(server->url(), "/spin"); });
+  ASSERT_TRUE(eventually([] { return g_spinning.load(); }, 10s));
+  const auto before = std::chrono::steady_clock::now();
+  server->stop();  // what SIGTERM does, through Daemon::shutdown
+  // Without cancellation stop() would wait the 60 s of the spin for its worker.
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 30s);
+  EXPECT_EQ(spin_result(), "query cancelled: emberd is stopping");
+  server.reset();  // closes the connections, as the process's exit does
+  client.join();
+}
+
+TEST(HttpServer, AWorkerThatIgnoresItsDeadlineIsReportedStuck) {
+  HttpServerOptions o = loopback();
+  o.query_timeout = 100ms;
+  auto server = start_server(o);
+  ASSERT_TRUE(server);
+  g_blocked = false;
+  g_release = false;
+  std::thread client([&] { http_get(server->url(), "/block?x=1"); });
+  ASSERT_TRUE(eventually([] { return g_blocked.load(); }, 10s));
+  // Twice the timeout later, the worker is stuck and says on what.
+  ASSERT_TRUE(eventually([&] { return server->stats().stuck_workers == 1; }, 10s));
+  HttpServerStats s = server->stats();
+  EXPECT_EQ(s.stuck_query.rfind("GET /block?x=1 (", 0), 0u) << s.stuck_query;
+  EXPECT_GE(s.longest_query_seconds, 0.2);
+  g_release = true;
+  client.join();
+  EXPECT_EQ(server->stats().stuck_workers, 0u);
+  EXPECT_EQ(server->stats().busy_workers, 0u);
 }
 
 TEST(HttpServer, ASlowClientIsCutOffWhileOthersAreServed) {

@@ -5,9 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <unistd.h>
+
+#include "common/regex.h"
 
 namespace ember::flamegraph::testing {
 
@@ -78,11 +79,8 @@ std::expected<Graph, std::string> read_graph(const std::string& svg) {
     for (const XmlNode* t : labels->elements()) g.labels.push_back(t->text_content());
   }
   std::string css = g.root.all("style").front()->text_content();
-  std::regex rule(R"(\.([a-z][0-9]*)\{fill:(#[0-9a-f]{6})\})");
-  for (auto it = std::sregex_iterator(css.begin(), css.end(), rule); it != std::sregex_iterator();
-       ++it) {
-    g.fills[(*it)[1]] = (*it)[2];
-  }
+  auto rule = common::Regex::compile(R"(\.([a-z][0-9]*)\{fill:(#[0-9a-f]{6})\})");
+  for (const std::vector<std::string>& m : rule->find_all(css)) g.fills[m[1]] = m[2];
   return g;
 }
 

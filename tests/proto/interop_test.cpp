@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <regex>
 #include <sstream>
 
+#include "common/regex.h"
 #include "profile/folded.h"
 #include "proto/pprof.h"
 #include "test_support.h"
@@ -68,16 +68,16 @@ int64_t parse_value(std::string text, std::string_view unit) {
 // "      flat  flat%   sum%        cum   cum%" and one row per node.
 Top parse_top(const std::string& out, std::string_view unit) {
   Top top;
-  static const std::regex total_re(R"(^Showing nodes accounting for \S+, \S+ of (\S+) total$)");
-  static const std::regex row_re(R"(^\s*(\S+)\s+\S+%\s+\S+%\s+(\S+)\s+\S+%\s+(.+)$)");
+  static const common::Regex total_re = *common::Regex::compile(R"(^Showing nodes accounting for \S+, \S+ of (\S+) total$)");
+  static const common::Regex row_re = *common::Regex::compile(R"(^\s*(\S+)\s+\S+%\s+\S+%\s+(\S+)\s+\S+%\s+(.+)$)");
   bool in_rows = false;
   for (const std::string& line : lines_of(out)) {
-    std::smatch m;
-    if (std::regex_match(line, m, total_re)) {
+    std::vector<std::string> m;
+    if (total_re.full_match(line, &m)) {
       top.total = parse_value(m[1], unit);
     } else if (line.find("flat%") != std::string::npos) {
       in_rows = true;
-    } else if (in_rows && std::regex_match(line, m, row_re)) {
+    } else if (in_rows && row_re.full_match(line, &m)) {
       top.rows[m[3]] = test::FlatCum{parse_value(m[1], unit), parse_value(m[2], unit)};
     }
   }
@@ -214,22 +214,22 @@ struct Trace {
 
 std::vector<Trace> parse_traces(const std::string& out) {
   std::vector<Trace> traces;
-  static const std::regex label_re(R"(^\s*([^\s:]+):  (.*)$)");
-  static const std::regex first_re(R"(^\s*(-?\d+)   (.+)$)");
+  static const common::Regex label_re = *common::Regex::compile(R"(^\s*([^\s:]+):  (.*)$)");
+  static const common::Regex first_re = *common::Regex::compile(R"(^\s*(-?\d+)   (.+)$)");
   std::optional<Trace> current;
   for (const std::string& line : lines_of(out)) {
-    std::smatch m;
+    std::vector<std::string> m;
     if (line.starts_with("-----------+")) {
       if (current) traces.push_back(std::move(*current));
       current.emplace();
     } else if (!current) {
       continue;
-    } else if (current->frames.empty() && std::regex_match(line, m, first_re)) {
+    } else if (current->frames.empty() && first_re.full_match(line, &m)) {
       current->value = std::stoll(m[1]);
       current->frames.push_back(m[2]);
     } else if (!current->frames.empty() && line.starts_with(std::string(13, ' '))) {
       current->frames.push_back(line.substr(13));
-    } else if (current->frames.empty() && std::regex_match(line, m, label_re)) {
+    } else if (current->frames.empty() && label_re.full_match(line, &m)) {
       current->labels[m[1]] = m[2];
     }
   }
@@ -312,7 +312,7 @@ TEST(GoToolPprof, TracesShowEveryStackWithItsLabels) {
     std::string out = pprof(options, file);
     if (type == "cpu") {
       // "707070700ns   compute_alpha(int)": drop the unit to compare numbers.
-      out = std::regex_replace(out, std::regex(R"((\d)ns   )"), "$1   ");
+      out = common::Regex::compile(R"((\d)ns   )")->replace_all(out, "\\1   ");
     }
     auto traces = parse_traces(out);
     drop_other_labels(traces);

@@ -97,6 +97,7 @@ std::map<std::string, uint64_t> layout_fields(const Layout& l) {
     f["frame.back"] = l.frame_previous;
     f["frame.code"] = l.frame_code;
     f["frame.lasti"] = l.frame_instr;
+    f["frame.executing"] = l.frame_executing;
   } else {
     f["tstate.native_thread_id"] = l.tstate_native_thread_id;
     f["iframe.previous"] = l.frame_previous;

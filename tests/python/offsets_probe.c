@@ -61,6 +61,11 @@ int main(void) {
   P("frame.back", offsetof(PyFrameObject, f_back));
   P("frame.code", offsetof(PyFrameObject, f_code));
   P("frame.lasti", offsetof(PyFrameObject, f_lasti));
+#if PY_VERSION_HEX >= 0x030A0000
+  P("frame.executing", offsetof(PyFrameObject, f_state));
+#else
+  P("frame.executing", offsetof(PyFrameObject, f_executing));
+#endif
 #endif
   P("code.name", offsetof(PyCodeObject, co_name));
   P("code.filename", offsetof(PyCodeObject, co_filename));

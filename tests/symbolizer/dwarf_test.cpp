@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <sstream>
 
+#include "common/regex.h"
 #include "symbolizer/dwarf_index.h"
 #include "symbolizer/symbolizer.h"
 #include "test_support.h"
@@ -113,7 +113,7 @@ std::map<uint64_t, std::vector<Expected>> parse_addr2line(const std::string& tex
     }
     std::string location;
     std::getline(in, location);
-    location = std::regex_replace(location, std::regex(" \\(discriminator [0-9]+\\)"), "");
+    location = common::Regex::compile(" \\(discriminator [0-9]+\\)")->replace_all(location, "");
     auto colon = location.rfind(':');
     std::string file = location.substr(0, colon);
     std::string number = location.substr(colon + 1);
@@ -147,7 +147,7 @@ std::string hex_list(const std::vector<uint64_t>& addresses) {
 
 // binutils and LLVM print compiler clones differently ("f() [clone .cold]", "f() (.cold)").
 std::string without_clone(const std::string& name) {
-  return std::regex_replace(name, std::regex(" \\[clone [^\\]]*\\]"), "");
+  return common::Regex::compile(" \\[clone [^\\]]*\\]")->replace_all(name, "");
 }
 
 void expect_agrees_with_addr2line(const std::string& binary, const std::string& addr2line_binary) {
@@ -232,15 +232,15 @@ TEST(DwarfGolden, InnermostLineAgreesWithElfutils) {
   for (size_t i = 0; i < addresses.size() && std::getline(in, location); ++i) {
     SCOPED_TRACE(hex_list({addresses[i]}) + " " + location);
     // "file:line:column" or "??:0"
-    std::smatch m;
-    if (!std::regex_match(location, m, std::regex("(.*?):([0-9]+)(:[0-9]+)?"))) continue;
+    std::vector<std::string> m;
+    if (!common::Regex::compile("(.*?):([0-9]+)(:[0-9]+)?")->full_match(location, &m)) continue;
     if (m[1] == "??") {
       EXPECT_TRUE(got[i].empty() || got[i].frames[0].line == 0);
       continue;
     }
     ASSERT_FALSE(got[i].empty());
-    EXPECT_EQ(got[i].frames[0].file, m[1].str());
-    EXPECT_EQ(got[i].frames[0].line, std::stoll(m[2].str()));
+    EXPECT_EQ(got[i].frames[0].file, m[1]);
+    EXPECT_EQ(got[i].frames[0].line, std::stoll(m[2]));
     ++compared;
   }
   EXPECT_GT(compared, addresses.size() / 2);

@@ -7,8 +7,8 @@
 
 #include <cstring>
 #include <functional>
-#include <regex>
 
+#include "common/regex.h"
 #include "symbolizer/symbolizer.h"
 #include "test_support.h"
 
@@ -32,8 +32,8 @@ constexpr bool EMBER_GO_FIXTURES_BUILT = false;
 // generic function elided ("main.sum[...]"), as Go's own tracebacks print them.
 std::string runtime_name(std::string name) {
   if (name.ends_with(".abi0")) name.resize(name.size() - 5);
-  static const std::regex shape(R"(\[go\.shape\.[^\]]*\])");
-  return std::regex_replace(name, shape, "[...]");
+  static const common::Regex shape = *common::Regex::compile(R"(\[go\.shape\.[^\]]*\])");
+  return shape.replace_all(name, "[...]");
 }
 
 TEST(GoPclntab, StrippedGoProgramIsNamedLikeItsSymbolTable) {

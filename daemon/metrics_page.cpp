@@ -1,0 +1,229 @@
+#include "daemon/metrics_page.h"
+
+#include <span>
+
+namespace ember::daemon {
+
+namespace {
+
+struct MetricInput {
+  const DaemonStatus& st;
+  const SelfUsage& self;
+};
+
+// One exported sample. Rows with the same name follow each other and form one family (HELP
+// and TYPE written once); `labels` tells them apart. `present` leaves a row out (push metrics
+// without push, process_max_fds without a limit).
+struct MetricRow {
+  const char* name;
+  const char* type;  // "counter" or "gauge"
+  const char* help;
+  double (*value)(const MetricInput&);
+  PrometheusText::Labels (*labels)(const MetricInput&) = nullptr;
+  bool (*present)(const MetricInput&) = nullptr;
+};
+
+template <class T>
+double d(T v) {
+  return static_cast<double>(v);
+}
+
+PrometheusText::Labels reason(const char* r) { return {{"reason", r}}; }
+PrometheusText::Labels code(const char* c) { return {{"code", c}}; }
+bool push_enabled(const MetricInput& in) { return in.st.push_enabled; }
+constexpr const char* kUnwindFailuresHelp =
+    "Stacks that could not be unwound completely, by reason (dwarf_*: DWARF unwinding; no_mapping counts frames).";
+
+// clang-format off
+const MetricRow kMetrics[] = {
+  {"emberd_build_info", "gauge", "emberd version (always 1).",
+   [](const MetricInput&) { return 1.0; },
+   [](const MetricInput& in) -> PrometheusText::Labels { return {{"version", in.st.version}}; }},
+  {"emberd_start_time_seconds", "gauge", "When emberd started, Unix time.",
+   [](const MetricInput& in) { return d(in.st.started) / 1e9; }},
+  {"emberd_sampling", "gauge", "1 while sampling runs.",
+   [](const MetricInput& in) { return in.st.collector.running ? 1.0 : 0.0; },
+   [](const MetricInput& in) -> PrometheusText::Labels {
+     return {{"event", in.st.collector.event}, {"call_graph", in.st.collector.call_graph}};
+   }},
+  {"emberd_sampling_frequency_hertz", "gauge", "Samples per second per CPU in effect.",
+   [](const MetricInput& in) { return d(in.st.collector.frequency_hz); }},
+
+  // The collector.
+  {"emberd_samples_total", "counter", "Samples recorded.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.samples); }},
+  {"emberd_lost_samples_total", "counter", "Samples the kernel could not deliver (ring buffer full).",
+   [](const MetricInput& in) { return d(in.st.collector.stats.lost_samples); }},
+  {"emberd_dropped_samples_total", "counter", "Samples dropped past profiling.max_unique_stacks.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.dropped_samples); }},
+  {"emberd_filtered_samples_total", "counter", "Samples of processes that are not targets.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.filtered_samples); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.frames_without_mapping); }, [](const MetricInput&) { return reason("no_mapping"); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.stacks_at_depth_limit); }, [](const MetricInput&) { return reason("depth_limit"); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_stack_end); }, [](const MetricInput&) { return reason("dwarf_stack_end"); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_no_cfi); }, [](const MetricInput&) { return reason("dwarf_no_cfi"); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_bad_memory); }, [](const MetricInput&) { return reason("dwarf_bad_memory"); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_bad_frame); }, [](const MetricInput&) { return reason("dwarf_bad_frame"); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_max_depth); }, [](const MetricInput&) { return reason("dwarf_max_depth"); }},
+  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_no_registers); }, [](const MetricInput&) { return reason("dwarf_no_registers"); }},
+  {"emberd_dwarf_unwinds_total", "counter", "User stacks unwound with DWARF CFI.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_unwinds); }},
+  {"emberd_dwarf_unwinds_complete_total", "counter", "DWARF unwinds that reached the outermost frame.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_to_root); }},
+  {"emberd_unwind_table_bytes", "gauge", "Memory of the per-binary CFI tables held for DWARF unwinding.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.unwind_table_bytes); }},
+  {"emberd_samples_without_process_total", "counter",
+   "Samples of processes that were gone before anything was known of them.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.samples_without_process); }},
+  {"emberd_malformed_records_total", "counter", "Perf records that could not be right and were skipped.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.malformed_records); }},
+  {"emberd_throttle_events_total", "counter", "Times the kernel throttled sampling.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.throttle_events); }},
+  {"emberd_processes", "gauge", "Processes in the collector's process table.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.processes); }},
+  {"emberd_processes_evicted_total", "counter", "Processes evicted at profiling.max_processes.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.processes_evicted); }},
+  {"emberd_modules", "gauge", "Distinct binaries known.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.modules); }},
+  {"emberd_held_files", "gauge", "Binaries held open for symbolization.",
+   [](const MetricInput& in) { return d(in.st.collector.stats.held_files); }},
+  {"emberd_live_unique_stacks", "gauge", "Distinct stacks in the live window.",
+   [](const MetricInput& in) { return d(in.st.live_unique_stacks); }},
+  {"emberd_live_window_bytes", "gauge", "Approximate memory of the live window.",
+   [](const MetricInput& in) { return d(in.st.live_bytes); }},
+  {"emberd_collector_restarts_total", "counter", "Recorders replaced by configuration reloads.",
+   [](const MetricInput& in) { return d(in.st.collector.restarts); }},
+
+  // The store.
+  {"emberd_snapshot_writes_total", "counter", "Snapshots written to disk.",
+   [](const MetricInput& in) { return d(in.st.store.writes); }},
+  {"emberd_snapshot_write_failures_total", "counter", "Snapshot writes that failed (kept in memory and retried).",
+   [](const MetricInput& in) { return d(in.st.store.write_failures); }},
+  {"emberd_snapshots_pending", "gauge", "Snapshots waiting to be written.",
+   [](const MetricInput& in) { return d(in.st.store.pending); }},
+  {"emberd_snapshots_pending_bytes", "gauge", "Bytes of snapshots waiting to be written.",
+   [](const MetricInput& in) { return d(in.st.store.pending_bytes); }},
+  {"emberd_snapshots_dropped_total", "counter", "Snapshots lost because they could not be written in time.",
+   [](const MetricInput& in) { return d(in.st.store.pending_dropped); }},
+  {"emberd_snapshots_deleted_total", "counter", "Snapshots deleted by retention.",
+   [](const MetricInput& in) { return d(in.st.store.deleted); }},
+  {"emberd_snapshots_quarantined_total", "counter", "Unreadable snapshots moved to quarantine/.",
+   [](const MetricInput& in) { return d(in.st.store.quarantined); }},
+  {"emberd_store_snapshots", "gauge", "Snapshots on disk.",
+   [](const MetricInput& in) { return d(in.st.store.snapshots); }},
+  {"emberd_store_bytes", "gauge", "Bytes of snapshots on disk.",
+   [](const MetricInput& in) { return d(in.st.store.bytes); }},
+  {"emberd_last_snapshot_timestamp_seconds", "gauge", "When the last snapshot was written, Unix time (0: never).",
+   [](const MetricInput& in) { return d(in.st.store.last_write_time) / 1e9; }},
+  {"emberd_degraded", "gauge", "1 while snapshots cannot be written.",
+   [](const MetricInput& in) { return in.st.store.degraded ? 1.0 : 0.0; }},
+
+  // Queries.
+  {"emberd_query_snapshots_decoded_total", "counter", "Stored snapshots decoded for queries (cache misses).",
+   [](const MetricInput& in) { return d(in.st.queries.snapshots_decoded); }},
+  {"emberd_query_cache_hits_total", "counter", "Queries answered from decoded snapshots in memory.",
+   [](const MetricInput& in) { return d(in.st.queries.cache_hits); }},
+  {"emberd_query_cache_bytes", "gauge", "Approximate memory of decoded snapshots kept for queries.",
+   [](const MetricInput& in) { return d(in.st.queries.cache_bytes); }},
+  {"emberd_query_workers_busy", "gauge", "Query workers running a query now.",
+   [](const MetricInput& in) { return d(in.st.http.busy_workers); }},
+  {"emberd_query_workers_stuck", "gauge", "Query workers running a query past twice http.query_timeout.",
+   [](const MetricInput& in) { return d(in.st.http.stuck_workers); }},
+  {"emberd_query_longest_running_seconds", "gauge", "How long the longest query running now has run.",
+   [](const MetricInput& in) { return in.st.http.longest_query_seconds; }},
+  {"emberd_queries_cancelled_total", "counter", "Queries cancelled because the client closed the connection.",
+   [](const MetricInput& in) { return d(in.st.http.cancelled_queries); }},
+  {"emberd_queries_rejected_total", "counter", "Queries refused because http.max_queued_queries were waiting.",
+   [](const MetricInput& in) { return d(in.st.http.rejected_queries); }},
+
+  // The symbolizer.
+  {"emberd_symbolizer_addresses_total", "counter", "Addresses symbolized.",
+   [](const MetricInput& in) { return d(in.st.symbolizer.addresses); }},
+  {"emberd_symbolizer_binaries_opened_total", "counter", "Binaries opened and indexed by the symbolizer.",
+   [](const MetricInput& in) { return d(in.st.symbolizer.binaries_opened); }},
+  {"emberd_symbolizer_cache_evictions_total", "counter", "Binaries evicted from the symbolizer cache.",
+   [](const MetricInput& in) { return d(in.st.symbolizer.cache_evictions); }},
+
+  // HTTP.
+  {"emberd_http_connections_total", "counter", "HTTP connections accepted.",
+   [](const MetricInput& in) { return d(in.st.http.connections); }},
+  {"emberd_http_open_connections", "gauge", "HTTP connections open now.",
+   [](const MetricInput& in) { return d(in.st.http.open_connections); }},
+  {"emberd_http_rejected_connections_total", "counter", "Connections refused past http.max_connections.",
+   [](const MetricInput& in) { return d(in.st.http.rejected_connections); }},
+  {"emberd_http_timeouts_total", "counter", "Connections closed by a read, write or idle timeout.",
+   [](const MetricInput& in) { return d(in.st.http.timeouts); }},
+  {"emberd_http_unauthorized_total", "counter", "Requests without a valid bearer token.",
+   [](const MetricInput& in) { return d(in.st.http.unauthorized); }},
+  {"emberd_http_bad_requests_total", "counter", "Requests refused as malformed, too large, of another method or for another Host.",
+   [](const MetricInput& in) { return d(in.st.http.bad_requests); }},
+  {"emberd_http_responses_total", "counter", "HTTP responses by status class.",
+   [](const MetricInput& in) { return d(in.st.http.responses_2xx); }, [](const MetricInput&) { return code("2xx"); }},
+  {"emberd_http_responses_total", "counter", "HTTP responses by status class.",
+   [](const MetricInput& in) { return d(in.st.http.responses_3xx); }, [](const MetricInput&) { return code("3xx"); }},
+  {"emberd_http_responses_total", "counter", "HTTP responses by status class.",
+   [](const MetricInput& in) { return d(in.st.http.responses_4xx); }, [](const MetricInput&) { return code("4xx"); }},
+  {"emberd_http_responses_total", "counter", "HTTP responses by status class.",
+   [](const MetricInput& in) { return d(in.st.http.responses_5xx); }, [](const MetricInput&) { return code("5xx"); }},
+
+  // Configuration.
+  {"emberd_config_reloads_total", "counter", "Configuration reloads (SIGHUP) applied.",
+   [](const MetricInput& in) { return d(in.st.reloads); }},
+  {"emberd_config_reload_failures_total", "counter", "Configuration reloads refused (the old configuration stays).",
+   [](const MetricInput& in) { return d(in.st.reload_failures); }},
+
+  // Push.
+  {"emberd_push_sent_total", "counter", "Snapshots accepted by the push server.",
+   [](const MetricInput& in) { return d(in.st.push.sent); }, nullptr, push_enabled},
+  {"emberd_push_failures_total", "counter", "Push attempts that failed.",
+   [](const MetricInput& in) { return d(in.st.push.failures); }, nullptr, push_enabled},
+  {"emberd_push_dropped_total", "counter", "Snapshots given up on (attempts exhausted, refused, queue full).",
+   [](const MetricInput& in) { return d(in.st.push.dropped); }, nullptr, push_enabled},
+  {"emberd_push_queue", "gauge", "Snapshots waiting to be pushed.",
+   [](const MetricInput& in) { return d(in.st.push.queued); }, nullptr, push_enabled},
+
+  // The process, with the names and help of the Prometheus client libraries.
+  {"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+   [](const MetricInput& in) { return in.self.cpu_seconds; }},
+  {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+   [](const MetricInput& in) { return d(in.self.rss_bytes); }},
+  {"process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+   [](const MetricInput& in) { return d(in.self.virtual_bytes); }},
+  {"process_open_fds", "gauge", "Number of open file descriptors.",
+   [](const MetricInput& in) { return d(in.self.open_fds); }},
+  {"process_max_fds", "gauge", "Maximum number of open file descriptors.",
+   [](const MetricInput& in) { return d(in.self.max_fds); }, nullptr,
+   [](const MetricInput& in) { return in.self.max_fds != 0; }},
+  {"process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+   [](const MetricInput& in) { return in.self.start_time_seconds; }},
+  {"process_threads", "gauge", "Threads of the process.",
+   [](const MetricInput& in) { return d(in.self.threads); }},
+};
+// clang-format on
+
+}  // namespace
+
+std::string metrics_text(const DaemonStatus& status, const SelfUsage& self) {
+  const MetricInput in{status, self};
+  PrometheusText m;
+  std::string_view family;
+  for (const MetricRow& row : kMetrics) {
+    if (row.present && !row.present(in)) continue;
+    if (row.name != family) {
+      m.header(row.name, row.type, row.help);
+      family = row.name;
+    }
+    m.sample(row.name, row.labels ? row.labels(in) : PrometheusText::Labels{}, row.value(in));
+  }
+  return m.text();
+}
+
+}  // namespace ember::daemon
