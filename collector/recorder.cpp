@@ -41,6 +41,9 @@ constexpr size_t kReorderMaxBytes = 64u << 20;
 constexpr size_t kFramePointerRingBytes = 512u << 10;
 constexpr size_t kDwarfRingBytes = 8u << 20;
 constexpr size_t kMaxDefaultRingBytes = 16u << 20;
+// --off-cpu's switch rings: ~8,000 switch-outs with their 8 KiB stack copies, 160 ms at 50,000
+// switches/s, so that a poller kept waiting by a busy machine loses none.
+constexpr size_t kMaxSwitchRingBytes = 64u << 20;
 // A frame-pointer sample with a deep stack is a few hundred bytes.
 constexpr size_t kFramePointerSampleBytes = 512;
 constexpr size_t kMinRingPages = 4;
@@ -340,9 +343,8 @@ Result<void> Recorder::Impl::open(const Target& target) {
                                                                     : default_ring_bytes());
   // Wake the poller when a quarter of the ring is used: room to spare before it overflows.
   spec_.wakeup_bytes = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
-  // Switch events come in bursts of thousands a second, each with a stack copy: more room, so
-  // that a poller the machine keeps waiting for a few tens of milliseconds loses none.
-  switch_ring_bytes_ = round_ring_bytes(4 * ring_bytes_);
+  // Switch events come in bursts of thousands a second, each with a stack copy: more room.
+  switch_ring_bytes_ = round_ring_bytes(std::min<size_t>(8 * ring_bytes_, kMaxSwitchRingBytes));
 
   {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);

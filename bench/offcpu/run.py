@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,9 +81,15 @@ def main():
                 meta = json.load(open(f"{tmp}/{'e0' if 'threshold 0' in mode else 'e'}.json"))
                 f["ember"] = meta.get("off_cpu", {})
             if mode.startswith("perf"):
-                lost = re.search(r"lost (\d+) chunks", err)
-                f["perf_lost_chunks"] = int(lost.group(1)) if lost else 0
                 f["perf_bytes"] = os.path.getsize(f"{tmp}/perf.data")
+                stats = subprocess.run(["perf", "report", "-i", f"{tmp}/perf.data", "--stats"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
+                                       check=False).stdout.decode()
+                samples = re.search(r"SAMPLE events:\s+(\d+)", stats)
+                lost = re.findall(r"LOST_SAMPLES events:\s+(\d+)", stats)
+                f["perf_samples"] = int(samples.group(1)) if samples else -1
+                f["perf_lost"] = max(int(x) for x in lost) if lost else 0
+                os.unlink(f"{tmp}/perf.data")
             results[mode].append(f)
         print(f"round {r + 1}/{args.repeat} done", file=sys.stderr)
 
@@ -114,7 +121,8 @@ def main():
                   f"{e.get('missing_switch_in', 0) + e.get('missing_stack', 0)}")
         if mode.startswith("perf") and rs:
             print(f"{mode}: last round: {rs[-1]['perf_bytes'] >> 20} MiB written, "
-                  f"lost chunks {rs[-1]['perf_lost_chunks']}")
+                  f"{rs[-1]['perf_samples']} sched_switch samples recorded, {rs[-1]['perf_lost']} lost")
+    shutil.rmtree(tmp, ignore_errors=True)
     perf = [m for m in slowdown if m.startswith("perf")]
     if perf and slowdown[perf[0]] > 0:
         for mode in slowdown:
