@@ -80,6 +80,7 @@ def main():
             if mode.startswith("ember"):
                 meta = json.load(open(f"{tmp}/{'e0' if 'threshold 0' in mode else 'e'}.json"))
                 f["ember"] = meta.get("off_cpu", {})
+                f["ember"]["cpu_samples_lost"] = meta.get("lost_samples")
             if mode.startswith("perf"):
                 f["perf_bytes"] = os.path.getsize(f"{tmp}/perf.data")
                 stats = subprocess.run(["perf", "report", "-i", f"{tmp}/perf.data", "--stats"],
@@ -118,7 +119,9 @@ def main():
                   f"{e.get('switch_outs')}, switch records lost {e.get('lost_records')}, unwound "
                   f"{e.get('unwound')}, short blocks at a place seen before {e.get('remembered')}, "
                   f"not unwound {e.get('not_unwound')}, blocks incomplete "
-                  f"{e.get('missing_switch_in', 0) + e.get('missing_stack', 0)}")
+                  f"{e.get('missing_switch_in', 0) + e.get('missing_stack', 0)}, CPU samples lost "
+                  f"{e.get('cpu_samples_lost')}; switch records lost per round "
+                  f"{[x['ember'].get('lost_records') for x in rs]}")
         if mode.startswith("perf") and rs:
             print(f"{mode}: last round: {rs[-1]['perf_bytes'] >> 20} MiB written, "
                   f"{rs[-1]['perf_samples']} sched_switch samples recorded, {rs[-1]['perf_lost']} lost")
