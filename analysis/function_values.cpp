@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "common/checked.h"
+
 namespace ember::analysis {
 
 FunctionValues function_values(const profile::Profile& profile, size_t value_index) {
@@ -16,13 +18,18 @@ FunctionValues function_values(const profile::Profile& profile, size_t value_ind
   std::vector<size_t> seen(out.stacks.names.size(), 0);
   for (size_t s = 0; s < out.stacks.stacks.size(); ++s) {
     const auto& stack = out.stacks.stacks[s];
-    out.total += std::llabs(stack.value);
+    // Loaded profiles have no negative values and totals that fit (checked when read); the
+    // sums saturate anyway rather than wrap, so a share can never come out negative.
+    int64_t magnitude = stack.value == INT64_MIN ? INT64_MAX : std::llabs(stack.value);
+    out.total = common::saturating_add(out.total, magnitude);
     if (stack.frames.empty()) continue;
-    out.values[stack.frames.back().value].self += stack.value;
+    auto& self = out.values[stack.frames.back().value].self;
+    self = common::saturating_add(self, stack.value);
     for (profile::StringId id : stack.frames) {
       if (seen[id.value] == s + 1) continue;
       seen[id.value] = s + 1;
-      out.values[id.value].total += stack.value;
+      auto& total = out.values[id.value].total;
+      total = common::saturating_add(total, stack.value);
     }
   }
   return out;

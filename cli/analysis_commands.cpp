@@ -26,11 +26,12 @@ struct ReportArgs {
   size_t paths = 10;
   std::optional<std::string> sample_type;
   std::string output = "-";
+  Limits limits;
 };
 
 int run_report(const ReportArgs& args) {
   if (!output_writable(args.output)) return kExitFailure;
-  auto profile = load_profiles(args.inputs);
+  auto profile = load_profiles(args.inputs, args.limits);
   if (!profile) {
     fail(profile.error().message());
     return kExitUsage;
@@ -46,9 +47,9 @@ int run_report(const ReportArgs& args) {
   }
   std::string text = args.json ? analysis::format_report_json(*report) + "\n"
                                : analysis::format_report_text(*report);
-  if (auto ok = common::write_output(args.output, text); !ok) {
+  if (auto ok = write_bounded(args.output, text, args.limits.max_output_bytes); !ok) {
     fail("cannot write " + ok.error().message());
-    return kExitFailure;
+    return ok.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
   return kExitOk;
 }
@@ -67,6 +68,7 @@ struct CompareArgs {
   std::optional<std::string> json;
   bool all = false;
   bool quiet = false;
+  Limits limits;
 };
 
 int run_compare(CompareArgs& args) {
@@ -115,7 +117,7 @@ int run_compare(CompareArgs& args) {
   std::vector<analysis::ProfileRun> baseline, current;
   for (auto* side : {&args.baseline, &args.current}) {
     for (const auto& path : *side) {
-      auto p = load_profile(path);
+      auto p = load_profile(path, args.limits);
       if (!p) {
         fail(p.error().message());
         return kExitUsage;
@@ -133,16 +135,28 @@ int run_compare(CompareArgs& args) {
     fail(comparison.error().message());
     return kExitUsage;
   }
-  if (!args.quiet) fmt::print("{}", analysis::format_comparison_text(*comparison, args.all));
   int exit_code = kExitOk;
+  if (!args.quiet) {
+    // The table is the answer: a stdout that cannot take it (full disk, closed pipe) fails the run.
+    if (auto ok = write_bounded("-", analysis::format_comparison_text(*comparison, args.all),
+                                args.limits.max_output_bytes);
+        !ok) {
+      fail("cannot write " + ok.error().message());
+      exit_code = kExitFailure;
+    }
+  }
   if (args.markdown) {
-    if (auto ok = common::write_output(*args.markdown, analysis::format_comparison_markdown(*comparison)); !ok) {
+    if (auto ok = write_bounded(*args.markdown, analysis::format_comparison_markdown(*comparison),
+                                args.limits.max_output_bytes);
+        !ok) {
       fail("cannot write " + ok.error().message());
       exit_code = kExitUsage;
     }
   }
   if (args.json) {
-    if (auto ok = common::write_output(*args.json, analysis::format_comparison_json(*comparison) + "\n"); !ok) {
+    if (auto ok = write_bounded(*args.json, analysis::format_comparison_json(*comparison) + "\n",
+                                args.limits.max_output_bytes);
+        !ok) {
       fail("cannot write " + ok.error().message());
       exit_code = kExitUsage;
     }
@@ -160,11 +174,16 @@ void add_report_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("report", "Top functions by self and total, hottest paths, severity");
   add_inputs_option(cmd, args->inputs);
   cmd->add_flag("--json", args->json, "Machine-readable JSON instead of a table");
-  cmd->add_option("-n,--top", args->top, "Functions per table; 0 for all [default: 20]");
-  cmd->add_option("--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]");
+  // Checked as text: "-5" would otherwise wrap to a huge size_t and mean "all".
+  const CLI::Validator not_negative(
+      [](std::string& text) { return text.starts_with('-') ? "must be 0 or more, not " + text : std::string(); },
+      "COUNT");
+  cmd->add_option("-n,--top", args->top, "Functions per table; 0 for all [default: 20]")->check(not_negative);
+  cmd->add_option("--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]")->check(not_negative);
   cmd->add_option("--sample-type", args->sample_type,
                   "Which value of a pprof profile to use, e.g. samples or cpu [default: the pprof default]");
   cmd->add_option("-o,--output", args->output, "Write here instead of stdout");
+  add_limit_options(cmd, args->limits);
   cmd->footer(fmt::format(
       "\nSeverity of a function's self share: critical >= {:.0f}%, high >= {:.0f}%, medium >= {:.0f}%, else low.\n"
       "Self and total follow go tool pprof -top (flat and cum).",
@@ -193,6 +212,7 @@ void add_compare_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--json", args->json, "Also write a JSON report");
   cmd->add_flag("--all", args->all, "List unchanged functions too");
   cmd->add_flag("-q,--quiet", args->quiet, "No table on stdout");
+  add_limit_options(cmd, args->limits);
   cmd->footer(
       "\nA function regresses when its share of the profile rose by at least --threshold, it has at least\n"
       "--min-share on one side, and the rise is beyond the run-to-run spread: Welch's t-test on per-run shares\n"

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <new>
+
+#include "common/checked.h"
 #include "common/files.h"
 #include "profile/builder.h"
 #include "profile/folded.h"
@@ -12,8 +15,6 @@
 namespace ember::cli {
 
 namespace {
-// Inputs are read whole; beyond this a file is refused rather than exhausting memory.
-constexpr size_t kMaxInputBytes = size_t{4} << 30;
 
 bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
 }  // namespace
@@ -52,13 +53,35 @@ Result<OutputFormat> output_format(const std::string& path, const std::optional<
                            ".pb.gz or .pb, or --format)");
 }
 
-Result<profile::Profile> load_profile(const std::string& path) {
-  Result<std::string> bytes = path == "-" ? common::read_fd(STDIN_FILENO, "stdin", kMaxInputBytes)
-                                          : common::read_file(path, kMaxInputBytes);
-  if (!bytes) return std::unexpected(bytes.error());
-  std::string_view name = path == "-" ? std::string_view("stdin") : std::string_view(path);
-  if (proto::looks_like_pprof(*bytes)) return proto::decode(*bytes, name);
-  auto folded = profile::parse_folded(*bytes, name);
+namespace {
+
+Result<std::string> read_input(const std::string& path, size_t max_bytes) {
+  Result<std::string> bytes = path == "-" ? common::read_fd(STDIN_FILENO, "stdin", max_bytes)
+                                          : common::read_file(path, max_bytes);
+  if (!bytes && bytes.error().code() == ErrorCode::kResourceExhausted) {
+    return std::unexpected(Error(ErrorCode::kResourceExhausted,
+                                 bytes.error().message() + " (--max-input-bytes raises it)"));
+  }
+  return bytes;
+}
+
+Result<profile::Profile> decode_input(std::string_view bytes, std::string_view name,
+                                      const Limits& limits, profile::LimitReport& cuts) {
+  if (proto::looks_like_pprof(bytes)) {
+    proto::DecodeLimits decode_limits;
+    decode_limits.max_decompressed_bytes = limits.max_input_bytes;
+    auto decoded = proto::decode(bytes, name, decode_limits);
+    if (!decoded) {
+      const Error& e = decoded.error();
+      if (e.code() != ErrorCode::kResourceExhausted) return decoded;
+      return std::unexpected(Error(e.code(), e.message() + " (--max-input-bytes raises it)"));
+    }
+    auto applied = profile::apply_limits(*decoded, limits.shape, name);
+    if (!applied) return std::unexpected(applied.error());
+    cuts.add(*applied);
+    return decoded;
+  }
+  auto folded = profile::parse_folded(bytes, name, limits.shape, &cuts);
   if (!folded) return std::unexpected(folded.error());
   if (folded->stacks.empty()) {
     return make_error(ErrorCode::kMalformed,
@@ -67,13 +90,93 @@ Result<profile::Profile> load_profile(const std::string& path) {
   return profile::to_profile(*folded);
 }
 
-Result<profile::Profile> load_profiles(const std::vector<std::string>& paths) {
-  if (paths.size() == 1) return load_profile(paths.front());
+// Per sample type, the sum of all values, or the first type whose sum does not fit in int64.
+Result<void> check_totals(const profile::Profile& profile, std::string_view what) {
+  for (size_t v = 0; v < profile.sample_types.size(); ++v) {
+    int64_t total = 0;
+    for (const profile::Sample& s : profile.samples) {
+      if (v >= s.values.size()) continue;
+      auto sum = common::checked_add(total, s.values[v]);
+      if (!sum) {
+        return make_error(ErrorCode::kResourceExhausted,
+                          fmt::format("{}: the {}/{} values add up past {}", what,
+                                      profile.str(profile.sample_types[v].type),
+                                      profile.str(profile.sample_types[v].unit), INT64_MAX));
+      }
+      total = *sum;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+void add_limit_options(CLI::App* command, Limits& limits, bool inputs) {
+  if (inputs) {
+    command
+        ->add_option("--max-input-bytes", limits.max_input_bytes,
+                     fmt::format("Refuse an input larger than this, counted after gzip is inflated "
+                                 "(also stdin) [default: {} MiB]",
+                                 kDefaultMaxInputBytes >> 20))
+        ->transform(CLI::AsSizeValue(false))
+        ->check(CLI::Range(size_t{1}, SIZE_MAX / 2));
+    command
+        ->add_option("--max-stack-depth", limits.shape.max_stack_depth,
+                     fmt::format("Deeper stacks keep their root and leaf ends with one elided-frames "
+                                 "marker between [default: {}]",
+                                 profile::kDefaultMaxStackDepth))
+        ->check(CLI::Range(size_t{3}, SIZE_MAX / 2));
+    command
+        ->add_option("--max-name-length", limits.shape.max_name_length,
+                     fmt::format("Longer function, file and label names are cut, ending in '…' "
+                                 "[default: {} bytes]",
+                                 profile::kDefaultMaxNameLength))
+        ->transform(CLI::AsSizeValue(false))
+        ->check(CLI::Range(size_t{16}, SIZE_MAX / 2));
+    command
+        ->add_option("--max-frames", limits.shape.max_frames,
+                     fmt::format("Refuse an input with more frames than this in all its stacks "
+                                 "[default: {}]",
+                                 profile::kDefaultMaxFrames))
+        ->check(CLI::Range(uint64_t{1}, UINT64_MAX / 2));
+  }
+  command
+      ->add_option("--max-output-bytes", limits.max_output_bytes,
+                   fmt::format("Refuse to write an output larger than this; a flamegraph leaves out "
+                               "its deepest levels instead, and says so [default: {} MiB]",
+                               kDefaultMaxOutputBytes >> 20))
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1} << 20, SIZE_MAX / 2));
+}
+
+Result<profile::Profile> load_profile(const std::string& path, const Limits& limits) {
+  std::string_view name = path == "-" ? std::string_view("stdin") : std::string_view(path);
+  // The limits bound what an input can make ember allocate, not what the machine has left.
+  try {
+    auto bytes = read_input(path, limits.max_input_bytes);
+    if (!bytes) return std::unexpected(bytes.error());
+    profile::LimitReport cuts;
+    auto profile = decode_input(*bytes, name, limits, cuts);
+    if (!profile) return profile;
+    for (const std::string& note : cuts.notes(limits.shape)) fail(fmt::format("{}: {}", name, note));
+    return profile;
+  } catch (const std::bad_alloc&) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      std::string(name) + ": out of memory while reading it (lower the --max-* limits)");
+  }
+}
+
+Result<profile::Profile> load_profiles(const std::vector<std::string>& paths, const Limits& limits) {
+  if (paths.size() == 1) return load_profile(paths.front(), limits);
   profile::ProfileBuilder merged;
   for (const auto& path : paths) {
-    auto one = load_profile(path);
+    auto one = load_profile(path, limits);
     if (!one) return std::unexpected(one.error());
     if (auto ok = merged.merge(*one); !ok) return std::unexpected(ok.error().with_context(path));
+    // The builder saturates; a total that no longer fits is refused rather than shown wrong.
+    if (auto ok = check_totals(merged.profile(), fmt::format("{} merged with the inputs before it", path)); !ok) {
+      return std::unexpected(ok.error());
+    }
   }
   return std::move(merged).finish();
 }
@@ -91,15 +194,46 @@ Result<std::string> render(const profile::Profile& profile, OutputFormat format,
     fold.value_index = *index;
   }
   profile::FoldedStacks stacks = profile::fold(profile, fold);
-  if (format == OutputFormat::kFolded) return profile::format_folded(stacks);
-  return flamegraph::render_svg(stacks, options.svg);
+  if (format == OutputFormat::kFolded) {
+    // Sized before it is built: folded text repeats every name of every stack.
+    size_t bytes = 0;
+    for (const auto& stack : stacks.stacks) {
+      bytes += 24;
+      for (profile::StringId id : stack.frames) bytes += stacks.names.get(id).size() + 1;
+      if (bytes > options.max_output_bytes) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("the folded stacks would be larger than the limit of {} bytes "
+                                      "(--max-output-bytes raises it)",
+                                      options.max_output_bytes));
+      }
+    }
+    return profile::format_folded(stacks);
+  }
+  flamegraph::SvgOptions svg = options.svg;
+  svg.max_bytes = options.max_output_bytes;
+  return flamegraph::render_svg(stacks, svg);
+}
+
+Result<void> write_bounded(const std::string& path, std::string_view contents, size_t max_bytes) {
+  if (contents.size() > max_bytes) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: {} bytes, more than the limit of {} bytes (--max-output-bytes "
+                                  "raises it)",
+                                  path == "-" ? "stdout" : path, contents.size(), max_bytes));
+  }
+  return common::write_output(path, contents);
 }
 
 Result<void> write_profile(const profile::Profile& profile, const std::string& path,
                            OutputFormat format, const RenderOptions& options) {
   auto contents = render(profile, format, options);
   if (!contents) return std::unexpected(contents.error());
-  return common::write_output(path, *contents);
+  auto written = write_bounded(path, *contents, options.max_output_bytes);
+  if (!written && written.error().code() != ErrorCode::kInvalidArgument) {
+    const Error& e = written.error();
+    return std::unexpected(Error(e.code(), "cannot write " + e.message(), e.sys_errno()));
+  }
+  return written;
 }
 
 void fail(std::string_view message) { fmt::print(stderr, "ember: {}\n", message); }

@@ -24,27 +24,49 @@ enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof };
 Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
 std::string_view format_name(OutputFormat format);
 
+// Bounds on inputs and outputs, the --max-* options of every command that reads profiles
+// (README "Limits on inputs").
+inline constexpr size_t kDefaultMaxInputBytes = size_t{256} << 20;
+inline constexpr size_t kDefaultMaxOutputBytes = size_t{256} << 20;
+
+struct Limits {
+  size_t max_input_bytes = kDefaultMaxInputBytes;  // per input, after gzip is inflated
+  profile::InputLimits shape;                      // stack depth, name length, frames
+  size_t max_output_bytes = kDefaultMaxOutputBytes;  // per output
+};
+
+// Adds --max-input-bytes, --max-stack-depth, --max-name-length, --max-frames (inputs = true)
+// and --max-output-bytes to `command`.
+void add_limit_options(CLI::App* command, Limits& limits, bool inputs = true);
+
 // Reads pprof (gzip'd or not) or folded text, recognised by content, not by file name.
-// "-" reads stdin. Errors name the file.
-Result<profile::Profile> load_profile(const std::string& path);
+// "-" reads stdin. Errors name the file. The limits apply: what they cut is noted on stderr
+// ("ember: FILE: 1 stack deeper than 4096 frames: ..."); what they refuse is an error.
+Result<profile::Profile> load_profile(const std::string& path, const Limits& limits);
 
 struct RenderOptions {
   profile::FoldOptions fold;
   std::optional<std::string> sample_type;  // --sample-type; default: the pprof default
   flamegraph::SvgOptions svg;
+  size_t max_output_bytes = kDefaultMaxOutputBytes;
 };
 
 // Loads several profiles and merges them (equal stacks summed), as pprof does with several inputs.
-// Their sample types must agree.
-Result<profile::Profile> load_profiles(const std::vector<std::string>& paths);
+// Their sample types must agree, and their values must add up within int64.
+Result<profile::Profile> load_profiles(const std::vector<std::string>& paths, const Limits& limits);
 
 // Renders `profile` in `format` (fold → SVG/folded text, or pprof).
 Result<std::string> render(const profile::Profile& profile, OutputFormat format,
                            const RenderOptions& options);
 
-// Renders and writes (atomically; "-" is stdout).
+// Renders and writes (see common::write_output; "-" is stdout). Errors: what cannot be rendered
+// or exceeds --max-output-bytes (kInvalidArgument), or "cannot write PATH: reason".
 Result<void> write_profile(const profile::Profile& profile, const std::string& path,
                            OutputFormat format, const RenderOptions& options);
+
+// Writes `contents` to `path` (common::write_output) unless it is larger than `max_bytes`
+// (kResourceExhausted naming the path and --max-output-bytes).
+Result<void> write_bounded(const std::string& path, std::string_view contents, size_t max_bytes);
 
 // "12,345"
 std::string thousands(uint64_t n);

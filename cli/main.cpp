@@ -3,11 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
+#include "common/command_line.h"
 #include "common/log.h"
 
 int main(int argc, char** argv) {
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  const bool command_after_dashes = parsed_argc != argc;
   int exit_code = ember::cli::kExitOk;
   ember::cli::add_record_command(app, exit_code, std::move(command));
   ember::cli::add_flamegraph_command(app, exit_code);
@@ -41,6 +44,9 @@ int main(int argc, char** argv) {
   ember::cli::add_diff_command(app, exit_code);
   ember::cli::add_compare_command(app, exit_code);
   ember::cli::add_symbolize_command(app, exit_code);
+  // Every subcommand, including options added later, refuses what it does not know.
+  ember::common::make_strict(app, std::vector<std::string>(argv + 1, argv + parsed_argc),
+                             command_after_dashes);
   app.footer("\nRun 'ember COMMAND --help' for the options of a command.");
   try {
     app.parse(parsed_argc, argv);
@@ -50,8 +56,12 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const std::bad_alloc&) {
+    // The --max-* limits bound what one input may cost; the machine may still have less.
+    fmt::print(stderr, "ember: out of memory (lower the --max-* limits, or give ember more memory)\n");
+    return ember::cli::kExitFailure;
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "ember: {}\n", e.what());
+    fmt::print(stderr, "ember: {}\n", ember::common::explain_parse_error(app, e));
     fmt::print(stderr, "Run 'ember --help' or 'ember COMMAND --help' for usage.\n");
     return ember::cli::kExitUsage;
   }

@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/io.h"
+#include "cli/record_output.h"
 #include "cli/stop_signal.h"
 #include "collector/recorder.h"
 #include "common/files.h"
@@ -49,6 +50,7 @@ struct RecordArgs {
   bool off_cpu = false;
   double off_cpu_threshold_us = static_cast<double>(collector::kDefaultOffCpuThresholdNs) / 1000;
   std::optional<std::string> sample_type;
+  Limits limits;
   std::vector<std::string> command;
 };
 
@@ -301,16 +303,13 @@ int run_record(RecordArgs& args) {
   render_options.svg.min_width = args.min_width;
   render_options.svg.width = args.width;
 
+  render_options.max_output_bytes = args.limits.max_output_bytes;
+
   int exit_code = collect_error ? kExitFailure : kExitOk;
-  std::vector<std::string> written;
-  for (size_t i = 0; i < args.outputs.size(); ++i) {
-    if (auto ok = write_profile(profile, args.outputs[i], formats[i], render_options); !ok) {
-      fail("cannot write " + ok.error().message());
-      exit_code = kExitFailure;
-    } else if (args.outputs[i] != "-") {
-      written.push_back(args.outputs[i]);
-    }
-  }
+  RecordingWritten outputs =
+      write_recording(profile, args.outputs, formats, render_options, raw.total_samples());
+  if (outputs.failed) exit_code = kExitFailure;
+  const std::vector<std::string>& written = outputs.written;
 
   if (args.metadata) {
     nlohmann::json meta;
@@ -353,7 +352,7 @@ int run_record(RecordArgs& args) {
       meta["command_status"] = describe_wait_status(*status);
       if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);
     }
-    if (auto ok = common::write_file_atomic(*args.metadata, meta.dump(2) + "\n"); !ok) {
+    if (auto ok = common::write_output(*args.metadata, meta.dump(2) + "\n"); !ok) {
       fail("cannot write " + ok.error().message());
       exit_code = kExitFailure;
     }
@@ -437,13 +436,15 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
                 "Also record where threads wait off CPU (blocked, or runnable waiting for a CPU): "
                 "folded and SVG outputs show wall time, pprof has every sample type");
   cmd->add_option("--off-cpu-threshold", args->off_cpu_threshold_us,
-                  fmt::format("Off-CPU blocks shorter than this many microseconds reuse the stack "
-                              "unwound before at the same place instead of being unwound [default: {}]",
+                  fmt::format("A switch-out from a place not seen before is unwound when its block "
+                              "lasts this many microseconds, shorter ones within a budget; 0 unwinds "
+                              "every switch, reusing nothing [default: {}]",
                               collector::kDefaultOffCpuThresholdNs / 1000))
       ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--sample-type", args->sample_type,
                   "What folded and SVG outputs show: samples, cpu; with --off-cpu also wall (the "
                   "default), off_cpu, blocked, runnable");
+  add_limit_options(cmd, args->limits, false);
   // perf's form without "--" works too: the first argument that is not an option starts the command.
   cmd->prefix_command();
   cmd->footer(

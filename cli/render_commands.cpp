@@ -76,6 +76,7 @@ struct ConvertArgs {
   std::string output = "-";
   std::optional<std::string> format;
   ViewArgs view;
+  Limits limits;
 };
 
 int run_convert(const ConvertArgs& args) {
@@ -85,7 +86,7 @@ int run_convert(const ConvertArgs& args) {
     return kExitUsage;
   }
   if (!output_writable(args.output)) return kExitFailure;
-  auto profile = load_profiles(args.inputs);
+  auto profile = load_profiles(args.inputs, args.limits);
   if (!profile) {
     fail(profile.error().message());
     return kExitUsage;
@@ -93,7 +94,9 @@ int run_convert(const ConvertArgs& args) {
   const std::string& first = args.inputs.front();
   std::string title = first == "-" ? "Flame Graph" : base_name(first);
   if (args.inputs.size() > 1) title += fmt::format(" and {} more", args.inputs.size() - 1);
-  if (auto ok = write_profile(*profile, args.output, *format, args.view.render_options(title)); !ok) {
+  RenderOptions options = args.view.render_options(title);
+  options.max_output_bytes = args.limits.max_output_bytes;
+  if (auto ok = write_profile(*profile, args.output, *format, options); !ok) {
     fail(ok.error().message());
     return ok.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
@@ -106,16 +109,17 @@ struct DiffArgs {
   std::string output = "-";
   bool no_normalize = false;
   ViewArgs view;
+  Limits limits;
 };
 
 int run_diff(const DiffArgs& args) {
   if (!output_writable(args.output)) return kExitFailure;
-  auto baseline = load_profile(args.baseline);
+  auto baseline = load_profile(args.baseline, args.limits);
   if (!baseline) {
     fail(baseline.error().message());
     return kExitUsage;
   }
-  auto current = load_profile(args.current);
+  auto current = load_profile(args.current, args.limits);
   if (!current) {
     fail(current.error().message());
     return kExitUsage;
@@ -140,10 +144,11 @@ int run_diff(const DiffArgs& args) {
   flamegraph::DiffOptions diff;
   diff.svg = options.svg;
   diff.normalize = !args.no_normalize;
+  diff.svg.max_bytes = args.limits.max_output_bytes;
   std::string svg = flamegraph::render_diff_svg(*before, *after, diff);
-  if (auto ok = common::write_output(args.output, svg); !ok) {
+  if (auto ok = write_bounded(args.output, svg, args.limits.max_output_bytes); !ok) {
     fail("cannot write " + ok.error().message());
-    return kExitFailure;
+    return ok.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
   return kExitOk;
 }
@@ -157,6 +162,7 @@ void add_flamegraph_command(CLI::App& app, int& exit_code) {
   add_inputs_option(cmd, args->inputs);
   cmd->add_option("-o,--output", args->output, "SVG file to write; '-' is stdout [default: -]");
   args->view.add_to(cmd, true);
+  add_limit_options(cmd, args->limits);
   cmd->footer("\nExamples:\n  ember flamegraph stacks.folded -o out.svg\n  ember flamegraph current.pb.gz -o current.svg\n"
               "  perf script | stackcollapse-perf.pl | ember flamegraph - -o perf.svg");
   cmd->callback([args, &exit_code] { exit_code = run_convert(*args); });
@@ -171,6 +177,7 @@ void add_convert_command(CLI::App& app, int& exit_code) {
       ->required();
   cmd->add_option("--format", args->format, "svg, folded, pprof (gzip'd) or pb");
   args->view.add_to(cmd, true);
+  add_limit_options(cmd, args->limits);
   cmd->footer("\nExamples:\n  ember convert current.pb.gz -o current.folded\n  ember convert stacks.folded -o stacks.pb.gz\n"
               "  ember convert run-*.pb.gz -o merged.pb.gz        merge repeated runs");
   cmd->callback([args, &exit_code] { exit_code = run_convert(*args); });
@@ -186,6 +193,7 @@ void add_diff_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-normalize", args->no_normalize,
                 "Compare raw values instead of shares of each profile's total");
   args->view.add_to(cmd, true);
+  add_limit_options(cmd, args->limits);
   cmd->footer("\nExample:\n  ember diff baseline.pb.gz current.pb.gz -o diff.svg");
   cmd->callback([args, &exit_code] { exit_code = run_diff(*args); });
 }

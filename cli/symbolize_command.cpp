@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/io.h"
+#include "common/command_line.h"
 #include "common/files.h"
 #include "common/types.h"
 #include "symbolizer/symbolizer.h"
@@ -37,7 +39,8 @@ Result<common::ElfAddress> parse_address(const std::string& text) {
   if (digits.starts_with("0x") || digits.starts_with("0X")) digits = digits.substr(2);
   if (digits.empty() || digits.size() > 16 ||
       digits.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
-    return make_error(ErrorCode::kInvalidArgument, "'" + text + "' is not a hexadecimal address");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "'" + common::echo_input(text) + "' is not a hexadecimal address");
   }
   return common::ElfAddress(std::stoull(digits, nullptr, 16));
 }
@@ -73,10 +76,18 @@ int run_symbolize(SymbolizeArgs& args) {
   options.full_names = args.full_names;
   options.demangle = !args.no_demangle;
   if (!args.debug_dirs.empty()) options.debug_directories = args.debug_dirs;
-  auto symbols = symbolizer::symbolize_file(args.binary, addresses, options);
+  std::vector<std::string> problems;
+  auto symbols = symbolizer::symbolize_file(args.binary, addresses, options, &problems);
   if (!symbols) {
     fail(symbols.error().message());
     return kExitFailure;
+  }
+  for (const auto& problem : problems) fail(problem);
+  size_t named = 0;
+  for (const auto& symbol : *symbols) {
+    bool has_name = std::any_of(symbol.frames.begin(), symbol.frames.end(),
+                                [](const auto& f) { return !f.function.empty(); });
+    named += has_name ? 1 : 0;
   }
 
   std::string out;
@@ -106,7 +117,14 @@ int run_symbolize(SymbolizeArgs& args) {
     }
   }
   if (auto ok = common::write_all(STDOUT_FILENO, out, "stdout"); !ok) {
-    fail(ok.error().message());
+    fail("cannot write " + ok.error().message());
+    return kExitFailure;
+  }
+  // "??" for every address is not an answer: say so, and fail, as a script needs to know.
+  if (named == 0 && !addresses.empty()) {
+    fail(fmt::format("{}: none of the {} {} could be symbolized{}", args.binary, addresses.size(),
+                     addresses.size() == 1 ? "address" : "addresses",
+                     problems.empty() ? " (no symbol or debug information covers them)" : ""));
     return kExitFailure;
   }
   return kExitOk;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 
@@ -95,16 +96,41 @@ Result<void> write_file_atomic(const std::string& path, std::string_view content
   return {};
 }
 
+Result<std::string> resolve_output(const std::string& path) {
+  // Linux's own bound on symlinks followed in one lookup.
+  constexpr int kMaxLinks = 40;
+  std::string current = path;
+  for (int i = 0; i < kMaxLinks; ++i) {
+    struct stat st{};
+    if (::lstat(current.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return current;
+    std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : PATH_MAX), '\0');
+    ssize_t n = ::readlink(current.c_str(), target.data(), target.size());
+    if (n < 0) return errno_error(path);
+    target.resize(static_cast<size_t>(n));
+    // A relative target is relative to the link's directory.
+    if (!target.starts_with('/')) target = (std::filesystem::path(parent_directory(current)) / target).string();
+    current = std::move(target);
+  }
+  return errno_error(path, ELOOP);
+}
+
 Result<void> check_output_writable(const std::string& path) {
   if (path == "-") return {};
+  auto resolved = resolve_output(path);
+  if (!resolved) return std::unexpected(resolved.error());
   struct stat st{};
-  if (::stat(path.c_str(), &st) == 0) {
+  if (::stat(resolved->c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) {
       return make_error(ErrorCode::kInvalidArgument, path + ": is a directory");
     }
+    // Devices and FIFOs are written in place (see write_output): they must be writable.
+    if (!S_ISREG(st.st_mode)) {
+      if (::access(resolved->c_str(), W_OK) != 0) return errno_error(path);
+      return {};
+    }
   }
   // The file is replaced by rename, so what matters is that its directory takes a new file.
-  std::string dir = parent_directory(path);
+  std::string dir = parent_directory(*resolved);
   struct stat dst{};
   if (::stat(dir.c_str(), &dst) != 0) return errno_error(path + ": directory " + dir);
   if (!S_ISDIR(dst.st_mode)) {
@@ -116,7 +142,22 @@ Result<void> check_output_writable(const std::string& path) {
 
 Result<void> write_output(const std::string& path, std::string_view contents) {
   if (path == "-") return write_all(STDOUT_FILENO, contents, "stdout");
-  return write_file_atomic(path, contents);
+  auto resolved = resolve_output(path);
+  if (!resolved) return std::unexpected(resolved.error());
+  struct stat st{};
+  if (::stat(resolved->c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) return make_error(ErrorCode::kInvalidArgument, path + ": is a directory");
+    // A device or FIFO is written into, as a shell redirection would: replacing /dev/null by a
+    // regular file, or a pipe a reader waits on, is never what was asked.
+    UniqueFd fd(::open(resolved->c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return errno_error(path);
+    if (auto ok = write_all(fd.get(), contents, path); !ok) return ok;
+    if (::close(fd.release()) != 0) return errno_error(path);
+    return {};
+  }
+  // A regular file (or a new one) is replaced atomically; through a symlink, the file it points
+  // to is, so the link stays.
+  return write_file_atomic(*resolved, contents);
 }
 
 }  // namespace ember::common

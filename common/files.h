@@ -28,8 +28,15 @@ Result<void> write_file_atomic(const std::string& path, std::string_view content
 // "-" (stdout) is always writable.
 Result<void> check_output_writable(const std::string& path);
 
-// Writes `contents` to `path`, or to stdout when path is "-".
+// Writes `contents` to `path`, or to stdout when path is "-". A regular file is replaced
+// atomically (write_file_atomic); an existing device or FIFO is written into, never replaced;
+// a symlink is followed, and the file it leads to is written, so the link stays. Errors name
+// `path` ("/dev/full: No space left on device").
 Result<void> write_output(const std::string& path, std::string_view contents);
+
+// The file that writing `path` lands on: `path` itself, or where its symlinks lead (a dangling
+// link leads to the file it names, which will be created).
+Result<std::string> resolve_output(const std::string& path);
 
 // Writes all of `data` to fd, retrying on EINTR and short writes.
 Result<void> write_all(int fd, std::string_view data, std::string_view name_for_errors);

@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "common/command_line.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
       "\nThe command line overrides the file, at start and at every reload (SIGHUP).\n"
       "Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT write the current window and exit.\n"
       "Exit status: 0 after a clean stop, 1 when emberd cannot run, 2 for a bad configuration.");
+  ember::common::make_strict(app, std::vector<std::string>(argv + 1, argv + argc), false);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -77,7 +80,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fail(e.what());
+    fail(ember::common::explain_parse_error(app, e));
     fmt::print(stderr, "Run 'emberd --help' for usage.\n");
     return kExitConfig;
   }

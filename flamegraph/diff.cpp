@@ -241,6 +241,7 @@ std::string render_diff_svg(const profile::FoldedStacks& baseline,
                             const profile::FoldedStacks& current, const DiffOptions& options) {
   Geometry g = geometry(options.svg);
   Layout layout = layout_frames(current, g.min_share);
+  std::string pruned = prune_to_budget(layout, current.names, options.svg.max_bytes);
   BaselineMatch match = match_baseline(baseline, current, layout);
   DiffStyle style(current, options, layout, match);
   std::string palette;
@@ -252,6 +253,7 @@ std::string render_diff_svg(const profile::FoldedStacks& baseline,
   doc.palette_css = palette;
   doc.notes.push_back(legend(options, current, match.total, layout.total));
   if (!match.vanished.empty()) doc.notes.push_back(vanished_note(match));
+  if (!pruned.empty()) doc.notes.push_back(pruned);
   // A plain background: the neutral grey of unchanged frames must stand out from it.
   doc.background_top = "#ffffff";
   doc.background_bottom = "#f4f4f4";

@@ -55,6 +55,7 @@ class PlainStyle final : public FrameStyle {
 std::string render_svg(const profile::FoldedStacks& stacks, const SvgOptions& options) {
   Geometry g = geometry(options);
   Layout layout = layout_frames(stacks, g.min_share);
+  std::string pruned = prune_to_budget(layout, stacks.names, options.max_bytes);
   PlainStyle style(stacks, options, layout.total);
   std::string palette;
   append_palette_css(palette);
@@ -63,6 +64,7 @@ std::string render_svg(const profile::FoldedStacks& stacks, const SvgOptions& op
   doc.names = &stacks.names;
   doc.layout = &layout;
   doc.palette_css = palette;
+  if (!pruned.empty()) doc.notes.push_back(pruned);
   // A wall-time graph says how to read its off-CPU frames.
   bool off_cpu = false;
   for (const auto& stack : stacks.stacks) {

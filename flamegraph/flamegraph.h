@@ -3,6 +3,7 @@
 // shows wherever SVG does, scripts or not), and inline CSS and JavaScript add details on hover,
 // click to zoom, search with the matched share, and a reset. See flamegraph/README.md.
 
+#include <cstdint>
 #include <string>
 
 #include "profile/folded.h"
@@ -20,6 +21,10 @@ struct SvgOptions {
   // What a value counts, in tooltips ("1,234 samples"). Empty: derived from the profile's
   // value_type/value_unit; nanoseconds are always shown as time ("12.35 ms of CPU").
   std::string count_name;
+  // Bound on the document's size (--max-output-bytes): levels that would take it past this are
+  // left out, and the graph says how many frames that was. A 2 KB profile can otherwise ask for
+  // hundreds of MB of SVG.
+  size_t max_bytes = SIZE_MAX;
 };
 
 inline constexpr int kMinWidth = 120;

@@ -1,5 +1,7 @@
 #include "flamegraph/layout.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -46,6 +48,33 @@ NameOrder order_names(const profile::StringTable& names) {
 }
 
 }  // namespace
+
+std::string prune_to_budget(Layout& layout, const profile::StringTable& names, size_t max_bytes) {
+  // A frame is a rect with its tooltip, maybe a label, and an entry in the script's data; its
+  // name appears up to three times, XML-escaped. The scripts and styles come once.
+  constexpr size_t kDocumentBytes = 64 * 1024;
+  constexpr size_t kFrameBytes = 320;
+  constexpr size_t kBytesPerNameByte = 4;
+  size_t used = kDocumentBytes;
+  for (size_t d = 0; d < layout.levels.size(); ++d) {
+    size_t level_bytes = 0;
+    for (const Frame& f : layout.levels[d]) {
+      size_t name = f.name < names.size() ? names.get(profile::StringId{f.name}).size() : 0;
+      level_bytes += kFrameBytes + kBytesPerNameByte * name;
+    }
+    if (d == 0 || used + level_bytes <= max_bytes) {
+      used += level_bytes;
+      continue;
+    }
+    size_t dropped = 0;
+    for (size_t k = d; k < layout.levels.size(); ++k) dropped += layout.levels[k].size();
+    layout.levels.resize(d);
+    return fmt::format("{} frames deeper than level {} are not drawn: the SVG would pass the output "
+                       "limit of {} bytes (--max-output-bytes raises it)",
+                       dropped, d - 1, max_bytes);
+  }
+  return {};
+}
 
 size_t Layout::frame_count() const {
   size_t n = 0;

@@ -36,4 +36,9 @@ std::vector<uint32_t> canonical_ids(const profile::StringTable& names);
 // frames.
 Layout layout_frames(const profile::FoldedStacks& stacks, double min_share);
 
+// Drops the deepest levels until an SVG of the layout fits in `max_bytes` (by a generous
+// estimate per frame and name byte). Returns a note for the graph ("12,345 frames deeper than
+// level 840 are not drawn: ...") or "" when everything fits.
+std::string prune_to_budget(Layout& layout, const profile::StringTable& names, size_t max_bytes);
+
 }  // namespace ember::flamegraph

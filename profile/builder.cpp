@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/checked.h"
+
 namespace ember::profile {
 
 namespace {
@@ -166,7 +168,7 @@ void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
     if (std::equal(e.locations.begin(), e.locations.end(), leaf_first.begin(), leaf_first.end()) &&
         e.labels == label_scratch_) {
       if (e.values.size() < values.size()) e.values.resize(values.size(), 0);
-      for (size_t v = 0; v < values.size(); ++v) e.values[v] += values[v];
+      for (size_t v = 0; v < values.size(); ++v) e.values[v] = common::saturating_add(e.values[v], values[v]);
       return;
     }
   }
@@ -208,12 +210,12 @@ Result<void> ProfileBuilder::merge(const Profile& other) {
                                                          describe(other) + "]");
     }
     if (other.time_nanos != 0) {
-      int64_t end = std::max(profile_.time_nanos + profile_.duration_nanos,
-                             other.time_nanos + other.duration_nanos);
+      int64_t end = std::max(common::saturating_add(profile_.time_nanos, profile_.duration_nanos),
+                             common::saturating_add(other.time_nanos, other.duration_nanos));
       int64_t start = profile_.time_nanos == 0 ? other.time_nanos
                                                : std::min(profile_.time_nanos, other.time_nanos);
       profile_.time_nanos = start;
-      profile_.duration_nanos = end - start;
+      profile_.duration_nanos = common::saturating_add(end, start == INT64_MIN ? INT64_MAX : -start);
     }
   }
 

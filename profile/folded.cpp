@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <charconv>
 #include <unordered_map>
+#include <unordered_set>
+
+#include "common/checked.h"
 
 #include "profile/sample_types.h"
 
@@ -53,7 +56,7 @@ std::string_view basename(std::string_view path) {
 
 int64_t FoldedStacks::total() const {
   int64_t sum = 0;
-  for (const Stack& s : stacks) sum += s.value;
+  for (const Stack& s : stacks) sum = common::saturating_add(sum, s.value);
   return sum;
 }
 
@@ -159,7 +162,8 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
     if (inserted) {
       out.stacks.push_back(FoldedStacks::Stack{stack, value});
     } else {
-      out.stacks[it->second].value += value;
+      int64_t& sum = out.stacks[it->second].value;
+      sum = common::saturating_add(sum, value);
     }
   };
   for (const Sample& sample : profile.samples) {
@@ -250,11 +254,16 @@ Profile to_profile(const FoldedStacks& folded) {
   return p;
 }
 
-Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source) {
+Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source,
+                                  const InputLimits& limits, LimitReport* report) {
   FoldedStacks out;
+  LimitReport cuts;
+  std::unordered_set<std::string_view> long_names;  // counted once each
+  uint64_t all_frames = 0;
   std::unordered_map<std::vector<StringId>, size_t, StackHash> index;
   std::vector<StringId> frames;
   size_t line_number = 0;
+  int64_t total = 0;
   while (!text.empty()) {
     ++line_number;
     size_t eol = text.find('\n');
@@ -288,14 +297,47 @@ Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source
                               count_text.substr(0, 40)));
     }
     if (count < 0) return fail("negative sample count");
+    // Every later sum (equal stacks merged, frames' totals, shares) is bounded by this one.
+    auto new_total = common::checked_add(total, count);
+    if (!new_total) {
+      return fail(fmt::format("the sample counts add up past {}, the largest total ember can hold",
+                              INT64_MAX));
+    }
+    total = *new_total;
     if (stack_text.empty()) return fail("empty stack before the sample count");
+    // Frames between the cut's two ends are never interned: a 20-million-frame line costs one
+    // pass over its text, not 20 million entries.
+    const size_t depth = static_cast<size_t>(std::count(stack_text.begin(), stack_text.end(), ';')) + 1;
+    const StackCut cut = cut_stack(depth, limits.max_stack_depth);
+    if (cut.root_end != depth) {
+      ++cuts.stacks_cut;
+      cuts.deepest = std::max<uint64_t>(cuts.deepest, depth);
+    }
     frames.clear();
     size_t start = 0;
-    for (;;) {
+    for (size_t j = 0;; ++j) {
       size_t semi = stack_text.find(';', start);
-      frames.push_back(out.names.intern(stack_text.substr(start, semi - start)));
+      if (j < cut.root_end || j >= cut.leaf_begin) {
+        std::string_view name = stack_text.substr(start, semi - start);
+        if (name.size() > limits.max_name_length) {
+          if (long_names.insert(name).second) {
+            ++cuts.names_cut;
+            cuts.longest = std::max<uint64_t>(cuts.longest, name.size());
+          }
+          frames.push_back(out.names.intern(shorten_name(name, limits.max_name_length)));
+        } else {
+          frames.push_back(out.names.intern(name));
+        }
+      } else if (j == cut.root_end) {
+        frames.push_back(out.names.intern(kElidedFrames));
+      }
       if (semi == std::string_view::npos) break;
       start = semi + 1;
+    }
+    all_frames += frames.size();
+    if (all_frames > limits.max_frames) {
+      return fail(fmt::format("more than {} frames in all stacks (the limit; --max-frames raises it)",
+                              limits.max_frames));
     }
     auto [it, inserted] = index.try_emplace(frames, out.stacks.size());
     if (inserted) {
@@ -304,6 +346,7 @@ Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source
       out.stacks[it->second].value += count;
     }
   }
+  if (report != nullptr) report->add(cuts);
   return out;
 }
 

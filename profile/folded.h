@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "profile/limits.h"
 #include "profile/profile.h"
 #include "profile/string_table.h"
 
@@ -52,8 +53,11 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options = {});
 Profile to_profile(const FoldedStacks& folded);
 
 // Parses folded text. Blank lines are skipped; anything else that is not "stack COUNT" is an error
-// naming `source` and the line.
-Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source);
+// naming `source` and the line, and so are counts that add up past INT64_MAX. `limits` apply as
+// the lines are read (see profile/limits.h): deep stacks and long names are cut and counted in
+// `report` when given; more frames in all than limits.max_frames is an error.
+Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source,
+                                  const InputLimits& limits = {}, LimitReport* report = nullptr);
 
 // One line per stack, sorted, as stackcollapse-perf.pl writes them.
 std::string format_folded(const FoldedStacks& folded);

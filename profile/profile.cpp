@@ -1,5 +1,7 @@
 #include "profile/profile.h"
 
+#include "common/checked.h"
+
 #include <string>
 
 namespace ember::profile {
@@ -50,7 +52,7 @@ Result<size_t> Profile::choose_value_index(std::optional<std::string_view> type)
 int64_t Profile::total(size_t value_index) const {
   int64_t sum = 0;
   for (const Sample& s : samples) {
-    if (value_index < s.values.size()) sum += s.values[value_index];
+    if (value_index < s.values.size()) sum = common::saturating_add(sum, s.values[value_index]);
   }
   return sum;
 }

@@ -29,4 +29,12 @@ StringId StringTable::append(std::string_view s) {
   return StringId{id};
 }
 
+void StringTable::replace(StringId id, std::string text) {
+  std::string& stored = strings_[id.value];
+  if (auto it = index_.find(stored); it != index_.end() && it->second == id.value) index_.erase(it);
+  stored = std::move(text);
+  stored.shrink_to_fit();
+  index_.try_emplace(std::string_view(stored), id.value);
+}
+
 }  // namespace ember::profile

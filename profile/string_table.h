@@ -25,6 +25,8 @@ class StringTable {
   StringId intern(std::string_view s);
   // Appends without deduplication: decoders that must keep a file's own indices use this.
   StringId append(std::string_view s);
+  // Replaces the text of `id` (e.g. a name shortened to a limit); the id stays valid.
+  void replace(StringId id, std::string text);
   std::string_view get(StringId id) const { return strings_[id.value]; }
   bool contains(StringId id) const { return id.value < strings_.size(); }
   size_t size() const { return strings_.size(); }

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/checked.h"
 #include "proto/gzip.h"
 #include "proto/pprof.h"
 #include "proto/profile.pb.h"
@@ -545,6 +546,7 @@ class Decoder {
         out.locations.push_back(LocationId{*index});
       }
       out.values.assign(s.value().begin(), s.value().end());
+      if (!check_values(out.values, i)) return false;
       for (const pb::Label& label : s.label()) {
         auto label_what = [&](std::string_view field) {
           return fmt::format("sample #{} label {}", i + 1, field);
@@ -562,6 +564,31 @@ class Decoder {
         out.labels.push_back(l);
       }
       profile_.samples.push_back(std::move(out));
+    }
+    return true;
+  }
+
+  // Values count time or events: a negative one is a broken (or hostile) file, and a total past
+  // int64 would wrap in every sum made later (merges, folding, shares). Checking the total here
+  // bounds all of those sums.
+  bool check_values(const std::vector<int64_t>& values, size_t sample) {
+    if (totals_.size() < values.size()) totals_.resize(values.size(), 0);
+    for (size_t v = 0; v < values.size(); ++v) {
+      auto type = [&] {
+        const profile::ValueType& t = profile_.sample_types[v];
+        return fmt::format("{}/{}", profile_.str(t.type), profile_.str(t.unit));
+      };
+      if (values[v] < 0) {
+        return set_error(fmt::format("sample #{} value #{} ({}) is negative: {}", sample + 1, v + 1,
+                                     type(), values[v]));
+      }
+      auto sum = common::checked_add(totals_[v], values[v]);
+      if (!sum) {
+        return set_error(fmt::format("the {} values add up past {} at sample #{}", type(), INT64_MAX,
+                                     sample + 1),
+                         ErrorCode::kResourceExhausted);
+      }
+      totals_[v] = *sum;
     }
     return true;
   }
@@ -607,6 +634,7 @@ class Decoder {
   Spans spans_;
   Scalars scalars_;
   IdIndex mapping_ids_, function_ids_, location_ids_;
+  std::vector<int64_t> totals_;  // per sample type, of the samples decoded so far
 };
 
 }  // namespace

@@ -2,19 +2,13 @@
 
 #include <cstring>
 
+#include "python/bytes.h"
 #include "python/line_table.h"
 #include "python/objects.h"
 
 namespace ember::python {
 
 namespace {
-
-template <class T>
-T load(std::span<const std::byte> bytes, size_t offset) {
-  T v{};
-  std::memcpy(&v, bytes.data() + offset, sizeof v);
-  return v;
-}
 
 constexpr size_t kCodeInfoOverhead = sizeof(CodeInfo) + 64;
 

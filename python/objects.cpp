@@ -2,16 +2,11 @@
 
 #include <cstring>
 
+#include "python/bytes.h"
+
 namespace ember::python {
 
 namespace {
-
-template <class T>
-T load(std::span<const std::byte> bytes, size_t offset) {
-  T v{};
-  std::memcpy(&v, bytes.data() + offset, sizeof v);
-  return v;
-}
 
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {

@@ -121,8 +121,11 @@ void DwarfIndex::Impl::build_unit_map() {
   Dwarf_Half version = 0;
   Dwarf_Off abbrev_offset = 0;
   uint8_t address_size = 0, offset_size = 0;
-  while (dwarf_next_unit(dwarf.get(), offset, &next, &header_size, &version, &abbrev_offset,
-                         &address_size, &offset_size, nullptr, nullptr) == 0) {
+  int status = 0;
+  size_t unreadable = 0;  // units whose first DIE libdw cannot read
+  std::string first_unreadable;
+  while ((status = dwarf_next_unit(dwarf.get(), offset, &next, &header_size, &version, &abbrev_offset,
+                                   &address_size, &offset_size, nullptr, nullptr)) == 0) {
     UnitLayout layout;
     layout.unit_offset = offset;
     layout.die_offset = offset + header_size;
@@ -133,7 +136,10 @@ void DwarfIndex::Impl::build_unit_map() {
     layout.offset_size = offset_size;
     offset = next;
     Dwarf_Die cu_die;
-    if (dwarf_offdie(dwarf.get(), layout.die_offset, &cu_die) == nullptr) continue;
+    if (dwarf_offdie(dwarf.get(), layout.die_offset, &cu_die) == nullptr) {
+      if (unreadable++ == 0) first_unreadable = fmt::format("at offset {}: {}", layout.unit_offset, dwarf_errmsg(-1));
+      continue;
+    }
     // Partial and type units hold no code of their own; split units are reached via skeletons.
     int tag = dwarf_tag(&cu_die);
     if (tag != DW_TAG_compile_unit && tag != DW_TAG_skeleton_unit) continue;
@@ -175,6 +181,22 @@ void DwarfIndex::Impl::build_unit_map() {
         }
       }
     }
+  }
+  // Units lost to damage must be heard of: their addresses come out as "??". One line per file.
+  // (status 1 is the end of .debug_info; -1 a unit header libdw cannot read, which ends the walk.)
+  if ((unreadable > 0 || status < 0) && errors.size() < 8) {
+    std::string what;
+    if (unreadable > 0) {
+      what = fmt::format("{} unreadable {} (the first {})", unreadable,
+                         unreadable == 1 ? "unit" : "units", first_unreadable);
+    }
+    if (status < 0) {
+      what += fmt::format("{}an unreadable unit header at offset {} ({}) ends it",
+                          what.empty() ? "" : "; ", offset, dwarf_errmsg(-1));
+    }
+    errors.push_back(fmt::format("{}: .debug_info: {}; the functions there are not named from the "
+                                 "debug information",
+                                 file_name, what));
   }
   cu_ranges.finish();
 }

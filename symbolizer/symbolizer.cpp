@@ -375,7 +375,8 @@ std::unique_ptr<Symbolizer> make_symbolizer(const Options& options) {
 
 Result<std::vector<Symbol>> symbolize_file(const std::string& path,
                                            std::span<const common::ElfAddress> addresses,
-                                           const Options& options) {
+                                           const Options& options,
+                                           std::vector<std::string>* problems) {
   auto file = elf::ElfFile::open_path(path);
   if (!file) return std::unexpected(file.error());
   DebugFileSearch search;
@@ -386,6 +387,7 @@ Result<std::vector<Symbol>> symbolize_file(const std::string& path,
   std::vector<Symbol> out;
   out.reserve(addresses.size());
   for (common::ElfAddress address : addresses) out.push_back((*binary)->symbolize(address.value()));
+  if (problems != nullptr) *problems = (*binary)->take_problems();
   return out;
 }
 

@@ -102,9 +102,12 @@ class Symbolizer {
 std::unique_ptr<Symbolizer> make_symbolizer(const Options& options);
 
 // `ember symbolize -e BINARY ADDR...`: link-time (ELF virtual) addresses, as addr2line and
-// llvm-symbolizer take them. An error when the file cannot be read as ELF.
+// llvm-symbolizer take them. An error when the file cannot be read as ELF. Damage that only
+// costs names (unreadable DWARF, a malformed line table) goes to `problems`, one line each naming
+// the file.
 Result<std::vector<Symbol>> symbolize_file(const std::string& path,
                                            std::span<const common::ElfAddress> addresses,
-                                           const Options& options);
+                                           const Options& options,
+                                           std::vector<std::string>* problems = nullptr);
 
 }  // namespace ember::symbolizer

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/proc_maps.h"
 #include "python/process_reader.h"
 #include "tests/python/interpreters.h"
 #include "tests/support/process.h"
@@ -82,11 +83,45 @@ void expect_frames(const std::vector<Frame>& frames, const std::vector<Expected>
     SCOPED_TRACE("frame " + std::to_string(i));
     EXPECT_EQ(frames[i].function, want[i].function);
     EXPECT_TRUE(frames[i].file.ends_with(want[i].file_suffix)) << frames[i].file;
-    if (want[i].line) EXPECT_EQ(frames[i].line, want[i].line);
+    if (want[i].line) {
+      EXPECT_EQ(frames[i].line, want[i].line);
+    }
     EXPECT_EQ(frames[i].entry, want[i].entry);
     EXPECT_GT(frames[i].first_line, 0);
     EXPECT_LE(frames[i].first_line, frames[i].line);
   }
+}
+
+// The eval loop's first range is _PyEval_EvalFrameDefault as nm sizes it, and lies in an
+// executable mapping of the eval module in the process.
+void expect_eval_loop_ranges(const ProcessReader& reader) {
+  auto ranges = reader.eval_loop_ranges();
+  ASSERT_FALSE(ranges.empty());
+  const std::string& path = reader.eval_module_path();
+  auto nm = ember::testing::run({"/usr/bin/nm", "-S", "--defined-only", path});
+  if (nm.out.find("_PyEval_EvalFrameDefault") == std::string::npos) {
+    nm = ember::testing::run({"/usr/bin/nm", "-D", "-S", "--defined-only", path});  // stripped: .dynsym
+  }
+  std::istringstream lines(nm.out);
+  std::string line;
+  uint64_t size = 0;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string value, sz, type, name;
+    if (f >> value >> sz >> type >> name && name == "_PyEval_EvalFrameDefault") {
+      size = std::stoull(sz, nullptr, 16);
+    }
+  }
+  EXPECT_EQ(ranges[0].end - ranges[0].begin, size) << path;
+  bool mapped = false;
+  auto maps = ember::common::read_maps("/proc", reader.pid());
+  ASSERT_TRUE(maps.has_value());
+  for (const auto& m : *maps) {
+    mapped = mapped || (m.inode == reader.eval_module_inode() && m.executable &&
+                        m.page_offset <= ranges[0].begin &&
+                        ranges[0].end <= m.page_offset + (m.end - m.start));
+  }
+  EXPECT_TRUE(mapped) << "the eval loop's file offsets are not in an executable mapping of " << path;
 }
 
 class ReaderIntegrationTest : public ::testing::TestWithParam<std::string> {
@@ -113,7 +148,7 @@ TEST_P(ReaderIntegrationTest, NamesEveryFrameOfBothThreadsLeafFirst) {
   auto reader = ProcessReader::attach(target.process->pid());
   ASSERT_TRUE(reader.has_value()) << reader.error().message();
   EXPECT_EQ(to_string((*reader)->version()), version_);
-  EXPECT_FALSE((*reader)->eval_loop_ranges().empty());
+  expect_eval_loop_ranges(**reader);
 
   bool all = per_frame_entries();
   // inner is called by sorted() (C), so it starts a native eval call of its own on 3.11+.
@@ -138,7 +173,9 @@ TEST_P(ReaderIntegrationTest, NamesEveryFrameOfBothThreadsLeafFirst) {
                  {boot, "threading.py", 0, true}},
                 /*exact_length=*/true);
   // The thread's target is called through Thread.run's self._target(*args, **kwargs).
-  if (all) EXPECT_TRUE(worker[1].entry && worker[2].entry);
+  if (all) {
+    EXPECT_TRUE(worker[1].entry && worker[2].entry);
+  }
 
   // Once more: the same frames come from the caches, with the same names.
   uint64_t hits = (*reader)->stats().code_cache_hits;

@@ -1,0 +1,271 @@
+#include "python/stack_reader.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "python/line_table.h"
+
+namespace ember::python {
+
+ReadStatus StackReader::miss(Miss m) {
+  switch (m) {
+    case Miss::kGone: stats_.process_gone++; break;
+    case Miss::kFault: stats_.read_failed++; break;
+    case Miss::kBadObject:
+    case Miss::kNone: stats_.bad_object++; break;
+  }
+  return ReadStatus::kMiss;
+}
+
+std::span<std::byte> StackReader::scratch(size_t bytes) {
+  // buffer_ is sized before each batch, so spans into it stay valid for the whole read.
+  std::span<std::byte> s(buffer_.data() + buffer_used_, bytes);
+  buffer_used_ += bytes;
+  return s;
+}
+
+StackReader::Check StackReader::recheck(uint64_t tstate, uint64_t tstate_frame, uint64_t cframe,
+                              uint64_t leaf) {
+  spans_.clear();
+  add_frame_spans(walked_);
+  size_t bytes = tstate_size_ + 8;
+  for (const auto& sp : spans_) bytes += sp.end - sp.begin;
+  check_buffer_.resize(bytes);
+  check_pieces_.clear();
+  size_t used = 0;
+  auto take = [&](size_t n) {
+    std::span<std::byte> s(check_buffer_.data() + used, n);
+    used += n;
+    return s;
+  };
+  check_pieces_.push_back({tstate, take(tstate_size_)});
+  if (cframe) check_pieces_.push_back({cframe + layout_.cframe_current_frame, take(8)});
+  for (const auto& sp : spans_) check_pieces_.push_back({sp.begin, take(sp.end - sp.begin)});
+  auto prefix = memory_.read_prefix(check_pieces_);
+  if (prefix.result == ReadResult::kGone) return Check::kGone;
+  if (prefix.complete != check_pieces_.size()) return Check::kChanged;
+  if (load<uint64_t>(check_pieces_[0].out, layout_.tstate_frame) != tstate_frame) return Check::kChanged;
+  if (cframe && load<uint64_t>(check_pieces_[1].out, 0) != leaf) return Check::kChanged;
+  Fetched again;
+  again.pieces = check_pieces_;
+  again.complete = check_pieces_.size();
+  for (size_t i = 0; i < walked_.size(); ++i) {
+    const std::byte* bytes = again.find(walked_[i].address, layout_.frame_size);
+    if (!bytes) return Check::kChanged;
+    WalkedFrame now = walked(walked_[i].address, {bytes, layout_.frame_size});
+    if (!now.same(walked_[i], i == 0)) return Check::kChanged;
+  }
+  return Check::kSame;
+}
+
+ReadStatus StackReader::read_stack(int32_t tid, std::vector<Frame>& out) {
+  // A stack that changed while it was read is read once more before it counts as a miss.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool changed = false;
+    ReadStatus status = read_attempt(tid, out, changed);
+    if (!changed) return status;
+  }
+  out.clear();
+  stats_.stack_changed++;
+  return ReadStatus::kMiss;
+}
+
+ReadStatus StackReader::read_attempt(int32_t tid, std::vector<Frame>& out, bool& changed) {
+  out.clear();
+  pinned_.clear();
+  raw_.clear();
+  walked_.clear();
+  fetched_.pieces.clear();
+  fetched_.complete = 0;
+
+  // The thread state: the remembered one (read with the rest of the last stack), else a scan.
+  uint64_t frame = 0;
+  Miss m = Miss::kNone;
+  ReadStatus status = ReadStatus::kNoPythonThread;
+  auto memo_it = threads_.find(tid);
+  if (memo_it != threads_.end()) {
+    status = read_memo(tid, memo_it->second, frame, m);
+    if (status == ReadStatus::kMiss) return miss(m);
+    if (status != ReadStatus::kOk) {
+      threads_.erase(memo_it);
+      fetched_.pieces.clear();
+      fetched_.complete = 0;
+    }
+  }
+  if (status != ReadStatus::kOk) {
+    status = scan_threads(tid, frame, m);
+    if (status == ReadStatus::kMiss) return miss(m);
+    if (status == ReadStatus::kNoPythonThread) {
+      stats_.no_python_thread++;
+      return status;
+    }
+  }
+  ThreadMemo& memo = threads_[tid];
+  const uint64_t tstate_frame = frame;
+  uint64_t checked_cframe = 0;
+
+  if (layout_.frame_via_cframe && frame) {
+    uint64_t cframe = frame;
+    checked_cframe = cframe;
+    const std::byte* cached = cframe == memo.cframe ? fetched_.find(cframe + layout_.cframe_current_frame, 8) : nullptr;
+    if (cached) {
+      std::memcpy(&frame, cached, 8);
+    } else if (ReadResult r = memory_.read_value(cframe + layout_.cframe_current_frame, frame);
+               r != ReadResult::kOk) {
+      return miss(to_miss(r));
+    }
+    memo.cframe = cframe;
+  }
+
+  const uint64_t leaf = frame;
+  // Walk the frame chain, leaf first.
+  std::byte own[512];
+  if (layout_.frame_size > sizeof own) return miss(Miss::kBadObject);
+  while (frame) {
+    if (walked_.size() >= kMaxFrames) {
+      stats_.chain_too_long++;
+      return ReadStatus::kMiss;
+    }
+    std::span<const std::byte> bytes;
+    if (const std::byte* cached = fetched_.find(frame, layout_.frame_size)) {
+      bytes = {cached, layout_.frame_size};
+    } else {
+      std::span<std::byte> fresh(own, layout_.frame_size);
+      if (ReadResult r = memory_.read(frame, fresh); r != ReadResult::kOk) return miss(to_miss(r));
+      bytes = fresh;
+    }
+    RawFrame f;
+    f.code = load<uint64_t>(bytes, layout_.frame_code);
+    uint64_t previous = load<uint64_t>(bytes, layout_.frame_previous);
+    const WalkedFrame& w = walked_.emplace_back(walked(frame, bytes));
+    if (!executing(w)) {
+      // A frame that has returned: the chain was read while it changed.
+      memo.frames = walked_;
+      memo.checked = false;
+      changed = true;
+      return ReadStatus::kMiss;
+    }
+    switch (layout_.frame_model) {
+      case FrameModel::kFrameObject: {
+        if (load<uint64_t>(bytes, layout_.object_type) != info_.frame_type) {
+          return miss(Miss::kBadObject);
+        }
+        int32_t lasti = load<int32_t>(bytes, layout_.frame_instr);
+        // 3.10 counts code units, 3.8–3.9 bytes.
+        f.instr_offset = layout_.line_table == LineTableFormat::kLinetable310 && lasti >= 0
+                             ? int64_t{lasti} * 2
+                             : lasti;
+        f.entry = true;
+        break;
+      }
+      case FrameModel::kEntryFlag:
+        f.instr_pointer = load<uint64_t>(bytes, layout_.frame_instr);
+        f.entry = load<uint8_t>(bytes, layout_.frame_is_entry) != 0;
+        break;
+      case FrameModel::kShimFrames:
+        if (load<uint8_t>(bytes, layout_.frame_owner) == Layout::kOwnedByCStack) {
+          // The frame a native eval call pushes first: the one above it was entered from C.
+          if (!raw_.empty()) raw_.back().entry = true;
+          frame = previous;
+          continue;
+        }
+        f.instr_pointer = load<uint64_t>(bytes, layout_.frame_instr);
+        break;
+    }
+    raw_.push_back(f);
+    frame = previous;
+  }
+  // A process_vm_readv is no snapshot: the target runs while the kernel copies, so frames read
+  // at different moments can pair a callee with a caller it never had. A chain that is the
+  // last checked one again (each frame the same function at the same call, the leaf anywhere
+  // in its function) is a stack the thread had; any other is read a second time and must
+  // come out the same.
+  bool known = memo.checked && walked_.size() == memo.frames.size();
+  for (size_t i = 0; known && i < walked_.size(); ++i) known = walked_[i].same(memo.frames[i], i == 0);
+  if (!known) {
+    Check check = recheck(memo.tstate, tstate_frame, checked_cframe, leaf);
+    if (check == Check::kGone) return miss(Miss::kGone);
+    if (check == Check::kChanged) {
+      memo.frames = walked_;  // the next attempt reads these in its first batch
+      memo.checked = false;
+      changed = true;
+      return ReadStatus::kMiss;
+    }
+  }
+  memo.frames = walked_;
+  memo.checked = true;
+  if (raw_.empty()) {
+    memo.codes.clear();
+    stats_.no_python_thread++;
+    return ReadStatus::kNoPythonThread;
+  }
+
+  // The code objects' heads: from the batch when they were in the last stack, the others
+  // with one more system call.
+  std::vector<uint64_t>& codes = memo.codes;
+  codes.clear();
+  std::vector<const std::byte*>& heads = heads_;
+  heads.assign(raw_.size(), nullptr);
+  std::vector<size_t>& missing = missing_;
+  missing.clear();
+  for (size_t i = 0; i < raw_.size(); ++i) {
+    heads[i] = fetched_.find(raw_[i].code, layout_.code_size);
+    if (!heads[i]) missing.push_back(i);
+    if (std::find(codes.begin(), codes.end(), raw_[i].code) == codes.end()) {
+      codes.push_back(raw_[i].code);
+    }
+  }
+  std::vector<std::byte>& extra = extra_;
+  extra.resize(missing.size() * layout_.code_size);
+  if (!missing.empty()) {
+    std::vector<RemoteMemory::Piece> pieces(missing.size());
+    for (size_t k = 0; k < missing.size(); ++k) {
+      pieces[k] = {raw_[missing[k]].code,
+                   std::span<std::byte>(extra.data() + k * layout_.code_size, layout_.code_size)};
+      heads[missing[k]] = pieces[k].out.data();
+    }
+    if (ReadResult r = memory_.read_many(pieces); r != ReadResult::kOk) return miss(to_miss(r));
+  }
+
+  out.reserve(raw_.size());
+  pinned_.reserve(raw_.size());
+  CodeHead last_head;
+  for (size_t i = 0; i < raw_.size(); ++i) {
+    const RawFrame& f = raw_[i];
+    auto head = objects_.parse_head({heads[i], layout_.code_size});
+    if (!head) {
+      out.clear();
+      return miss(Miss::kBadObject);
+    }
+    Miss code_miss = Miss::kNone;
+    // Recursion: the same code object as the frame below, with the same head, is the same.
+    std::shared_ptr<const CodeInfo> code =
+        i > 0 && f.code == raw_[i - 1].code && *head == last_head ? pinned_.back()
+                                                                   : objects_.code(f.code, *head, code_miss);
+    last_head = *head;
+    if (!code) {
+      out.clear();
+      return miss(code_miss);
+    }
+    int64_t offset = f.instr_offset;
+    if (layout_.frame_model != FrameModel::kFrameObject) {
+      // The instruction pointer must point into this code object's bytecode (or one unit
+      // before it, a frame that has not started): anything else is a frame torn mid-read.
+      int64_t start = static_cast<int64_t>(f.code + layout_.code_adaptive);
+      offset = static_cast<int64_t>(f.instr_pointer) - start;
+      if (offset < -2 || offset >= static_cast<int64_t>(code->code_units * 2) || offset % 2) {
+        out.clear();
+        return miss(Miss::kBadObject);
+      }
+    }
+    auto line = code->line_at(layout_.line_table, offset);
+    if (!line) stats_.line_unknown++;
+    out.push_back(Frame{code->function, code->file, line.value_or(0), code->first_line, f.entry});
+    pinned_.push_back(std::move(code));
+  }
+  stats_.stacks_read++;
+  stats_.frames_read += out.size();
+  return ReadStatus::kOk;
+}
+
+}  // namespace ember::python
