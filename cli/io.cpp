@@ -116,37 +116,42 @@ void add_limit_options(CLI::App* command, Limits& limits, bool inputs) {
     command
         ->add_option("--max-input-bytes", limits.max_input_bytes,
                      fmt::format("Refuse an input larger than this, counted after gzip is inflated "
-                                 "(also stdin) [default: {} MiB]",
+                                 "(also stdin); K, M, G suffixes [default: {} MiB]",
                                  kDefaultMaxInputBytes >> 20))
-        ->transform(CLI::AsSizeValue(false))
-        ->check(CLI::Range(size_t{1}, SIZE_MAX / 2));
+        ->transform(CLI::AsSizeValue(false).description(""))
+        ->check(CLI::Range(size_t{1}, SIZE_MAX / 2).description(""))
+        ->type_name("BYTES");
     command
         ->add_option("--max-stack-depth", limits.shape.max_stack_depth,
                      fmt::format("Deeper stacks keep their root and leaf ends with one elided-frames "
                                  "marker between [default: {}]",
                                  profile::kDefaultMaxStackDepth))
-        ->check(CLI::Range(size_t{3}, SIZE_MAX / 2));
+        ->check(CLI::Range(size_t{3}, SIZE_MAX / 2).description(""))
+        ->type_name("N");
     command
         ->add_option("--max-name-length", limits.shape.max_name_length,
                      fmt::format("Longer function, file and label names are cut, ending in '…' "
                                  "[default: {} bytes]",
                                  profile::kDefaultMaxNameLength))
-        ->transform(CLI::AsSizeValue(false))
-        ->check(CLI::Range(size_t{16}, SIZE_MAX / 2));
+        ->transform(CLI::AsSizeValue(false).description(""))
+        ->check(CLI::Range(size_t{16}, SIZE_MAX / 2).description(""))
+        ->type_name("BYTES");
     command
         ->add_option("--max-frames", limits.shape.max_frames,
                      fmt::format("Refuse an input with more frames than this in all its stacks "
                                  "[default: {}]",
                                  profile::kDefaultMaxFrames))
-        ->check(CLI::Range(uint64_t{1}, UINT64_MAX / 2));
+        ->check(CLI::Range(uint64_t{1}, UINT64_MAX / 2).description(""))
+        ->type_name("N");
   }
   command
       ->add_option("--max-output-bytes", limits.max_output_bytes,
                    fmt::format("Refuse to write an output larger than this; a flamegraph leaves out "
                                "its deepest levels instead, and says so [default: {} MiB]",
                                kDefaultMaxOutputBytes >> 20))
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1} << 20, SIZE_MAX / 2));
+      ->transform(CLI::AsSizeValue(false).description(""))
+      ->check(CLI::Range(size_t{1} << 20, SIZE_MAX / 2).description(""))
+      ->type_name("BYTES");
 }
 
 Result<profile::Profile> load_profile(const std::string& path, const Limits& limits) {

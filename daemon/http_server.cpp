@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -31,6 +32,10 @@
 #include "daemon/logfmt.h"
 
 namespace ember::daemon {
+
+namespace {
+constexpr size_t kTrimAfterBytes = size_t{16} << 20;
+}  // namespace
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -439,7 +444,13 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (!head_) res->body() = std::move(r.body);
     res->content_length(length);
     stream_.expires_after(timeout);
-    http::async_write(stream_, *res, guarded([this, res](beast::error_code ec, size_t) {
+    http::async_write(stream_, *res, guarded([this, res, length](beast::error_code ec, size_t) {
+      if (length >= kTrimAfterBytes) {
+        // A large answer is sent: give its memory back to the system now, not at some later
+        // allocation (RSS stayed at 1.48 GB after one 1 GB answer).
+        std::string().swap(res->body());
+        ::malloc_trim(0);
+      }
       if (ec) {
         if (ec == beast::error::timeout) server_.timeouts_++;
         return close();

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "profile/folded.h"
+#include "profile/sample_types.h"
 
 namespace ember::flamegraph {
 
@@ -23,6 +24,7 @@ constexpr char prefix(Hue hue) {
     case Hue::kJit: return 'j';
     case Hue::kPython: return 'p';
     case Hue::kUnknown: return 'u';
+    case Hue::kOffCpu: return 'o';
   }
   return 'h';
 }
@@ -59,6 +61,7 @@ int shades(Hue hue) {
     case Hue::kJit: return kJitShades;
     case Hue::kPython: return kPythonShades;
     case Hue::kUnknown: return 1;
+    case Hue::kOffCpu: return 3;
   }
   return 1;
 }
@@ -77,6 +80,12 @@ FrameColor frame_color(std::string_view annotated_name) {
       break;
     default:
       if (bare == "[unknown]") hue = Hue::kUnknown;
+      if (profile::is_off_cpu_frame(bare)) {
+        // One shade each for the two kinds of waiting, one for stacks nobody saw.
+        return FrameColor{Hue::kOffCpu, static_cast<uint8_t>(bare == profile::kBlockedFrame    ? 0
+                                                              : bare == profile::kRunnableFrame ? 1
+                                                                                                : 2)};
+      }
       break;
   }
   // The bare name decides the shade, so "read" and "read_[k]" differ only in hue.
@@ -112,6 +121,10 @@ Rgb rgb(FrameColor color) {
       return Rgb{channel(150, 200, t), channel(120, 170, u), channel(210, 245, u)};
     }
     case Hue::kUnknown: return Rgb{190, 190, 190};
+    case Hue::kOffCpu: {
+      constexpr Rgb kShades[] = {{140, 110, 210}, {225, 120, 190}, {175, 160, 210}};
+      return kShades[s];
+    }
   }
   return Rgb{};
 }
@@ -122,7 +135,7 @@ void append_class(std::string& out, FrameColor color) {
 }
 
 void append_palette_css(std::string& out) {
-  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kPython, Hue::kUnknown}) {
+  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kPython, Hue::kUnknown, Hue::kOffCpu}) {
     for (int s = 0; s < shades(hue); ++s) {
       FrameColor c{hue, static_cast<uint8_t>(s)};
       out += '.';

@@ -15,6 +15,7 @@ enum class Hue : uint8_t {
   kJit,      // "_[j]" frames: green
   kPython,   // Python frames "f (app.py:12)": violet
   kUnknown,  // "[unknown]": grey
+  kOffCpu,   // "[off-cpu: ...]" frames of wall-time graphs: purple (blocked), pink (runnable)
 };
 
 struct Rgb {
@@ -36,7 +37,7 @@ uint64_t name_hash(std::string_view name);
 FrameColor frame_color(std::string_view annotated_name);
 int shades(Hue hue);
 Rgb rgb(FrameColor color);
-// Appends the CSS class of `color`: "h0".."h63", "k0".., "j0".., "p0".., "u0".
+// Appends the CSS class of `color`: "h0".."h63", "k0".., "j0".., "p0".., "u0", "o0".."o2".
 void append_class(std::string& out, FrameColor color);
 // Appends one CSS rule per class of every hue.
 void append_palette_css(std::string& out);

@@ -10,6 +10,8 @@
 
 #include "common/checked.h"
 
+#include "profile/sample_types.h"
+
 namespace ember::profile {
 
 namespace {
@@ -194,8 +196,33 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
     return frames;
   };
 
+  // Parts of the chosen value that are off-CPU time, shown under a marker leaf frame.
+  struct Marked {
+    size_t index;
+    StringId frame;
+  };
+  std::vector<Marked> marked;
+  if (options.mark_off_cpu && value_index < profile.sample_types.size()) {
+    std::string_view chosen = profile.str(profile.sample_types[value_index].type);
+    const bool all = chosen == kSampleTypeWall || chosen == kSampleTypeOffCpu;
+    for (auto [type, frame] : {std::pair{kSampleTypeBlocked, kBlockedFrame},
+                               std::pair{kSampleTypeRunnable, kRunnableFrame}}) {
+      if (!all && chosen != type) continue;
+      if (auto index = profile.value_index(type)) marked.push_back(Marked{*index, out.names.intern(frame)});
+    }
+  }
+
   std::unordered_map<std::vector<StringId>, size_t, StackHash> index;
   std::vector<StringId> stack;
+  auto add = [&](int64_t value) {
+    auto [it, inserted] = index.try_emplace(stack, out.stacks.size());
+    if (inserted) {
+      out.stacks.push_back(FoldedStacks::Stack{stack, value});
+    } else {
+      int64_t& sum = out.stacks[it->second].value;
+      sum = common::saturating_add(sum, value);
+    }
+  };
   for (const Sample& sample : profile.samples) {
     if (value_index >= sample.values.size() || sample.values[value_index] == 0) continue;
     stack.clear();
@@ -223,13 +250,16 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
       const auto& frames = frames_of(id);
       stack.insert(stack.end(), frames.begin(), frames.end());
     }
-    auto [it, inserted] = index.try_emplace(stack, out.stacks.size());
-    if (inserted) {
-      out.stacks.push_back(FoldedStacks::Stack{stack, sample.values[value_index]});
-    } else {
-      int64_t& value = out.stacks[it->second].value;
-      value = common::saturating_add(value, sample.values[value_index]);
+    int64_t rest = sample.values[value_index];
+    for (const Marked& m : marked) {
+      if (m.index >= sample.values.size() || sample.values[m.index] == 0) continue;
+      const int64_t part = sample.values[m.index];
+      stack.push_back(m.frame);
+      add(part);
+      stack.pop_back();
+      rest -= part;
     }
+    if (rest != 0) add(rest);
   }
   return out;
 }

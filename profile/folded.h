@@ -40,10 +40,14 @@ struct FoldOptions {
   // Python frames "handle (app.py:40)" with the line being executed; off: "handle (app.py)", one
   // name per function (report and compare count functions, not lines).
   bool python_lines = true;
+  // Off-CPU time (sample types blocked/runnable, see sample_types.h) ends in a leaf frame
+  // "[off-cpu: blocked]" / "[off-cpu: runnable]" when the chosen type contains it (wall,
+  // off_cpu, blocked, runnable): a wall-time flamegraph shows which part of a stack waited.
+  bool mark_off_cpu = true;
 };
 
 // Names every sample's stack (root first) and merges equal stacks. Samples whose chosen value is
-// zero are left out. A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
+// zero are left out (see FoldOptions::mark_off_cpu for off-CPU time). A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
 // lies in no mapping).
 FoldedStacks fold(const Profile& profile, const FoldOptions& options = {});
 

@@ -50,34 +50,37 @@ uint64_t RawProfile::hash_stack(const SampleOrigin& origin, std::span<const RawF
 
 bool RawProfile::add_sample(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
                             uint64_t weight, uint64_t samples) {
+  return add(origin, leaf_first, RawStackCounts{samples, weight});
+}
+
+bool RawProfile::add(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
+                     const RawStackCounts& counts) {
   uint64_t h = hash_stack(origin, leaf_first);
   auto& bucket = index_[h];
   for (uint32_t i : bucket) {
     Entry& e = entries_[i];
     if (e.origin == origin && e.frame_count == leaf_first.size() &&
         std::equal(leaf_first.begin(), leaf_first.end(), frames_.begin() + e.first_frame)) {
-      e.counts.samples += samples;
-      e.counts.weight += weight;
-      total_.samples += samples;
-      total_.weight += weight;
+      e.counts += counts;
+      total_ += counts;
       return true;
     }
   }
   if (entries_.size() >= max_unique_stacks_) {
     if (bucket.empty()) index_.erase(h);
-    dropped_samples_ += samples;
+    dropped_samples_ += counts.samples;
+    dropped_off_cpu_ns_ += counts.blocked_ns + counts.runnable_ns;
     return false;
   }
   Entry e;
   e.origin = origin;
   e.first_frame = static_cast<uint32_t>(frames_.size());
   e.frame_count = static_cast<uint32_t>(leaf_first.size());
-  e.counts = RawStackCounts{samples, weight};
+  e.counts = counts;
   frames_.insert(frames_.end(), leaf_first.begin(), leaf_first.end());
   bucket.push_back(static_cast<uint32_t>(entries_.size()));
   entries_.push_back(e);
-  total_.samples += samples;
-  total_.weight += weight;
+  total_ += counts;
   return true;
 }
 
@@ -123,9 +126,11 @@ void RawProfile::merge(const RawProfile& other) {
       frames.push_back(RawFrame{f.module.valid() ? module_map[f.module.value] : ModuleId{}, f.offset});
     }
     SampleOrigin origin{o.pid, o.tid, intern(other.str(o.comm)), intern(other.str(o.thread_comm))};
-    add_sample(origin, frames, counts.weight, counts.samples);
+    add(origin, frames, counts);
   });
   dropped_samples_ += other.dropped_samples_;
+  dropped_off_cpu_ns_ += other.dropped_off_cpu_ns_;
+  off_cpu = off_cpu || other.off_cpu;
   if (start_time_ns == 0 || (other.start_time_ns != 0 && other.start_time_ns < start_time_ns)) {
     start_time_ns = other.start_time_ns;
   }
@@ -148,6 +153,7 @@ void RawProfile::clear() {
   python_index_.clear();
   total_ = {};
   dropped_samples_ = 0;
+  dropped_off_cpu_ns_ = 0;
   main_module = ModuleId{};
   start_time_ns = end_time_ns = 0;
 }

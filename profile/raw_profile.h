@@ -62,9 +62,21 @@ struct SampleOrigin {
   constexpr bool operator==(const SampleOrigin&) const = default;
 };
 
+// The values kept per stack: pprof's sample types of ember's recordings (see
+// profile/sample_types.h for their names). Off-CPU values stay 0 unless recorded with --off-cpu.
 struct RawStackCounts {
   uint64_t samples = 0;
-  uint64_t weight = 0;  // CPU time in nanoseconds
+  uint64_t weight = 0;       // on-CPU time in nanoseconds (sample type "cpu")
+  uint64_t blocked_ns = 0;   // off CPU, asleep: I/O, futex, poll, nanosleep ("blocked")
+  uint64_t runnable_ns = 0;  // off CPU, preempted while runnable: waiting for a CPU ("runnable")
+
+  RawStackCounts& operator+=(const RawStackCounts& o) {
+    samples += o.samples;
+    weight += o.weight;
+    blocked_ns += o.blocked_ns;
+    runnable_ns += o.runnable_ns;
+    return *this;
+  }
 };
 
 class RawProfile {
@@ -92,6 +104,9 @@ class RawProfile {
   // Adds one sample (or `samples` of them) with this stack; false when dropped at the limit.
   bool add_sample(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
                   uint64_t weight, uint64_t samples = 1);
+  // Adds any values to a stack (off-CPU time has no samples); false when dropped at the limit.
+  bool add(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
+           const RawStackCounts& counts);
 
   // Visits each unique stack: fn(const SampleOrigin&, std::span<const RawFrame> leaf_first,
   // const RawStackCounts&).
@@ -106,7 +121,9 @@ class RawProfile {
   size_t unique_stacks() const { return entries_.size(); }
   uint64_t total_samples() const { return total_.samples; }
   uint64_t total_weight() const { return total_.weight; }
+  const RawStackCounts& totals() const { return total_; }
   uint64_t dropped_samples() const { return dropped_samples_; }
+  uint64_t dropped_off_cpu_ns() const { return dropped_off_cpu_ns_; }  // past the stack bound
   // Approximate heap bytes held, for the daemon's memory bound.
   size_t memory_bytes() const;
 
@@ -120,6 +137,8 @@ class RawProfile {
   int64_t end_time_ns = 0;
   int64_t period_ns = 0;      // nominal sampling period, 1e9 / frequency
   std::string event;          // "cpu-clock", "cycles"
+  // Recorded with --off-cpu: the profile has the off-CPU and wall sample types.
+  bool off_cpu = false;
   // The module of the program the user asked about (the launched command), listed first.
   ModuleId main_module;
 
@@ -148,6 +167,7 @@ class RawProfile {
   size_t max_python_frames_ = 1u << 18;
   std::vector<PythonFrame> python_frames_;
   std::unordered_map<PythonFrame, uint32_t, PythonFrameHash> python_index_;
+  uint64_t dropped_off_cpu_ns_ = 0;
 };
 
 }  // namespace ember::profile

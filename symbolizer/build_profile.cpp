@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "profile/builder.h"
+#include "profile/sample_types.h"
 
 namespace ember::symbolizer {
 
@@ -91,11 +92,9 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
   }
 
   profile::ProfileBuilder builder;
-  const std::pair<std::string_view, std::string_view> types[] = {{"samples", "count"},
-                                                                 {"cpu", "nanoseconds"}};
-  builder.set_sample_types(types);
+  builder.set_sample_types(profile::recording_sample_types(raw.off_cpu));
   profile::Profile& p = builder.profile();
-  p.default_sample_type = builder.intern("samples");
+  p.default_sample_type = builder.intern(profile::recording_default_sample_type(raw.off_cpu));
   p.period_type = profile::ValueType{builder.intern("cpu"), builder.intern("nanoseconds")};
   p.period = raw.period_ns;
   p.time_nanos = raw.start_time_ns;
@@ -112,7 +111,13 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
       add_python_locations(raw, module, use.offsets, builder, locations[index]);
       continue;
     }
-    std::vector<Symbol> symbols = symbolizer.symbolize(module, use.offsets);
+    std::vector<Symbol> symbols;
+    if (module.kind == profile::MappingKind::kAnonymous && profile::is_off_cpu_frame(module.path)) {
+      // The collector's stand-in for an off-CPU stack nobody saw: its name says what is known.
+      symbols.assign(use.offsets.size(), Symbol{{Frame{module.path, module.path, {}, 0, 0}}});
+    } else {
+      symbols = symbolizer.symbolize(module, use.offsets);
+    }
     symbols.resize(use.offsets.size());  // a short answer from a symbolizer means "unknown"
 
     profile::Mapping mapping;
@@ -182,8 +187,9 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
     if (!thread_comm.empty()) {
       labels.push_back(profile::Label{thread_comm_key, builder.intern(thread_comm), 0, {}});
     }
-    const int64_t values[] = {static_cast<int64_t>(counts.samples), static_cast<int64_t>(counts.weight)};
-    builder.add_sample(stack, values, labels);
+    int64_t values[6];
+    const size_t n = profile::recording_values(counts, raw.off_cpu, values);
+    builder.add_sample(stack, std::span<const int64_t>(values, n), labels);
   });
   return std::move(builder).finish();
 }

@@ -1,6 +1,7 @@
 // emberd end to end: the real executable on a temporary directory and an ephemeral port,
 // sampling the 70/30 workload, queried over HTTP like an SRE would.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -427,6 +428,56 @@ TEST(Emberd, ProcessChurnDoesNotGrowMemory) {
 
 // A real full disk (a small tmpfs): /healthz says degraded, writing resumes when space returns,
 // nothing written before is damaged. Needs CAP_SYS_ADMIN to mount; skipped without it.
+// Snapshots whose merged answer is large: `samples` distinct stacks of 30 frames each, in the
+// windows just before now.
+void write_large_store(const std::string& dir, int windows, int samples) {
+  auto store = SnapshotStore::open(dir, {});
+  ASSERT_TRUE(store) << store.error().message();
+  const UnixNanos now = unix_now_ns();
+  for (int w = 0; w < windows; ++w) {
+    std::vector<test::FakeSample> many;
+    for (int i = 0; i < samples; ++i) {
+      std::vector<std::string> stack;
+      for (int j = 0; j < 29; ++j) stack.push_back(fmt::format("function_{}", (i * 31 + j * 17) % 5000));
+      stack.push_back(fmt::format("leaf_{}_{}", w, i));  // every stack distinct
+      many.push_back({1000 + i % 500, "large", std::move(stack), 1 + i % 7});
+    }
+    const UnixNanos start = now - (windows - w + 1) * 60'000'000'000;
+    (*store)->add(start, start + 60'000'000'000, std::make_shared<const std::string>(test::make_snapshot_bytes(many)));
+    ASSERT_TRUE((*store)->write_pending());
+  }
+}
+
+uint64_t peak_rss_bytes(pid_t pid) {
+  std::string status = test::read_text(fmt::format("/proc/{}/status", pid));
+  size_t at = status.find("VmHWM:");
+  return at == std::string::npos ? 0 : std::strtoull(status.c_str() + at + 6, nullptr, 10) << 10;
+}
+
+TEST(Emberd, MemoryOfALargeAnswerGoesBackToTheSystem) {
+  // Finding 4 of issue 16: after one large answer RSS stayed at 1.48 GB.
+  TempDir dir;
+  write_large_store(dir / "data", 5, 15'000);
+  // No decoded snapshot kept for later queries: what stays is what the answer left behind.
+  std::string cfg = config_file(dir, "emberd.toml", "[http]\ncache_bytes = 0\n");
+  Emberd emberd(dir, args(dir, cfg, "60s"));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  const pid_t pid = emberd.process().pid();
+  ASSERT_EQ(emberd.get("/healthz").status, 200);
+  const uint64_t before = test::rss_bytes(pid);
+  auto answer = emberd.get("/api/v1/folded?from=-10m");
+  ASSERT_EQ(answer.status, 200) << answer.body.substr(0, 300);
+  ASSERT_GT(answer.body.size(), size_t{16} << 20) << emberd.log();
+  std::this_thread::sleep_for(500ms);  // the answer is sent and freed on the I/O thread
+  const uint64_t after = test::rss_bytes(pid);
+  const uint64_t peak = peak_rss_bytes(pid);
+  std::cout << "emberd RSS: " << (before >> 20) << " MiB before, peak " << (peak >> 20) << " MiB, "
+            << (after >> 20) << " MiB after a " << (answer.body.size() >> 20) << " MiB answer\n";
+  ASSERT_GT(peak, before + (64u << 20)) << "the answer was not large enough to tell";
+  // At most a quarter of what the answer took stays.
+  EXPECT_LT(after, before + (peak - before) / 4);
+}
+
 TEST(Emberd, FullDiskIsDegradedThenRecovers) {
   TempDir dir;
   std::string mnt = dir / "data";

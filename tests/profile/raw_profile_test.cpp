@@ -40,6 +40,31 @@ TEST(RawProfile, AggregatesIdenticalStacks) {
   EXPECT_EQ(seen, 3u);
 }
 
+TEST(RawProfile, OffCpuTimeAddsToTheSameStackAndSurvivesMerge) {
+  RawProfile raw(1);
+  raw.off_cpu = true;
+  ModuleId id = raw.add_module(make_module("/usr/bin/app"));
+  SampleOrigin origin{10, 10, raw.intern("app"), raw.intern("app")};
+  RawFrame stack[] = {{id, 0x1234}};
+  EXPECT_TRUE(raw.add_sample(origin, stack, 1000));
+  EXPECT_TRUE(raw.add(origin, stack, RawStackCounts{0, 0, 700, 50}));
+  RawFrame other[] = {{id, 0x99}};
+  EXPECT_FALSE(raw.add(origin, other, RawStackCounts{0, 0, 400, 0}));  // past the bound of 1
+  EXPECT_EQ(raw.dropped_off_cpu_ns(), 400u);
+  EXPECT_EQ(raw.totals().blocked_ns, 700u);
+  EXPECT_EQ(raw.totals().runnable_ns, 50u);
+  RawProfile merged;
+  merged.merge(raw);
+  EXPECT_TRUE(merged.off_cpu);
+  EXPECT_EQ(merged.dropped_off_cpu_ns(), 400u);
+  merged.for_each_stack([&](const SampleOrigin&, std::span<const RawFrame>, const RawStackCounts& c) {
+    EXPECT_EQ(c.samples, 1u);
+    EXPECT_EQ(c.weight, 1000u);
+    EXPECT_EQ(c.blocked_ns, 700u);
+    EXPECT_EQ(c.runnable_ns, 50u);
+  });
+}
+
 TEST(RawProfile, SameStackDifferentThreadIsSeparate) {
   RawProfile raw;
   ModuleId id = raw.add_module(make_module("/bin/x"));
