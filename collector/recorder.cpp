@@ -100,6 +100,7 @@ Recorder::Impl::Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder>
       unwinder_(std::move(user_unwinder)),
       reorder_(kReorderMaxBytes,
                [this](uint64_t, std::span<const std::byte> bytes) { apply_record(bytes); }),
+      python_(options.python),
       window_(options.max_unique_stacks) {}
 
 // ---------------------------------------------------------------------------------------------
