@@ -231,12 +231,16 @@ class PythonStacks::Impl {
   const PythonOptions options_;
 
  private:
-  enum class State : uint8_t { kReader, kNoPython, kCannotRead };
+  // kStarting: an interpreter sampled before it set up its main thread, attached again at a later
+  // sample (at most kMaxStartingAttempts times).
+  enum class State : uint8_t { kReader, kNoPython, kCannotRead, kStarting };
+  static constexpr uint32_t kMaxStartingAttempts = 200;
   struct Attached {
     State state = State::kNoPython;
     std::unique_ptr<python::ProcessReader> reader;
     std::shared_ptr<const EvalModule> eval;
     uint64_t last_used = 0;
+    uint32_t attempts = 0;
   };
 
   Attached* attach(int32_t pid);
@@ -288,6 +292,8 @@ PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid) {
     const Error& e = reader.error();
     if (e.code() == ErrorCode::kNotFound) {
       p.state = State::kNoPython;
+    } else if (e.code() == ErrorCode::kInterrupted && ++p.attempts < kMaxStartingAttempts) {
+      p.state = State::kStarting;
     } else {
       p.state = State::kCannotRead;
       (e.code() == ErrorCode::kUnsupported ? stats_.unsupported : stats_.attach_failed)++;
@@ -335,7 +341,7 @@ std::vector<PendingFrame> PythonStacks::Impl::spare_vector() {
 void PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
   if (pid <= 0) return;  // the idle task, or a sample without a process
   auto it = processes_.find(pid);
-  Attached* p = it != processes_.end() ? &it->second : attach(pid);
+  Attached* p = it != processes_.end() && it->second.state != State::kStarting ? &it->second : attach(pid);
   if (p->state != State::kReader) return;
   p->last_used = ++clock_;
   const PendingKey key{tid, time};
