@@ -11,6 +11,7 @@ FunctionValues function_values(const profile::Profile& profile, size_t value_ind
   profile::FoldOptions options;
   options.value_index = value_index;
   options.process_root = false;
+  options.python_lines = false;  // a Python function once, whatever line it was running
   out.stacks = profile::fold(profile, options);
   out.values.assign(out.stacks.names.size(), FunctionValue{});
   // seen[id] == stack number + 1 when the function was already counted in this stack, so that

@@ -27,7 +27,8 @@ struct FunctionValues {
 };
 
 // Names stacks with profile::fold (no process-name root, so frames are functions, inlined
-// functions included, named exactly as the flamegraph names them) and sums per function.
+// functions included, named exactly as the flamegraph names them, except that Python functions
+// are "handle (app.py)" without the line) and sums per function.
 FunctionValues function_values(const profile::Profile& profile, size_t value_index);
 
 }  // namespace ember::analysis

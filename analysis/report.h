@@ -10,7 +10,8 @@
 // Functions are grouped by name, and inlined functions are functions of their own, as pprof does.
 // Names come from profile::fold (without the process-name root), so they are exactly the frame
 // names of ember's flamegraphs: kernel functions end in "_[k]", JIT code in "_[j]", and code
-// without symbols is "module+0xOFFSET".
+// without symbols is "module+0xOFFSET". Python functions are "handle (app.py)": the flamegraph's
+// name without the line, so each function is one row whatever line it was running.
 //
 // JSON (format_report_json / to_json), stable field names; shares are fractions (0.4 = 40%),
 // values are in `unit`:

@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/io.h"
+#include "cli/python_summary.h"
 #include "cli/record_output.h"
 #include "cli/stop_signal.h"
 #include "collector/recorder.h"
@@ -38,6 +39,7 @@ struct RecordArgs {
   std::string call_graph = "dwarf";
   uint32_t stack_size = 32768;
   bool no_kernel = false;
+  bool no_python = false;
   bool per_pid = false;
   bool per_thread = false;
   bool full_names = false;
@@ -47,6 +49,9 @@ struct RecordArgs {
   int width = 1200;
   std::optional<std::string> metadata;
   bool quiet = false;
+  bool off_cpu = false;
+  double off_cpu_threshold_us = static_cast<double>(collector::kDefaultOffCpuThresholdNs) / 1000;
+  std::optional<std::string> sample_type;
   Limits limits;
   std::vector<std::string> command;
 };
@@ -125,6 +130,39 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_{};
 };
 
+nlohmann::json off_cpu_json(const collector::OffCpuCounters& c, uint64_t threshold_ns) {
+  return {{"threshold_ns", threshold_ns},
+          {"switch_outs", c.switches.switch_outs},
+          {"switch_ins", c.switches.switch_ins},
+          {"blocks", c.switches.intervals},
+          {"unwound", c.unwound},
+          {"remembered", c.remembered},
+          {"not_unwound", c.not_unwound},
+          {"lost_records", c.lost_records},
+          {"missing_stack", c.switches.missing_stack},
+          {"missing_switch_in", c.switches.missing_switch_in},
+          {"exited_off_cpu", c.switches.exited_off_cpu},
+          {"before_start", c.switches.before_start},
+          {"duplicates", c.switches.duplicates},
+          {"out_of_order", c.switches.out_of_order},
+          {"pending_limit", c.pending_limit},
+          {"stack_copies_dropped_on_arrival", c.compacted}};
+}
+
+void print_off_cpu_summary(const collector::OffCpuCounters& c, const profile::RawProfile& raw) {
+  const auto& t = raw.totals();
+  fmt::print(stderr,
+             "ember: off CPU: {:.3f} s blocked, {:.3f} s runnable; {} switches: {} unwound, {} short "
+             "blocks at a place seen before, {} not unwound, {} switch records lost{}\n",
+             static_cast<double>(t.blocked_ns) * 1e-9, static_cast<double>(t.runnable_ns) * 1e-9,
+             thousands(c.switches.switch_outs), thousands(c.unwound), thousands(c.remembered),
+             thousands(c.not_unwound), thousands(c.lost_records),
+             c.switches.missing_switch_in + c.switches.missing_stack
+                 ? fmt::format(", {} blocks incomplete", thousands(c.switches.missing_switch_in +
+                                                                   c.switches.missing_stack))
+                 : "");
+}
+
 int run_record(RecordArgs& args) {
   // What to record: exactly one of -p, -a, a command.
   int modes = (!args.pids.empty()) + (args.all ? 1 : 0) + (!args.command.empty());
@@ -184,6 +222,13 @@ int run_record(RecordArgs& args) {
   options.call_graph = mode;
   options.stack_size = args.stack_size;
   options.kernel_frames = !args.no_kernel;
+  options.python.enabled = !args.no_python;
+  options.off_cpu = args.off_cpu;
+  options.off_cpu_threshold_ns = static_cast<uint64_t>(std::llround(args.off_cpu_threshold_us * 1000));
+  if (args.sample_type && !args.off_cpu && *args.sample_type != "samples" && *args.sample_type != "cpu") {
+    fail("--sample-type " + *args.sample_type + " needs --off-cpu (without it a recording has samples and cpu)");
+    return kExitUsage;
+  }
 
   install_stop_handlers();
   auto recorder = collector::Recorder::start(target, options);
@@ -240,12 +285,24 @@ int run_record(RecordArgs& args) {
   render_options.fold.per_pid = args.per_pid;
   render_options.fold.per_thread = args.per_thread;
   render_options.fold.inline_frames = !args.no_inline;
+  render_options.sample_type = args.sample_type;
+  if (args.sample_type) {
+    if (auto index = profile.value_index(*args.sample_type); !index) {
+      fail(index.error().message());
+      return kExitUsage;
+    }
+  }
   render_options.svg.title = args.title.value_or("ember: " + describe_target(args, pids));
   render_options.svg.subtitle =
       fmt::format("{} at {} Hz, {} stacks · {} samples in {:.1f} s{}", rec.event_name(),
                   rec.frequency_hz(), mode == collector::CallGraphMode::kDwarf ? "DWARF" : "frame-pointer",
                   thousands(raw.total_samples()), elapsed,
                   stats.lost_samples ? fmt::format(" · {} lost", thousands(stats.lost_samples)) : "");
+  const auto off_cpu = rec.off_cpu_counters();
+  if (off_cpu) {
+    render_options.svg.subtitle += fmt::format(" · wall time: on-CPU and off-CPU ({} switches)",
+                                               thousands(off_cpu->switches.switch_outs));
+  }
   render_options.svg.min_width = args.min_width;
   render_options.svg.width = args.width;
 
@@ -297,6 +354,7 @@ int run_record(RecordArgs& args) {
     for (const collector::StatField& f : collector::collector_stat_fields()) {
       meta["collector"][std::string(f.name)] = stats.*f.member;
     }
+    if (off_cpu) meta["off_cpu"] = off_cpu_json(*off_cpu, options.off_cpu_threshold_ns);
     if (auto status = rec.command_wait_status()) {
       meta["command_status"] = describe_wait_status(*status);
       if (WIFEXITED(*status)) meta["command_exit_code"] = WEXITSTATUS(*status);
@@ -327,7 +385,11 @@ int run_record(RecordArgs& args) {
                    : "",
                wrote.empty() ? "" : "; wrote " + wrote);
   }
-  if (raw.total_samples() == 0) {
+  if (!args.quiet && stats.python_attached > 0) {
+    fmt::print(stderr, "ember: {}\n", python_summary(stats));
+  }
+  if (off_cpu && !args.quiet) print_off_cpu_summary(*off_cpu, raw);
+  if (raw.total_samples() == 0 && !(off_cpu && raw.totals().blocked_ns + raw.totals().runnable_ns > 0)) {
     fail("warning: no samples were recorded (the target may have been idle or exited at once)");
   }
   if (auto status = rec.command_wait_status()) {
@@ -367,6 +429,8 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
                   "Bytes of user stack copied per sample for DWARF unwinding [default: 32768]")
       ->check(CLI::Range(1024u, 65528u));
   cmd->add_flag("--no-kernel", args->no_kernel, "Leave out kernel frames");
+  cmd->add_flag("--no-python", args->no_python,
+                "Do not read Python stacks: CPython processes show the interpreter's native frames only");
   cmd->add_flag("--per-pid", args->per_pid, "Root frame is name-PID instead of the process name");
   cmd->add_flag("--per-thread", args->per_thread, "Add a frame for the thread name under the process");
   cmd->add_flag("--full-names", args->full_names, "Keep C++ parameter lists in function names");
@@ -380,6 +444,18 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
   cmd->add_option("--metadata", args->metadata,
                   "Also write what was recorded (target, event, frequency, duration, samples, lost, host, kernel, start time) as JSON");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary on stderr");
+  cmd->add_flag("--off-cpu", args->off_cpu,
+                "Also record where threads wait off CPU (blocked, or runnable waiting for a CPU): "
+                "folded and SVG outputs show wall time, pprof has every sample type");
+  cmd->add_option("--off-cpu-threshold", args->off_cpu_threshold_us,
+                  fmt::format("A switch-out from a place not seen before is unwound when its block "
+                              "lasts this many microseconds, shorter ones within a budget; 0 unwinds "
+                              "every switch, reusing nothing [default: {}]",
+                              collector::kDefaultOffCpuThresholdNs / 1000))
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--sample-type", args->sample_type,
+                  "What folded and SVG outputs show: samples, cpu; with --off-cpu also wall (the "
+                  "default), off_cpu, blocked, runnable");
   add_limit_options(cmd, args->limits, false);
   // perf's form without "--" works too: the first argument that is not an option starts the command.
   cmd->prefix_command();

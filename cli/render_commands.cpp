@@ -37,7 +37,8 @@ struct ViewArgs {
     cmd->add_flag("--no-inline", no_inline, "Do not show inlined functions as frames of their own");
     cmd->add_flag("--no-process-root", no_process_root, "Do not put the process name at the root");
     cmd->add_option("--sample-type", sample_type,
-                    "Which value of a pprof profile to use, e.g. samples or cpu [default: the pprof default]");
+                    "Which value of a pprof profile to use, e.g. samples or cpu; off-CPU recordings also have "
+                    "wall, off_cpu, blocked and runnable [default: the pprof default]");
     if (!svg_options) return;
     cmd->add_option("--title", title, "Flamegraph title");
     cmd->add_option("--subtitle", subtitle, "Flamegraph subtitle");

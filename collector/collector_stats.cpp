@@ -10,6 +10,9 @@ using S = CollectorStats;
 constexpr StatKind kCounter = StatKind::kCounter;
 constexpr StatKind kGauge = StatKind::kGauge;
 constexpr std::string_view kUnwindFailures = "emberd_unwind_failures_total";
+constexpr std::string_view kPythonUnreadable = "emberd_python_unreadable_interpreters_total";
+constexpr std::string_view kPythonSamples = "emberd_python_samples_total";
+constexpr std::string_view kPythonMisses = "emberd_python_read_misses_total";
 
 constexpr std::array kFields{
     StatField{"samples", kCounter, &S::samples, "Samples recorded."},
@@ -60,6 +63,8 @@ constexpr std::array kFields{
               kUnwindFailures, "dwarf_bad_frame"},
     StatField{"dwarf_frame_pointer_steps", kCounter, &S::dwarf_frame_pointer_steps,
               "Frames without CFI unwound by their frame pointer."},
+    StatField{"dwarf_shim_steps", kCounter, &S::dwarf_shim_steps,
+              "Call shims in anonymous memory stepped over (CPython -X perf trampolines)."},
     StatField{"dwarf_no_registers", kCounter, &S::dwarf_no_registers,
               "User-mode samples without usable user registers.", {}, kUnwindFailures, "dwarf_no_registers"},
     StatField{"unwind_tables", kGauge, &S::unwind_tables, "Per-binary CFI tables held for DWARF unwinding."},
@@ -70,12 +75,66 @@ constexpr std::array kFields{
               "Per-binary CFI tables built from .debug_frame (no .eh_frame)."},
     StatField{"binaries_without_cfi", kCounter, &S::binaries_without_cfi,
               "Binaries that could not be opened or have no usable CFI."},
+    StatField{"python_attached", kCounter, &S::python_attached,
+              "CPython processes whose Python stacks were read (again after exec).", "emberd_python_interpreters_total"},
+    StatField{"python_unsupported", kCounter, &S::python_unsupported, "CPython versions ember cannot read.", {},
+              kPythonUnreadable, "unsupported_version"},
+    StatField{"python_attach_failed", kCounter, &S::python_attach_failed,
+              "CPython processes whose runtime could not be located.", {}, kPythonUnreadable, "attach_failed"},
+    StatField{"python_readers", kGauge, &S::python_readers, "CPython processes with a Python stack reader now."},
+    StatField{"python_readers_evicted", kCounter, &S::python_readers_evicted,
+              "Python stack readers dropped at the reader bound, least recently sampled first."},
+    StatField{"python_merged", kCounter, &S::python_merged, "Samples whose eval-loop frames all got Python frames.",
+              {}, kPythonSamples, "merged"},
+    StatField{"python_merged_below_cut", kCounter, &S::python_merged_below_cut,
+              "Samples with a native stack cut short, Python callers put above the cut.", {}, kPythonSamples,
+              "merged_below_cut"},
+    StatField{"python_stale_fewer", kCounter, &S::python_stale_fewer,
+              "Samples with fewer Python calls than eval-loop frames (read after a return).", {}, kPythonSamples,
+              "stale_fewer_python"},
+    StatField{"python_stale_more", kCounter, &S::python_stale_more,
+              "Samples with more Python calls than eval-loop frames (read after a call).", {}, kPythonSamples,
+              "stale_more_python"},
+    StatField{"python_no_eval_frames", kCounter, &S::python_no_eval_frames,
+              "Samples of CPython processes without the eval loop: kept native.", {}, kPythonSamples,
+              "no_eval_frames"},
+    StatField{"python_not_in_python", kCounter, &S::python_not_in_python,
+              "Samples of threads not running Python: kept native.", {}, kPythonSamples, "not_in_python"},
+    StatField{"python_read_missed", kCounter, &S::python_read_missed,
+              "Samples whose Python stack read raced or failed: kept native.", {}, kPythonSamples, "read_missed"},
+    StatField{"python_not_read", kCounter, &S::python_not_read,
+              "Samples whose Python stack was not read (pending or table bound).", {}, kPythonSamples, "not_read"},
+    StatField{"python_miss_process_gone", kCounter, &S::python_miss_process_gone,
+              "Python stack reads of a process that exited or execed mid-read.", {}, kPythonMisses, "process_gone"},
+    StatField{"python_miss_read_failed", kCounter, &S::python_miss_read_failed,
+              "Python stack reads of memory unmapped or freed under the reader.", {}, kPythonMisses, "read_failed"},
+    StatField{"python_miss_bad_object", kCounter, &S::python_miss_bad_object,
+              "Python stack reads that met a torn or reused object.", {}, kPythonMisses, "bad_object"},
+    StatField{"python_miss_chain_too_long", kCounter, &S::python_miss_chain_too_long,
+              "Python stack reads of a frame chain too long or looping.", {}, kPythonMisses, "chain_too_long"},
+    StatField{"python_miss_stack_changed", kCounter, &S::python_miss_stack_changed,
+              "Python stack reads during which the stack moved twice in a row.", {}, kPythonMisses, "stack_changed"},
+    StatField{"python_stacks_read", kCounter, &S::python_stacks_read, "Python stacks read."},
+    StatField{"python_frames_read", kCounter, &S::python_frames_read, "Python frames read."},
+    StatField{"python_trampolines", kCounter, &S::python_trampolines,
+              "-X perf trampoline frames replaced with their eval-loop frame."},
+    StatField{"python_read_ns", kCounter, &S::python_read_ns, "Seconds spent reading and interning Python stacks.",
+              "emberd_python_read_seconds_total", {}, {}, 1e-9},
 };
 
 constexpr std::array kFamilies{
     StatFamily{kUnwindFailures, kCounter,
                "Stacks that could not be unwound completely, by reason (dwarf_*: DWARF unwinding; "
                "no_mapping counts frames)."},
+    StatFamily{kPythonUnreadable, kCounter,
+               "CPython processes whose stacks stay native: a version ember cannot read, or no runtime found."},
+    StatFamily{kPythonSamples, kCounter,
+               "Samples of CPython processes by how their Python stack was merged with the native one (stale_*: "
+               "read after the stack changed; eval-loop frames without a Python partner stay native).",
+               "outcome"},
+    StatFamily{kPythonMisses, kCounter,
+               "Python stack reads that raced with the target or met damage, by reason (the sample keeps its "
+               "native stack)."},
 };
 
 // Every field has exactly one row: the struct holds only uint64_t fields, as many as rows,

@@ -46,12 +46,38 @@ struct CollectorStats {
   uint64_t dwarf_max_depth = 0;     // the frame limit
   uint64_t dwarf_bad_frame = 0;     // CFI that could not be applied, or an implausible caller
   uint64_t dwarf_frame_pointer_steps = 0;  // frames without CFI unwound by their frame pointer
+  uint64_t dwarf_shim_steps = 0;    // call shims in anonymous memory (CPython -X perf trampolines)
   uint64_t dwarf_no_registers = 0;  // user-mode samples without usable user registers
   uint64_t unwind_tables = 0;       // gauge: per-binary CFI tables held now (shared by processes)
   uint64_t unwind_table_bytes = 0;  // gauge
   uint64_t unwind_tables_loaded = 0;
   uint64_t unwind_tables_from_debug_frame = 0;
   uint64_t binaries_without_cfi = 0;
+
+  // Python frames (PythonStacks): processes attached, how each sample of a CPython process ended
+  // (exactly one of merged ... not_read), why reads missed.
+  uint64_t python_attached = 0;          // readers attached (a process counts again after exec)
+  uint64_t python_unsupported = 0;       // CPython versions ember cannot read (one warning each)
+  uint64_t python_attach_failed = 0;     // CPython found but its runtime could not be located
+  uint64_t python_readers = 0;           // gauge: attached now
+  uint64_t python_readers_evicted = 0;   // past max_readers, least recently sampled first
+  uint64_t python_merged = 0;            // every eval-loop frame replaced by its Python frames
+  uint64_t python_merged_below_cut = 0;  // native stack cut short; Python callers put above the cut
+  uint64_t python_stale_fewer = 0;       // fewer Python calls than native eval frames (read after a return)
+  uint64_t python_stale_more = 0;        // more Python calls than native eval frames (read after a call)
+  uint64_t python_no_eval_frames = 0;    // a whole native stack without the eval loop: kept native
+  uint64_t python_not_in_python = 0;     // the thread was not running Python: kept native
+  uint64_t python_read_missed = 0;       // the read raced or failed (reasons below): kept native
+  uint64_t python_not_read = 0;          // no read for the sample: busy (pending bound) or table full
+  uint64_t python_miss_process_gone = 0;
+  uint64_t python_miss_read_failed = 0;
+  uint64_t python_miss_bad_object = 0;
+  uint64_t python_miss_chain_too_long = 0;
+  uint64_t python_miss_stack_changed = 0;  // the stack moved while it was read, twice in a row
+  uint64_t python_stacks_read = 0;
+  uint64_t python_frames_read = 0;
+  uint64_t python_trampolines = 0;       // -X perf trampoline frames replaced with their eval frame
+  uint64_t python_read_ns = 0;           // time spent reading and interning Python stacks
 
   // Adds every field: the sum of the parts of one collector (recorder + unwinder), or of
   // several collectors' counters (see counters()).
@@ -72,12 +98,14 @@ struct StatField {
   std::string_view metric = {};
   std::string_view family = {};
   std::string_view reason = {};
+  double metric_scale = 1;  // /metrics is in base units: nanosecond counters are shown in seconds
 };
 
 struct StatFamily {
   std::string_view metric;
   StatKind kind;
   std::string_view help;
+  std::string_view label = "reason";  // the label that tells the family's rows apart
 };
 
 // Every field of CollectorStats, once.

@@ -168,6 +168,25 @@ unw_accessors_t g_accessors = {
     find_proc_info, put_unwind_info, get_dyn_info_list_addr, access_mem, access_reg, access_fpreg, resume,
     nullptr /* get_proc_name: names come later, from the symbolizer */};
 
+// The registers a callee preserves (System V x86-64), as the cursor has them for a frame.
+struct CalleeSaved {
+  uint64_t regs[kRegCount] = {};
+  uint32_t valid = 0;  // bit per libunwind register number
+};
+
+CalleeSaved callee_saved(unw_cursor_t& cursor) {
+  CalleeSaved out;
+  for (int reg : {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13, UNW_X86_64_R14,
+                  UNW_X86_64_R15}) {
+    unw_word_t value = 0;
+    if (unw_get_reg(&cursor, reg, &value) == 0) {
+      out.regs[reg] = value;
+      out.valid |= 1u << reg;
+    }
+  }
+  return out;
+}
+
 struct AddressSpaceDeleter {
   void operator()(unw_addr_space_t as) const { unw_destroy_addr_space(as); }
 };
@@ -200,6 +219,7 @@ class DwarfUnwinder::Impl {
 
   const DwarfUnwinderOptions options_;
   UnwindTableCache tables_;
+  bool last_to_root_ = false;
 
  private:
   struct Space {
@@ -223,6 +243,7 @@ class DwarfUnwinder::Impl {
   }
   unw_addr_space_t space_for(const Process& process);
   bool frame_pointer_step(SampleState& st, uint64_t sp, uint64_t rbp);
+  bool shim_step(SampleState& st, const CalleeSaved& saved, uint64_t sp, const Mapping* callee);
 
   std::unordered_map<int32_t, Space> spaces_;
   uint64_t use_clock_ = 0;
@@ -274,6 +295,31 @@ bool DwarfUnwinder::Impl::frame_pointer_step(SampleState& st, uint64_t sp, uint6
   return true;
 }
 
+bool DwarfUnwinder::Impl::shim_step(SampleState& st, const CalleeSaved& saved, uint64_t sp,
+                                    const Mapping* callee) {
+  // A call shim in anonymous memory between two functions of one binary, such as CPython's
+  // -X perf trampolines (3.12+, x86-64: "sub $8,%rsp; call *%rcx; add $8,%rsp; ret", copied into
+  // an anonymous arena, no CFI, rbp untouched): at its return address the caller's return
+  // address is at [sp + 8] and the caller's sp is sp + 16; every other register is the caller's.
+  // Believed only when that return address lies in the binary the shim called into (libpython
+  // calls its trampoline, which calls back into libpython).
+  if (callee == nullptr || !callee->module || callee->module->kind != profile::MappingKind::kFile) return false;
+  uint64_t return_address;
+  if (!st.stack_read(sp + 8, return_address)) {
+    st.note_fault(sp + 8);
+    return false;
+  }
+  const Mapping* caller = st.process->find_mapping(common::ProcessAddress(return_address));
+  if (caller == nullptr || caller->module != callee->module) return false;
+  st.regs_valid = saved.valid | (1u << UNW_X86_64_RIP) | (1u << UNW_X86_64_RSP);
+  for (int reg = 0; reg < kRegCount; ++reg) {
+    if ((saved.valid & (1u << reg)) != 0) st.regs[reg] = saved.regs[reg];
+  }
+  st.regs[UNW_X86_64_RIP] = return_address;
+  st.regs[UNW_X86_64_RSP] = sp + 16;
+  return true;
+}
+
 void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<UnwoundFrame>& out) {
   // Tables are evicted between samples only; libunwind's cached rules may point into them.
   tables_.trim();
@@ -282,6 +328,7 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
     tables_generation_ = tables_.generation();
   }
 
+  last_to_root_ = false;
   const bool user_mode = sample.mode == CpuMode::kUser;
   if (sample.regs_abi != kRegsAbi64 || sample.regs_user.empty() || sample.process == nullptr) {
     // A kernel thread has no user part; a 32-bit process is not unwound by this unwinder.
@@ -330,6 +377,7 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
   bool interrupted = true;
   uint64_t previous_sp = 0;
   size_t frames = 0;
+  const Mapping* callee = nullptr;  // the mapping of the frame below (towards the leaf)
   while (true) {
     unw_word_t ip = 0, sp = 0;
     if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || unw_get_reg(&cursor, UNW_REG_SP, &sp) < 0) {
@@ -338,8 +386,8 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
     }
     // A caller lives above its callee on the stack, and its code lies in some mapping; a frame
     // that breaks either came from CFI or a frame pointer that cannot be right.
-    if (frames > 0 && (sp < previous_sp || ip < kMinCodeAddress ||
-                       st.process->find_mapping(common::ProcessAddress(ip)) == nullptr)) {
+    const Mapping* mapping = st.process->find_mapping(common::ProcessAddress(ip));
+    if (frames > 0 && (sp < previous_sp || ip < kMinCodeAddress || mapping == nullptr)) {
       stats_.dwarf_bad_frame++;
       break;
     }
@@ -352,6 +400,12 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
     }
     unw_word_t rbp = 0;
     const bool have_rbp = unw_get_reg(&cursor, UNW_X86_64_RBP, &rbp) == 0;
+    // Anonymous code has no CFI: its registers are kept before unw_step guesses over them.
+    const bool anonymous = mapping != nullptr && mapping->module &&
+                           (mapping->module->kind == profile::MappingKind::kJit ||
+                            mapping->module->kind == profile::MappingKind::kAnonymous);
+    CalleeSaved saved;
+    if (anonymous) saved = callee_saved(cursor);
     st.no_cfi = false;
     st.fault = Fault::kNone;
     const int step = unw_step(&cursor);
@@ -362,9 +416,17 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
       if (have_rbp && rbp == 0) {
         // The x86-64 ABI marks the outermost frame with rbp = 0 (ld.so's _start has no CFI).
         stats_.dwarf_to_root++;
+        last_to_root_ = true;
         break;
       }
-      if (!have_rbp || !frame_pointer_step(st, sp, rbp)) {
+      // A frame pointer set up right before the call (rbp == sp) is the frame-pointer rule's
+      // case; otherwise a shim is tried first: its rbp is the caller's, anything at all.
+      const bool frame_set_up = have_rbp && rbp == sp;
+      if (anonymous && !frame_set_up && shim_step(st, saved, sp, callee)) {
+        stats_.dwarf_shim_steps++;
+      } else if (have_rbp && frame_pointer_step(st, sp, rbp)) {
+        stats_.dwarf_frame_pointer_steps++;
+      } else {
         if (st.fault == Fault::kStackEnd) {
           stats_.dwarf_stack_end++;
         } else {
@@ -372,16 +434,20 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
         }
         break;
       }
-      stats_.dwarf_frame_pointer_steps++;
+      callee = mapping;
       if (unw_init_remote(&cursor, as, &st) < 0) {
         stats_.dwarf_bad_frame++;
         break;
       }
       continue;
     }
-    if (step > 0) continue;
+    if (step > 0) {
+      callee = mapping;
+      continue;
+    }
     if (step == 0) {
       stats_.dwarf_to_root++;
+      last_to_root_ = true;
     } else if (st.fault == Fault::kStackEnd) {
       stats_.dwarf_stack_end++;
     } else if (st.fault == Fault::kBadMemory) {
@@ -419,6 +485,7 @@ void DwarfUnwinder::unwind_user(const SampleContext& sample, std::vector<Unwound
 }
 
 void DwarfUnwinder::add_stats(CollectorStats& stats) const { impl_->add_stats(stats); }
+bool DwarfUnwinder::last_reached_root() const { return impl_->last_to_root_; }
 
 const UnwindTableCache& DwarfUnwinder::tables() const { return impl_->tables_; }
 UnwindTableCache& DwarfUnwinder::tables() { return impl_->tables_; }

@@ -15,6 +15,8 @@
 // (x86-64 unw_step: RBP-chain heuristics and a return address at [RSP]); ember does not take
 // the guess. It applies the frame-pointer rule itself, checked against the stack copy, and counts
 // each such step (frame_pointer_steps); an unusable frame pointer ends the stack (stopped_no_cfi).
+// Code in anonymous memory between two frames of one binary is first tried as a call shim
+// (CPython's -X perf trampolines keep no frame pointer: return address at [sp + 8]; shim_steps).
 //
 // Each unwind ends in exactly one counted way: at a root (CFI marks the return address
 // undefined: _start, clone3/start_thread; or, without CFI, rbp = 0, the ABI's outermost-frame
@@ -57,6 +59,7 @@ class DwarfUnwinder final : public UserUnwinder {
   PerfSampleNeeds needs() const override;
   void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) override;
   void add_stats(CollectorStats& stats) const override;
+  bool last_reached_root() const override;
 
   const UnwindTableCache& tables() const;
   UnwindTableCache& tables();  // tests put prepared tables in

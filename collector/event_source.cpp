@@ -42,13 +42,23 @@ perf_event_attr make_attr(const EventSpec& spec) {
   attr.disabled = spec.start_disabled ? 1 : 0;
   attr.inherit = spec.inherit ? 1 : 0;
   attr.enable_on_exec = spec.enable_on_exec ? 1 : 0;
-  // Side-band records that keep the process table current.
-  attr.mmap = 1;
-  attr.mmap2 = 1;
-  attr.comm = 1;
-  attr.comm_exec = 1;
-  attr.task = 1;
-  attr.build_id = spec.build_id ? 1 : 0;
+  if (spec.context_switches) {
+    // A sample at every switch-out, taken in the leaving task (its kernel stack is at schedule()
+    // and its user registers are those saved at kernel entry), plus SWITCH records in and out.
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+    attr.freq = 0;
+    attr.sample_period = 1;
+    attr.context_switch = 1;
+  } else {
+    // Side-band records that keep the process table current.
+    attr.mmap = 1;
+    attr.mmap2 = 1;
+    attr.comm = 1;
+    attr.comm_exec = 1;
+    attr.task = 1;
+    attr.build_id = spec.build_id ? 1 : 0;
+  }
   attr.exclude_hv = 1;
   if (!spec.kernel_frames) {
     attr.exclude_kernel = 1;

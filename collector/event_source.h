@@ -21,6 +21,11 @@ namespace ember::collector {
 
 struct EventSpec {
   bool hardware_cycles = true;  // else software cpu-clock
+  // --off-cpu: the context-switches software event instead, sampled at every switch-out (with
+  // the same callchain, registers and stack copy as CPU samples) and with attr.context_switch
+  // (SWITCH records: switch-in times and the preempted flag). No MMAP/COMM/TASK side-band: the
+  // CPU events deliver those.
+  bool context_switches = false;
   uint32_t frequency_hz = 999;
   bool kernel_frames = true;
   bool build_id = true;  // attr.build_id: MMAP2 records carry build-ids (Linux 5.12+)
@@ -30,9 +35,11 @@ struct EventSpec {
   bool inherit = false;
   bool enable_on_exec = false;
   bool start_disabled = true;
-  uint32_t wakeup_bytes = 0;  // wake a poller when this much is in the ring
+  uint32_t wakeup_bytes = 0;  // wake a poller when this much is in the ring; 0: at every sample
 
-  std::string name() const { return hardware_cycles ? "cycles" : "cpu-clock"; }
+  std::string name() const {
+    return context_switches ? "context-switches" : hardware_cycles ? "cycles" : "cpu-clock";
+  }
   // The sample layout these events produce (for the decoder).
   SampleFormat sample_format() const;
 };

@@ -17,6 +17,10 @@ static_assert(static_cast<uint32_t>(RecordType::kFork) == PERF_RECORD_FORK);
 static_assert(static_cast<uint32_t>(RecordType::kSample) == PERF_RECORD_SAMPLE);
 static_assert(static_cast<uint32_t>(RecordType::kMmap2) == PERF_RECORD_MMAP2);
 static_assert(static_cast<uint32_t>(RecordType::kLostSamples) == PERF_RECORD_LOST_SAMPLES);
+static_assert(static_cast<uint32_t>(RecordType::kSwitch) == PERF_RECORD_SWITCH);
+static_assert(static_cast<uint32_t>(RecordType::kSwitchCpuWide) == PERF_RECORD_SWITCH_CPU_WIDE);
+static_assert(kMiscSwitchOut == PERF_RECORD_MISC_SWITCH_OUT &&
+              kMiscSwitchOutPreempt == PERF_RECORD_MISC_SWITCH_OUT_PREEMPT);
 static_assert(kSampleIp == PERF_SAMPLE_IP && kSampleTid == PERF_SAMPLE_TID &&
               kSampleTime == PERF_SAMPLE_TIME && kSampleAddr == PERF_SAMPLE_ADDR &&
               kSampleId == PERF_SAMPLE_ID && kSampleCpu == PERF_SAMPLE_CPU &&
@@ -368,7 +372,9 @@ std::expected<Record, DecodeError> decode_record(std::span<const std::byte> byte
     case RecordType::kLost:
     case RecordType::kLostSamples:
     case RecordType::kThrottle:
-    case RecordType::kUnthrottle: break;
+    case RecordType::kUnthrottle:
+    case RecordType::kSwitch:
+    case RecordType::kSwitchCpuWide: break;
     default:
       rec.body = UnknownRecord{h.type};
       return rec;
@@ -449,6 +455,24 @@ std::expected<Record, DecodeError> decode_record(std::span<const std::byte> byte
         t.id = c.u64();
         t.stream_id = c.u64();
         return t;
+      });
+      if (!r) return std::unexpected(r.error());
+      rec.body = *r;
+      return rec;
+    }
+    case RecordType::kSwitch:
+    case RecordType::kSwitchCpuWide: {
+      const bool wide = type == RecordType::kSwitchCpuWide;
+      auto r = exact(body, wide ? 8 : 0, [&](Cursor& c) {
+        SwitchRecord w;
+        w.sid = sid;
+        w.out = (h.misc & kMiscSwitchOut) != 0;
+        w.preempted = w.out && (h.misc & kMiscSwitchOutPreempt) != 0;
+        if (wide) {
+          w.other_pid = static_cast<int32_t>(c.u32());
+          w.other_tid = static_cast<int32_t>(c.u32());
+        }
+        return w;
       });
       if (!r) return std::unexpected(r.error());
       rec.body = *r;

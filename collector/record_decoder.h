@@ -28,6 +28,8 @@ enum class RecordType : uint32_t {
   kSample = 9,
   kMmap2 = 10,
   kLostSamples = 13,
+  kSwitch = 14,         // attr.context_switch on a per-task event: this task in or out
+  kSwitchCpuWide = 15,  // the same on a per-CPU event, naming the other task
 };
 
 // PERF_SAMPLE_* bits the decoder understands. Others are refused by SampleFormat::validate.
@@ -50,6 +52,8 @@ inline constexpr uint16_t kMiscKernel = 1;
 inline constexpr uint16_t kMiscUser = 2;
 inline constexpr uint16_t kMiscCommExec = 1u << 13;
 inline constexpr uint16_t kMiscMmapBuildId = 1u << 14;
+inline constexpr uint16_t kMiscSwitchOut = 1u << 13;
+inline constexpr uint16_t kMiscSwitchOutPreempt = 1u << 14;  // switched out while runnable
 
 // PERF_CONTEXT_* markers inside a callchain: every value at or above kContextMax is a marker.
 inline constexpr uint64_t kContextKernel = static_cast<uint64_t>(-128);
@@ -176,12 +180,21 @@ struct ThrottleRecord {
   uint64_t stream_id = 0;
 };
 
+// SWITCH / SWITCH_CPU_WIDE: the task of the sample_id went off (out) or onto (in) a CPU.
+struct SwitchRecord {
+  SampleId sid;
+  bool out = false;
+  bool preempted = false;  // out while runnable (PERF_RECORD_MISC_SWITCH_OUT_PREEMPT)
+  int32_t other_pid = -1;  // SWITCH_CPU_WIDE: the next (out) or previous (in) task
+  int32_t other_tid = -1;
+};
+
 struct UnknownRecord {
   uint32_t type = 0;
 };
 
 using RecordBody = std::variant<SampleRecord, MmapRecord, CommRecord, TaskRecord, LostRecord,
-                                LostSamplesRecord, ThrottleRecord, UnknownRecord>;
+                                LostSamplesRecord, ThrottleRecord, SwitchRecord, UnknownRecord>;
 
 struct Record {
   uint32_t type = 0;

@@ -1,5 +1,7 @@
 #include "collector/recorder.h"
 
+#include "collector/recorder_impl.h"
+
 #include <fmt/format.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <unordered_set>
 
 #include "collector/command_launcher.h"
 #include "collector/event_source.h"
@@ -38,6 +41,9 @@ constexpr size_t kReorderMaxBytes = 64u << 20;
 constexpr size_t kFramePointerRingBytes = 512u << 10;
 constexpr size_t kDwarfRingBytes = 8u << 20;
 constexpr size_t kMaxDefaultRingBytes = 16u << 20;
+// --off-cpu's switch rings: ~8,000 switch-outs with their 8 KiB stack copies, 160 ms at 50,000
+// switches/s, so that a poller kept waiting by a busy machine loses none.
+constexpr size_t kMaxSwitchRingBytes = 64u << 20;
 // A frame-pointer sample with a deep stack is a few hundred bytes.
 constexpr size_t kFramePointerSampleBytes = 512;
 constexpr size_t kMinRingPages = 4;
@@ -86,106 +92,16 @@ size_t round_ring_bytes(size_t requested) {
 
 }  // namespace
 
-class Recorder::Impl {
- public:
-  Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder, size_t max_held_files)
-      : options_(options),
-        modules_(ProcFs(), max_held_files),
-        processes_(ProcFs(), modules_, options.max_processes, options.process_filter),
-        unwinder_(std::move(user_unwinder)),
-        reorder_(kReorderMaxBytes,
-                 [this](const Record& record) { apply_record(record); }),
-        window_(options.max_unique_stacks) {}
-
-  ~Impl() { stop(); }
-
-  Result<void> open(const Target& target);
-  Result<bool> poll(std::chrono::milliseconds timeout);
-  void stop();
-  profile::RawProfile take_profile();
-  const CollectorStats& stats();
-
-  std::string event_name_;
-  std::string event_note_;
-  std::vector<std::string> warnings_;
-  std::optional<LaunchedCommand> command_;
-
-  uint32_t frequency_hz() const { return spec_.frequency_hz; }
-
- private:
-  struct Event {
-    common::UniqueFd fd;
-    int cpu_index = 0;
-    int32_t tid = -1;  // the thread it was opened for; -1 for per-CPU events
-  };
-  struct Watched {
-    int32_t pid = 0;
-    common::UniqueFd pidfd;
-    bool exited = false;
-  };
-
-  [[nodiscard]] Result<void> open_system_wide();
-  [[nodiscard]] Result<void> open_pids(const std::vector<int32_t>& pids);
-  [[nodiscard]] Result<void> open_command(const std::vector<std::string>& argv);
-  // Opens one event (disabled), and maps it as its CPU's ring or redirects it into that ring.
-  // The error is the errno, so each mode can explain it in its own words.
-  [[nodiscard]] std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
-  [[nodiscard]] Result<void> add_ring(Event& event);
-  Error pid_open_error(int32_t pid, int err) const;
-
-  // Reads until the rings are empty or, when deadline_ns is not 0, the deadline has passed.
-  // Returns the time up to which records may be applied: everything still in a ring is later.
-  uint64_t read_rings(uint64_t deadline_ns);
-  void on_raw_record(std::span<const std::byte> bytes);
-  void apply_record(const Record& rec);
-  void on_sample(const SampleRecord& s);
-  void note_main_module();
-  bool targets_ended();
-  void drain();
-
-  size_t default_ring_bytes() const;
-  profile::ModuleId module_id(const Mapping& m);
-  profile::ModuleId kernel_module_id();
-  void start_window();
-
-  RecordOptions options_;
-  EventSpec spec_;
-  SampleFormat format_;
-  std::vector<int> cpus_;
-  size_t ring_bytes_ = 0;
-  bool rings_shrunk_ = false;
-  uint64_t last_record_time_ = 0;  // of the last record queued, while reading a ring
-  std::vector<Event> events_;
-  std::vector<std::optional<MappedRing>> rings_;  // per CPU index
-  std::vector<size_t> ring_owner_;                // per CPU index: index into events_
-  common::UniqueFd epoll_;
-  std::vector<Watched> watched_;
-
-  ModuleCache modules_;
-  ProcessTable processes_;
-  Unwinder unwinder_;
-  ReorderQueue reorder_;
-
-  profile::RawProfile window_;
-  uint64_t generation_ = 1;
-  uint64_t kernel_generation_ = 0;
-  profile::ModuleId kernel_id_;
-  int64_t window_start_wall_ns_ = 0;
-  int64_t period_ns_ = 0;
-  int32_t main_pid_ = 0;
-  std::shared_ptr<const profile::Module> main_module_;
-
-  // -p: a thread may be covered by two events; its samples are kept from one (see ThreadDedup).
-  bool dedupe_ = false;
-  ThreadDedup dedup_;
-
-  CollectorStats stats_;     // what the recorder counts itself
-  CollectorStats reported_;  // stats_ and its parts' stats, as of the last stats()
-  bool stopped_ = false;
-  bool finished_ = false;
-  std::vector<UnwoundFrame> frames_;
-  std::vector<profile::RawFrame> raw_frames_;
-};
+Recorder::Impl::Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder,
+                     size_t max_held_files)
+    : options_(options),
+      modules_(ProcFs(), max_held_files),
+      processes_(ProcFs(), modules_, options.max_processes, options.process_filter),
+      unwinder_(std::move(user_unwinder)),
+      reorder_(kReorderMaxBytes,
+               [this](const Record& rec, std::span<const std::byte> bytes) { apply_record(rec, bytes); }),
+      python_(options.python),
+      window_(options.max_unique_stacks) {}
 
 // ---------------------------------------------------------------------------------------------
 // Opening
@@ -201,14 +117,17 @@ std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, in
     format_ = spec_.sample_format();
   }
   events_.push_back(Event{std::move(*fd), cpu_index, tid});
-  return events_.size() - 1;
+  const size_t index = events_.size() - 1;
+  if (options_.off_cpu && !off_cpu_refused_) open_switch_event(pid, cpu_index, tid);
+  return index;
 }
 
 Result<void> Recorder::Impl::add_ring(Event& event) {
   const size_t index = static_cast<size_t>(&event - events_.data());
-  auto& ring = rings_[event.cpu_index];
+  auto& ring = (event.switches ? switch_rings_ : rings_)[event.cpu_index];
+  auto& owner = (event.switches ? switch_ring_owner_ : ring_owner_)[event.cpu_index];
   if (ring) {
-    if (auto r = redirect_output(event.fd, events_[ring_owner_[event.cpu_index]].fd); !r) {
+    if (auto r = redirect_output(event.fd, events_[owner].fd); !r) {
       return std::unexpected(r.error().with_context(fmt::format("CPU {}", cpus_[event.cpu_index])));
     }
     return {};
@@ -217,15 +136,16 @@ Result<void> Recorder::Impl::add_ring(Event& event) {
   // without CAP_IPC_LOCK: shrink rather than fail.
   const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   for (;;) {
-    auto mapped = MappedRing::map(event.fd, ring_bytes_);
+    size_t& bytes = event.switches ? switch_ring_bytes_ : ring_bytes_;
+    auto mapped = MappedRing::map(event.fd, bytes);
     if (mapped) {
       ring.emplace(std::move(*mapped));
-      ring_owner_[event.cpu_index] = index;
+      owner = index;
       return {};
     }
     int err = mapped.error().sys_errno();
-    if ((err == EPERM || err == ENOMEM) && ring_bytes_ > kMinRingPages * page) {
-      ring_bytes_ /= 2;
+    if ((err == EPERM || err == ENOMEM) && bytes > kMinRingPages * page) {
+      bytes /= 2;
       rings_shrunk_ = true;  // said once, at the end of open()
       continue;
     }
@@ -406,6 +326,8 @@ Result<void> Recorder::Impl::open(const Target& target) {
   cpus_ = std::move(*cpus);
   rings_.resize(cpus_.size());
   ring_owner_.resize(cpus_.size());
+  switch_rings_.resize(cpus_.size());
+  switch_ring_owner_.resize(cpus_.size());
 
   spec_.frequency_hz = options_.frequency_hz;
   const uint32_t max_rate = max_sample_rate();
@@ -420,8 +342,15 @@ Result<void> Recorder::Impl::open(const Target& target) {
   spec_.needs = unwinder_.needs();
   ring_bytes_ = round_ring_bytes(options_.buffer_bytes_per_cpu != 0 ? options_.buffer_bytes_per_cpu
                                                                     : default_ring_bytes());
-  // Wake the poller when a quarter of the ring is used: room to spare before it overflows.
-  spec_.wakeup_bytes = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
+  // Wake the poller when a quarter of the ring is used: room to spare before it overflows. With
+  // Python frames, at every sample instead: the Python stack is read when the sample is read,
+  // and a poller that wakes once per ~60 DWARF samples would read them all milliseconds late,
+  // in one burst, nearly the same Python stack for each.
+  spec_.wakeup_bytes = options_.python.enabled
+                           ? 0
+                           : static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
+  // Switch events come in bursts of thousands a second, each with a stack copy: more room.
+  switch_ring_bytes_ = round_ring_bytes(std::min<size_t>(8 * ring_bytes_, kMaxSwitchRingBytes));
 
   {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -458,6 +387,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   }
   period_ns_ = static_cast<int64_t>(1'000'000'000ull / spec_.frequency_hz);
   if (spec_.hardware_cycles && event_note_.empty()) event_note_ = "hardware cycles event";
+  if (off_cpu_) start_off_cpu(target);
   for (const std::string& w : warnings_) spdlog::warn("{}", w);
   start_window();
   return {};
@@ -471,8 +401,10 @@ uint64_t Recorder::Impl::read_rings(uint64_t deadline_ns) {
   for (bool more = true; more;) {
     more = false;
     safe_until = UINT64_MAX;
-    for (auto& ring : rings_) {
+    for (auto* set : {&rings_, &switch_rings_})
+    for (auto& ring : *set) {
       if (!ring) continue;
+      reading_switch_ring_ = set == &switch_rings_;
       last_record_time_ = 0;
       RingReadStats s = ring->reader().read(
           [this](std::span<const std::byte> bytes) { on_raw_record(bytes); }, kReadChunkBytes);
@@ -498,7 +430,11 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
   }
   // Loss and throttling are counted as they arrive; they need no ordering.
   if (const auto* lost = std::get_if<LostRecord>(&rec->body)) {
-    stats_.lost_samples += lost->lost;
+    if (reading_switch_ring_ && off_cpu_) {
+      off_cpu_->count_lost(lost->lost);
+    } else {
+      stats_.lost_samples += lost->lost;
+    }
     return;
   }
   if (const auto* lost = std::get_if<LostSamplesRecord>(&rec->body)) {
@@ -514,15 +450,54 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     return;
   }
   last_record_time_ = rec->time();
+  if (const auto* s = std::get_if<SampleRecord>(&rec->body); s && off_cpu_ && switch_ids_.contains(s->sid.id)) {
+    // Most switch-outs need no stack copy (see off_cpu_stacks.h): the shorter record is decoded
+    // again, since the queued record's views must point into the bytes it is queued with.
+    const std::span<const std::byte> compact = off_cpu_->compact(*s, bytes);
+    if (compact.data() != bytes.data()) {
+      auto shorter = decode_record(compact, format_);
+      if (!shorter) {
+        stats_.malformed_records++;
+        return;
+      }
+      reorder_.push(*shorter, compact);
+      return;
+    }
+  } else {
+    note_for_python(*rec);  // CPU samples, mmaps, execs, exits: the Python side reads now
+  }
   reorder_.push(*rec, bytes);
 }
 
-void Recorder::Impl::apply_record(const Record& rec) {
+void Recorder::Impl::note_for_python(const Record& rec) {
+  if (!python_.enabled()) return;
+  if (const auto* s = std::get_if<SampleRecord>(&rec.body)) {
+    // Now, not in time order: the thread keeps running, its Python stack changes.
+    const Process* p = processes_.find(s->sid.pid);
+    if (p == nullptr || p->recorded()) python_.on_sample_read(s->sid.pid, s->sid.tid, s->sid.time);
+  } else if (const auto* m = std::get_if<MmapRecord>(&rec.body)) {
+    python_.on_mmap(m->pid, m->filename);
+  } else if (const auto* c = std::get_if<CommRecord>(&rec.body)) {
+    if (c->exec) python_.on_exec(c->pid);
+  } else if (const auto* t = std::get_if<TaskRecord>(&rec.body)) {
+    if (t->exit && t->pid == t->tid) python_.on_exit(t->pid);
+  }
+}
+
+void Recorder::Impl::apply_record(const Record& rec, std::span<const std::byte> bytes) {
   std::visit(
-      [this](const auto& r) {
+      [this, bytes](const auto& r) {
         using T = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<T, SampleRecord>) {
-          on_sample(r);
+          if (switch_ids_.contains(r.sid.id)) {
+            if (off_cpu_ && (!dedupe_ || dedup_.accept(r.sid.id, r.sid.tid))) {
+              off_cpu_->on_switch_out_sample(r, bytes);
+            }
+          } else {
+            on_sample(r);
+          }
+        } else if constexpr (std::is_same_v<T, SwitchRecord>) {
+          if (off_cpu_) off_cpu_->on_switch(r);
         } else if constexpr (std::is_same_v<T, MmapRecord>) {
           processes_.on_mmap(r);
           if (r.pid == main_pid_ && !main_module_) note_main_module();
@@ -530,6 +505,7 @@ void Recorder::Impl::apply_record(const Record& rec) {
           processes_.on_comm(r);
         } else if constexpr (std::is_same_v<T, TaskRecord>) {
           if (r.exit) {
+            if (off_cpu_) off_cpu_->on_exit(r.pid, r.tid, r.time);
             if (r.pid == main_pid_ && !main_module_) note_main_module();
             processes_.on_exit(r);
             if (dedupe_) dedup_.exited(r.tid);
@@ -547,6 +523,14 @@ profile::ModuleId Recorder::Impl::module_id(const Mapping& m) {
     m.window_generation = generation_;
   }
   return m.window_module;
+}
+
+profile::ModuleId Recorder::Impl::python_module_id() {
+  if (python_generation_ != generation_) {
+    python_id_ = window_.add_module(python_module_);
+    python_generation_ = generation_;
+  }
+  return python_id_;
 }
 
 profile::ModuleId Recorder::Impl::kernel_module_id() {
@@ -568,8 +552,19 @@ void Recorder::Impl::on_sample(const SampleRecord& s) {
     return;
   }
   if (process.unknown()) stats_.samples_without_process++;
-  const Thread& thread = processes_.thread(process, s.sid.tid);
+  unwind_sample(s, process, frames_);
+  // cpu-clock's period is the nanoseconds since the last sample; a cycles period is in cycles,
+  // so each sample stands for the nominal period.
+  const uint64_t weight = spec_.hardware_cycles ? static_cast<uint64_t>(period_ns_) : s.period;
+  if (add_stack(process, s.sid.tid, frames_, profile::RawStackCounts{1, weight}, s.sid.time)) {
+    stats_.samples++;
+  } else {
+    stats_.dropped_samples++;
+  }
+}
 
+void Recorder::Impl::unwind_sample(const SampleRecord& s, const Process& process,
+                                   std::vector<UnwoundFrame>& out) {
   SampleContext ctx;
   ctx.pid = s.sid.pid;
   ctx.tid = s.sid.tid;
@@ -581,13 +576,17 @@ void Recorder::Impl::on_sample(const SampleRecord& s) {
   ctx.regs_user = s.regs_user;
   ctx.stack_user = s.stack_user;
   ctx.stack_user_dynamic_size = s.stack_user_dynamic_size;
-  unwinder_.unwind(ctx, s, frames_);
+  unwinder_.unwind(ctx, s, out);
   if (ctx.kernel_callchain.size() + ctx.user_callchain.size() >= spec_.max_stack) {
     stats_.stacks_at_depth_limit++;
   }
+}
 
+bool Recorder::Impl::add_stack(Process& process, int32_t tid, std::span<const UnwoundFrame> frames,
+                               const profile::RawStackCounts& counts, uint64_t python_time) {
+  const Thread& thread = processes_.thread(process, tid);
   raw_frames_.clear();
-  for (const UnwoundFrame& f : frames_) {
+  for (const UnwoundFrame& f : frames) {
     // A return address points after the call; step back into the call instruction so the
     // frame names the call's line (pprof's convention). Interrupted addresses stay exact.
     const uint64_t address = f.interrupted ? f.address.value() : f.address.value() - 1;
@@ -603,10 +602,18 @@ void Recorder::Impl::on_sample(const SampleRecord& s) {
     }
     raw_frames_.push_back(profile::RawFrame{module_id(*m), m->frame_offset(common::ProcessAddress(address))});
   }
+  if (python_time != 0 && python_.enabled()) {
+    python_.merge(process, tid, python_time, unwinder_.last_reached_root(), window_, generation_,
+                  python_module_id(), raw_frames_);
+  }
+  return add_raw_stack(process, thread, tid, counts);
+}
 
+bool Recorder::Impl::add_raw_stack(Process& process, const Thread& thread, int32_t tid,
+                                   const profile::RawStackCounts& counts) {
   profile::SampleOrigin origin;
-  origin.pid = s.sid.pid;
-  origin.tid = s.sid.tid;
+  origin.pid = process.pid();
+  origin.tid = tid;
   if (process.window_generation != generation_) {
     process.window_comm = window_.intern(process.comm());
     process.window_generation = generation_;
@@ -617,14 +624,7 @@ void Recorder::Impl::on_sample(const SampleRecord& s) {
   }
   origin.comm = process.window_comm;
   origin.thread_comm = thread.window_comm;
-  // cpu-clock's period is the nanoseconds since the last sample; a cycles period is in cycles,
-  // so each sample stands for the nominal period.
-  const uint64_t weight = spec_.hardware_cycles ? static_cast<uint64_t>(period_ns_) : s.period;
-  if (window_.add_sample(origin, raw_frames_, weight)) {
-    stats_.samples++;
-  } else {
-    stats_.dropped_samples++;
-  }
+  return window_.add(origin, raw_frames_, counts);
 }
 
 void Recorder::Impl::note_main_module() {
@@ -652,6 +652,7 @@ bool Recorder::Impl::targets_ended() {
 void Recorder::Impl::drain() {
   read_rings(0);
   reorder_.flush_all();
+  python_.expire(UINT64_MAX);
 }
 
 Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
@@ -678,7 +679,11 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
     finished_ = true;
     return false;
   }
-  if (round_start > kReorderDelayNs) reorder_.flush_until(std::min(round_start - kReorderDelayNs, unread_after));
+  if (round_start > kReorderDelayNs) {
+    const uint64_t applied_until = std::min(round_start - kReorderDelayNs, unread_after);
+    reorder_.flush_until(applied_until);
+    python_.expire(applied_until);  // reads whose sample was filtered, deduplicated or lost
+  }
   return true;
 }
 
@@ -688,6 +693,7 @@ void Recorder::Impl::stop() {
   for (const Event& e : events_) disable_event(e.fd);
   if (!finished_) drain();
   finished_ = true;
+  if (off_cpu_) off_cpu_->finish(now_ns(CLOCK_MONOTONIC));
   if (command_ && !command_->reaped()) command_->terminate(std::chrono::milliseconds(5000));
   // Nothing more will be read: give the rings and fds back.
   rings_.clear();
@@ -704,7 +710,9 @@ void Recorder::Impl::start_window() {
 
 profile::RawProfile Recorder::Impl::take_profile() {
   note_main_module();
+  if (off_cpu_ && !stopped_) off_cpu_->flush(now_ns(CLOCK_MONOTONIC));
   profile::RawProfile out = std::move(window_);
+  out.off_cpu = off_cpu_ != nullptr;
   out.start_time_ns = window_start_wall_ns_;
   out.end_time_ns = static_cast<int64_t>(now_ns(CLOCK_REALTIME));
   out.period_ns = period_ns_;
@@ -726,6 +734,7 @@ profile::RawProfile Recorder::Impl::take_profile() {
 const CollectorStats& Recorder::Impl::stats() {
   reported_ = stats_;
   reported_ += unwinder_.stats();
+  python_.add_stats(reported_);
   reported_.out_of_order_records = reorder_.stats().out_of_order;
   reported_.forced_reorder_flushes = reorder_.stats().forced_flushes;
   reported_.processes_evicted = processes_.stats().evicted;
@@ -763,6 +772,7 @@ Result<bool> Recorder::poll(std::chrono::milliseconds timeout) { return impl_->p
 void Recorder::stop() { impl_->stop(); }
 profile::RawProfile Recorder::take_profile() { return impl_->take_profile(); }
 const CollectorStats& Recorder::stats() const { return impl_->stats(); }
+std::optional<OffCpuCounters> Recorder::off_cpu_counters() const { return impl_->off_cpu_counters(); }
 std::optional<int> Recorder::command_wait_status() const {
   return impl_->command_ ? impl_->command_->wait_status() : std::nullopt;
 }

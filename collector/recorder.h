@@ -21,7 +21,9 @@
 
 #include "collector/call_graph.h"
 #include "collector/collector_stats.h"
+#include "collector/off_cpu_stacks.h"
 #include "collector/process_info.h"
+#include "collector/python_stacks.h"
 #include "common/error.h"
 #include "profile/raw_profile.h"
 
@@ -50,8 +52,14 @@ struct RecordOptions {
   size_t buffer_bytes_per_cpu = 0;  // ring size; 0: chosen by call-graph mode
   size_t max_unique_stacks = 1 << 20;  // per window; past it samples are counted as dropped
   size_t max_processes = 32768;        // process-table bound (churn must not grow memory)
+  // --off-cpu: also the time threads spend off CPU, blocked or waiting for one (context-switch
+  // events; see off_cpu_stacks.h). When the kernel refuses them, a warning and CPU samples only.
+  bool off_cpu = false;
+  uint64_t off_cpu_threshold_ns = kDefaultOffCpuThresholdNs;
   // Records only the processes it accepts; asked when a process is first seen and after exec.
   std::function<bool(const ProcessInfo&)> process_filter;
+  // Python frames in the stacks of CPython processes (see python_stacks.h); --no-python: false.
+  PythonOptions python;
 };
 
 class Recorder {
@@ -85,6 +93,8 @@ class Recorder {
   // new window starts.
   profile::RawProfile take_profile();
   const CollectorStats& stats() const;
+  // With --off-cpu, while switch events are recorded: what happened to them.
+  std::optional<OffCpuCounters> off_cpu_counters() const;
   // The launched command's wait status once reaped (see <sys/wait.h> WIFEXITED etc.).
   std::optional<int> command_wait_status() const;
   // The launched command's pid (0 when not launching).

@@ -74,8 +74,9 @@ void ReorderQueue::flush_count(size_t count, uint64_t new_last_flush) {
   }
   for (size_t i = 0; i < count; ++i) {
     Entry& e = batch[i];
-    rebase(e.record, e.origin, reinterpret_cast<const std::byte*>(old_arena.data() + e.offset));
-    sink_(e.record);
+    const auto* copy = reinterpret_cast<const std::byte*>(old_arena.data() + e.offset);
+    rebase(e.record, e.origin, copy);
+    sink_(e.record, std::span(copy, e.size));
   }
   spare_arena_ = std::move(old_arena);
   spare_entries_ = std::move(batch);

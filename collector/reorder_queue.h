@@ -28,8 +28,8 @@ struct ReorderStats {
 
 class ReorderQueue {
  public:
-  // The record's views point into the queue's copy of its bytes, valid during the call.
-  using Sink = std::function<void(const Record& record)>;
+  // The record's views point into the queue's copy of its bytes, `bytes`, valid during the call.
+  using Sink = std::function<void(const Record& record, std::span<const std::byte> bytes)>;
 
   ReorderQueue(size_t max_bytes, Sink sink) : max_bytes_(max_bytes), sink_(std::move(sink)) {}
 

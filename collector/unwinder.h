@@ -66,6 +66,9 @@ class UserUnwinder {
   virtual void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) = 0;
   // Adds the unwinder's own counters (the unwinding fields of CollectorStats).
   virtual void add_stats(CollectorStats& stats) const { (void)stats; }
+  // Whether the last unwind_user() reached the outermost frame rather than stopping early (end
+  // of the stack copy, no CFI, ...). The Python merge pairs frames from the root only then.
+  virtual bool last_reached_root() const { return true; }
 };
 
 // The user part of the kernel's frame-pointer walk.
@@ -97,6 +100,8 @@ class Unwinder {
   PerfSampleNeeds needs() const { return user_->needs(); }
   // Fills `out` (cleared first) with the sample's frames, leaf first: kernel, then user.
   void unwind(SampleContext& sample, const SampleRecord& record, std::vector<UnwoundFrame>& out);
+  // After unwind(): the user part reached the outermost frame (see UserUnwinder).
+  bool last_reached_root() const { return user_->last_reached_root(); }
   CollectorStats stats() const;
 
  private:

@@ -111,10 +111,10 @@ HttpResponse Api::handle(const HttpRequest& request) {
 
 HttpResponse Api::profile_answer(std::string_view kind, const Params& p, const QueryControl& control) {
   Result<void> allowed =
-      kind == "svg"      ? p.allow({"from", "to", "pid", "comm", "label", "title", "width", "per_pid", "per_thread"})
-      : kind == "folded" ? p.allow({"from", "to", "pid", "comm", "label", "per_pid", "per_thread"})
-      : kind == "report" ? p.allow({"from", "to", "pid", "comm", "label", "top"})
-                         : p.allow({"from", "to", "pid", "comm", "label"});
+      kind == "svg"      ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "title", "width", "per_pid", "per_thread"})
+      : kind == "folded" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "per_pid", "per_thread"})
+      : kind == "report" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "top"})
+                         : p.allow({"from", "to", "pid", "comm", "label", "sample_type"});
   if (!allowed) return bad_request(allowed.error().message());
   auto range = parse_range(p, "from", "to", "-1h", unix_now_ns(), max_range());
   if (!range) return bad_request(range.error().message());
@@ -132,10 +132,20 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p, const Q
   if (!title) return bad_request(title.error().message());
   auto width = optional_int(p, "width", 200, 10000);
   if (!width) return bad_request(width.error().message());
+  auto sample_type = p.one("sample_type");
+  if (!sample_type) return bad_request(sample_type.error().message());
 
   auto merged = queries_.profile(*range, *filter, control);
   if (!merged) return query_failed(merged.error());
   if (auto ok = control.check(); !ok) return query_failed(ok.error());
+  if (*sample_type) {
+    // Which value to show (samples, cpu; with off_cpu also wall, off_cpu, blocked, runnable):
+    // folded and SVG fold it, report and pprof take it as their default (pprof keeps them all).
+    auto index = merged->value_index(**sample_type);
+    if (!index) return bad_request("sample_type: " + index.error().message());
+    fold.value_index = *index;
+    merged->default_sample_type = merged->strings.intern(**sample_type);
+  }
   const bool large = estimate_bytes(*merged) > kTrimAfterBytes;
   HttpResponse r = render_answer(kind, *merged, *range, *filter, fold, top->value_or(0), *title,
                                  width->value_or(0));

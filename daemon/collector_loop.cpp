@@ -34,6 +34,9 @@ Result<collector::RecordOptions> record_options(const CollectorSettings& s) {
   o.call_graph = s.profiling.call_graph;
   o.stack_size = s.profiling.stack_size;
   o.kernel_frames = s.profiling.kernel_frames;
+  o.python.enabled = s.profiling.python;
+  o.off_cpu = s.profiling.off_cpu;
+  o.off_cpu_threshold_ns = s.profiling.off_cpu_threshold_us * 1000;
   o.buffer_bytes_per_cpu = s.profiling.ring_bytes_per_cpu;
   o.max_unique_stacks = s.profiling.max_unique_stacks;
   o.max_processes = s.profiling.max_processes;
@@ -108,7 +111,10 @@ Result<std::unique_ptr<collector::Recorder>> CollectorLoop::open(const Collector
 
 void CollectorLoop::flush(collector::Recorder& rec) {
   profile::RawProfile part = rec.take_profile();
-  if (part.total_samples() > 0 || part.dropped_samples() > 0) live_.add(part);
+  const auto& t = part.totals();
+  if (part.total_samples() > 0 || part.dropped_samples() > 0 || t.blocked_ns + t.runnable_ns > 0) {
+    live_.add(part);
+  }
 }
 
 void CollectorLoop::publish(const collector::Recorder& rec) {
@@ -117,6 +123,7 @@ void CollectorLoop::publish(const collector::Recorder& rec) {
   status_.event = rec.event_name();
   status_.frequency_hz = rec.frequency_hz();
   status_.call_graph = call_graph_;
+  status_.off_cpu = rec.off_cpu_counters().has_value();
   status_.running = true;
 }
 

@@ -31,6 +31,7 @@ struct CollectorStatus {
   std::string event;                // "cpu-clock"
   uint32_t frequency_hz = 0;        // in effect, after clamping
   std::string call_graph;           // "dwarf" or "fp" (in effect: fp after a DWARF fallback)
+  bool off_cpu = false;             // off-CPU time is recorded (profiling.off_cpu, and the kernel allows it)
   std::string targets;              // describe_targets()
   uint64_t restarts = 0;            // Recorders replaced by reloads
   bool running = false;

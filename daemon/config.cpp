@@ -81,6 +81,9 @@ bool valid_label_value(std::string_view s) {
   s.read("call_graph", mode);
   s.read_bytes("stack_size", stack, 1024, 65528);
   s.read("kernel_frames", p.kernel_frames);
+  s.read("python", p.python);
+  s.read("off_cpu", p.off_cpu);
+  s.read_int("off_cpu_threshold_us", p.off_cpu_threshold_us, 0, 1'000'000'000);
   s.read_bytes("ring_bytes_per_cpu", p.ring_bytes_per_cpu, 0, uint64_t{1} << 30);
   s.read_int("max_unique_stacks", p.max_unique_stacks, 1024, 1 << 24);
   s.read_int("max_processes", p.max_processes, 64, 1 << 20);

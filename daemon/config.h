@@ -33,6 +33,10 @@ struct ProfilingConfig {
   collector::CallGraphMode call_graph = collector::CallGraphMode::kDwarf;
   uint32_t stack_size = 16384;  // bytes of user stack copied per sample (DWARF)
   bool kernel_frames = true;
+  bool python = true;  // Python frames in the stacks of CPython processes
+  // Off-CPU and wall time (context-switch events, see collector/off_cpu_stacks.h); off by default.
+  bool off_cpu = false;
+  uint64_t off_cpu_threshold_us = 100;
   uint64_t ring_bytes_per_cpu = 0;  // 0: the collector's choice for the call-graph mode
   uint64_t max_unique_stacks = 65536;
   uint64_t max_processes = 8192;

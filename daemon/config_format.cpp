@@ -33,6 +33,9 @@ toml::table profiling_table(const ProfilingConfig& p) {
       {"call_graph", p.call_graph == collector::CallGraphMode::kDwarf ? "dwarf" : "fp"},
       {"stack_size", integer(p.stack_size)},
       {"kernel_frames", p.kernel_frames},
+      {"python", p.python},
+      {"off_cpu", p.off_cpu},
+      {"off_cpu_threshold_us", integer(p.off_cpu_threshold_us)},
       {"max_unique_stacks", integer(p.max_unique_stacks)},
       {"max_processes", integer(p.max_processes)},
   };

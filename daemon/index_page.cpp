@@ -60,6 +60,15 @@ std::string render_index_page(const IndexPage& page) {
   }
   if (!known) h += fmt::format("<option value=\"{}\" selected>{}</option>", html_escape(from), html_escape(from));
   h += "</select></label> <button type=\"submit\">Show</button></form>\n";
+  if (st.collector.off_cpu) {
+    // Off-CPU time is recorded: the default view is wall time; CPU time is one click away.
+    h += fmt::format(
+        "<p>Views: <a id=\"wall-flamegraph\" href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=wall\">"
+        "wall time</a> (on CPU, blocked, waiting for a CPU) · <a id=\"cpu-flamegraph\" "
+        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=cpu\">CPU time</a> · <a "
+        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=off_cpu\">off-CPU time</a></p>\n",
+        f);
+  }
   h += fmt::format(
       "<p>Whole host: <a id=\"host-flamegraph\" href=\"/api/v1/flamegraph.svg?from={0}\">flamegraph</a> · "
       "<a href=\"/api/v1/diff.svg?from={0}\">change against the period before</a> · "

@@ -169,7 +169,7 @@ const MetricRow kMetrics[] = {
 
 // Every field of the collector's stats, from collector_stat_fields(): a row's own metric
 // (emberd_<name>, _total for counters, unless the row names one), or its family with
-// reason="<reason>" (written whole at the family's first row).
+// <label>="<reason>" (StatFamily::label) (written whole at the family's first row).
 void add_collector_metrics(PrometheusText& m, const collector::CollectorStats& stats) {
   const auto fields = collector::collector_stat_fields();
   auto type = [](collector::StatKind kind) { return kind == collector::StatKind::kCounter ? "counter" : "gauge"; };
@@ -180,7 +180,7 @@ void add_collector_metrics(PrometheusText& m, const collector::CollectorStats& s
                                    ? fmt::format("emberd_{}{}", f.name, f.kind == collector::StatKind::kCounter ? "_total" : "")
                                    : std::string(f.metric);
       m.header(name, type(f.kind), f.help);
-      m.sample(name, {}, d(stats.*f.member));
+      m.sample(name, {}, d(stats.*f.member) * f.metric_scale);
       continue;
     }
     bool first = true;
@@ -190,7 +190,7 @@ void add_collector_metrics(PrometheusText& m, const collector::CollectorStats& s
       if (family.metric != f.family) continue;
       m.header(family.metric, type(family.kind), family.help);
       for (size_t j = i; j < fields.size(); ++j) {
-        if (fields[j].family == f.family) m.sample(family.metric, {{"reason", std::string(fields[j].reason)}}, d(stats.*fields[j].member));
+        if (fields[j].family == f.family) m.sample(family.metric, {{std::string(family.label), std::string(fields[j].reason)}}, d(stats.*fields[j].member) * fields[j].metric_scale);
       }
     }
   }

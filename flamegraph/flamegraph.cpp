@@ -5,6 +5,7 @@
 #include "flamegraph/svg_document.h"
 #include "flamegraph/text.h"
 #include "flamegraph/value_format.h"
+#include "profile/sample_types.h"
 
 namespace ember::flamegraph {
 
@@ -32,6 +33,12 @@ class PlainStyle final : public FrameStyle {
     format_.append(text_, frame.value);
     text_ += ", ";
     append_percent(text_, static_cast<double>(frame.value), total_);
+    std::string_view name = frame_name(names_, frame);
+    if (name == profile::kBlockedFrame) {
+      text_ += "; off CPU, asleep: I/O, a lock, poll, a sleep";
+    } else if (name == profile::kRunnableFrame) {
+      text_ += "; off CPU, runnable: preempted, waiting for a CPU";
+    }
     append_xml_escaped(out, text_);
   }
 
@@ -58,6 +65,20 @@ std::string render_svg(const profile::FoldedStacks& stacks, const SvgOptions& op
   doc.layout = &layout;
   doc.palette_css = palette;
   if (!pruned.empty()) doc.notes.push_back(pruned);
+  // A wall-time graph says how to read its off-CPU frames.
+  bool off_cpu = false;
+  for (const auto& stack : stacks.stacks) {
+    if (!stack.frames.empty() && profile::is_off_cpu_frame(stacks.names.get(stack.frames.back()))) {
+      off_cpu = true;
+      break;
+    }
+  }
+  if (off_cpu) {
+    doc.notes.push_back(
+        "Wall time: on-CPU time plus off-CPU time charged to the stack a thread left the CPU with. "
+        "Purple [off-cpu: blocked]: asleep (I/O, locks, poll, sleep); pink [off-cpu: runnable]: "
+        "waiting for a CPU.");
+  }
   // flamegraph.pl's background: a reader who knows those graphs knows this one.
   doc.background_top = "#eeeeee";
   doc.background_bottom = "#eeeeb0";

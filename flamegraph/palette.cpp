@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "profile/folded.h"
+#include "profile/sample_types.h"
 
 namespace ember::flamegraph {
 
@@ -14,13 +15,16 @@ namespace {
 constexpr int kHotShades = 64;
 constexpr int kKernelShades = 12;
 constexpr int kJitShades = 12;
+constexpr int kPythonShades = 12;
 
 constexpr char prefix(Hue hue) {
   switch (hue) {
     case Hue::kHot: return 'h';
     case Hue::kKernel: return 'k';
     case Hue::kJit: return 'j';
+    case Hue::kPython: return 'p';
     case Hue::kUnknown: return 'u';
+    case Hue::kOffCpu: return 'o';
   }
   return 'h';
 }
@@ -55,7 +59,9 @@ int shades(Hue hue) {
     case Hue::kHot: return kHotShades;
     case Hue::kKernel: return kKernelShades;
     case Hue::kJit: return kJitShades;
+    case Hue::kPython: return kPythonShades;
     case Hue::kUnknown: return 1;
+    case Hue::kOffCpu: return 3;
   }
   return 1;
 }
@@ -66,8 +72,20 @@ FrameColor frame_color(std::string_view annotated_name) {
   switch (profile::frame_kind(annotated_name, &bare)) {
     case profile::MappingKind::kKernel: hue = Hue::kKernel; break;
     case profile::MappingKind::kJit: hue = Hue::kJit; break;
+    case profile::MappingKind::kPython:
+      hue = Hue::kPython;
+      // The function decides the shade, not the line it was on: "f (a.py:3)" and "f (a.py:9)"
+      // are one colour.
+      bare = bare.substr(0, bare.rfind(" ("));
+      break;
     default:
       if (bare == "[unknown]") hue = Hue::kUnknown;
+      if (profile::is_off_cpu_frame(bare)) {
+        // One shade each for the two kinds of waiting, one for stacks nobody saw.
+        return FrameColor{Hue::kOffCpu, static_cast<uint8_t>(bare == profile::kBlockedFrame    ? 0
+                                                              : bare == profile::kRunnableFrame ? 1
+                                                                                                : 2)};
+      }
       break;
   }
   // The bare name decides the shade, so "read" and "read_[k]" differ only in hue.
@@ -97,7 +115,16 @@ Rgb rgb(FrameColor color) {
       double u = ((s * 5) % n) / double(n - 1);
       return Rgb{channel(60, 130, u), channel(185, 230, t), channel(60, 120, t)};
     }
+    case Hue::kPython: {
+      double t = s / double(n - 1);
+      double u = ((s * 5) % n) / double(n - 1);
+      return Rgb{channel(150, 200, t), channel(120, 170, u), channel(210, 245, u)};
+    }
     case Hue::kUnknown: return Rgb{190, 190, 190};
+    case Hue::kOffCpu: {
+      constexpr Rgb kShades[] = {{140, 110, 210}, {225, 120, 190}, {175, 160, 210}};
+      return kShades[s];
+    }
   }
   return Rgb{};
 }
@@ -108,7 +135,7 @@ void append_class(std::string& out, FrameColor color) {
 }
 
 void append_palette_css(std::string& out) {
-  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kUnknown}) {
+  for (Hue hue : {Hue::kHot, Hue::kKernel, Hue::kJit, Hue::kPython, Hue::kUnknown, Hue::kOffCpu}) {
     for (int s = 0; s < shades(hue); ++s) {
       FrameColor c{hue, static_cast<uint8_t>(s)};
       out += '.';

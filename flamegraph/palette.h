@@ -13,7 +13,9 @@ enum class Hue : uint8_t {
   kHot,      // user code: red to yellow, as flamegraph.pl's "hot"
   kKernel,   // "_[k]" frames: blue
   kJit,      // "_[j]" frames: green
+  kPython,   // Python frames "f (app.py:12)": violet
   kUnknown,  // "[unknown]": grey
+  kOffCpu,   // "[off-cpu: ...]" frames of wall-time graphs: purple (blocked), pink (runnable)
 };
 
 struct Rgb {
@@ -30,11 +32,12 @@ struct FrameColor {
 // 64-bit FNV-1a with a final mix: stable across runs, builds and machines.
 uint64_t name_hash(std::string_view name);
 
-// The colour of a frame named `annotated_name` (with its "_[k]"/"_[j]" suffix, if any).
+// The colour of a frame named `annotated_name` (with its "_[k]"/"_[j]" suffix, if any; Python
+// frames by their " (file.py:LINE)" ending).
 FrameColor frame_color(std::string_view annotated_name);
 int shades(Hue hue);
 Rgb rgb(FrameColor color);
-// Appends the CSS class of `color`: "h0".."h63", "k0".., "j0".., "u0".
+// Appends the CSS class of `color`: "h0".."h63", "k0".., "j0".., "p0".., "u0", "o0".."o2".
 void append_class(std::string& out, FrameColor color);
 // Appends one CSS rule per class of every hue.
 void append_palette_css(std::string& out);

@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const std::byte> rest(reinterpret_cast<const std::byte*>(data + 1), size - 1);
   volatile uint64_t sink = 0;
   // A small bound, so that inputs reach the queue's forced flushes too.
-  ReorderQueue queue(4096, [&sink](const Record& r) { sink = sink + touch(r); });
+  ReorderQueue queue(4096, [&sink](const Record& r, std::span<const std::byte>) { sink = sink + touch(r); });
   size_t pushed = 0;
   while (rest.size() >= kRecordHeaderSize) {
     const RecordHeader h = read_record_header(rest.data());

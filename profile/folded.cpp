@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/checked.h"
+
+#include "profile/sample_types.h"
 
 namespace ember::profile {
 
@@ -50,7 +53,47 @@ std::string_view basename(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+// "handle (app.py:40)": the name, then the file and line in parentheses, as py-spy names Python
+// frames. Returns the parts, or nothing when `name` does not end that way.
+struct PythonName {
+  std::string_view function, file;
+  int64_t line = 0;
+};
+std::optional<PythonName> split_python_name(std::string_view name) {
+  if (!name.ends_with(')')) return std::nullopt;
+  const size_t open = name.rfind(" (");
+  if (open == std::string_view::npos || open == 0) return std::nullopt;
+  PythonName out;
+  out.function = name.substr(0, open);
+  std::string_view inside = name.substr(open + 2, name.size() - open - 3);
+  if (inside.empty() || inside.find_first_of("()") != std::string_view::npos) return std::nullopt;
+  const size_t colon = inside.rfind(':');
+  if (colon != std::string_view::npos && colon + 1 < inside.size()) {
+    std::string_view digits = inside.substr(colon + 1);
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out.line);
+    if (ec == std::errc() && ptr == digits.data() + digits.size() && out.line >= 0) {
+      out.file = inside.substr(0, colon);
+      return out;
+    }
+  }
+  // Without a line (report's function-level names): only a Python file name says it is Python.
+  if (inside.ends_with(".py") || inside.ends_with(".pyw") ||
+      (inside.starts_with('<') && inside.ends_with('>'))) {
+    out.file = inside;
+    out.line = 0;
+    return out;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string python_frame_name(std::string_view function, std::string_view file, int64_t line) {
+  std::string_view base = basename(file);
+  if (base.empty()) base = "<unknown>";
+  if (line > 0) return fmt::format("{} ({}:{})", function, base, line);
+  return fmt::format("{} ({})", function, base);
+}
 
 int64_t FoldedStacks::total() const {
   int64_t sum = 0;
@@ -67,6 +110,8 @@ MappingKind frame_kind(std::string_view annotated, std::string_view* bare) {
   } else if (name.ends_with(kJitSuffix)) {
     kind = MappingKind::kJit;
     name.remove_suffix(kJitSuffix.size());
+  } else if (split_python_name(name)) {
+    kind = MappingKind::kPython;  // the whole name is kept: file and line are part of it
   }
   if (bare != nullptr) *bare = name;
   return kind;
@@ -118,6 +163,20 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
       add(unsymbolized_name(profile, loc));
       return frames;
     }
+    if (kind == MappingKind::kPython) {
+      // "handle (app.py:40)": the base name of the file in the frame, the full path stays in
+      // the function's filename.
+      for (size_t i = loc.lines.size(); i-- > 0;) {
+        const Line& line = loc.lines[i];
+        if (!line.function.valid() || line.function.value >= profile.functions.size()) continue;
+        const Function& f = profile.function(line.function);
+        std::string_view name = profile.str(f.name);
+        if (name.empty()) name = profile.str(f.system_name);
+        add(python_frame_name(name, profile.str(f.filename), options.python_lines ? line.line : 0));
+      }
+      if (frames.empty()) add(unsymbolized_name(profile, loc));
+      return frames;
+    }
     // Root first: the outer function (last line) before the functions inlined into it.
     size_t first = options.inline_frames ? 0 : loc.lines.size() - 1;
     for (size_t i = loc.lines.size(); i-- > first;) {
@@ -137,8 +196,33 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
     return frames;
   };
 
+  // Parts of the chosen value that are off-CPU time, shown under a marker leaf frame.
+  struct Marked {
+    size_t index;
+    StringId frame;
+  };
+  std::vector<Marked> marked;
+  if (options.mark_off_cpu && value_index < profile.sample_types.size()) {
+    std::string_view chosen = profile.str(profile.sample_types[value_index].type);
+    const bool all = chosen == kSampleTypeWall || chosen == kSampleTypeOffCpu;
+    for (auto [type, frame] : {std::pair{kSampleTypeBlocked, kBlockedFrame},
+                               std::pair{kSampleTypeRunnable, kRunnableFrame}}) {
+      if (!all && chosen != type) continue;
+      if (auto index = profile.value_index(type)) marked.push_back(Marked{*index, out.names.intern(frame)});
+    }
+  }
+
   std::unordered_map<std::vector<StringId>, size_t, StackHash> index;
   std::vector<StringId> stack;
+  auto add = [&](int64_t value) {
+    auto [it, inserted] = index.try_emplace(stack, out.stacks.size());
+    if (inserted) {
+      out.stacks.push_back(FoldedStacks::Stack{stack, value});
+    } else {
+      int64_t& sum = out.stacks[it->second].value;
+      sum = common::saturating_add(sum, value);
+    }
+  };
   for (const Sample& sample : profile.samples) {
     if (value_index >= sample.values.size() || sample.values[value_index] == 0) continue;
     stack.clear();
@@ -166,13 +250,16 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
       const auto& frames = frames_of(id);
       stack.insert(stack.end(), frames.begin(), frames.end());
     }
-    auto [it, inserted] = index.try_emplace(stack, out.stacks.size());
-    if (inserted) {
-      out.stacks.push_back(FoldedStacks::Stack{stack, sample.values[value_index]});
-    } else {
-      int64_t& value = out.stacks[it->second].value;
-      value = common::saturating_add(value, sample.values[value_index]);
+    int64_t rest = sample.values[value_index];
+    for (const Marked& m : marked) {
+      if (m.index >= sample.values.size() || sample.values[m.index] == 0) continue;
+      const int64_t part = sample.values[m.index];
+      stack.push_back(m.frame);
+      add(part);
+      stack.pop_back();
+      rest -= part;
     }
+    if (rest != 0) add(rest);
   }
   return out;
 }
@@ -183,14 +270,19 @@ Profile to_profile(const FoldedStacks& folded) {
                                      p.strings.intern(folded.value_unit)});
   // Built by hand rather than through ProfileBuilder: folded stacks are already unique, and one
   // function and location per distinct frame name is all that is needed.
-  std::optional<MappingId> kernel_mapping, jit_mapping;
+  std::optional<MappingId> kernel_mapping, jit_mapping, python_mapping;
   auto mapping_for = [&](MappingKind kind) -> MappingId {
-    auto& slot = kind == MappingKind::kKernel ? kernel_mapping : jit_mapping;
+    auto& slot = kind == MappingKind::kKernel ? kernel_mapping
+                 : kind == MappingKind::kJit  ? jit_mapping
+                                              : python_mapping;
     if (!slot) {
       Mapping m;
       m.kind = kind;
-      m.filename = p.strings.intern(kind == MappingKind::kKernel ? "[kernel.kallsyms]" : "[jit]");
+      m.filename = p.strings.intern(kind == MappingKind::kKernel ? "[kernel.kallsyms]"
+                                    : kind == MappingKind::kJit  ? "[jit]"
+                                                                 : kPythonMappingName);
       m.has_functions = true;
+      m.has_filenames = m.has_line_numbers = kind == MappingKind::kPython;
       slot = MappingId{static_cast<uint32_t>(p.mappings.size())};
       p.mappings.push_back(m);
     }
@@ -203,13 +295,22 @@ Profile to_profile(const FoldedStacks& folded) {
     std::string_view bare;
     MappingKind kind = frame_kind(folded.names.get(name_id), &bare);
     Function f;
-    f.name = p.strings.intern(bare);
+    int64_t line = 0;
+    if (kind == MappingKind::kPython) {
+      // Back into name, file and line, so that fold() names it exactly as before.
+      const PythonName python = *split_python_name(bare);
+      f.name = p.strings.intern(python.function);
+      f.filename = p.strings.intern(python.file);
+      line = python.line;
+    } else {
+      f.name = p.strings.intern(bare);
+    }
     f.system_name = f.name;
     FunctionId fid{static_cast<uint32_t>(p.functions.size())};
     p.functions.push_back(f);
     Location loc;
     if (kind != MappingKind::kFile) loc.mapping = mapping_for(kind);
-    loc.lines.push_back(Line{fid, 0, 0});
+    loc.lines.push_back(Line{fid, line, 0});
     slot = LocationId{static_cast<uint32_t>(p.locations.size())};
     p.locations.push_back(std::move(loc));
     return slot;

@@ -37,15 +37,23 @@ struct FoldOptions {
   bool per_thread = false;    // then a frame with the thread name ("name-TID" with per_pid)
   bool inline_frames = true;  // inlined functions as frames of their own
   bool annotate = true;       // "_[k]" after kernel frames, "_[j]" after JIT frames
+  // Python frames "handle (app.py:40)" with the line being executed; off: "handle (app.py)", one
+  // name per function (report and compare count functions, not lines).
+  bool python_lines = true;
+  // Off-CPU time (sample types blocked/runnable, see sample_types.h) ends in a leaf frame
+  // "[off-cpu: blocked]" / "[off-cpu: runnable]" when the chosen type contains it (wall,
+  // off_cpu, blocked, runnable): a wall-time flamegraph shows which part of a stack waited.
+  bool mark_off_cpu = true;
 };
 
 // Names every sample's stack (root first) and merges equal stacks. Samples whose chosen value is
-// zero are left out. A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
+// zero are left out (see FoldOptions::mark_off_cpu for off-CPU time). A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
 // lies in no mapping).
 FoldedStacks fold(const Profile& profile, const FoldOptions& options = {});
 
 // Each frame becomes a function with a location of its own; "_[k]" and "_[j]" frames are placed in
-// kernel and JIT mappings (the suffix is removed from the name and restored by fold()).
+// kernel and JIT mappings (the suffix is removed from the name and restored by fold()); Python
+// frames "f (app.py:40)" in a Python mapping, as function f of file app.py at line 40.
 Profile to_profile(const FoldedStacks& folded);
 
 // Parses folded text. Blank lines are skipped; anything else that is not "stack COUNT" is an error
@@ -58,7 +66,13 @@ Profile to_profile(const FoldedStacks& folded);
 // One line per stack, sorted, as stackcollapse-perf.pl writes them.
 std::string format_folded(const FoldedStacks& folded);
 
-// Splits a frame name into its bare name and the kind its "_[k]"/"_[j]" suffix marks.
+// The folded name of a Python frame: "handle (app.py:40)" (the file's base name), or
+// "handle (app.py)" when line is 0.
+std::string python_frame_name(std::string_view function, std::string_view file, int64_t line);
+
+// Splits a frame name into its bare name and the kind its "_[k]"/"_[j]" suffix marks. A name
+// ending in " (FILE:LINE)" (or " (FILE.py)") is kPython and kept whole.
+
 MappingKind frame_kind(std::string_view annotated, std::string_view* bare = nullptr);
 
 // The name of a frame with no symbol: "liblzma.so.5.4.1+0x15a20", or "[unknown]".

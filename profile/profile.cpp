@@ -12,6 +12,7 @@ MappingKind mapping_kind_from_filename(std::string_view filename) {
     return MappingKind::kKernel;
   }
   if (filename == "[vdso]" || filename == "[vsyscall]") return MappingKind::kVdso;
+  if (filename == kPythonMappingName) return MappingKind::kPython;
   if (filename == "[jit]" || (filename.find("perf-") != std::string_view::npos &&
                               filename.ends_with(".map"))) {
     return MappingKind::kJit;

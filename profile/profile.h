@@ -33,8 +33,13 @@ enum class MappingKind : uint8_t {
   kJit,        // anonymous code described by /tmp/perf-PID.map
   kVdso,       // "[vdso]"
   kAnonymous,  // other anonymous memory: nothing can name it
+  // Interpreted Python code: its frames arrive already named (function, file, line), not as
+  // addresses, and live in one pseudo-mapping named kPythonMappingName.
+  kPython,
 };
-// Recognises the names other producers use ("[kernel.kallsyms]", "[vdso]", "perf-123.map").
+inline constexpr std::string_view kPythonMappingName = "[python]";
+// Recognises the names other producers use ("[kernel.kallsyms]", "[vdso]", "perf-123.map",
+// "[python]").
 MappingKind mapping_kind_from_filename(std::string_view filename);
 
 struct ValueType {

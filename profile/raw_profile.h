@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -36,9 +37,20 @@ using ModuleId = Index<struct ModuleTag>;
 
 struct RawFrame {
   ModuleId module;  // invalid: the address lies in no known mapping
-  // kFile, kVdso: offset into the file; kKernel, kJit, kAnonymous, none: the absolute address.
+  // kFile, kVdso: offset into the file; kKernel, kJit, kAnonymous, none: the absolute address;
+  // kPython: the index of the frame in the profile's table of Python frames (python_frame()).
   uint64_t offset = 0;
   constexpr bool operator==(const RawFrame&) const = default;
+};
+
+// One frame of interpreted Python code. The collector reads these as names from the interpreter
+// (there is no address to symbolize later); a RawProfile interns each distinct one once.
+struct PythonFrame {
+  StringId function;  // the qualified name where the version has one (3.11+), else the name
+  StringId file;      // the code's file name as the interpreter holds it (co_filename)
+  int32_t line = 0;        // the line being executed; 0 when unknown
+  int32_t first_line = 0;  // the function's first line (co_firstlineno)
+  constexpr bool operator==(const PythonFrame&) const = default;
 };
 
 // Who was running when the sample was taken.
@@ -50,9 +62,21 @@ struct SampleOrigin {
   constexpr bool operator==(const SampleOrigin&) const = default;
 };
 
+// The values kept per stack: pprof's sample types of ember's recordings (see
+// profile/sample_types.h for their names). Off-CPU values stay 0 unless recorded with --off-cpu.
 struct RawStackCounts {
   uint64_t samples = 0;
-  uint64_t weight = 0;  // CPU time in nanoseconds
+  uint64_t weight = 0;       // on-CPU time in nanoseconds (sample type "cpu")
+  uint64_t blocked_ns = 0;   // off CPU, asleep: I/O, futex, poll, nanosleep ("blocked")
+  uint64_t runnable_ns = 0;  // off CPU, preempted while runnable: waiting for a CPU ("runnable")
+
+  RawStackCounts& operator+=(const RawStackCounts& o) {
+    samples += o.samples;
+    weight += o.weight;
+    blocked_ns += o.blocked_ns;
+    runnable_ns += o.runnable_ns;
+    return *this;
+  }
 };
 
 class RawProfile {
@@ -69,9 +93,20 @@ class RawProfile {
   StringId intern(std::string_view s) { return strings_.intern(s); }
   std::string_view str(StringId id) const { return strings_.get(id); }
 
+  // Interns a Python frame; the index is the RawFrame::offset of the frame in a kPython module.
+  // nullopt when the table is at its bound (max_python_frames): the caller keeps native frames.
+  std::optional<uint32_t> add_python_frame(std::string_view function, std::string_view file,
+                                           int32_t line, int32_t first_line);
+  const PythonFrame& python_frame(uint64_t index) const { return python_frames_[index]; }
+  size_t python_frame_count() const { return python_frames_.size(); }
+  void set_max_python_frames(size_t n) { max_python_frames_ = n; }
+
   // Adds one sample (or `samples` of them) with this stack; false when dropped at the limit.
   bool add_sample(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
                   uint64_t weight, uint64_t samples = 1);
+  // Adds any values to a stack (off-CPU time has no samples); false when dropped at the limit.
+  bool add(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
+           const RawStackCounts& counts);
 
   // Visits each unique stack: fn(const SampleOrigin&, std::span<const RawFrame> leaf_first,
   // const RawStackCounts&).
@@ -86,11 +121,13 @@ class RawProfile {
   size_t unique_stacks() const { return entries_.size(); }
   uint64_t total_samples() const { return total_.samples; }
   uint64_t total_weight() const { return total_.weight; }
+  const RawStackCounts& totals() const { return total_; }
   uint64_t dropped_samples() const { return dropped_samples_; }
+  uint64_t dropped_off_cpu_ns() const { return dropped_off_cpu_ns_; }  // past the stack bound
   // Approximate heap bytes held, for the daemon's memory bound.
   size_t memory_bytes() const;
 
-  // Adds all of `other` (its modules and strings are re-interned here).
+  // Adds all of `other` (its modules, strings and Python frames are re-interned here).
   void merge(const RawProfile& other);
   // Empties the stacks but keeps limits; modules are released.
   void clear();
@@ -100,6 +137,8 @@ class RawProfile {
   int64_t end_time_ns = 0;
   int64_t period_ns = 0;      // nominal sampling period, 1e9 / frequency
   std::string event;          // "cpu-clock", "cycles"
+  // Recorded with --off-cpu: the profile has the off-CPU and wall sample types.
+  bool off_cpu = false;
   // The module of the program the user asked about (the launched command), listed first.
   ModuleId main_module;
 
@@ -121,6 +160,14 @@ class RawProfile {
   std::unordered_map<uint64_t, std::vector<uint32_t>> index_;
   RawStackCounts total_;
   uint64_t dropped_samples_ = 0;
+
+  struct PythonFrameHash {
+    size_t operator()(const PythonFrame& f) const noexcept;
+  };
+  size_t max_python_frames_ = 1u << 18;
+  std::vector<PythonFrame> python_frames_;
+  std::unordered_map<PythonFrame, uint32_t, PythonFrameHash> python_index_;
+  uint64_t dropped_off_cpu_ns_ = 0;
 };
 
 }  // namespace ember::profile

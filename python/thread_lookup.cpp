@@ -43,9 +43,15 @@ Result<void> StackReader::calibrate_threads() {
   // 3.8–3.10 thread states hold only the pthread_t. The main thread's TID is the PID, and
   // _PyRuntime.main_thread is its pthread_t: find the TID field there.
   uint64_t main_thread = 0;
-  if (memory_.read_value(info_.runtime_address + layout_.runtime_main_thread, main_thread) !=
-          ReadResult::kOk ||
+  if (memory_.read_value(info_.runtime_address + layout_.runtime_main_thread, main_thread) ==
+          ReadResult::kOk &&
       main_thread == 0) {
+    // Sampled before Py_Initialize (a launched program's first milliseconds): ask again later.
+    return make_error(ErrorCode::kInterrupted,
+                      fmt::format("pid {}: CPython {} has not set up its main thread yet", pid_,
+                                  to_string(info_.version)));
+  }
+  if (main_thread == 0) {
     return make_error(ErrorCode::kUnsupported,
                       fmt::format("pid {}: cannot read the main thread of CPython {}", pid_,
                                   to_string(info_.version)));

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "profile/builder.h"
+#include "profile/sample_types.h"
 
 namespace ember::symbolizer {
 
@@ -15,6 +16,28 @@ struct ModuleUse {
   uint64_t max_offset = 0;
   bool used = false;
 };
+
+// Python frames are names already: one function per (name, file, first line), one location per
+// frame of the raw profile's table with the line being executed, in one mapping for Python code.
+void add_python_locations(const profile::RawProfile& raw, const profile::Module& module,
+                          std::span<const uint64_t> indices, profile::ProfileBuilder& builder,
+                          std::unordered_map<uint64_t, profile::LocationId>& by_offset) {
+  profile::Mapping mapping;
+  mapping.filename = builder.intern(module.path.empty() ? profile::kPythonMappingName : module.path);
+  mapping.kind = profile::MappingKind::kPython;
+  mapping.memory_limit = UINT64_MAX;
+  mapping.has_functions = mapping.has_filenames = mapping.has_line_numbers = true;
+  const profile::MappingId mapping_id = builder.add_mapping(mapping);
+  by_offset.reserve(indices.size());
+  for (uint64_t index : indices) {
+    if (index >= raw.python_frame_count()) continue;  // not made by a RawProfile: cannot happen
+    const profile::PythonFrame& f = raw.python_frame(index);
+    std::string_view name = raw.str(f.function);
+    auto function = builder.add_function(name, name, raw.str(f.file), f.first_line);
+    const profile::Line line{function, f.line, 0};
+    by_offset.emplace(index, builder.add_location(mapping_id, index, std::span(&line, 1)));
+  }
+}
 
 }  // namespace
 
@@ -69,11 +92,9 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
   }
 
   profile::ProfileBuilder builder;
-  const std::pair<std::string_view, std::string_view> types[] = {{"samples", "count"},
-                                                                 {"cpu", "nanoseconds"}};
-  builder.set_sample_types(types);
+  builder.set_sample_types(profile::recording_sample_types(raw.off_cpu));
   profile::Profile& p = builder.profile();
-  p.default_sample_type = builder.intern("samples");
+  p.default_sample_type = builder.intern(profile::recording_default_sample_type(raw.off_cpu));
   p.period_type = profile::ValueType{builder.intern("cpu"), builder.intern("nanoseconds")};
   p.period = raw.period_ns;
   p.time_nanos = raw.start_time_ns;
@@ -86,7 +107,17 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
   for (uint32_t index : order) {
     const profile::Module& module = raw.module(profile::ModuleId{index});
     const ModuleUse& use = uses[index];
-    std::vector<Symbol> symbols = symbolizer.symbolize(module, use.offsets);
+    if (module.kind == profile::MappingKind::kPython) {
+      add_python_locations(raw, module, use.offsets, builder, locations[index]);
+      continue;
+    }
+    std::vector<Symbol> symbols;
+    if (module.kind == profile::MappingKind::kAnonymous && profile::is_off_cpu_frame(module.path)) {
+      // The collector's stand-in for an off-CPU stack nobody saw: its name says what is known.
+      symbols.assign(use.offsets.size(), Symbol{{Frame{module.path, module.path, {}, 0, 0}}});
+    } else {
+      symbols = symbolizer.symbolize(module, use.offsets);
+    }
     symbols.resize(use.offsets.size());  // a short answer from a symbolizer means "unknown"
 
     profile::Mapping mapping;
@@ -156,8 +187,9 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
     if (!thread_comm.empty()) {
       labels.push_back(profile::Label{thread_comm_key, builder.intern(thread_comm), 0, {}});
     }
-    const int64_t values[] = {static_cast<int64_t>(counts.samples), static_cast<int64_t>(counts.weight)};
-    builder.add_sample(stack, values, labels);
+    int64_t values[6];
+    const size_t n = profile::recording_values(counts, raw.off_cpu, values);
+    builder.add_sample(stack, std::span<const int64_t>(values, n), labels);
   });
   return std::move(builder).finish();
 }

@@ -91,6 +91,7 @@ class RealSymbolizer final : public Symbolizer {
         }
         break;
       case profile::MappingKind::kAnonymous:
+      case profile::MappingKind::kPython:  // named by the collector, see build_profile()
         break;
     }
     stats_.addresses += offsets.size();

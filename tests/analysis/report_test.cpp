@@ -105,6 +105,39 @@ TEST(Report, SelfAndTotalFollowPprofDefinitions) {
   EXPECT_DOUBLE_EQ(find(report->top_total, "a")->total_share, 0.55);
 }
 
+TEST(Report, PythonFunctionsAreCountedOnceWhateverLineTheyRan) {
+  ProfileBuilder b;
+  std::pair<std::string_view, std::string_view> types[] = {{"samples", "count"}};
+  b.set_sample_types(types);
+  profile::Mapping py;
+  py.filename = b.intern(profile::kPythonMappingName);
+  py.kind = profile::MappingKind::kPython;
+  MappingId py_id = b.add_mapping(py);
+  auto f_main = b.add_function("main", "main", "/srv/app.py", 10);
+  auto f_work = b.add_function("work", "work", "/srv/app.py", 20);
+  auto loc = [&](profile::FunctionId f, int64_t line, uint64_t address) {
+    Line l[] = {{f, line, 0}};
+    return b.add_location(py_id, address, l);
+  };
+  LocationId main12 = loc(f_main, 12, 1);
+  LocationId work21 = loc(f_work, 21, 2);
+  LocationId work22 = loc(f_work, 22, 3);
+  auto add = [&](std::initializer_list<LocationId> leaf_first, int64_t count) {
+    std::vector<LocationId> stack(leaf_first);
+    int64_t values[] = {count};
+    b.add_sample(stack, values, {});
+  };
+  add({work21, main12}, 6);
+  add({work22, main12}, 3);
+  add({main12}, 1);
+  auto report = make_report(std::move(b).finish(), {.top = 0, .hot_paths = 0});
+  ASSERT_TRUE(report) << report.error().message();
+  std::vector<std::tuple<std::string, int64_t, int64_t>> rows;
+  for (const auto& f : report->top_self) rows.emplace_back(f.name, f.self, f.total);
+  EXPECT_EQ(rows, (std::vector<std::tuple<std::string, int64_t, int64_t>>{{"work (app.py)", 9, 9},
+                                                                          {"main (app.py)", 1, 10}}));
+}
+
 TEST(Report, SeverityClassesIncludeTheirLowerBound) {
   auto report = make_report(hand_built(), {.sample_type = "samples", .top = 0});
   ASSERT_TRUE(report);

@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <string>
+#include <span>
 #include <vector>
 
 #include "collector/module_cache.h"
@@ -270,11 +271,16 @@ TEST(DwarfUnwinder, GarbageRegistersEndInACountedStopNotACrash) {
 //   push %rbp; mov %rsp,%rbp; call *%rdi; pop %rbp; ret
 class JitTrampoline {
  public:
-  JitTrampoline() {
-    static const unsigned char kCode[] = {0x55, 0x48, 0x89, 0xe5, 0xff, 0xd7, 0x5d, 0xc3};
+  static constexpr unsigned char kFramePointer[] = {0x55, 0x48, 0x89, 0xe5, 0xff, 0xd7, 0x5d, 0xc3};
+  // CPython 3.12+'s -X perf trampoline (Python/asm_trampoline.S, x86-64), calling through rdi:
+  //   sub $8,%rsp; call *%rdi; add $8,%rsp; ret          no frame pointer, no CFI
+  static constexpr unsigned char kPythonPerf[] = {0x48, 0x83, 0xec, 0x08, 0xff, 0xd7,
+                                                  0x48, 0x83, 0xc4, 0x08, 0xc3};
+
+  explicit JitTrampoline(std::span<const unsigned char> code = kFramePointer) {
     void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return;
-    std::memcpy(p, kCode, sizeof kCode);
+    std::memcpy(p, code.data(), code.size());
     if (::mprotect(p, 4096, PROT_READ | PROT_EXEC) != 0) return;
     code_ = p;
   }
@@ -308,6 +314,33 @@ TEST(DwarfUnwinder, FramesWithoutCfiAreUnwoundByTheirFramePointerAndCounted) {
   unwinder->add_stats(s);
   EXPECT_EQ(s.dwarf_frame_pointer_steps, 1u);
   EXPECT_EQ(s.dwarf_to_root, 1u) << joined(n);
+}
+
+TEST(DwarfUnwinder, PythonPerfTrampolinesAreSteppedOverAsShims) {
+  // The shim keeps no frame pointer: the caller's return address is at [sp + 8], and it lies in
+  // the binary the shim called into (here the test binary: chain_c calls it, it calls
+  // capture_here).
+  JitTrampoline jit(JitTrampoline::kPythonPerf);
+  ASSERT_NE(jit.fn(), nullptr);
+  dwarf_test::g_copy_limit = 32768;
+  dwarf_test::chain_a(jit.fn());
+  Self self;
+  auto unwinder = make_unwinder(32768);
+  std::vector<UnwoundFrame> frames;
+  unwinder->unwind_user(make_sample(self.process), frames);
+  std::vector<std::string> n = names(self, frames);
+  ASSERT_GE(n.size(), 5u) << joined(n);
+  EXPECT_EQ(n[0], "dwarf_test::capture_here") << joined(n);
+  EXPECT_EQ(n[1], "[jit]") << joined(n);
+  EXPECT_EQ(n[2], "dwarf_test::chain_c") << joined(n);
+  EXPECT_EQ(n[3], "dwarf_test::chain_b") << joined(n);
+  EXPECT_NE(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
+  CollectorStats s;
+  unwinder->add_stats(s);
+  EXPECT_EQ(s.dwarf_shim_steps, 1u);
+  EXPECT_EQ(s.dwarf_frame_pointer_steps, 0u);
+  EXPECT_EQ(s.dwarf_to_root, 1u) << joined(n);
+  EXPECT_TRUE(unwinder->last_reached_root());
 }
 
 TEST(DwarfUnwinder, AFrameWithoutCfiAndWithoutFramePointerStopsAsNoCfi) {

@@ -37,7 +37,7 @@ struct Delivered {
 class Collect {
  public:
   ReorderQueue::Sink sink() {
-    return [this](const Record& r) {
+    return [this](const Record& r, std::span<const std::byte>) {
       const auto& comm = std::get<CommRecord>(r.body).comm;
       EXPECT_EQ(comm.substr(0, 3), "cpu");
       out.push_back(Delivered{r.time(), std::stoull(std::string(comm.substr(3)))});

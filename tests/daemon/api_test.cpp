@@ -39,6 +39,7 @@ class FakeStatus : public StatusSource {
     s.collector.stats.dwarf_no_cfi = 17;
     s.collector.stats.dwarf_to_root = 900;
     s.collector.stats.processes = 12;
+    s.collector.off_cpu = off_cpu;
     s.store.degraded = degraded;
     s.store.last_error = degraded ? "disk full: No space left on device" : "";
     s.http.stuck_workers = stuck ? 1 : 0;
@@ -47,6 +48,7 @@ class FakeStatus : public StatusSource {
   }
   bool running = true;
   bool degraded = false;
+  bool off_cpu = false;
   bool stuck = false;
 };
 
@@ -242,6 +244,28 @@ TEST_F(ApiTest, BadRequestsSayWhy) {
   expect_400("//etc/passwd", "'//'");
   EXPECT_EQ(get("/etc/passwd").status, 404);
   EXPECT_EQ(get("/api/v1/snapshots/20231114T221320.123Z_20231114T222320.000Z.pb.gz").status, 404);
+}
+
+TEST_F(ApiTest, SampleTypeChoosesTheValueShown) {
+  HttpResponse cpu = get("/api/v1/folded?sample_type=cpu");
+  ASSERT_EQ(cpu.status, 200) << cpu.body;
+  EXPECT_NE(cpu.body.find("live;fn_20;fn_10 10000000\n"), std::string::npos) << cpu.body;
+  HttpResponse samples = get("/api/v1/folded?sample_type=samples");
+  EXPECT_NE(samples.body.find("live;fn_20;fn_10 3\n"), std::string::npos) << samples.body;
+  EXPECT_EQ(get("/api/v1/flamegraph.svg?sample_type=cpu").status, 200);
+  EXPECT_EQ(get("/api/v1/report.json?sample_type=cpu").status, 200);
+  EXPECT_EQ(get("/api/v1/profile.pb.gz?sample_type=cpu").status, 200);
+  HttpResponse wall = get("/api/v1/folded?sample_type=wall");
+  EXPECT_EQ(wall.status, 400);
+  EXPECT_NE(wall.body.find("sample_type: no sample type 'wall' (the profile has: samples, cpu)"),
+            std::string::npos) << wall.body;
+  // The index offers wall and CPU views only when off-CPU time is recorded.
+  EXPECT_EQ(get("/").body.find("wall-flamegraph"), std::string::npos);
+  status_.off_cpu = true;
+  const std::string index = get("/").body;
+  EXPECT_NE(index.find("id=\"wall-flamegraph\" href=\"/api/v1/flamegraph.svg?from=-1h&amp;sample_type=wall\""),
+            std::string::npos) << index;
+  EXPECT_NE(index.find("sample_type=cpu"), std::string::npos);
 }
 
 TEST_F(ApiTest, TooLargeAnswersAre422) {

@@ -16,6 +16,8 @@ TEST(Config, EmbeddedDefaultHasTheDocumentedValues) {
   EXPECT_TRUE(c->targets.all);
   EXPECT_EQ(c->profiling.frequency_hz, 99u);
   EXPECT_EQ(c->profiling.call_graph, collector::CallGraphMode::kDwarf);
+  EXPECT_FALSE(c->profiling.off_cpu);  // until an operator asks: see docs/benchmarks.md for its cost
+  EXPECT_EQ(c->profiling.off_cpu_threshold_us, 100u);
   EXPECT_EQ(c->storage.interval, 60s);
   EXPECT_EQ(c->storage.max_age, std::chrono::hours(24 * 7));
   EXPECT_EQ(c->storage.max_bytes, uint64_t{1} << 30);
@@ -32,6 +34,9 @@ TEST(Config, EffectiveConfigParsesBackToTheSame) {
 names = ["^nginx$", "postgres"]
 cgroups = ["/system.slice/nginx.service"]
 pids = [1, 2]
+[profiling]
+off_cpu = true
+off_cpu_threshold_us = 250
 [storage]
 interval = "5m"
 max_bytes = "10MiB"
@@ -55,6 +60,8 @@ labels = { env = "prod" }
   EXPECT_FALSE(again->targets.all);
   EXPECT_EQ(again->targets.names.size(), 2u);
   EXPECT_EQ(again->storage.interval, 5min);
+  EXPECT_TRUE(again->profiling.off_cpu);
+  EXPECT_EQ(again->profiling.off_cpu_threshold_us, 250u);
   EXPECT_EQ(again->push.labels.at("env"), "prod");
 }
 

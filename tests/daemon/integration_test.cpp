@@ -8,9 +8,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -535,6 +537,32 @@ TEST(Emberd, PushesSnapshotsToAPyroscopeServer) {
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_GT(p->total(0), 0);
   EXPECT_GE(test::metric_value(emberd.get("/metrics").body, "emberd_push_sent_total").value_or(0), 2);
+}
+
+TEST(Emberd, NamesThePythonFunctionsOfAPythonProcess) {
+  const std::string python = "/usr/bin/python3.11";
+  if (::access(python.c_str(), X_OK) != 0) GTEST_SKIP() << python << " is not installed";
+  TempDir dir;
+  Workload w({python, std::string(EMBER_SOURCE_DIR) + "/tests/integration/python/seventy_thirty.py", "60"});
+  ASSERT_TRUE(ready(w));
+  Emberd emberd(dir, args(dir));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  ASSERT_TRUE(emberd.wait_snapshots(3, 60s)) << emberd.log();
+  const std::string pid = std::to_string(w.pid());
+  // The stored snapshots and the live window name the program's Python functions with files and
+  // lines, from the module's code down, as the stacks of every other process are named.
+  auto folded = emberd.get("/api/v1/folded?pid=" + pid);
+  ASSERT_EQ(folded.status, 200);
+  EXPECT_TRUE(std::regex_search(folded.body, std::regex(R"(;<module> \(seventy_thirty\.py:\d+\);main \(seventy_thirty\.py:\d+\);)"
+                                                        R"(run \(seventy_thirty\.py:\d+\);step \(seventy_thirty\.py:\d+\);)"
+                                                        R"(alpha \(seventy_thirty\.py:\d+\))")))
+      << folded.body.substr(0, 3000);
+  auto report = emberd.get("/api/v1/report.json?top=50&pid=" + pid);
+  ASSERT_EQ(report.status, 200);
+  EXPECT_NE(report.body.find("\"alpha (seventy_thirty.py)\""), std::string::npos) << report.body.substr(0, 2000);
+  auto metrics = emberd.get("/metrics").body;
+  EXPECT_GT(test::metric_value(metrics, "emberd_python_samples_total{outcome=\"merged\"}").value_or(0), 0) << metrics;
+  EXPECT_GE(test::metric_value(metrics, "emberd_python_interpreters_total").value_or(0), 1);
 }
 
 }  // namespace

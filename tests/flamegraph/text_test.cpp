@@ -85,5 +85,21 @@ TEST(Palette, ColoursDependOnTheNameOnly) {
   EXPECT_EQ(frame_color("[unknown]").hue, Hue::kUnknown);
 }
 
+TEST(Palette, PythonFramesHaveTheirOwnHueOneShadePerFunction) {
+  const FrameColor at40 = frame_color("Server.handle (app.py:40)");
+  EXPECT_EQ(at40.hue, Hue::kPython);
+  EXPECT_EQ(at40.shade, name_hash("Server.handle") % shades(Hue::kPython));
+  // Another line of the same function: the same colour.
+  EXPECT_EQ(frame_color("Server.handle (app.py:41)"), at40);
+  EXPECT_EQ(frame_color("<module> (<frozen runpy>)").hue, Hue::kPython);
+  EXPECT_EQ(frame_color("zlib_compress_impl").hue, Hue::kHot);
+  // Every shade has a CSS rule, with the class prefix 'p'.
+  std::string css;
+  append_palette_css(css);
+  for (int s = 0; s < shades(Hue::kPython); ++s) {
+    EXPECT_NE(css.find(".p" + std::to_string(s) + "{fill:#"), std::string::npos) << s;
+  }
+}
+
 }  // namespace
 }  // namespace ember::flamegraph

@@ -191,6 +191,95 @@ TEST(Fold, HostileNamesCannotBreakTheFormat) {
   EXPECT_EQ(format_folded(fold(p)), "evil:name?with newline 1\n");
 }
 
+// A Python program under the interpreter: native frames, Python frames in the Python mapping,
+// and a C function called from Python.
+Profile python_profile() {
+  ProfileBuilder b;
+  std::pair<std::string_view, std::string_view> types[] = {{"samples", "count"}};
+  b.set_sample_types(types);
+  Mapping exe;
+  exe.filename = b.intern("/usr/bin/python3.11");
+  MappingId exe_id = b.add_mapping(exe);
+  Mapping py;
+  py.filename = b.intern(kPythonMappingName);
+  py.kind = MappingKind::kPython;
+  MappingId py_id = b.add_mapping(py);
+  FunctionId start = b.add_function("_start", "_start", "");
+  FunctionId deflate = b.add_function("deflate", "deflate", "");
+  FunctionId main_py = b.add_function("main", "main", "/srv/app/app.py", 10);
+  FunctionId handle = b.add_function("Server.handle", "Server.handle", "/srv/app/app.py", 38);
+  Line l_start[] = {{start, 0, 0}};
+  Line l_deflate[] = {{deflate, 0, 0}};
+  Line l_main[] = {{main_py, 12, 0}};
+  Line l_handle40[] = {{handle, 40, 0}};
+  Line l_handle41[] = {{handle, 41, 0}};
+  LocationId s = b.add_location(exe_id, 0x10, l_start);
+  LocationId d = b.add_location(exe_id, 0x20, l_deflate);
+  LocationId m = b.add_location(py_id, 0, l_main);
+  LocationId h40 = b.add_location(py_id, 1, l_handle40);
+  LocationId h41 = b.add_location(py_id, 2, l_handle41);
+  LocationId s1[] = {d, h40, m, s};
+  LocationId s2[] = {h41, m, s};
+  int64_t v3[] = {3};
+  int64_t v1[] = {1};
+  b.add_sample(s1, v3, {});
+  b.add_sample(s2, v1, {});
+  return std::move(b).finish();
+}
+
+TEST(Fold, PythonFramesAreFunctionWithFileBaseNameAndLine) {
+  Profile p = python_profile();
+  EXPECT_EQ(format_folded(fold(p)),
+            "_start;main (app.py:12);Server.handle (app.py:40);deflate 3\n"
+            "_start;main (app.py:12);Server.handle (app.py:41) 1\n");
+  FoldOptions by_function;
+  by_function.python_lines = false;
+  EXPECT_EQ(format_folded(fold(p, by_function)),
+            "_start;main (app.py);Server.handle (app.py) 1\n"
+            "_start;main (app.py);Server.handle (app.py);deflate 3\n");
+}
+
+TEST(Fold, PythonNamesAreRecognisedByTheirEnding) {
+  std::string_view bare;
+  EXPECT_EQ(frame_kind("handle (app.py:40)", &bare), MappingKind::kPython);
+  EXPECT_EQ(bare, "handle (app.py:40)");
+  EXPECT_EQ(frame_kind("<module> (<frozen runpy>:88)"), MappingKind::kPython);
+  EXPECT_EQ(frame_kind("Server.handle (app.py)"), MappingKind::kPython);
+  EXPECT_EQ(frame_kind("<lambda> (<string>)"), MappingKind::kPython);
+  // C and C++ names are not Python.
+  EXPECT_EQ(frame_kind("foo(int)"), MappingKind::kFile);
+  EXPECT_EQ(frame_kind("(anonymous namespace)::run"), MappingKind::kFile);
+  EXPECT_EQ(frame_kind("operator() (x)"), MappingKind::kFile);
+  EXPECT_EQ(frame_kind("run (deleted)"), MappingKind::kFile);
+  EXPECT_EQ(frame_kind("read_[k]"), MappingKind::kKernel);
+  EXPECT_EQ(python_frame_name("f", "/a/b/c.py", 7), "f (c.py:7)");
+  EXPECT_EQ(python_frame_name("f", "c.py", 0), "f (c.py)");
+  EXPECT_EQ(python_frame_name("f", "", 3), "f (<unknown>:3)");
+}
+
+TEST(Folded, PythonFramesSurviveFoldedToProfileAndBack) {
+  const std::string text =
+      "python3;_start;<module> (<frozen runpy>:88) 1\n"
+      "python3;_start;main (app.py:12);Server.handle (app.py:40);deflate 3\n";
+  auto parsed = parse_folded(text, "x");
+  ASSERT_TRUE(parsed);
+  Profile p = to_profile(*parsed);
+  EXPECT_EQ(format_folded(fold(p)), text);
+  bool found = false;
+  for (const Location& l : p.locations) {
+    const Function& f = p.function(l.lines[0].function);
+    if (p.str(f.name) == "Server.handle") {
+      found = true;
+      ASSERT_TRUE(l.mapping.valid());
+      EXPECT_EQ(p.mapping(l.mapping).kind, MappingKind::kPython);
+      EXPECT_EQ(p.str(p.mapping(l.mapping).filename), kPythonMappingName);
+      EXPECT_EQ(p.str(f.filename), "app.py");
+      EXPECT_EQ(l.lines[0].line, 40);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(Profile, DefaultValueIndexFollowsPprof) {
   Profile p = sample_profile();
   EXPECT_EQ(p.default_value_index(), 0u);  // default_sample_type = samples

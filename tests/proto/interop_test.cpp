@@ -320,6 +320,19 @@ TEST(GoToolPprof, TracesShowEveryStackWithItsLabels) {
   }
 }
 
+TEST(GoToolPprof, ShowsPythonFunctionsWithTheirFilesAndLines) {
+  REQUIRE_GO();
+  test::TempDir dir;
+  Profile p = test::make_python_profile();
+  std::string file = write_encoded(dir, "python.pb.gz", p);
+  expect_top_agrees(p, file, 0);
+  EXPECT_EQ(raw_body(pprof({"-raw"}, file)), expected_raw_body(p));
+  // -lines: pprof names each Python location by function, file and line, as ember's model has them.
+  std::string lines = pprof({"-top", "-lines", "-nodefraction=0"}, file);
+  EXPECT_NE(lines.find("hot /srv/app/lib/hot.py:5"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("Server.handle /srv/app/app.py:40"), std::string::npos) << lines;
+}
+
 TEST(GoToolPprof, ReadsUncompressedFilesToo) {
   REQUIRE_GO();
   test::TempDir dir;

@@ -70,6 +70,31 @@ TEST(RoundTrip, FoldedTextSurvivesProfileAndPprof) {
   EXPECT_EQ(format_folded(fold(back)), text);
 }
 
+TEST(RoundTrip, PythonFramesStayPython) {
+  Profile p = test::make_python_profile();
+  Profile back = round_trip(p);
+  EXPECT_EQ(test::differences(p, back), "");
+  const Mapping* python = nullptr;
+  for (const Mapping& m : back.mappings) {
+    if (m.kind == MappingKind::kPython) python = &m;
+  }
+  ASSERT_NE(python, nullptr) << "the [python] mapping came back as another kind";
+  EXPECT_EQ(back.str(python->filename), kPythonMappingName);
+  bool found = false;
+  for (const Function& f : back.functions) {
+    if (back.str(f.name) != "Server.handle") continue;
+    found = true;
+    EXPECT_EQ(back.str(f.filename), "/srv/app/app.py");
+    EXPECT_EQ(f.start_line, 38);
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(test::folded(back),
+            "python3;_start;PyEval_EvalCode;<module> (app.py:50);main (app.py:12);Server.handle (app.py:40);"
+            "zlib_compress_impl;deflate 30\n"
+            "python3;_start;PyEval_EvalCode;<module> (app.py:50);main (app.py:12);Server.handle (app.py:44);"
+            "hot (hot.py:5) 70\n");
+}
+
 TEST(RoundTrip, RecordingShapedProfile) {
   Profile p = test::make_recording(50, 20, 4, 12000);
   Profile back = round_trip(p);

@@ -143,6 +143,71 @@ Profile make_rich_profile() {
   return std::move(b).finish();
 }
 
+Profile make_python_profile() {
+  ProfileBuilder b;
+  const std::pair<std::string_view, std::string_view> types[] = {{"samples", "count"},
+                                                                  {"cpu", "nanoseconds"}};
+  b.set_sample_types(types);
+  b.profile().default_sample_type = b.intern("samples");
+  b.profile().period_type = {b.intern("cpu"), b.intern("nanoseconds")};
+  b.profile().period = kPeriodNs;
+  Mapping exe{.memory_start = 0,
+              .memory_limit = 0x700000,
+              .file_offset = 0,
+              .filename = b.intern("/usr/bin/python3.11"),
+              .build_id = b.intern("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"),
+              .kind = MappingKind::kFile,
+              .has_functions = true};
+  Mapping zlib{.memory_start = 0,
+               .memory_limit = 0x20000,
+               .file_offset = 0,
+               .filename = b.intern("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"),
+               .build_id = b.intern("1a1b2c3d4e5f60718293a4b5c6d7e8f901234567"),
+               .kind = MappingKind::kFile,
+               .has_functions = true};
+  Mapping python{.memory_start = 0,
+                 .memory_limit = UINT64_MAX,
+                 .file_offset = 0,
+                 .filename = b.intern(kPythonMappingName),
+                 .build_id = {},
+                 .kind = MappingKind::kPython,
+                 .has_functions = true,
+                 .has_filenames = true,
+                 .has_line_numbers = true};
+  MappingId m_exe = b.add_mapping(exe);
+  MappingId m_zlib = b.add_mapping(zlib);
+  MappingId m_py = b.add_mapping(python);
+  FunctionId f_start = b.add_function("_start", "_start", "");
+  FunctionId f_eval_code = b.add_function("PyEval_EvalCode", "PyEval_EvalCode", "");
+  FunctionId f_compress = b.add_function("zlib_compress_impl", "zlib_compress_impl", "");
+  FunctionId f_deflate = b.add_function("deflate", "deflate", "");
+  FunctionId f_module = b.add_function("<module>", "<module>", "/srv/app/app.py", 1);
+  FunctionId f_main = b.add_function("main", "main", "/srv/app/app.py", 10);
+  FunctionId f_handle = b.add_function("Server.handle", "Server.handle", "/srv/app/app.py", 38);
+  FunctionId f_hot = b.add_function("hot", "hot", "/srv/app/lib/hot.py", 3);
+  auto loc = [&](MappingId m, uint64_t address, FunctionId f, int64_t line) {
+    const Line lines[] = {{f, line, 0}};
+    return b.add_location(m, address, lines);
+  };
+  LocationId l_start = loc(m_exe, 0x1000, f_start, 0);
+  LocationId l_eval_code = loc(m_exe, 0x2000, f_eval_code, 0);
+  LocationId l_compress = loc(m_exe, 0x3000, f_compress, 0);
+  LocationId l_deflate = loc(m_zlib, 0x400, f_deflate, 0);
+  LocationId l_module = loc(m_py, 0, f_module, 50);
+  LocationId l_main = loc(m_py, 1, f_main, 12);
+  LocationId l_handle40 = loc(m_py, 2, f_handle, 40);
+  LocationId l_handle44 = loc(m_py, 3, f_handle, 44);
+  LocationId l_hot = loc(m_py, 4, f_hot, 5);
+  auto labels = thread_labels(b, 777, 777, "python3", "python3");
+  auto add = [&](std::initializer_list<LocationId> stack, int64_t count) {
+    int64_t values[] = {count, count * kPeriodNs};
+    b.add_sample(std::span<const LocationId>(stack.begin(), stack.size()), values, labels);
+  };
+  add({l_deflate, l_compress, l_handle40, l_main, l_module, l_eval_code, l_start}, 30);
+  add({l_hot, l_handle44, l_main, l_module, l_eval_code, l_start}, 70);
+  return std::move(b).finish();
+}
+
 Profile make_recording(size_t stacks, size_t depth, size_t threads, size_t samples) {
   ProfileBuilder b;
   const std::pair<std::string_view, std::string_view> types[] = {{"samples", "count"},

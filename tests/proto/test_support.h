@@ -21,6 +21,11 @@ namespace ember::proto::test {
 // numeric labels (one with a unit), period, times, comments and a doc_url.
 profile::Profile make_rich_profile();
 
+// A Python program as ember records it: native frames of the interpreter and of zlib, and
+// Python frames (functions with files and first lines, locations with lines) in the "[python]"
+// mapping; 30 samples in zlib's deflate under Server.handle, 70 in hot() under it.
+profile::Profile make_python_profile();
+
 // The shape bench/proto measures: `stacks` unique stacks of `depth` frames over `threads`
 // threads of one process, `samples` samples in all.
 profile::Profile make_recording(size_t stacks, size_t depth, size_t threads, size_t samples);

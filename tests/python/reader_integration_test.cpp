@@ -310,8 +310,11 @@ TEST_P(ReaderIntegrationTest, StacksThatChangeUnderTheReaderAreRightOrMissed) {
   EXPECT_EQ(stats.process_gone, 0u);
   // Reading a running process is no snapshot: a caller read just before it moved on can still,
   // rarely, come out with a callee of the next moment although every stack is read twice
-  // (see ProcessReader::read_stack). This program changes its call chain every few µs.
-  EXPECT_LE(torn, static_cast<size_t>(kReads / 2000)) << "first torn stack:\n" << first_torn;
+  // (see ProcessReader::read_stack). This program changes its call chain every few µs, far
+  // faster than any real program; on a loaded 2-core machine up to ~0.2% of reads were torn
+  // (30 of 17,450 on Debian's 3.11), idle ~0.01%. The bound keeps wrong stacks under 0.5% of
+  // reads even for this program, without failing on the machine's load.
+  EXPECT_LE(torn, static_cast<size_t>(kReads / 200)) << "first torn stack:\n" << first_torn;
 }
 
 INSTANTIATE_TEST_SUITE_P(Interpreters, ReaderIntegrationTest,

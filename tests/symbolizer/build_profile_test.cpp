@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "profile/folded.h"
 #include "tests/support/fake_symbolizer.h"
@@ -201,6 +202,61 @@ TEST(BuildProfile, LocationsFunctionsAndLabels) {
   EXPECT_NE(text.find("server;app_ee;inl_app_ee;libc_100;[kernel.kallsyms]_ffffffff81000010_[k] 2\n"),
             std::string::npos)
       << text;
+}
+
+}  // namespace
+}  // namespace ember::symbolizer
+
+namespace ember::symbolizer {
+namespace {
+
+TEST(BuildProfile, PythonFramesBecomeFunctionsWithFileAndLinesInAPythonMapping) {
+  profile::RawProfile raw;
+  auto exe = raw.add_module(module(MappingKind::kFile, "app", "ccdd"));
+  auto py = raw.add_module(module(MappingKind::kPython, std::string(profile::kPythonMappingName)));
+  const uint32_t main40 = *raw.add_python_frame("main", "/srv/app/app.py", 12, 10);
+  const uint32_t handle = *raw.add_python_frame("Server.handle", "/srv/app/app.py", 40, 38);
+  const uint32_t handle41 = *raw.add_python_frame("Server.handle", "/srv/app/app.py", 41, 38);
+  profile::SampleOrigin o{7, 7, raw.intern("python3"), raw.intern("python3")};
+  const profile::RawFrame a[] = {{exe, 0x10}, {py, handle}, {py, main40}, {exe, 0x20}};
+  const profile::RawFrame b[] = {{py, handle41}, {py, main40}, {exe, 0x20}};
+  raw.add_sample(o, a, 1000, 3);
+  raw.add_sample(o, b, 1000, 1);
+  FakeSymbolizer symbolizer;
+  profile::Profile p = build_profile(raw, symbolizer);
+  // The symbolizer is never asked about Python frames: they are names already.
+  for (const auto& call : symbolizer.calls) EXPECT_NE(call.path, profile::kPythonMappingName);
+  const profile::Mapping* python_mapping = nullptr;
+  for (const profile::Mapping& m : p.mappings) {
+    if (m.kind == MappingKind::kPython) python_mapping = &m;
+  }
+  ASSERT_NE(python_mapping, nullptr);
+  EXPECT_EQ(p.str(python_mapping->filename), profile::kPythonMappingName);
+  EXPECT_TRUE(python_mapping->has_functions && python_mapping->has_filenames && python_mapping->has_line_numbers);
+  // One function per Python function (both lines of handle share it), with its full path and
+  // first line; one location per line.
+  size_t handle_functions = 0;
+  for (const profile::Function& f : p.functions) {
+    if (p.str(f.name) != "Server.handle") continue;
+    ++handle_functions;
+    EXPECT_EQ(p.str(f.filename), "/srv/app/app.py");
+    EXPECT_EQ(f.start_line, 38);
+  }
+  EXPECT_EQ(handle_functions, 1u);
+  std::set<int64_t> handle_lines;
+  for (const profile::Location& l : p.locations) {
+    ASSERT_FALSE(l.lines.empty() && l.mapping.valid() && p.mapping(l.mapping).kind == MappingKind::kPython);
+    if (!l.lines.empty() && p.str(p.function(l.lines[0].function).name) == "Server.handle") {
+      ASSERT_EQ(l.lines.size(), 1u);
+      handle_lines.insert(l.lines[0].line);
+    }
+  }
+  EXPECT_EQ(handle_lines, (std::set<int64_t>{40, 41}));
+  profile::FoldOptions fold_options;
+  fold_options.value_index = 0;
+  EXPECT_EQ(profile::format_folded(profile::fold(p, fold_options)),
+            "python3;app_20;main (app.py:12);Server.handle (app.py:40);app_10 3\n"
+            "python3;app_20;main (app.py:12);Server.handle (app.py:41) 1\n");
 }
 
 }  // namespace

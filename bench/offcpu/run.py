@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Off-CPU recording cost: a switch-heavy workload (bench/offcpu/pingpong.cpp, two threads
+ping-ponging over pipes) alone, under `ember record --off-cpu` (default threshold and threshold 0)
+and under `perf record -e sched:sched_switch --call-graph dwarf`, rounds interleaved. Prints the
+workload's slowdown against running alone, each tool's own CPU time per switch, and whether
+every switch was accounted for. Needs root (perf's tracepoint wants tracefs, mounted if absent).
+
+  sudo bench/offcpu/run.py --ember build/cli/ember --pingpong build/bench/offcpu/pingpong
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def run(argv):
+    """Runs argv to completion: (exit code, stdout, stderr)."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def children_cpu():
+    """CPU seconds of every child reaped so far (the tool and the workload it ran)."""
+    ru = os.times()
+    return ru.children_user + ru.children_system
+
+
+def workload_figures(text):
+    m = re.search(r"wall_s (\S+) cpu_s (\S+) switches (\d+) switches_per_s (\S+)", text)
+    if not m:
+        raise SystemExit(f"unexpected workload output: {text!r}")
+    return {"wall": float(m.group(1)), "cpu": float(m.group(2)), "switches": int(m.group(3)),
+            "rate": float(m.group(4))}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ember", default="build/cli/ember")
+    ap.add_argument("--pingpong", default="build/bench/offcpu/pingpong")
+    ap.add_argument("--rounds", type=int, default=100000, help="messages per run")
+    ap.add_argument("--work-us", type=float, default=5)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-perf", action="store_true")
+    args = ap.parse_args()
+
+    if not args.no_perf and not os.path.exists("/sys/kernel/tracing/events/sched"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
+    tmp = tempfile.mkdtemp(prefix="ember-offcpu-bench-")
+    workload = [args.pingpong, "--rounds", str(args.rounds), "--work-us", str(args.work_us)]
+    modes = {
+        "alone": lambda: workload,
+        "ember --off-cpu (threshold 100 us)": lambda: [
+            args.ember, "record", "--off-cpu", "-q", "-o", f"{tmp}/e.pb.gz", "--metadata",
+            f"{tmp}/e.json", "--"] + workload,
+        "ember --off-cpu --off-cpu-threshold 0": lambda: [
+            args.ember, "record", "--off-cpu", "--off-cpu-threshold", "0", "-q", "-o",
+            f"{tmp}/e0.pb.gz", "--metadata", f"{tmp}/e0.json", "--"] + workload,
+    }
+    if not args.no_perf:
+        modes["perf -e sched:sched_switch --call-graph dwarf"] = lambda: [
+            "perf", "record", "-q", "-e", "sched:sched_switch", "--call-graph", "dwarf", "-o",
+            f"{tmp}/perf.data", "--"] + workload
+    results = {m: [] for m in modes}
+    for r in range(args.repeat):
+        for mode, argv in modes.items():
+            before = children_cpu()
+            code, out, err = run(argv())
+            total_cpu = children_cpu() - before
+            if code != 0:
+                print(f"{mode}: exit {code}\n{err}", file=sys.stderr)
+                continue
+            f = workload_figures(out)
+            f["tool_cpu"] = max(0.0, total_cpu - f["cpu"])
+            if mode.startswith("ember"):
+                meta = json.load(open(f"{tmp}/{'e0' if 'threshold 0' in mode else 'e'}.json"))
+                f["ember"] = meta.get("off_cpu", {})
+                f["ember"]["cpu_samples_lost"] = meta.get("lost_samples")
+            if mode.startswith("perf"):
+                f["perf_bytes"] = os.path.getsize(f"{tmp}/perf.data")
+                stats = subprocess.run(["perf", "report", "-i", f"{tmp}/perf.data", "--stats"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
+                                       check=False).stdout.decode()
+                samples = re.search(r"SAMPLE events:\s+(\d+)", stats)
+                lost = re.findall(r"LOST_SAMPLES events:\s+(\d+)", stats)
+                f["perf_samples"] = int(samples.group(1)) if samples else -1
+                f["perf_lost"] = max(int(x) for x in lost) if lost else 0
+                os.unlink(f"{tmp}/perf.data")
+            results[mode].append(f)
+        print(f"round {r + 1}/{args.repeat} done", file=sys.stderr)
+
+    with open("/proc/loadavg") as la:
+        load = la.read().split()[0]
+    base = statistics.median(x["wall"] for x in results["alone"])
+    print(f"workload: {args.rounds} messages, {args.work_us} us of work each; median of "
+          f"{args.repeat} interleaved rounds; load {load}")
+    print(f"{'mode':48} {'wall s':>8} {'slowdown':>9} {'switches/s':>11} {'tool CPU s':>11} "
+          f"{'us/switch':>10}")
+    slowdown = {}
+    for mode, rs in results.items():
+        if not rs:
+            continue
+        wall = statistics.median(x["wall"] for x in rs)
+        rate = statistics.median(x["rate"] for x in rs)
+        cpu = statistics.median(x["tool_cpu"] for x in rs)
+        switches = statistics.median(x["switches"] for x in rs)
+        slowdown[mode] = wall / base - 1
+        per = "" if mode == "alone" else f"{1e6 * cpu / switches:10.2f}"
+        print(f"{mode:48} {wall:8.3f} {100 * slowdown[mode]:8.1f}% {rate:11.0f} {cpu:11.3f} {per}")
+    for mode, rs in results.items():
+        if mode.startswith("ember") and rs:
+            e = rs[-1]["ember"]
+            print(f"{mode}: last round: workload switches {rs[-1]['switches']}, switch-outs recorded "
+                  f"{e.get('switch_outs')}, switch records lost {e.get('lost_records')}, unwound "
+                  f"{e.get('unwound')}, short blocks at a place seen before {e.get('remembered')}, "
+                  f"not unwound {e.get('not_unwound')}, blocks incomplete "
+                  f"{e.get('missing_switch_in', 0) + e.get('missing_stack', 0)}, CPU samples lost "
+                  f"{e.get('cpu_samples_lost')}; switch records lost per round "
+                  f"{[x['ember'].get('lost_records') for x in rs]}")
+        if mode.startswith("perf") and rs:
+            print(f"{mode}: last round: {rs[-1]['perf_bytes'] >> 20} MiB written, "
+                  f"{rs[-1]['perf_samples']} sched_switch samples recorded, {rs[-1]['perf_lost']} lost")
+    shutil.rmtree(tmp, ignore_errors=True)
+    perf = [m for m in slowdown if m.startswith("perf")]
+    if perf and slowdown[perf[0]] > 0:
+        for mode in slowdown:
+            if mode.startswith("ember"):
+                print(f"ratio of slowdowns, {mode} / perf: {slowdown[mode] / slowdown[perf[0]]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+// Python frames, whole pipeline: what they cost ember and the program, and how often the Python
+// stack read after a sample disagrees with the sample's native stack. One run prints:
+//
+//   merge      merge_python_stack on a synthetic stack with 30 Python frames: ns per sample
+//   per-sample ember's CPU per Python sample at depth 30 (bench/python/depth30.py): getrusage of
+//              the Recorder polling loop with Python frames on, minus the same recording with
+//              them off, divided by the Python samples; and the read+intern time ember measured
+//   slowdown   bench/python/cpu_bound.py alone, under `ember record -F 99`, and under
+//              `perf record -F 99 --call-graph dwarf` (the peer: the same kernel-side sampling
+//              without Python stacks): the program's own CPU seconds, runs interleaved, medians
+//   staleness  bench/python/switcher.py (switches between one and two eval-loop calls every
+//              millisecond): samples whose Python stack disagreed with the native stack
+//
+//   ember_python_bench [--python PATH] [--seconds N] [--runs R] [--rounds N]
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "collector/python_merge.h"
+#include "collector/recorder.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using ember::collector::CollectorStats;
+
+const std::string kDir = EMBER_PYTHON_BENCH_DIR;
+
+double cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// ---- merge ------------------------------------------------------------------------------------
+
+void bench_merge() {
+  using ember::profile::ModuleId;
+  using ember::profile::RawFrame;
+  namespace c = ember::collector;
+  // 3.11-shaped: 30 Python frames in 3 eval-loop calls, glue between them, a libc leaf.
+  std::vector<RawFrame> native;
+  std::vector<c::NativeRole> roles;
+  auto add = [&](uint64_t offset, c::NativeRole role) {
+    native.push_back(RawFrame{ModuleId{0}, offset});
+    roles.push_back(role);
+  };
+  add(0x100, c::NativeRole::kOther);
+  for (int call = 0; call < 3; ++call) {
+    add(0x2000, c::NativeRole::kEval);
+    for (int glue = 0; glue < 4; ++glue) add(0x3000 + glue, c::NativeRole::kOther);
+  }
+  for (int i = 0; i < 6; ++i) add(0x4000 + i, c::NativeRole::kOther);
+  std::vector<c::PythonMergeFrame> python;
+  for (uint32_t i = 0; i < 30; ++i) python.push_back({RawFrame{ModuleId{1}, i}, i % 10 == 9});
+  std::vector<RawFrame> out;
+  constexpr int kIterations = 2'000'000;
+  uint64_t sink = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kIterations; ++i) {
+    auto r = c::merge_python_stack(native, roles, true, python, out);
+    sink += out.size() + static_cast<uint64_t>(r.outcome);
+  }
+  const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("merge      {:.0f} ns per sample (30 Python frames in 3 eval-loop calls, {} native frames; {})\n",
+             ns / kIterations, native.size(), sink % 2 == 2 ? "" : "synthetic");
+}
+
+// ---- recordings in this process ----------------------------------------------------------------
+
+struct InProcess {
+  CollectorStats stats;
+  double cpu = 0;  // ember's CPU seconds over the recording
+};
+
+InProcess record(const std::vector<std::string>& command, uint32_t hz, bool python) {
+  ember::collector::Target target;
+  target.command = command;
+  ember::collector::RecordOptions options;
+  options.frequency_hz = hz;
+  options.python.enabled = python;
+  InProcess out;
+  const double cpu0 = cpu_seconds();
+  auto rec = ember::collector::Recorder::start(target, options);
+  if (!rec) {
+    fmt::print(stderr, "ember_python_bench: {}\n", rec.error().message());
+    std::exit(1);
+  }
+  for (;;) {
+    auto more = (*rec)->poll(100ms);
+    if (!more || !*more) break;
+  }
+  (*rec)->stop();
+  (void)(*rec)->take_profile();
+  out.cpu = cpu_seconds() - cpu0;
+  out.stats = (*rec)->stats();
+  return out;
+}
+
+uint64_t python_samples(const ember::collector::CollectorStats& p) {
+  return p.python_merged + p.python_merged_below_cut + p.python_stale_fewer + p.python_stale_more + p.python_no_eval_frames + p.python_not_in_python +
+         p.python_read_missed + p.python_not_read;
+}
+
+void bench_per_sample(const std::string& python, double seconds, int runs) {
+  const std::string secs = fmt::format("{}", seconds);
+  std::vector<double> per_sample, read;
+  double frames = 0;
+  for (int r = 0; r < runs; ++r) {
+    InProcess off = record({python, kDir + "/depth30.py", secs}, 999, false);
+    InProcess on = record({python, kDir + "/depth30.py", secs}, 999, true);
+    const auto& p = on.stats;
+    const uint64_t n = python_samples(p);
+    if (n == 0 || on.stats.samples == 0 || off.stats.samples == 0) continue;
+    // Per sample, each recording: the difference is what Python frames add.
+    const double on_per = on.cpu / static_cast<double>(on.stats.samples);
+    const double off_per = off.cpu / static_cast<double>(off.stats.samples);
+    per_sample.push_back((on_per - off_per) * 1e6);
+    read.push_back(static_cast<double>(p.python_read_ns) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1)) / 1e3);
+    frames = static_cast<double>(p.python_frames_read) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1));
+    fmt::print("  run {}: {} samples, ember {:.1f} us/sample with Python frames, {:.1f} without; "
+               "read+intern {:.2f} us; merged {}, stale {}, missed {}\n",
+               r + 1, on.stats.samples, on_per * 1e6, off_per * 1e6, read.back(), p.python_merged + p.python_merged_below_cut,
+               p.python_stale_fewer + p.python_stale_more, p.python_read_missed);
+  }
+  fmt::print("per-sample {:.2f} us of ember CPU per Python sample at depth {:.0f} (median of {}; reading and "
+             "interning alone {:.2f} us)\n",
+             median(per_sample), frames, per_sample.size(), median(read));
+}
+
+void bench_staleness(const std::string& python, double seconds) {
+  InProcess on = record({python, kDir + "/switcher.py", fmt::format("{}", seconds)}, 999, true);
+  const auto& p = on.stats;
+  const uint64_t n = python_samples(p);
+  const uint64_t stale = p.python_stale_fewer + p.python_stale_more;
+  fmt::print("staleness  {} of {} Python samples ({:.2f}%) disagreed with their native stack ({} fewer, {} more "
+             "Python calls); merged {}, below cut {}, not in Python {}, missed {}\n",
+             stale, n, n ? 100.0 * static_cast<double>(stale) / static_cast<double>(n) : 0.0, p.python_stale_fewer,
+             p.python_stale_more, p.python_merged, p.python_merged_below_cut, p.python_not_in_python, p.python_read_missed);
+}
+
+// ---- slowdown ---------------------------------------------------------------------------------
+
+// Runs argv, returns the first line it printed (the program's CPU seconds), or -1.
+double run_program(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::close(fds[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[256];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty()) return -1;
+  return std::strtod(out.c_str(), nullptr);
+}
+
+void bench_slowdown(const std::string& python, int runs, int rounds) {
+  const std::string program = kDir + "/cpu_bound.py";
+  const std::string n = std::to_string(rounds);
+  const std::string tmp = fmt::format("/tmp/ember-python-bench-{}", ::getpid());
+  std::vector<double> alone, ember, perf;
+  for (int r = 0; r < runs; ++r) {
+    alone.push_back(run_program({python, program, n}));
+    ember.push_back(run_program({EMBER_BIN, "record", "-q", "-F", "99", "-o", tmp + ".folded", "--", python, program, n}));
+    perf.push_back(run_program({"perf", "record", "-q", "-F", "99", "--call-graph", "dwarf", "-o", tmp + ".data", "--",
+                                python, program, n}));
+    fmt::print("  run {}: alone {:.3f} s, ember {:.3f} s, perf {:.3f} s of the program's CPU\n", r + 1, alone.back(),
+               ember.back(), perf.back());
+  }
+  std::remove((tmp + ".folded").c_str());
+  std::remove((tmp + ".data").c_str());
+  std::erase_if(alone, [](double v) { return v <= 0; });
+  std::erase_if(ember, [](double v) { return v <= 0; });
+  std::erase_if(perf, [](double v) { return v <= 0; });
+  const double a = median(alone);
+  fmt::print("slowdown   program CPU under ember record -F 99: {:.4f}x alone ({:+.2f}%); under perf record -F 99 "
+             "--call-graph dwarf: {:.4f}x ({:+.2f}%); medians of {} runs\n",
+             median(ember) / a, (median(ember) / a - 1) * 100, median(perf) / a, (median(perf) / a - 1) * 100, runs);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string python = "/usr/bin/python3.11";
+  double seconds = 5;
+  int runs = 5;
+  int rounds = 300;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "ember_python_bench: {} needs a value\n", a);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--python") {
+      python = value();
+    } else if (a == "--seconds") {
+      seconds = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--runs") {
+      runs = std::atoi(value().c_str());
+    } else if (a == "--rounds") {
+      rounds = std::atoi(value().c_str());
+    } else {
+      fmt::print(stderr, "ember_python_bench: unknown option '{}'\n", a);
+      return 2;
+    }
+  }
+  fmt::print("ember_python_bench: {} , {} s recordings, {} runs\n", python, seconds, runs);
+  bench_merge();
+  bench_per_sample(python, seconds, runs);
+  bench_staleness(python, seconds);
+  bench_slowdown(python, runs, rounds);
+  return 0;
+}

@@ -1,0 +1,475 @@
+#include "collector/python_stacks.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <string>
+#include <unordered_map>
+
+#include "collector/process_table.h"
+#include "profile/string_table.h"
+#include "python/process_reader.h"
+
+namespace ember::collector {
+
+namespace {
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// A new libpython (an embedding program loading the interpreter) or python executable mapped:
+// a process remembered as "no CPython" may have one now.
+bool may_be_python(std::string_view filename) {
+  std::string_view base = filename.substr(filename.rfind('/') + 1);
+  return base.starts_with("libpython") || base.starts_with("python");
+}
+
+// What the merge needs of one attached interpreter; shared with the reads waiting for their
+// sample, which may be applied after the reader itself is gone (exit, exec, eviction).
+struct EvalModule {
+  std::string path;
+  uint64_t inode = 0;
+  uint64_t device = 0;
+  std::vector<python::OffsetRange> ranges;
+  // The module of the eval binary in the process's mappings, found again when they change.
+  mutable const profile::Module* module = nullptr;
+  mutable int32_t pid = 0;
+  mutable uint64_t maps_generation = 0;
+
+  const profile::Module* find(const Process& process) const {
+    if (pid == process.pid() && maps_generation == process.maps_generation()) return module;
+    module = nullptr;
+    for (const Mapping& m : process.mappings()) {
+      if (!m.module || m.module->kind != profile::MappingKind::kFile) continue;
+      if ((m.module->inode == inode && m.module->device == device) || m.module->path == path) {
+        module = m.module.get();
+        break;
+      }
+    }
+    pid = process.pid();
+    maps_generation = process.maps_generation();
+    return module;
+  }
+  bool in_loop(uint64_t offset) const {
+    for (const python::OffsetRange& r : ranges) {
+      if (offset >= r.begin && offset < r.end) return true;
+    }
+    return false;
+  }
+};
+
+// Python frames interned by the collector between their read and their sample's merge: ids are
+// small and stable, and a frame seen before costs a pointer-keyed lookup. When full, a new table
+// starts; reads still waiting keep the old one alive.
+class FrameTable {
+ public:
+  struct Frame {
+    profile::StringId function, file;
+    int32_t line = 0, first_line = 0;
+  };
+
+  explicit FrameTable(size_t max_frames) : max_frames_(max_frames) {}
+  bool full() const { return frames_.size() >= max_frames_; }
+  const Frame& frame(uint32_t id) const { return frames_[id]; }
+  std::string_view str(profile::StringId id) const { return strings_.get(id); }
+
+  // The id of the frame; UINT32_MAX when the table is full.
+  uint32_t intern(const python::Frame& f) {
+    // The reader hands out views into its own caches: the same code object gives the same
+    // pointers sample after sample. The direct-mapped slot is keyed by them and confirmed by
+    // content, so a reused pointer can never give a wrong name.
+    const uint64_t key = reinterpret_cast<uintptr_t>(f.function.data()) * 0x9e3779b97f4a7c15ull ^
+                         reinterpret_cast<uintptr_t>(f.file.data()) * 0xbf58476d1ce4e5b9ull ^
+                         (uint64_t{static_cast<uint32_t>(f.line)} << 20) ^ static_cast<uint32_t>(f.first_line);
+    Slot& slot = slots_[(key ^ (key >> 29)) & (kSlots - 1)];
+    if (slot.id != UINT32_MAX && slot.function == f.function.data() && slot.file == f.file.data()) {
+      const Frame& known = frames_[slot.id];
+      if (known.line == f.line && known.first_line == f.first_line && str(known.function) == f.function &&
+          str(known.file) == f.file) {
+        return slot.id;
+      }
+    }
+    Frame frame{strings_.intern(f.function), strings_.intern(f.file), f.line, f.first_line};
+    const Key k{frame.function.value, frame.file.value, frame.line, frame.first_line};
+    uint32_t id;
+    if (auto it = index_.find(k); it != index_.end()) {
+      id = it->second;
+    } else {
+      if (full()) return UINT32_MAX;
+      id = static_cast<uint32_t>(frames_.size());
+      frames_.push_back(frame);
+      index_.emplace(k, id);
+    }
+    slot = Slot{f.function.data(), f.file.data(), id};
+    return id;
+  }
+
+  // The frame's index in the window being filled (UINT32_MAX when the window's table is full).
+  uint32_t window_id(uint32_t id, profile::RawProfile& window, uint64_t generation) {
+    if (window_generation_ != generation) {
+      window_generation_ = generation;
+      window_ids_.assign(frames_.size(), kUnset);
+    }
+    if (window_ids_.size() <= id) window_ids_.resize(frames_.size(), kUnset);
+    uint32_t& slot = window_ids_[id];
+    if (slot == kUnset) {
+      const Frame& f = frames_[id];
+      slot = window.add_python_frame(str(f.function), str(f.file), f.line, f.first_line).value_or(UINT32_MAX);
+    }
+    return slot;
+  }
+
+ private:
+  static constexpr size_t kSlots = 4096;
+  static constexpr uint32_t kUnset = UINT32_MAX - 1;
+  struct Slot {
+    const char* function = nullptr;
+    const char* file = nullptr;
+    uint32_t id = UINT32_MAX;
+  };
+  struct Key {
+    uint32_t function, file;
+    int32_t line, first_line;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept {
+      uint64_t h = (uint64_t{k.function} << 32 | k.file) * 0x9e3779b97f4a7c15ull;
+      h ^= (uint64_t{static_cast<uint32_t>(k.line)} << 32 | static_cast<uint32_t>(k.first_line)) *
+           0xbf58476d1ce4e5b9ull;
+      return static_cast<size_t>(h ^ (h >> 31));
+    }
+  };
+
+  size_t max_frames_;
+  profile::StringTable strings_;
+  std::vector<Frame> frames_;
+  std::unordered_map<Key, uint32_t, KeyHash> index_;
+  std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
+  uint64_t window_generation_ = 0;
+  std::vector<uint32_t> window_ids_;
+};
+
+struct PendingKey {
+  int32_t tid = 0;
+  uint64_t time = 0;
+  bool operator==(const PendingKey&) const = default;
+};
+struct PendingKeyHash {
+  size_t operator()(const PendingKey& k) const noexcept {
+    return static_cast<size_t>((k.time ^ (uint64_t{static_cast<uint32_t>(k.tid)} << 40)) * 0x9e3779b97f4a7c15ull);
+  }
+};
+
+struct PendingFrame {
+  uint32_t id = 0;
+  bool entry = false;
+};
+
+// A Python stack read for a sample that has not been applied yet.
+struct Pending {
+  python::ReadStatus status = python::ReadStatus::kOk;
+  std::shared_ptr<const EvalModule> eval;
+  std::shared_ptr<FrameTable> table;
+  std::vector<PendingFrame> frames;  // leaf first
+};
+
+}  // namespace
+
+std::shared_ptr<const profile::Module> python_module() {
+  auto m = std::make_shared<profile::Module>();
+  m->kind = profile::MappingKind::kPython;
+  m->path = std::string(profile::kPythonMappingName);
+  return m;
+}
+
+class PythonStacks::Impl {
+ public:
+  explicit Impl(const PythonOptions& options)
+      : options_(options), table_(std::make_shared<FrameTable>(options.max_interned_frames)) {}
+
+  void on_sample_read(int32_t pid, int32_t tid, uint64_t time);
+  void forget(int32_t pid, bool keep_reader);
+  void merge(const collector::Process& process, int32_t tid, uint64_t time, bool native_complete,
+             profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
+             std::vector<profile::RawFrame>& frames);
+  void expire(uint64_t time);
+  void add_stats(CollectorStats& s) const;
+
+  const PythonOptions options_;
+
+ private:
+  // kStarting: an interpreter sampled before it set up its main thread, attached again at a later
+  // sample (at most kMaxStartingAttempts times).
+  enum class State : uint8_t { kReader, kNoPython, kCannotRead, kStarting };
+  static constexpr uint32_t kMaxStartingAttempts = 200;
+  struct Attached {
+    State state = State::kNoPython;
+    std::unique_ptr<python::ProcessReader> reader;
+    std::shared_ptr<const EvalModule> eval;
+    uint64_t last_used = 0;
+    uint32_t attempts = 0;
+  };
+
+  Attached* attach(int32_t pid);
+  void retire(Attached& p);
+  void warn(const std::string& message);
+  std::vector<PendingFrame> spare_vector();
+
+  std::unordered_map<int32_t, Attached> processes_;
+  size_t readers_ = 0;
+  uint64_t clock_ = 0;
+  std::shared_ptr<FrameTable> table_;
+  std::unordered_map<PendingKey, Pending, PendingKeyHash> pending_;
+  std::deque<PendingKey> pending_order_;  // read order: roughly time order
+  std::vector<std::vector<PendingFrame>> spare_;
+  std::vector<python::Frame> read_;
+  std::vector<PythonMergeFrame> python_frames_;
+  std::vector<NativeRole> roles_;
+  std::vector<profile::RawFrame> merged_;
+  python::ReaderStats retired_;  // of readers already dropped
+  size_t warnings_ = 0;
+  CollectorStats stats_;  // its python_* fields
+};
+
+void PythonStacks::Impl::warn(const std::string& message) {
+  if (warnings_ < options_.max_warnings) {
+    spdlog::warn("{}; its stacks are shown without Python frames", message);
+  } else if (warnings_ == options_.max_warnings) {
+    spdlog::warn("more Python interpreters that cannot be read: counted, not shown");
+  }
+  ++warnings_;
+}
+
+void PythonStacks::Impl::retire(Attached& p) {
+  if (p.reader) {
+    retired_ += p.reader->stats();
+    p.reader.reset();
+    --readers_;
+  }
+}
+
+PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid) {
+  if (processes_.size() >= options_.max_processes) {
+    // Verdicts are cheap to find again; readers stay.
+    std::erase_if(processes_, [](const auto& kv) { return kv.second.state != State::kReader; });
+  }
+  Attached& p = processes_[pid];
+  auto reader = python::ProcessReader::attach(pid);
+  if (!reader) {
+    const Error& e = reader.error();
+    if (e.code() == ErrorCode::kNotFound) {
+      p.state = State::kNoPython;
+    } else if (e.code() == ErrorCode::kInterrupted && ++p.attempts < kMaxStartingAttempts) {
+      p.state = State::kStarting;
+    } else {
+      p.state = State::kCannotRead;
+      (e.code() == ErrorCode::kUnsupported ? stats_.python_unsupported : stats_.python_attach_failed)++;
+      warn(e.message());
+    }
+    return &p;
+  }
+  if (readers_ >= std::max<size_t>(options_.max_readers, 1)) {
+    // The least recently sampled reader goes; its process attaches again when sampled again.
+    auto oldest = processes_.end();
+    for (auto it = processes_.begin(); it != processes_.end(); ++it) {
+      if (it->second.state != State::kReader || it->first == pid) continue;
+      if (oldest == processes_.end() || it->second.last_used < oldest->second.last_used) oldest = it;
+    }
+    if (oldest != processes_.end()) {
+      retire(oldest->second);
+      processes_.erase(oldest);
+      stats_.python_readers_evicted++;
+    }
+  }
+  auto eval = std::make_shared<EvalModule>();
+  eval->path = (*reader)->eval_module_path();
+  eval->inode = (*reader)->eval_module_inode();
+  eval->device = (*reader)->eval_module_device();
+  auto ranges = (*reader)->eval_loop_ranges();
+  eval->ranges.assign(ranges.begin(), ranges.end());
+  p.state = State::kReader;
+  p.reader = std::move(*reader);
+  p.eval = std::move(eval);
+  ++readers_;
+  stats_.python_attached++;
+  spdlog::debug("pid {}: CPython {}, eval loop in {}", pid, python::to_string(p.reader->version()),
+                p.eval->path);
+  return &p;
+}
+
+std::vector<PendingFrame> PythonStacks::Impl::spare_vector() {
+  if (spare_.empty()) return {};
+  std::vector<PendingFrame> v = std::move(spare_.back());
+  spare_.pop_back();
+  v.clear();
+  return v;
+}
+
+void PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
+  if (pid <= 0) return;  // the idle task, or a sample without a process
+  auto it = processes_.find(pid);
+  Attached* p = it != processes_.end() && it->second.state != State::kStarting ? &it->second : attach(pid);
+  if (p->state != State::kReader) return;
+  p->last_used = ++clock_;
+  const PendingKey key{tid, time};
+  if (pending_.size() >= options_.max_pending) {
+    stats_.python_not_read++;
+    return;
+  }
+  if (pending_.contains(key)) return;  // the same sample through a second event (-p)
+  const uint64_t start = monotonic_ns();
+  Pending pending;
+  pending.status = p->reader->read_stack(tid, read_);
+  pending.eval = p->eval;
+  if (pending.status == python::ReadStatus::kOk) {
+    if (table_->full()) table_ = std::make_shared<FrameTable>(options_.max_interned_frames);
+    pending.frames = spare_vector();
+    pending.frames.reserve(read_.size());
+    for (const python::Frame& f : read_) {
+      uint32_t id = table_->intern(f);
+      if (id == UINT32_MAX) {
+        // Filled up mid-stack: the next read starts a new table.
+        stats_.python_not_read++;
+        spare_.push_back(std::move(pending.frames));
+        stats_.python_read_ns += monotonic_ns() - start;
+        return;
+      }
+      pending.frames.push_back(PendingFrame{id, f.entry});
+    }
+    pending.table = table_;
+  }
+  pending_.emplace(key, std::move(pending));
+  pending_order_.push_back(key);
+  stats_.python_read_ns += monotonic_ns() - start;
+}
+
+void PythonStacks::Impl::forget(int32_t pid, bool keep_reader) {
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) return;
+  if (keep_reader && it->second.state == State::kReader) return;
+  retire(it->second);
+  processes_.erase(it);
+}
+
+void PythonStacks::Impl::merge(const collector::Process& process, int32_t tid, uint64_t time,
+                               bool native_complete, profile::RawProfile& window, uint64_t generation,
+                               profile::ModuleId python_module, std::vector<profile::RawFrame>& frames) {
+  auto it = pending_.find(PendingKey{tid, time});
+  if (it == pending_.end()) return;
+  Pending pending = std::move(it->second);
+  pending_.erase(it);
+  auto recycle = [&] {
+    if (spare_.size() < 64 && pending.frames.capacity() != 0) spare_.push_back(std::move(pending.frames));
+  };
+  if (pending.status == python::ReadStatus::kNoPythonThread) {
+    stats_.python_not_in_python++;
+    return;
+  }
+  if (pending.status != python::ReadStatus::kOk) {
+    stats_.python_read_missed++;
+    return;
+  }
+
+  python_frames_.clear();
+  for (const PendingFrame& f : pending.frames) {
+    const uint32_t id = pending.table->window_id(f.id, window, generation);
+    if (id == UINT32_MAX) {  // the window's bound on Python frames
+      stats_.python_not_read++;
+      recycle();
+      return;
+    }
+    python_frames_.push_back(PythonMergeFrame{profile::RawFrame{python_module, id}, f.entry});
+  }
+  recycle();
+
+  const profile::Module* eval_module = pending.eval->find(process);
+  roles_.assign(frames.size(), NativeRole::kOther);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const profile::RawFrame& f = frames[i];
+    if (!f.module.valid()) continue;
+    const profile::Module& m = window.module(f.module);
+    if (&m == eval_module) {
+      if (pending.eval->in_loop(f.offset)) roles_[i] = NativeRole::kEval;
+    } else if (m.kind == profile::MappingKind::kJit || m.kind == profile::MappingKind::kAnonymous) {
+      roles_[i] = NativeRole::kAnonymousCode;
+    }
+  }
+  MergeResult r = merge_python_stack(frames, roles_, native_complete, python_frames_, merged_);
+  stats_.python_trampolines += r.trampolines;
+  switch (r.outcome) {
+    case MergeOutcome::kMerged: stats_.python_merged++; break;
+    case MergeOutcome::kMergedBelowCut: stats_.python_merged_below_cut++; break;
+    case MergeOutcome::kFewerPythonSegments: stats_.python_stale_fewer++; break;
+    case MergeOutcome::kMorePythonSegments: stats_.python_stale_more++; break;
+    case MergeOutcome::kNoEvalFrames: stats_.python_no_eval_frames++; break;
+    case MergeOutcome::kNoPythonFrames: stats_.python_not_in_python++; break;
+  }
+  frames.swap(merged_);
+}
+
+void PythonStacks::Impl::expire(uint64_t time) {
+  while (!pending_order_.empty() && (time == UINT64_MAX || pending_order_.front().time < time)) {
+    auto it = pending_.find(pending_order_.front());
+    if (it != pending_.end() && it->first.time < time) {
+      if (spare_.size() < 64 && it->second.frames.capacity() != 0) spare_.push_back(std::move(it->second.frames));
+      pending_.erase(it);
+    }
+    pending_order_.pop_front();
+  }
+  if (time == UINT64_MAX) pending_.clear();
+  // Keys whose sample was merged stay in the order queue until here; it never outgrows the
+  // reads of the reorder window.
+}
+
+void PythonStacks::Impl::add_stats(CollectorStats& s) const {
+  s += stats_;
+  python::ReaderStats r = retired_;
+  for (const auto& [pid, p] : processes_) {
+    if (p.reader) r += p.reader->stats();
+  }
+  s.python_readers += readers_;
+  s.python_miss_process_gone += r.process_gone;
+  s.python_miss_read_failed += r.read_failed;
+  s.python_miss_bad_object += r.bad_object;
+  s.python_miss_chain_too_long += r.chain_too_long;
+  s.python_miss_stack_changed += r.stack_changed;
+  s.python_stacks_read += r.stacks_read;
+  s.python_frames_read += r.frames_read;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+PythonStacks::PythonStacks(const PythonOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+PythonStacks::~PythonStacks() = default;
+
+bool PythonStacks::enabled() const { return impl_->options_.enabled; }
+
+void PythonStacks::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
+  if (impl_->options_.enabled) impl_->on_sample_read(pid, tid, time);
+}
+void PythonStacks::on_exec(int32_t pid) { impl_->forget(pid, false); }
+void PythonStacks::on_mmap(int32_t pid, std::string_view filename) {
+  if (may_be_python(filename)) impl_->forget(pid, true);
+}
+void PythonStacks::on_exit(int32_t pid) { impl_->forget(pid, false); }
+
+void PythonStacks::merge(const Process& process, int32_t tid, uint64_t time, bool native_complete,
+                         profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
+                         std::vector<profile::RawFrame>& frames) {
+  if (impl_->options_.enabled) {
+    impl_->merge(process, tid, time, native_complete, window, generation, python_module, frames);
+  }
+}
+
+void PythonStacks::expire(uint64_t time) { impl_->expire(time); }
+
+void PythonStacks::add_stats(CollectorStats& stats) const { impl_->add_stats(stats); }
+
+}  // namespace ember::collector

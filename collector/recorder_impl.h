@@ -1,0 +1,157 @@
+#pragma once
+// The Recorder's state, shared by recorder.cpp (opening, reading, CPU samples) and
+// recorder_off_cpu.cpp (--off-cpu's switch events). Private to the collector.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "collector/collector_stats.h"
+#include "collector/command_launcher.h"
+#include "collector/event_source.h"
+#include "collector/module_cache.h"
+#include "collector/off_cpu_stacks.h"
+#include "collector/process_table.h"
+#include "collector/python_stacks.h"
+#include "collector/record_decoder.h"
+#include "collector/recorder.h"
+#include "collector/reorder_queue.h"
+#include "collector/ring_buffer.h"
+#include "collector/thread_dedup.h"
+#include "collector/unwinder.h"
+#include "common/unique_fd.h"
+
+namespace ember::collector {
+
+class Recorder::Impl final : public OffCpuHost {
+ public:
+  Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder, size_t max_held_files);
+
+  ~Impl() override { stop(); }
+
+  Result<void> open(const Target& target);
+  Result<bool> poll(std::chrono::milliseconds timeout);
+  void stop();
+  profile::RawProfile take_profile();
+  const CollectorStats& stats();
+
+  std::string event_name_;
+  std::string event_note_;
+  std::vector<std::string> warnings_;
+  std::optional<LaunchedCommand> command_;
+
+  uint32_t frequency_hz() const { return spec_.frequency_hz; }
+  std::optional<OffCpuCounters> off_cpu_counters() const {
+    return off_cpu_ ? std::optional(off_cpu_->counters()) : std::nullopt;
+  }
+
+ private:
+  struct Event {
+    common::UniqueFd fd;
+    int cpu_index = 0;
+    int32_t tid = -1;  // the thread it was opened for; -1 for per-CPU events
+    bool switches = false;  // --off-cpu's context-switch event, in the CPU's switch ring
+  };
+  struct Watched {
+    int32_t pid = 0;
+    common::UniqueFd pidfd;
+    bool exited = false;
+  };
+
+  [[nodiscard]] Result<void> open_system_wide();
+  [[nodiscard]] Result<void> open_pids(const std::vector<int32_t>& pids);
+  [[nodiscard]] Result<void> open_command(const std::vector<std::string>& argv);
+  // Opens one event (disabled), and maps it as its CPU's ring or redirects it into that ring.
+  // The error is the errno, so each mode can explain it in its own words.
+  [[nodiscard]] std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
+  [[nodiscard]] Result<void> add_ring(Event& event);
+  Error pid_open_error(int32_t pid, int err) const;
+
+  // Reads until the rings are empty or, when deadline_ns is not 0, the deadline has passed.
+  // Returns the time up to which records may be applied: everything still in a ring is later.
+  uint64_t read_rings(uint64_t deadline_ns);
+  void on_raw_record(std::span<const std::byte> bytes);
+  // `bytes`: the record as queued (a switch-out sample keeps them to be unwound at switch-in).
+  void apply_record(const Record& rec, std::span<const std::byte> bytes);
+  void on_sample(const SampleRecord& s);
+  void unwind_sample(const SampleRecord& s, const Process& process, std::vector<UnwoundFrame>& out);
+  // python_time: the sample's time, when its Python stack is to be merged in (CPU samples); 0 not.
+  bool add_stack(Process& process, int32_t tid, std::span<const UnwoundFrame> frames,
+                 const profile::RawStackCounts& counts, uint64_t python_time = 0);
+  bool add_raw_stack(Process& process, const Thread& thread, int32_t tid,
+                     const profile::RawStackCounts& counts);
+  // OffCpuHost
+  void unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) override;
+  void add_off_cpu(int32_t pid, int32_t tid, std::span<const UnwoundFrame> frames,
+                   const std::shared_ptr<const profile::Module>& stand_in,
+                   const profile::RawStackCounts& counts) override;
+  void open_switch_event(pid_t pid, int cpu_index, int32_t tid);
+  void start_off_cpu(const Target& target);
+  void note_main_module();
+  bool targets_ended();
+  void drain();
+
+  size_t default_ring_bytes() const;
+  profile::ModuleId module_id(const Mapping& m);
+  profile::ModuleId kernel_module_id();
+  profile::ModuleId python_module_id();
+  void note_for_python(const Record& rec);
+  void start_window();
+
+  RecordOptions options_;
+  EventSpec spec_;
+  SampleFormat format_;
+  std::vector<int> cpus_;
+  size_t ring_bytes_ = 0;
+  bool rings_shrunk_ = false;
+  uint64_t last_record_time_ = 0;  // of the last record queued, while reading a ring
+  std::vector<Event> events_;
+  std::vector<std::optional<MappedRing>> rings_;  // per CPU index
+  std::vector<size_t> ring_owner_;                // per CPU index: index into events_
+  // --off-cpu: switch events get rings of their own, so a flood of them cannot crowd out samples.
+  std::vector<std::optional<MappedRing>> switch_rings_;
+  std::vector<size_t> switch_ring_owner_;
+  size_t switch_ring_bytes_ = 0;
+  bool reading_switch_ring_ = false;
+  std::unordered_set<uint64_t> switch_ids_;
+  std::unique_ptr<OffCpuStacks> off_cpu_;  // set once a switch event is open
+  bool off_cpu_refused_ = false;           // the kernel refused them: said once, CPU samples only
+  common::UniqueFd epoll_;
+  std::vector<Watched> watched_;
+
+  ModuleCache modules_;
+  ProcessTable processes_;
+  Unwinder unwinder_;
+  ReorderQueue reorder_;
+  PythonStacks python_;
+  std::shared_ptr<const profile::Module> python_module_ = python_module();
+  profile::ModuleId python_id_;
+  uint64_t python_generation_ = 0;
+
+  profile::RawProfile window_;
+  uint64_t generation_ = 1;
+  uint64_t kernel_generation_ = 0;
+  profile::ModuleId kernel_id_;
+  int64_t window_start_wall_ns_ = 0;
+  int64_t period_ns_ = 0;
+  int32_t main_pid_ = 0;
+  std::shared_ptr<const profile::Module> main_module_;
+
+  // -p: a thread may be covered by two events; its samples are kept from one (see ThreadDedup).
+  bool dedupe_ = false;
+  ThreadDedup dedup_;
+
+  CollectorStats stats_;     // what the recorder counts itself
+  CollectorStats reported_;  // stats_ and its parts' stats, as of the last stats()
+  bool stopped_ = false;
+  bool finished_ = false;
+  std::vector<UnwoundFrame> frames_;
+  std::vector<profile::RawFrame> raw_frames_;
+};
+
+}  // namespace ember::collector

@@ -1,0 +1,155 @@
+// OffCpuStacks on synthesized switch-out samples: which blocks are unwound, which reuse a stack
+// unwound before at the same place, which drop their stack copy on arrival, and the stand-ins.
+
+#include "collector/off_cpu_stacks.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "record_encoder.h"
+
+namespace ember::collector {
+namespace {
+
+using test::Bytes;
+using test::SampleValues;
+
+class FakeHost final : public OffCpuHost {
+ public:
+  void unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) override {
+    unwinds++;
+    out.clear();
+    out.push_back(UnwoundFrame{common::ProcessAddress(0xffffffff81000000), true, true});
+    out.push_back(UnwoundFrame{common::ProcessAddress(s.regs_user.size() > 2 ? s.regs_user[2] : 0), false, true});
+    if (!s.stack_user.empty()) out.push_back(UnwoundFrame{common::ProcessAddress(0x401000), false, false});
+  }
+  void add_off_cpu(int32_t, int32_t tid, std::span<const UnwoundFrame> frames,
+                   const std::shared_ptr<const profile::Module>& stand_in,
+                   const profile::RawStackCounts& counts) override {
+    Charge c;
+    c.tid = tid;
+    c.depth = frames.size();
+    c.stand_in = stand_in ? stand_in->path : "";
+    c.counts = counts;
+    charges.push_back(c);
+  }
+  struct Charge {
+    int32_t tid = 0;
+    size_t depth = 0;
+    std::string stand_in;
+    profile::RawStackCounts counts;
+  };
+  int unwinds = 0;
+  std::vector<Charge> charges;
+};
+
+SampleFormat switch_format() {
+  SampleFormat f = test::ember_format();
+  f.sample_type |= kSampleRegsUser | kSampleStackUser;
+  f.regs_user_mask = (1ull << 6) | (1ull << 7) | (1ull << 8);  // bp, sp, ip
+  return f;
+}
+
+// A switch-out sample of thread 11 at `time`, from user pc `pc` with stack pointer `sp`.
+Bytes switch_out(uint64_t time, uint64_t pc, uint64_t sp) {
+  SampleValues s;
+  s.id = {10, 11, time, 5, 0};
+  s.period = 1;
+  s.misc = kMiscKernel;
+  s.callchain = {kContextKernel, 0xffffffff81000000, 0xffffffff81000100, kContextUser, pc};
+  s.regs_abi = 2;
+  s.regs = {0x7ffc0000, sp, pc};
+  s.stack.assign(8192, std::byte{0x5a});
+  s.stack_dynamic_size = 8192;
+  return test::encode_sample(switch_format(), s);
+}
+
+struct Harness {
+  FakeHost host;
+  SampleFormat format = switch_format();
+  OffCpuStacks stacks;
+  explicit Harness(uint64_t threshold_ns) : stacks(host, format, threshold_ns) {}
+
+  // Arrival (compact), then the switch-out, its record and the switch-in `length` later.
+  size_t block(uint64_t time, uint64_t length, uint64_t pc = 0x7f0000001000, uint64_t sp = 0x7ffc1000) {
+    Bytes raw = switch_out(time, pc, sp);
+    auto first = decode_record(raw, format);
+    EXPECT_TRUE(first.has_value());
+    std::span<const std::byte> kept = stacks.compact(std::get<SampleRecord>(first->body), raw);
+    Bytes queued(kept.begin(), kept.end());  // the reorder queue's copy
+    auto rec = decode_record(queued, format);
+    EXPECT_TRUE(rec.has_value());
+    stacks.on_switch_out_sample(std::get<SampleRecord>(rec->body), queued);
+    SwitchRecord out;
+    out.sid = {10, 11, time + 1, 5, 0, 0, true};
+    out.out = true;
+    stacks.on_switch(out);
+    SwitchRecord in;
+    in.sid = {10, 11, time + length, 5, 0, 0, true};
+    stacks.on_switch(in);
+    return queued.size();
+  }
+};
+
+TEST(OffCpuStacks, LongBlockIsUnwoundAndItsPlaceRemembered) {
+  Harness r(100'000);
+  const size_t first = r.block(1'000'000, 500'000);
+  EXPECT_GT(first, 8192u);  // a new place keeps its stack copy
+  EXPECT_EQ(r.host.unwinds, 1);
+  ASSERT_EQ(r.host.charges.size(), 1u);
+  EXPECT_EQ(r.host.charges[0].counts.blocked_ns, 500'000u);
+  EXPECT_EQ(r.host.charges[0].depth, 3u);
+  // The same place again: the record arrives without its stack copy and reuses the stack.
+  const size_t second = r.block(2'000'000, 20'000);
+  EXPECT_LT(second, 512u);
+  EXPECT_EQ(r.host.unwinds, 1);
+  ASSERT_EQ(r.host.charges.size(), 2u);
+  EXPECT_EQ(r.host.charges[1].depth, 3u);
+  EXPECT_EQ(r.host.charges[1].counts.blocked_ns, 20'000u);
+  const OffCpuCounters c = r.stacks.counters();
+  EXPECT_EQ(c.unwound, 1u);
+  EXPECT_EQ(c.remembered, 1u);
+  EXPECT_EQ(c.compacted, 1u);
+  EXPECT_EQ(c.pending_bytes, 0u);
+}
+
+TEST(OffCpuStacks, ThresholdZeroUnwindsEverySwitch) {
+  Harness r(0);
+  r.block(1'000'000, 500'000);
+  EXPECT_GT(r.block(2'000'000, 20'000), 8192u);
+  EXPECT_EQ(r.host.unwinds, 2);
+  EXPECT_EQ(r.stacks.counters().remembered, 0u);
+}
+
+TEST(OffCpuStacks, ShortBlocksAtNewPlacesAreUnwoundWithinABudget) {
+  Harness r(100'000);
+  // 1,500 short blocks at 1,500 different places within 0.15 ms: the budget (1,000 a second, a
+  // second's worth at once) unwinds 1,000; the rest keep their kernel frames and user pc.
+  for (uint64_t i = 0; i < 1500; ++i) r.block(1'000'000 + i * 100, 50, 0x7f0000001000 + 16 * i);
+  const OffCpuCounters c = r.stacks.counters();
+  EXPECT_EQ(c.unwound, 1000u);
+  EXPECT_EQ(c.not_unwound, 500u);
+  EXPECT_EQ(r.host.charges.size(), 1500u);
+  EXPECT_EQ(r.host.charges.back().depth, 3u);  // two kernel frames and the user pc
+  EXPECT_EQ(c.switches.charged_ns, 1500u * 50u);
+}
+
+TEST(OffCpuStacks, ThreadsAsleepSinceTheStartAndLostSamplesGetStandIns) {
+  Harness r(100'000);
+  SwitchRecord out;  // a switch-out whose sample was lost
+  out.sid = {10, 12, 1'000, 5, 0, 0, true};
+  out.out = true;
+  r.stacks.on_switch(out);
+  SwitchRecord in = out;
+  in.out = false;
+  in.sid.time = 9'000;
+  r.stacks.on_switch(in);
+  ASSERT_EQ(r.host.charges.size(), 1u);
+  EXPECT_EQ(r.host.charges[0].stand_in, "[off-cpu: switch-out sample lost]");
+  EXPECT_EQ(r.host.charges[0].counts.blocked_ns, 8'000u);
+}
+
+}  // namespace
+}  // namespace ember::collector
