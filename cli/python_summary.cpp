@@ -31,6 +31,16 @@ std::string python_summary(const collector::PythonStats& p) {
   }
   if (p.not_read) others.push_back(fmt::format("{} not read (limits)", thousands(p.not_read)));
   for (size_t i = 0; i < others.size(); ++i) line += (i == 0 ? "; " : ", ") + others[i];
+  const uint64_t off_cpu_blocks = p.off_cpu_merged + p.off_cpu_ran_again + p.off_cpu_unmerged;
+  if (off_cpu_blocks + p.off_cpu_over_budget) {
+    line += fmt::format("; Python frames in {} of {} off-CPU blocks read", thousands(p.off_cpu_merged),
+                        thousands(off_cpu_blocks));
+    if (p.off_cpu_ran_again) line += fmt::format(", {} read after the thread ran again", thousands(p.off_cpu_ran_again));
+    if (p.off_cpu_over_budget) {
+      line += fmt::format(", {} switch-outs not read (over {:.0f} a second)", thousands(p.off_cpu_over_budget),
+                          collector::kOffCpuPythonReadsPerSecond);
+    }
+  }
   if (p.unsupported + p.attach_failed) {
     line += fmt::format("; {} interpreter{} could not be read", thousands(p.unsupported + p.attach_failed),
                         p.unsupported + p.attach_failed == 1 ? "" : "s");
@@ -56,6 +66,11 @@ nlohmann::json python_json(const collector::PythonStats& p) {
           {"miss_chain_too_long", p.miss_chain_too_long},
           {"miss_stack_changed", p.miss_stack_changed},
           {"trampolines", p.trampolines},
+          {"off_cpu_read", p.off_cpu_read},
+          {"off_cpu_over_budget", p.off_cpu_over_budget},
+          {"off_cpu_merged", p.off_cpu_merged},
+          {"off_cpu_ran_again", p.off_cpu_ran_again},
+          {"off_cpu_unmerged", p.off_cpu_unmerged},
           {"read_ns", p.read_ns}};
 }
 
