@@ -7,21 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/compare.h"
+#include "analysis/format_parts.h"
 #include "analysis/text_table.h"
 #include "analysis/units.h"
 
 namespace ember::analysis {
 
 namespace {
-
-// Markdown comments on GitHub are capped (65536 characters) and template-heavy C++ names run to
-// thousands: names longer than this keep their start and end around an ellipsis.
-constexpr size_t kMaxMarkdownName = 200;
-constexpr size_t kMaxListedSources = 10;
-
-std::string plural(size_t n, std::string_view one, std::string_view many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
 
 std::string headline_text(const Comparison& c) {
   size_t n = c.regression_count();
@@ -61,30 +53,6 @@ std::string p_cell(const FunctionChange& f) {
   return f.share_test.method == TestMethod::kNone ? "-" : format_p_value(f.p_adjusted);
 }
 
-// Cuts at a UTF-8 character boundary at or before `pos`.
-size_t char_boundary(std::string_view s, size_t pos) {
-  while (pos > 0 && pos < s.size() && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
-  return pos;
-}
-
-std::string markdown_code(std::string_view name) {
-  std::string shown;
-  if (name.size() > kMaxMarkdownName) {
-    size_t head = char_boundary(name, kMaxMarkdownName * 3 / 5);
-    size_t tail = char_boundary(name, name.size() - (kMaxMarkdownName - head - 1));
-    shown = std::string(name.substr(0, head)) + "…" + std::string(name.substr(tail));
-  } else {
-    shown = name;
-  }
-  std::string escaped;
-  for (char ch : shown) {
-    if (ch == '|') escaped += '\\';  // a pipe ends a table cell even inside a code span
-    escaped += ch;
-  }
-  if (escaped.find('`') != std::string::npos) return "`` " + escaped + " ``";
-  return "`" + escaped + "`";
-}
-
 std::string method_sentence(const Comparison& c) {
   size_t nb = c.baseline_sources.size(), nc = c.current_sources.size();
   if (nb == 1 && nc == 1) {
@@ -122,28 +90,12 @@ void markdown_table(std::string& out, const Comparison& c, Verdict verdict, std:
   out += '\n';
 }
 
-std::string sources_text(const std::vector<std::string>& sources) {
-  std::string s;
-  for (size_t i = 0; i < sources.size() && i < kMaxListedSources; ++i) {
-    if (i != 0) s += ", ";
-    s += "`" + sources[i] + "`";
-  }
-  if (sources.size() > kMaxListedSources) {
-    s += fmt::format(" and {} more", sources.size() - kMaxListedSources);
-  }
-  return s;
-}
-
-nlohmann::json number(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
-
 nlohmann::json test_json(const TestResult& t) {
   return {
       {"method", to_string(t.method)},
-      {"statistic", t.method == TestMethod::kNone ? nlohmann::json(nullptr) : number(t.statistic)},
-      {"df", t.method == TestMethod::kNone ? nlohmann::json(nullptr) : number(t.df)},
-      {"p_value", t.method == TestMethod::kNone ? nlohmann::json(nullptr) : number(t.p_value)}};
+      {"statistic", t.method == TestMethod::kNone ? nlohmann::json(nullptr) : json_number(t.statistic)},
+      {"df", t.method == TestMethod::kNone ? nlohmann::json(nullptr) : json_number(t.df)},
+      {"p_value", t.method == TestMethod::kNone ? nlohmann::json(nullptr) : json_number(t.p_value)}};
 }
 
 }  // namespace
@@ -251,7 +203,7 @@ nlohmann::json to_json(const Comparison& c) {
                         {"current_samples", w.current_samples},
                         {"baseline_mean", w.baseline_mean},
                         {"current_mean", w.current_mean},
-                        {"change", number(w.change)},
+                        {"change", json_number(w.change)},
                         {"test", test_json(w.test)},
                         {"verdict", to_string(w.verdict)}};
   auto& functions = j["functions"] = nlohmann::json::array();
@@ -263,12 +215,12 @@ nlohmann::json to_json(const Comparison& c) {
                          {"current_share", f.current_share},
                          {"baseline_value", f.baseline_value},
                          {"current_value", f.current_value},
-                         {"change", number(f.change)},
-                         {"value_change", number(f.value_change)},
+                         {"change", json_number(f.change)},
+                         {"value_change", json_number(f.value_change)},
                          {"verdict", to_string(f.verdict)},
                          {"explained_by_rest", f.explained_by_rest},
-                         {"p_value", tested ? number(f.p_value) : nlohmann::json(nullptr)},
-                         {"p_adjusted", tested ? number(f.p_adjusted) : nlohmann::json(nullptr)},
+                         {"p_value", tested ? json_number(f.p_value) : nlohmann::json(nullptr)},
+                         {"p_adjusted", tested ? json_number(f.p_adjusted) : nlohmann::json(nullptr)},
                          {"share_test", test_json(f.share_test)},
                          {"value_test", test_json(f.value_test)}});
   }

@@ -139,4 +139,123 @@ std::vector<double> benjamini_hochberg_adjust(std::span<const double> p_values) 
   return adjusted;
 }
 
+namespace {
+
+// Bisection for x with f(x) = target on [lo, hi], f decreasing.
+template <typename F>
+double solve_decreasing(F f, double target, double lo, double hi) {
+  for (int i = 0; i < 200 && hi - lo > 1e-12 * std::max(1.0, std::fabs(lo)); ++i) {
+    double mid = (lo + hi) / 2;
+    (f(mid) > target ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+// P(I <= k) for I the number of inversions of a uniformly random permutation of n elements,
+// for every k in 0..n(n−1)/2: the permutation is built one element at a time, the m-th adding
+// 0..m−1 inversions with equal chance (a sliding-window sum keeps it O(n³) at worst).
+std::vector<double> inversions_cdf(size_t n) {
+  std::vector<double> p{1.0};
+  for (size_t m = 2; m <= n; ++m) {
+    std::vector<double> next(p.size() + m - 1, 0.0);
+    double window = 0;
+    for (size_t k = 0; k < next.size(); ++k) {
+      if (k < p.size()) window += p[k];
+      if (k >= m && k - m < p.size()) window -= p[k - m];
+      next[k] = window / static_cast<double>(m);
+    }
+    p = std::move(next);
+  }
+  for (size_t k = 1; k < p.size(); ++k) p[k] += p[k - 1];
+  return p;
+}
+
+constexpr size_t kMaxExactMannKendall = 60;
+
+}  // namespace
+
+double normal_quantile_upper(double p) {
+  if (!(p > 0 && p < 1)) return std::numeric_limits<double>::quiet_NaN();
+  return solve_decreasing([](double z) { return normal_sf(z); }, p, -40.0, 40.0);
+}
+
+double student_t_quantile_upper(double p, double df) {
+  if (!(p > 0 && p < 1) || !(df > 0)) return std::numeric_limits<double>::quiet_NaN();
+  if (std::isinf(df)) return normal_quantile_upper(p);
+  // Student's t at 1 df (Cauchy) reaches P = 1e-9 only near 3e8: bracket wide enough for any p
+  // a report asks for.
+  return solve_decreasing([df](double t) { return student_t_sf(t, df); }, p, -1e9, 1e9);
+}
+
+MannKendall mann_kendall(std::span<const double> x) {
+  MannKendall r;
+  const size_t n = x.size();
+  if (n < 2) return r;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) r.s += (x[j] > x[i]) - (x[j] < x[i]);
+  }
+  double pairs = static_cast<double>(n) * static_cast<double>(n - 1) / 2;
+  r.tau = r.s / pairs;
+  std::vector<double> sorted(x.begin(), x.end());
+  std::sort(sorted.begin(), sorted.end());
+  double ties = 0;  // Σ t(t−1)(2t+5) over groups of equal values
+  bool any_ties = false;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && sorted[j] == sorted[i]) ++j;
+    double t = static_cast<double>(j - i);
+    if (j - i > 1) any_ties = true;
+    ties += t * (t - 1) * (2 * t + 5);
+    i = j;
+  }
+  double dn = static_cast<double>(n);
+  r.variance = (dn * (dn - 1) * (2 * dn + 5) - ties) / 18;
+  if (r.s == 0 || !(r.variance > 0)) {
+    r.p_value = 1;  // no direction to test
+    return r;
+  }
+  if (!any_ties && n <= kMaxExactMannKendall) {
+    r.exact = true;
+    std::vector<double> cdf = inversions_cdf(n);
+    // S = pairs − 2·I: a large S is few inversions.
+    auto inversions = static_cast<size_t>(std::llround((pairs - std::fabs(r.s)) / 2));
+    r.p_value = std::min(1.0, cdf[std::min(inversions, cdf.size() - 1)]);
+    return r;
+  }
+  double z = (std::fabs(r.s) - 1) / std::sqrt(r.variance);
+  r.p_value = normal_sf(z);
+  return r;
+}
+
+SenSlope sen_slope(std::span<const double> x, double confidence) {
+  SenSlope r;
+  const size_t n = x.size();
+  if (n < 2) {
+    if (n == 1) r.intercept = x[0];
+    return r;
+  }
+  std::vector<double> slopes;
+  slopes.reserve(n * (n - 1) / 2);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) slopes.push_back((x[j] - x[i]) / static_cast<double>(j - i));
+  }
+  std::sort(slopes.begin(), slopes.end());
+  auto at = [&](double rank) {  // 0-based fractional rank, clamped
+    rank = std::clamp(rank, 0.0, static_cast<double>(slopes.size() - 1));
+    auto lo = static_cast<size_t>(std::floor(rank));
+    size_t hi = std::min(lo + 1, slopes.size() - 1);
+    return slopes[lo] + (slopes[hi] - slopes[lo]) * (rank - static_cast<double>(lo));
+  };
+  double count = static_cast<double>(slopes.size());
+  r.slope = at((count - 1) / 2);
+  double c = normal_quantile_upper((1 - confidence) / 2) * std::sqrt(mann_kendall(x).variance);
+  r.low = at((count - c) / 2 - 1);
+  r.high = at((count + c) / 2);
+  std::vector<double> intercepts;
+  for (size_t i = 0; i < n; ++i) intercepts.push_back(x[i] - r.slope * static_cast<double>(i));
+  std::sort(intercepts.begin(), intercepts.end());
+  r.intercept = n % 2 ? intercepts[n / 2] : (intercepts[n / 2 - 1] + intercepts[n / 2]) / 2;
+  return r;
+}
+
 }  // namespace ember::analysis

@@ -55,4 +55,39 @@ TestResult two_proportion_z_test(double x1, double n1, double x2, double n2);
 // rejection at all.
 std::vector<double> benjamini_hochberg_adjust(std::span<const double> p_values);
 
+// z with P(Z > z) = p, for 0 < p < 1 (by bisection on normal_sf: exact to 1e-12, and only ever
+// called a few times per report).
+double normal_quantile_upper(double p);
+
+// t with P(T > t) = p for Student's t with `df` degrees of freedom (df > 0; kInfiniteDf: normal).
+double student_t_quantile_upper(double p, double df);
+
+// The Mann–Kendall trend test of a series in its order (runs oldest first): S = Σ_{i<j}
+// sign(x_j − x_i), positive when later values are larger. Rank-based, so it assumes nothing about
+// the noise but that the values are exchangeable when there is no trend. Without ties the
+// p-value comes from the exact distribution of S (Kendall's: the number of inversions of a random
+// permutation) up to 60 values; with ties, or more values, from the normal approximation with
+// the tie correction of the variance and a continuity correction.
+struct MannKendall {
+  double s = 0;
+  double variance = 0;  // of S under "no trend", ties corrected
+  double tau = 0;       // Kendall's tau-a: S / (n(n−1)/2)
+  // One-sided p-value in the direction of S: P(S' ≥ S) when S ≥ 0, P(S' ≤ S) when S < 0.
+  double p_value = 1;
+  bool exact = false;
+};
+MannKendall mann_kendall(std::span<const double> series);
+
+// Sen's slope: the median of (x_j − x_i) / (j − i) over i < j, robust to a few outlying runs, with
+// its two-sided confidence interval at `confidence` from the Mann–Kendall variance (Gilbert 1987,
+// 6.5: the ranks (N' ∓ z·√Var S) / 2 of the sorted pairwise slopes). `intercept` is the median of
+// x_i − slope·i, so the fitted line is intercept + slope·i.
+struct SenSlope {
+  double slope = 0;
+  double low = 0;
+  double high = 0;
+  double intercept = 0;
+};
+SenSlope sen_slope(std::span<const double> series, double confidence);
+
 }  // namespace ember::analysis

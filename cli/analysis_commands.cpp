@@ -11,6 +11,7 @@
 #include "analysis/compare.h"
 #include "analysis/report.h"
 #include "analysis/units.h"
+#include "cli/analysis_options.h"
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "common/files.h"
@@ -58,11 +59,7 @@ struct CompareArgs {
   std::vector<std::string> positional;
   std::vector<std::string> baseline;
   std::vector<std::string> current;
-  std::string threshold = "10%";
-  std::string min_share = "0.5%";
-  double confidence = 0.99;
-  bool variable_workload = false;
-  std::optional<std::string> sample_type;
+  GateArgs gate;
   bool fail_on_regression = false;
   std::optional<std::string> markdown;
   std::optional<std::string> json;
@@ -85,26 +82,17 @@ int run_compare(CompareArgs& args) {
     fail("compare needs at least one baseline and one current profile");
     return kExitUsage;
   }
+  auto gate = parse_gate_args(args.gate);
+  if (!gate) {
+    fail(gate.error().message());
+    return kExitUsage;
+  }
   analysis::CompareOptions options;
-  auto threshold = analysis::parse_percentage(args.threshold);
-  if (!threshold) {
-    fail("--threshold: " + threshold.error().message());
-    return kExitUsage;
-  }
-  auto min_share = analysis::parse_percentage(args.min_share);
-  if (!min_share) {
-    fail("--min-share: " + min_share.error().message());
-    return kExitUsage;
-  }
-  options.threshold = *threshold;
-  options.min_share = *min_share;
-  options.confidence = args.confidence;
-  options.fixed_workload = !args.variable_workload;
-  options.sample_type = args.sample_type;
-  if (auto ok = analysis::validate(options); !ok) {
-    fail(ok.error().message());
-    return kExitUsage;
-  }
+  options.threshold = gate->threshold;
+  options.min_share = gate->min_share;
+  options.confidence = gate->confidence;
+  options.fixed_workload = gate->fixed_workload;
+  options.sample_type = gate->sample_type;
   for (const auto* path : {&args.markdown, &args.json}) {
     if (*path) {
       if (!output_writable(**path)) return kExitUsage;
@@ -174,12 +162,8 @@ void add_report_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("report", "Top functions by self and total, hottest paths, severity");
   add_inputs_option(cmd, args->inputs);
   cmd->add_flag("--json", args->json, "Machine-readable JSON instead of a table");
-  // Checked as text: "-5" would otherwise wrap to a huge size_t and mean "all".
-  const CLI::Validator not_negative(
-      [](std::string& text) { return text.starts_with('-') ? "must be 0 or more, not " + text : std::string(); },
-      "COUNT");
-  cmd->add_option("-n,--top", args->top, "Functions per table; 0 for all [default: 20]")->check(not_negative);
-  cmd->add_option("--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]")->check(not_negative);
+  add_count_option(cmd, "-n,--top", args->top, "Functions per table; 0 for all [default: 20]");
+  add_count_option(cmd, "--paths", args->paths, "Hottest paths to show; 0 for all [default: 10]");
   cmd->add_option("--sample-type", args->sample_type,
                   "Which value of a pprof profile to use, e.g. samples or cpu [default: the pprof default]");
   cmd->add_option("-o,--output", args->output, "Write here instead of stdout");
@@ -198,15 +182,7 @@ void add_compare_command(CLI::App& app, int& exit_code) {
   cmd->add_option("profiles", args->positional, "BASELINE CURRENT");
   cmd->add_option("-b,--baseline", args->baseline, "Baseline profiles (repeated runs)")->expected(1, -1);
   cmd->add_option("-c,--current", args->current, "Current profiles (repeated runs)")->expected(1, -1);
-  cmd->add_option("--threshold", args->threshold,
-                  "Smallest relative change of a share that counts, e.g. 10% or 0.1 [default: 10%]");
-  cmd->add_option("--min-share", args->min_share,
-                  "Ignore functions below this share of the profile on both sides [default: 0.5%]");
-  cmd->add_option("--confidence", args->confidence,
-                  "Confidence that a change is beyond run-to-run noise [default: 0.99]");
-  cmd->add_flag("--variable-workload", args->variable_workload,
-                "The runs did not do the same work (e.g. daemon windows): compare shares only");
-  cmd->add_option("--sample-type", args->sample_type, "Which value to compare [default: the pprof default]");
+  add_gate_options(cmd, args->gate);
   cmd->add_flag("--fail-on-regression", args->fail_on_regression, "Exit with status 1 when something regressed");
   cmd->add_option("--markdown", args->markdown, "Also write a Markdown report (for a pull-request comment)");
   cmd->add_option("--json", args->json, "Also write a JSON report");

@@ -20,11 +20,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ember " EMBER_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);
-  // Everything after the first "--" that follows `record` is the command to launch.
+  // Everything after the first "--" that follows `record` or `scale` is the command to launch.
   std::vector<std::string> command;
   int parsed_argc = argc;
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "record") {
+    if (std::string_view(argv[i]) == "record" || std::string_view(argv[i]) == "scale") {
       for (int j = i + 1; j < argc; ++j) {
         if (std::string_view(argv[j]) == "--") {
           command.assign(argv + j + 1, argv + argc);
@@ -37,12 +37,14 @@ int main(int argc, char** argv) {
   }
   const bool command_after_dashes = parsed_argc != argc;
   int exit_code = ember::cli::kExitOk;
-  ember::cli::add_record_command(app, exit_code, std::move(command));
+  ember::cli::add_record_command(app, exit_code, command);
+  ember::cli::add_scale_command(app, exit_code, std::move(command));
   ember::cli::add_flamegraph_command(app, exit_code);
   ember::cli::add_convert_command(app, exit_code);
   ember::cli::add_report_command(app, exit_code);
   ember::cli::add_diff_command(app, exit_code);
   ember::cli::add_compare_command(app, exit_code);
+  ember::cli::add_trend_command(app, exit_code);
   ember::cli::add_symbolize_command(app, exit_code);
   // Every subcommand, including options added later, refuses what it does not know.
   ember::common::make_strict(app, std::vector<std::string>(argv + 1, argv + parsed_argc),

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/io.h"
+#include "collector/python_stacks.h"
 
 namespace ember::cli {
 
@@ -30,6 +31,16 @@ std::string python_summary(const collector::CollectorStats& p) {
   }
   if (p.python_not_read) others.push_back(fmt::format("{} not read (limits)", thousands(p.python_not_read)));
   for (size_t i = 0; i < others.size(); ++i) line += (i == 0 ? "; " : ", ") + others[i];
+  const uint64_t off_cpu_blocks = p.python_off_cpu_merged + p.python_off_cpu_ran_again + p.python_off_cpu_unmerged;
+  if (off_cpu_blocks + p.python_off_cpu_over_budget) {
+    line += fmt::format("; Python frames in {} of {} off-CPU blocks read", thousands(p.python_off_cpu_merged),
+                        thousands(off_cpu_blocks));
+    if (p.python_off_cpu_ran_again) line += fmt::format(", {} read after the thread ran again", thousands(p.python_off_cpu_ran_again));
+    if (p.python_off_cpu_over_budget) {
+      line += fmt::format(", {} switch-outs not read (over {:.0f} a second)", thousands(p.python_off_cpu_over_budget),
+                          collector::kOffCpuPythonReadsPerSecond);
+    }
+  }
   if (p.python_unsupported + p.python_attach_failed) {
     line += fmt::format("; {} interpreter{} could not be read", thousands(p.python_unsupported + p.python_attach_failed),
                         p.python_unsupported + p.python_attach_failed == 1 ? "" : "s");

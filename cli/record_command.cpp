@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/record_command.h"
 #include "cli/io.h"
 #include "cli/python_summary.h"
 #include "cli/record_output.h"
@@ -28,33 +29,6 @@
 namespace ember::cli {
 
 namespace {
-
-struct RecordArgs {
-  std::string pids;
-  bool all = false;
-  std::vector<std::string> outputs;
-  std::optional<std::string> format;
-  uint32_t frequency = collector::kDefaultFrequencyHz;
-  double duration = 0;
-  std::string call_graph = "dwarf";
-  uint32_t stack_size = 32768;
-  bool no_kernel = false;
-  bool no_python = false;
-  bool per_pid = false;
-  bool per_thread = false;
-  bool full_names = false;
-  bool no_inline = false;
-  std::optional<std::string> title;
-  double min_width = 0.1;
-  int width = 1200;
-  std::optional<std::string> metadata;
-  bool quiet = false;
-  bool off_cpu = false;
-  double off_cpu_threshold_us = static_cast<double>(collector::kDefaultOffCpuThresholdNs) / 1000;
-  std::optional<std::string> sample_type;
-  Limits limits;
-  std::vector<std::string> command;
-};
 
 [[nodiscard]] Result<std::vector<int32_t>> parse_pids(const std::string& text) {
   std::vector<int32_t> pids;
@@ -162,6 +136,8 @@ void print_off_cpu_summary(const collector::OffCpuCounters& c, const profile::Ra
                                                                    c.switches.missing_stack))
                  : "");
 }
+
+}  // namespace
 
 int run_record(RecordArgs& args) {
   // What to record: exactly one of -p, -a, a command.
@@ -394,7 +370,9 @@ int run_record(RecordArgs& args) {
   }
   if (auto status = rec.command_wait_status()) {
     bool clean_exit = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-    if (!args.quiet || !clean_exit) fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
+    if (!args.quiet || (!clean_exit && !args.quiet_command_status)) {
+      fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
+    }
     // Like perf record: a failing workload fails the recording step, so CI notices.
     if (exit_code == kExitOk) {
       if (WIFEXITED(*status)) exit_code = WEXITSTATUS(*status);
@@ -404,12 +382,36 @@ int run_record(RecordArgs& args) {
   return exit_code;
 }
 
-}  // namespace
+void add_sampling_options(CLI::App* cmd, RecordArgs& args) {
+  cmd->add_option("-F,--frequency", args.frequency,
+                  fmt::format("Samples per second per CPU [default: {}]", collector::kDefaultFrequencyHz))
+      ->check(CLI::Range(1u, 100000u));
+  cmd->add_option("--call-graph", args.call_graph,
+                  "How user stacks are unwound: dwarf (complete stacks without frame pointers) or fp [default: dwarf]");
+  cmd->add_option("--stack-size", args.stack_size,
+                  "Bytes of user stack copied per sample for DWARF unwinding [default: 32768]")
+      ->check(CLI::Range(1024u, 65528u));
+  cmd->add_flag("--no-kernel", args.no_kernel, "Leave out kernel frames");
+  cmd->add_flag("--no-python", args.no_python,
+                "Do not read Python stacks: CPython processes show the interpreter's native frames only");
+  cmd->add_flag("--full-names", args.full_names, "Keep C++ parameter lists in function names");
+  cmd->add_flag("--no-inline", args.no_inline, "Do not show inlined functions as frames of their own");
+  cmd->add_flag("--off-cpu", args.off_cpu,
+                "Also record where threads wait off CPU (blocked, or runnable waiting for a CPU): "
+                "folded and SVG outputs show wall time, pprof has every sample type");
+  cmd->add_option("--off-cpu-threshold", args.off_cpu_threshold_us,
+                  fmt::format("A switch-out from a place not seen before is unwound when its block "
+                              "lasts this many microseconds, shorter ones within a budget; 0 unwinds "
+                              "every switch, reusing nothing [default: {}]",
+                              collector::kDefaultOffCpuThresholdNs / 1000))
+      ->check(CLI::Range(0.0, 1e9));
+}
 
 void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> command) {
   auto args = std::make_shared<RecordArgs>();
   args->command = std::move(command);
   CLI::App* cmd = app.add_subcommand("record", "Sample running processes or a command and write a profile");
+  add_sampling_options(cmd, *args);
   cmd->add_option("-p,--pid", args->pids,
                   "Attach to these processes (comma-separated): all their threads, and threads they create later");
   cmd->add_flag("-a,--all-cpus", args->all, "Record every process on the host (one event per CPU)");
@@ -418,23 +420,10 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
                   ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]")
       ->allow_extra_args(false);
   cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb");
-  cmd->add_option("-F,--frequency", args->frequency,
-                  fmt::format("Samples per second per CPU [default: {}]", collector::kDefaultFrequencyHz))
-      ->check(CLI::Range(1u, 100000u));
   cmd->add_option("-d,--duration", args->duration,
                   "Stop after this many seconds [default: until Ctrl-C, or until the command or targets exit]");
-  cmd->add_option("--call-graph", args->call_graph,
-                  "How user stacks are unwound: dwarf (complete stacks without frame pointers) or fp [default: dwarf]");
-  cmd->add_option("--stack-size", args->stack_size,
-                  "Bytes of user stack copied per sample for DWARF unwinding [default: 32768]")
-      ->check(CLI::Range(1024u, 65528u));
-  cmd->add_flag("--no-kernel", args->no_kernel, "Leave out kernel frames");
-  cmd->add_flag("--no-python", args->no_python,
-                "Do not read Python stacks: CPython processes show the interpreter's native frames only");
   cmd->add_flag("--per-pid", args->per_pid, "Root frame is name-PID instead of the process name");
   cmd->add_flag("--per-thread", args->per_thread, "Add a frame for the thread name under the process");
-  cmd->add_flag("--full-names", args->full_names, "Keep C++ parameter lists in function names");
-  cmd->add_flag("--no-inline", args->no_inline, "Do not show inlined functions as frames of their own");
   cmd->add_option("--title", args->title, "Flamegraph title");
   cmd->add_option("--minwidth", args->min_width,
                   "Flamegraph: leave out frames narrower than this many pixels [default: 0.1]")
@@ -444,15 +433,6 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
   cmd->add_option("--metadata", args->metadata,
                   "Also write what was recorded (target, event, frequency, duration, samples, lost, host, kernel, start time) as JSON");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary on stderr");
-  cmd->add_flag("--off-cpu", args->off_cpu,
-                "Also record where threads wait off CPU (blocked, or runnable waiting for a CPU): "
-                "folded and SVG outputs show wall time, pprof has every sample type");
-  cmd->add_option("--off-cpu-threshold", args->off_cpu_threshold_us,
-                  fmt::format("A switch-out from a place not seen before is unwound when its block "
-                              "lasts this many microseconds, shorter ones within a budget; 0 unwinds "
-                              "every switch, reusing nothing [default: {}]",
-                              collector::kDefaultOffCpuThresholdNs / 1000))
-      ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--sample-type", args->sample_type,
                   "What folded and SVG outputs show: samples, cpu; with --off-cpu also wall (the "
                   "default), off_cpu, blocked, runnable");

@@ -13,6 +13,7 @@ constexpr std::string_view kUnwindFailures = "emberd_unwind_failures_total";
 constexpr std::string_view kPythonUnreadable = "emberd_python_unreadable_interpreters_total";
 constexpr std::string_view kPythonSamples = "emberd_python_samples_total";
 constexpr std::string_view kPythonMisses = "emberd_python_read_misses_total";
+constexpr std::string_view kPythonOffCpu = "emberd_python_off_cpu_blocks_total";
 
 constexpr std::array kFields{
     StatField{"samples", kCounter, &S::samples, "Samples recorded."},
@@ -120,6 +121,17 @@ constexpr std::array kFields{
               "-X perf trampoline frames replaced with their eval-loop frame."},
     StatField{"python_read_ns", kCounter, &S::python_read_ns, "Seconds spent reading and interning Python stacks.",
               "emberd_python_read_seconds_total", {}, {}, 1e-9},
+    StatField{"python_off_cpu_read", kCounter, &S::python_off_cpu_read,
+              "Switch-outs of Python threads whose Python stack was read."},
+    StatField{"python_off_cpu_over_budget", kCounter, &S::python_off_cpu_over_budget,
+              "Switch-outs of Python threads not read: past the reads-per-second budget."},
+    StatField{"python_off_cpu_merged", kCounter, &S::python_off_cpu_merged,
+              "Off-CPU blocks charged with their Python frames.", {}, kPythonOffCpu, "merged"},
+    StatField{"python_off_cpu_ran_again", kCounter, &S::python_off_cpu_ran_again,
+              "Off-CPU blocks whose thread ran again before its read ended: native.", {}, kPythonOffCpu,
+              "ran_again"},
+    StatField{"python_off_cpu_unmerged", kCounter, &S::python_off_cpu_unmerged,
+              "Off-CPU blocks whose read missed or found no Python: native.", {}, kPythonOffCpu, "unmerged"},
 };
 
 constexpr std::array kFamilies{
@@ -135,6 +147,10 @@ constexpr std::array kFamilies{
     StatFamily{kPythonMisses, kCounter,
                "Python stack reads that raced with the target or met damage, by reason (the sample keeps its "
                "native stack)."},
+    StatFamily{kPythonOffCpu, kCounter,
+               "Off-CPU blocks of Python threads with a read, by outcome (ran_again: the thread was back on a "
+               "CPU before its Python stack was read; the block keeps its native stack).",
+               "outcome"},
 };
 
 // Every field has exactly one row: the struct holds only uint64_t fields, as many as rows,

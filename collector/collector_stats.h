@@ -78,6 +78,14 @@ struct CollectorStats {
   uint64_t python_frames_read = 0;
   uint64_t python_trampolines = 0;       // -X perf trampoline frames replaced with their eval frame
   uint64_t python_read_ns = 0;           // time spent reading and interning Python stacks
+  // Off-CPU blocks (--off-cpu) of threads of processes with a reader. Switch-outs are read within
+  // a budget per second; each block with a read ends, at its first charge, in exactly one of
+  // python_off_cpu_merged, _ran_again, _unmerged.
+  uint64_t python_off_cpu_read = 0;         // switch-outs whose Python stack was read
+  uint64_t python_off_cpu_over_budget = 0;  // switch-outs not read: past the reads-per-second budget
+  uint64_t python_off_cpu_merged = 0;       // blocks charged with their Python frames
+  uint64_t python_off_cpu_ran_again = 0;    // the thread was back on CPU before the read ended: native
+  uint64_t python_off_cpu_unmerged = 0;     // read missed, not in Python, no eval-loop frame: native
 
   // Adds every field: the sum of the parts of one collector (recorder + unwinder), or of
   // several collectors' counters (see counters()).

@@ -36,7 +36,7 @@ void OffCpuTracker::start_block(ThreadState& t, uint64_t time, uint32_t stack) {
   t.charged_until = time;
 }
 
-void OffCpuTracker::charge(int32_t tid, ThreadState& t, uint64_t to, bool ended) {
+void OffCpuTracker::charge(int32_t tid, ThreadState& t, uint64_t to, bool ended, bool exited) {
   if (to <= t.charged_until) return;
   OffCpuInterval i;
   i.pid = t.pid;
@@ -48,13 +48,14 @@ void OffCpuTracker::charge(int32_t tid, ThreadState& t, uint64_t to, bool ended)
   i.from = t.charged_until;
   i.to = to;
   i.ended = ended;
+  i.exited = exited;
   stats_.charged_ns += i.ns();
   t.charged_until = to;
   sink_.charge(i);
 }
 
-void OffCpuTracker::end_block(int32_t tid, ThreadState& t, uint64_t time) {
-  charge(tid, t, time, true);
+void OffCpuTracker::end_block(int32_t tid, ThreadState& t, uint64_t time, bool exited) {
+  charge(tid, t, time, true, exited);
   if (t.stack != kNoStack) sink_.release(t.stack);
   t.stack = kNoStack;
   t.off = false;
@@ -147,7 +148,7 @@ void OffCpuTracker::thread_exit(int32_t pid, int32_t tid, uint64_t time) {
     // A thread exits on a CPU: its switch-in was lost. Charged up to the exit, the best bound.
     stats_.exited_off_cpu++;
     if (time >= t.block_start) {
-      end_block(tid, t, time);
+      end_block(tid, t, time, true);
     } else if (t.stack != kNoStack) {
       sink_.release(t.stack);
     }

@@ -33,6 +33,7 @@ struct OffCpuInterval {
   uint64_t from = 0;           // this charge covers [from, to): a long block may be charged in parts
   uint64_t to = 0;
   bool ended = false;          // the thread is back on CPU (or gone): nothing more for this block
+  bool exited = false;         // ended by the thread's exit (its switch-in lost): when it ran again is unknown
 
   uint64_t ns() const { return to - from; }
   uint64_t block_ns() const { return to - block_start; }  // the block so far
@@ -107,8 +108,8 @@ class OffCpuTracker {
   };
 
   ThreadState& state(int32_t pid, int32_t tid);
-  void end_block(int32_t tid, ThreadState& t, uint64_t time);
-  void charge(int32_t tid, ThreadState& t, uint64_t to, bool ended);
+  void end_block(int32_t tid, ThreadState& t, uint64_t time, bool exited = false);
+  void charge(int32_t tid, ThreadState& t, uint64_t to, bool ended, bool exited = false);
   void start_block(ThreadState& t, uint64_t time, uint32_t stack);
 
   OffCpuSink& sink_;

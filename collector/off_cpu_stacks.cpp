@@ -147,7 +147,8 @@ void OffCpuStacks::on_switch_out_sample(const SampleRecord& sample, std::span<co
   auto known = threshold_ns_ > 0 ? remembered_.find(slot.place) : remembered_.end();
   if (known != remembered_.end()) {
     // Left from a place this thread left from before: the same stack, no copy, no unwinding.
-    slot.frames = known->second;
+    slot.frames = known->second.frames;
+    slot.complete = known->second.complete;
     slot.resolved = true;
     counters_.remembered++;
   } else if (counters_.pending_bytes + bytes.size() <= kMaxPendingBytes) {
@@ -156,10 +157,12 @@ void OffCpuStacks::on_switch_out_sample(const SampleRecord& sample, std::span<co
     counters_.pending_bytes += bytes.size();
   } else {
     counters_.pending_limit++;
-    host_.unwind_switch_out(sample, slot.frames);
+    slot.complete = host_.unwind_switch_out(sample, slot.frames);
     counters_.unwound++;
     slot.resolved = true;
   }
+  slot.python = host_.take_python(sample);
+  slot.charged = false;
   tracker_.switch_out_sample(sample.sid.pid, sample.sid.tid, sample.sid.time, index);
 }
 
@@ -184,14 +187,15 @@ void OffCpuStacks::finish(uint64_t time) { tracker_.finish(time); }
 void OffCpuStacks::resolve(Slot& slot, bool long_block) {
   auto record = decode_record(slot.record, format_);
   slot.frames.clear();
+  slot.complete = false;
   const SampleRecord* s = record ? std::get_if<SampleRecord>(&record->body) : nullptr;
   if (s != nullptr) {
     if (long_block || take_short_unwind(s->sid.time)) {
-      host_.unwind_switch_out(*s, slot.frames);
+      slot.complete = host_.unwind_switch_out(*s, slot.frames);
       counters_.unwound++;
       if (threshold_ns_ > 0) {
         if (remembered_.size() >= kMaxRemembered) remembered_.clear();
-        remembered_[slot.place] = slot.frames;
+        remembered_[slot.place] = Remembered{slot.frames, slot.complete};
       }
     } else {
       // Kernel frames and the user pc: what is known without unwinding.
@@ -228,6 +232,7 @@ void OffCpuStacks::charge(const OffCpuInterval& interval) {
   profile::RawStackCounts counts;
   (interval.runnable ? counts.runnable_ns : counts.blocked_ns) = interval.ns();
   static const std::shared_ptr<const profile::Module> kNone;
+  const OffCpuPython no_python;
   if (interval.origin == OffCpuOrigin::kBeforeStart) {
     auto wchan = wait_channel_.find(interval.tid);
     std::string name = wchan == wait_channel_.end() || interval.runnable
@@ -237,16 +242,28 @@ void OffCpuStacks::charge(const OffCpuInterval& interval) {
     if (stand_ins_.size() > 1024 && !stand_ins_.contains(name)) {
       name = "[off-cpu: since before the recording, stack unknown]";
     }
-    host_.add_off_cpu(interval.pid, interval.tid, {}, stand_in(name), counts);
+    host_.add_off_cpu(interval.pid, interval.tid, {}, stand_in(name), counts, no_python);
     return;
   }
   if (interval.stack == kNoStack || interval.stack >= slots_.size()) {
-    host_.add_off_cpu(interval.pid, interval.tid, {}, stand_in("[off-cpu: switch-out sample lost]"), counts);
+    host_.add_off_cpu(interval.pid, interval.tid, {}, stand_in("[off-cpu: switch-out sample lost]"), counts,
+                      no_python);
     return;
   }
   Slot& slot = slots_[interval.stack];
   if (!slot.resolved) resolve(slot, interval.block_ns() >= threshold_ns_);
-  host_.add_off_cpu(interval.pid, interval.tid, slot.frames, kNone, counts);
+  OffCpuPython python;
+  python.read = slot.python.get();
+  python.native_complete = slot.complete;
+  python.first_charge = !slot.charged;
+  // Until when the thread is known to have stayed off CPU: its switch-in; the last record
+  // applied while the block is still open; for a block ended by the thread's exit (its switch-in
+  // lost) nothing past the switch-out is known.
+  python.off_until = interval.exited ? interval.block_start
+                     : interval.ended ? interval.to
+                                      : std::min(interval.to, applied_until_);
+  slot.charged = true;
+  host_.add_off_cpu(interval.pid, interval.tid, slot.frames, kNone, counts, python);
 }
 
 void OffCpuStacks::release(uint32_t stack) {
@@ -256,6 +273,7 @@ void OffCpuStacks::release(uint32_t stack) {
   slot.record.clear();
   if (slot.record.capacity() > (64u << 10)) slot.record.shrink_to_fit();
   slot.frames.clear();
+  slot.python.reset();
   slot.in_use = false;
   free_slots_.push_back(stack);
 }

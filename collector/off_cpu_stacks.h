@@ -12,6 +12,11 @@
 //    budget of kShortUnwindsPerSecond, past it charged to its kernel frames and user pc only.
 //  - --off-cpu-threshold 0: nothing is reused, every switch-out is unwound from its own copy.
 // Every such decision is counted in OffCpuCounters.
+//
+// Python threads: reuse by place stays native-only. The Python stack is not part of the place
+// (the same sleep call is reached from many Python functions); each switch-out carries its own
+// Python read (host's take_python), merged at each charge when the thread was still off CPU
+// when the read ended (see python_stacks.h).
 
 #include <cstdint>
 #include <memory>
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "collector/off_cpu.h"
+#include "collector/python_stacks.h"
 #include "collector/record_decoder.h"
 #include "collector/unwinder.h"
 #include "profile/raw_profile.h"
@@ -29,17 +35,28 @@ namespace ember::collector {
 
 inline constexpr uint64_t kDefaultOffCpuThresholdNs = 100'000;
 
+// The Python side of an off-CPU charge.
+struct OffCpuPython {
+  const PythonRead* read = nullptr;  // read at the switch-out; null: none
+  uint64_t off_until = 0;            // the thread is known to have stayed off CPU until then
+  bool first_charge = false;         // the block's first charge (its outcome is counted once)
+  bool native_complete = false;      // the native unwind reached the outermost frame
+};
+
 // What the recorder does for the off-CPU stacks.
 class OffCpuHost {
  public:
   virtual ~OffCpuHost() = default;
   // Unwinds a switch-out sample as a CPU sample would be (leaf first, kernel frames first).
-  virtual void unwind_switch_out(const SampleRecord& sample, std::vector<UnwoundFrame>& out) = 0;
+  // Returns whether the unwind reached the outermost frame.
+  virtual bool unwind_switch_out(const SampleRecord& sample, std::vector<UnwoundFrame>& out) = 0;
+  // The switch-out sample is applied: the Python stack read when it left the ring, if any.
+  virtual PythonReadPtr take_python(const SampleRecord&) { return nullptr; }
   // Adds off-CPU time to the window. `frames` leaf first; when `stand_in` is set it is the whole
   // stack (a pseudo-module whose name says why there is no stack).
   virtual void add_off_cpu(int32_t pid, int32_t tid, std::span<const UnwoundFrame> frames,
                            const std::shared_ptr<const profile::Module>& stand_in,
-                           const profile::RawStackCounts& counts) = 0;
+                           const profile::RawStackCounts& counts, const OffCpuPython& python) = 0;
 };
 
 struct OffCpuCounters {
@@ -73,6 +90,9 @@ class OffCpuStacks final : private OffCpuSink {
   void on_exit(int32_t pid, int32_t tid, uint64_t time);
   void flush(uint64_t time);
   void finish(uint64_t time);
+  // Every record stamped before `time` has been applied: a thread whose block is still open was
+  // off CPU until then at least. UINT64_MAX once nothing more will come.
+  void applied_until(uint64_t time) { applied_until_ = time; }
   void count_lost(uint64_t n) { counters_.lost_records += n; }
 
   OffCpuCounters counters() const;
@@ -84,7 +104,14 @@ class OffCpuStacks final : private OffCpuSink {
     uint64_t place = 0;  // hash of where the thread left: user pc/sp/fp and kernel callchain
     bool resolved = false;
     std::vector<UnwoundFrame> frames;
+    bool complete = false;  // the unwind of `frames` reached the outermost frame
+    PythonReadPtr python;   // the thread's Python stack, read as the switch-out left the ring
+    bool charged = false;   // charged at least once
     bool in_use = false;
+  };
+  struct Remembered {
+    std::vector<UnwoundFrame> frames;
+    bool complete = false;
   };
 
   void charge(const OffCpuInterval& interval) override;
@@ -103,7 +130,8 @@ class OffCpuStacks final : private OffCpuSink {
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   // Stacks unwound before, by place and thread (bounded: emptied when full).
-  std::unordered_map<uint64_t, std::vector<UnwoundFrame>> remembered_;
+  std::unordered_map<uint64_t, Remembered> remembered_;
+  uint64_t applied_until_ = 0;
   // Token bucket of short-block unwinds at new places.
   double unwind_tokens_ = 0;
   uint64_t tokens_time_ = 0;

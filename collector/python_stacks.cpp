@@ -172,13 +172,25 @@ struct PendingFrame {
   bool entry = false;
 };
 
-// A Python stack read for a sample that has not been applied yet.
-struct Pending {
+}  // namespace
+
+// A Python stack read for a sample that has not been applied yet (or, for a switch-out, for an
+// off-CPU block not charged yet).
+class PythonRead {
+ public:
   python::ReadStatus status = python::ReadStatus::kOk;
   std::shared_ptr<const EvalModule> eval;
   std::shared_ptr<FrameTable> table;
   std::vector<PendingFrame> frames;  // leaf first
+  uint64_t read_end = 0;             // CLOCK_MONOTONIC ns when the read was done
 };
+
+namespace {
+
+using Pending = PythonRead;
+
+// What became of a read when its sample was merged.
+enum class Applied : uint8_t { kNoPythonThread, kReadMissed, kWindowFull, kMerged };
 
 }  // namespace
 
@@ -194,11 +206,18 @@ class PythonStacks::Impl {
   explicit Impl(const PythonOptions& options)
       : options_(options), table_(std::make_shared<FrameTable>(options.max_interned_frames)) {}
 
-  void on_sample_read(int32_t pid, int32_t tid, uint64_t time);
+  // Returns whether the stack was read (a read waits for its sample).
+  bool on_sample_read(int32_t pid, int32_t tid, uint64_t time);
+  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time);
+  PythonReadPtr take(int32_t tid, uint64_t time);
   void forget(int32_t pid, bool keep_reader);
   void merge(const collector::Process& process, int32_t tid, uint64_t time, bool native_complete,
              profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
              std::vector<profile::RawFrame>& frames);
+  void merge_off_cpu(const collector::Process& process, const PythonRead& read, uint64_t off_until,
+                     bool first_charge, bool native_complete, profile::RawProfile& window,
+                     uint64_t generation, profile::ModuleId python_module,
+                     std::vector<profile::RawFrame>& frames);
   void expire(uint64_t time);
   void add_stats(CollectorStats& s) const;
 
@@ -221,6 +240,10 @@ class PythonStacks::Impl {
   void retire(Attached& p);
   void warn(const std::string& message);
   std::vector<PendingFrame> spare_vector();
+  // The read's frames in place of the eval-loop frames of `frames` (when kMerged: `result`).
+  Applied apply(const collector::Process& process, const PythonRead& read, bool native_complete,
+                profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
+                std::vector<profile::RawFrame>& frames, MergeResult& result);
 
   std::unordered_map<int32_t, Attached> processes_;
   size_t readers_ = 0;
@@ -236,6 +259,9 @@ class PythonStacks::Impl {
   python::ReaderStats retired_;  // of readers already dropped
   size_t warnings_ = 0;
   CollectorStats stats_;  // its python_* fields
+  // Budget of switch-out reads (kOffCpuPythonReadsPerSecond), refilled by the samples' times.
+  double off_cpu_tokens_ = kOffCpuPythonReadsPerSecond;
+  uint64_t off_cpu_tokens_time_ = 0;
 };
 
 void PythonStacks::Impl::warn(const std::string& message) {
@@ -312,18 +338,18 @@ std::vector<PendingFrame> PythonStacks::Impl::spare_vector() {
   return v;
 }
 
-void PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
-  if (pid <= 0) return;  // the idle task, or a sample without a process
+bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
+  if (pid <= 0) return false;  // the idle task, or a sample without a process
   auto it = processes_.find(pid);
   Attached* p = it != processes_.end() && it->second.state != State::kStarting ? &it->second : attach(pid);
-  if (p->state != State::kReader) return;
+  if (p->state != State::kReader) return false;
   p->last_used = ++clock_;
   const PendingKey key{tid, time};
   if (pending_.size() >= options_.max_pending) {
     stats_.python_not_read++;
-    return;
+    return false;
   }
-  if (pending_.contains(key)) return;  // the same sample through a second event (-p)
+  if (pending_.contains(key)) return false;  // the same sample through a second event (-p)
   const uint64_t start = monotonic_ns();
   Pending pending;
   pending.status = p->reader->read_stack(tid, read_);
@@ -339,15 +365,46 @@ void PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time)
         stats_.python_not_read++;
         spare_.push_back(std::move(pending.frames));
         stats_.python_read_ns += monotonic_ns() - start;
-        return;
+        return false;
       }
       pending.frames.push_back(PendingFrame{id, f.entry});
     }
     pending.table = table_;
   }
+  pending.read_end = monotonic_ns();
+  stats_.python_read_ns += pending.read_end - start;
   pending_.emplace(key, std::move(pending));
   pending_order_.push_back(key);
-  stats_.python_read_ns += monotonic_ns() - start;
+  return true;
+}
+
+void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time) {
+  if (pid <= 0 || tid <= 0) return;
+  auto it = processes_.find(pid);
+  const bool known_reader = it != processes_.end() && it->second.state == State::kReader;
+  if (it != processes_.end() && !known_reader && it->second.state != State::kStarting) return;  // not Python
+  if (off_cpu_tokens_time_ != 0 && time > off_cpu_tokens_time_) {
+    off_cpu_tokens_ = std::min(kOffCpuPythonReadsPerSecond,
+                               off_cpu_tokens_ + static_cast<double>(time - off_cpu_tokens_time_) * 1e-9 *
+                                                     kOffCpuPythonReadsPerSecond);
+  }
+  off_cpu_tokens_time_ = std::max(off_cpu_tokens_time_, time);
+  if (off_cpu_tokens_ < 1) {
+    if (known_reader) stats_.python_off_cpu_over_budget++;
+    return;
+  }
+  if (on_sample_read(pid, tid, time)) {
+    off_cpu_tokens_ -= 1;
+    stats_.python_off_cpu_read++;
+  }
+}
+
+PythonReadPtr PythonStacks::Impl::take(int32_t tid, uint64_t time) {
+  auto it = pending_.find(PendingKey{tid, time});
+  if (it == pending_.end()) return nullptr;
+  auto read = std::make_shared<PythonRead>(std::move(it->second));
+  pending_.erase(it);
+  return read;
 }
 
 void PythonStacks::Impl::forget(int32_t pid, bool keep_reader) {
@@ -358,6 +415,36 @@ void PythonStacks::Impl::forget(int32_t pid, bool keep_reader) {
   processes_.erase(it);
 }
 
+Applied PythonStacks::Impl::apply(const collector::Process& process, const PythonRead& read,
+                                  bool native_complete, profile::RawProfile& window, uint64_t generation,
+                                  profile::ModuleId python_module, std::vector<profile::RawFrame>& frames,
+                                  MergeResult& result) {
+  if (read.status == python::ReadStatus::kNoPythonThread) return Applied::kNoPythonThread;
+  if (read.status != python::ReadStatus::kOk) return Applied::kReadMissed;
+  python_frames_.clear();
+  for (const PendingFrame& f : read.frames) {
+    const uint32_t id = read.table->window_id(f.id, window, generation);
+    if (id == UINT32_MAX) return Applied::kWindowFull;  // the window's bound on Python frames
+    python_frames_.push_back(PythonMergeFrame{profile::RawFrame{python_module, id}, f.entry});
+  }
+  const profile::Module* eval_module = read.eval->find(process);
+  roles_.assign(frames.size(), NativeRole::kOther);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const profile::RawFrame& f = frames[i];
+    if (!f.module.valid()) continue;
+    const profile::Module& m = window.module(f.module);
+    if (&m == eval_module) {
+      if (read.eval->in_loop(f.offset)) roles_[i] = NativeRole::kEval;
+    } else if (m.kind == profile::MappingKind::kJit || m.kind == profile::MappingKind::kAnonymous) {
+      roles_[i] = NativeRole::kAnonymousCode;
+    }
+  }
+  result = merge_python_stack(frames, roles_, native_complete, python_frames_, merged_);
+  stats_.python_trampolines += result.trampolines;
+  frames.swap(merged_);
+  return Applied::kMerged;
+}
+
 void PythonStacks::Impl::merge(const collector::Process& process, int32_t tid, uint64_t time,
                                bool native_complete, profile::RawProfile& window, uint64_t generation,
                                profile::ModuleId python_module, std::vector<profile::RawFrame>& frames) {
@@ -365,44 +452,15 @@ void PythonStacks::Impl::merge(const collector::Process& process, int32_t tid, u
   if (it == pending_.end()) return;
   Pending pending = std::move(it->second);
   pending_.erase(it);
-  auto recycle = [&] {
-    if (spare_.size() < 64 && pending.frames.capacity() != 0) spare_.push_back(std::move(pending.frames));
-  };
-  if (pending.status == python::ReadStatus::kNoPythonThread) {
-    stats_.python_not_in_python++;
-    return;
+  MergeResult r;
+  const Applied applied = apply(process, pending, native_complete, window, generation, python_module, frames, r);
+  if (spare_.size() < 64 && pending.frames.capacity() != 0) spare_.push_back(std::move(pending.frames));
+  switch (applied) {
+    case Applied::kNoPythonThread: stats_.python_not_in_python++; return;
+    case Applied::kReadMissed: stats_.python_read_missed++; return;
+    case Applied::kWindowFull: stats_.python_not_read++; return;
+    case Applied::kMerged: break;
   }
-  if (pending.status != python::ReadStatus::kOk) {
-    stats_.python_read_missed++;
-    return;
-  }
-
-  python_frames_.clear();
-  for (const PendingFrame& f : pending.frames) {
-    const uint32_t id = pending.table->window_id(f.id, window, generation);
-    if (id == UINT32_MAX) {  // the window's bound on Python frames
-      stats_.python_not_read++;
-      recycle();
-      return;
-    }
-    python_frames_.push_back(PythonMergeFrame{profile::RawFrame{python_module, id}, f.entry});
-  }
-  recycle();
-
-  const profile::Module* eval_module = pending.eval->find(process);
-  roles_.assign(frames.size(), NativeRole::kOther);
-  for (size_t i = 0; i < frames.size(); ++i) {
-    const profile::RawFrame& f = frames[i];
-    if (!f.module.valid()) continue;
-    const profile::Module& m = window.module(f.module);
-    if (&m == eval_module) {
-      if (pending.eval->in_loop(f.offset)) roles_[i] = NativeRole::kEval;
-    } else if (m.kind == profile::MappingKind::kJit || m.kind == profile::MappingKind::kAnonymous) {
-      roles_[i] = NativeRole::kAnonymousCode;
-    }
-  }
-  MergeResult r = merge_python_stack(frames, roles_, native_complete, python_frames_, merged_);
-  stats_.python_trampolines += r.trampolines;
   switch (r.outcome) {
     case MergeOutcome::kMerged: stats_.python_merged++; break;
     case MergeOutcome::kMergedBelowCut: stats_.python_merged_below_cut++; break;
@@ -411,7 +469,24 @@ void PythonStacks::Impl::merge(const collector::Process& process, int32_t tid, u
     case MergeOutcome::kNoEvalFrames: stats_.python_no_eval_frames++; break;
     case MergeOutcome::kNoPythonFrames: stats_.python_not_in_python++; break;
   }
-  frames.swap(merged_);
+}
+
+void PythonStacks::Impl::merge_off_cpu(const collector::Process& process, const PythonRead& read,
+                                       uint64_t off_until, bool first_charge, bool native_complete,
+                                       profile::RawProfile& window, uint64_t generation,
+                                       profile::ModuleId python_module, std::vector<profile::RawFrame>& frames) {
+  // The read ended while the thread was still off CPU: nothing of its Python stack had changed.
+  // Otherwise it may have run (and called or returned) before the read: its stack stays native.
+  if (read.read_end >= off_until) {
+    if (first_charge) stats_.python_off_cpu_ran_again++;
+    return;
+  }
+  MergeResult r;
+  const Applied applied = apply(process, read, native_complete, window, generation, python_module, frames, r);
+  if (!first_charge) return;
+  const bool merged = applied == Applied::kMerged &&
+                      (r.outcome == MergeOutcome::kMerged || r.outcome == MergeOutcome::kMergedBelowCut);
+  (merged ? stats_.python_off_cpu_merged : stats_.python_off_cpu_unmerged)++;
 }
 
 void PythonStacks::Impl::expire(uint64_t time) {
@@ -453,6 +528,19 @@ bool PythonStacks::enabled() const { return impl_->options_.enabled; }
 
 void PythonStacks::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
   if (impl_->options_.enabled) impl_->on_sample_read(pid, tid, time);
+}
+void PythonStacks::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time) {
+  if (impl_->options_.enabled) impl_->on_switch_out_read(pid, tid, time);
+}
+PythonReadPtr PythonStacks::take(int32_t tid, uint64_t time) {
+  return impl_->options_.enabled ? impl_->take(tid, time) : nullptr;
+}
+void PythonStacks::merge_off_cpu(const Process& process, const PythonRead& read, uint64_t off_until,
+                                 bool first_charge, bool native_complete, profile::RawProfile& window,
+                                 uint64_t generation, profile::ModuleId python_module,
+                                 std::vector<profile::RawFrame>& frames) {
+  impl_->merge_off_cpu(process, read, off_until, first_charge, native_complete, window, generation,
+                       python_module, frames);
 }
 void PythonStacks::on_exec(int32_t pid) { impl_->forget(pid, false); }
 void PythonStacks::on_mmap(int32_t pid, std::string_view filename) {

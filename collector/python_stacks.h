@@ -9,6 +9,13 @@
 //   merge(...)                       when the sample is applied, after native unwinding
 //   expire(before)                   reads whose sample was never applied (filtered, dropped)
 //
+// Off-CPU time (--off-cpu): a thread's Python stack is also read as its switch-out sample leaves
+// the ring (on_switch_out_read). A thread off CPU runs no Python, so the read is exact as long as
+// the thread has not been back on a CPU by the time the read ended; the off-CPU bookkeeping
+// knows until when it stayed off (its switch-in's time, compared with the read's end on the same
+// CLOCK_MONOTONIC) and merge_off_cpu() merges the read only then. A read that may have come
+// after the thread ran again is counted (off_cpu_ran_again) and the block keeps its native stack.
+//
 // Readers attach lazily, once per process, on its first sample; a process without CPython is
 // remembered as such until it execs or maps a libpython. Everything is bounded: readers (least
 // recently sampled out), remembered verdicts, reads waiting for their sample, interned frames.
@@ -39,6 +46,14 @@ struct PythonOptions {
 // since each Python frame carries its own name, file and line.
 std::shared_ptr<const profile::Module> python_module();
 
+// A Python stack read for a switch-out, kept with its off-CPU block until the block is charged.
+class PythonRead;
+using PythonReadPtr = std::shared_ptr<const PythonRead>;
+
+// Switch-outs of Python threads read per second at most (a token bucket with a second's burst):
+// a thread that switches 50,000 times a second cannot take ember's CPU with reads of ~6 us.
+inline constexpr double kOffCpuPythonReadsPerSecond = 5000;
+
 class PythonStacks {
  public:
   explicit PythonStacks(const PythonOptions& options);
@@ -51,6 +66,12 @@ class PythonStacks {
   // A sample of (pid, tid) stamped `time` was just read from a ring: read the thread's Python
   // stack now.
   void on_sample_read(int32_t pid, int32_t tid, uint64_t time);
+  // The switch-out sample of (pid, tid) stamped `time` was just read from a ring: the thread is
+  // off CPU (or about to be), read its Python stack now, within the budget.
+  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time);
+  // The switch-out sample is applied: its read (null when there is none) leaves the reads
+  // waiting for their sample, to be kept with the off-CPU block.
+  PythonReadPtr take(int32_t tid, uint64_t time);
   void on_exec(int32_t pid);
   void on_mmap(int32_t pid, std::string_view filename);
   void on_exit(int32_t pid);
@@ -61,6 +82,13 @@ class PythonStacks {
   void merge(const Process& process, int32_t tid, uint64_t time, bool native_complete,
              profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
              std::vector<profile::RawFrame>& frames);
+  // A charge of the off-CPU block `read` was made for: the thread is known to have been off CPU
+  // from its switch-out until `off_until` (CLOCK_MONOTONIC ns). When the read ended before that,
+  // `frames` (the native stack the block is charged to) gets its Python frames as in merge().
+  // `first_charge` counts the block's outcome (once per block).
+  void merge_off_cpu(const Process& process, const PythonRead& read, uint64_t off_until, bool first_charge,
+                     bool native_complete, profile::RawProfile& window, uint64_t generation,
+                     profile::ModuleId python_module, std::vector<profile::RawFrame>& frames);
   // Drops reads of samples stamped before `time` that were never merged (their sample was
   // filtered, deduplicated or lost). Everything when time is UINT64_MAX.
   void expire(uint64_t time);

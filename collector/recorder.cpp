@@ -451,6 +451,11 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
   }
   last_record_time_ = rec->time();
   if (const auto* s = std::get_if<SampleRecord>(&rec->body); s && off_cpu_ && switch_ids_.contains(s->sid.id)) {
+    // The thread is leaving its CPU: its Python stack holds still until it is back (python_stacks.h).
+    if (python_.enabled()) {
+      const Process* p = processes_.find(s->sid.pid);
+      if (p == nullptr || p->recorded()) python_.on_switch_out_read(s->sid.pid, s->sid.tid, s->sid.time);
+    }
     // Most switch-outs need no stack copy (see off_cpu_stacks.h): the shorter record is decoded
     // again, since the queued record's views must point into the bytes it is queued with.
     const std::span<const std::byte> compact = off_cpu_->compact(*s, bytes);
@@ -585,6 +590,15 @@ void Recorder::Impl::unwind_sample(const SampleRecord& s, const Process& process
 bool Recorder::Impl::add_stack(Process& process, int32_t tid, std::span<const UnwoundFrame> frames,
                                const profile::RawStackCounts& counts, uint64_t python_time) {
   const Thread& thread = processes_.thread(process, tid);
+  to_raw_frames(process, frames);
+  if (python_time != 0 && python_.enabled()) {
+    python_.merge(process, tid, python_time, unwinder_.last_reached_root(), window_, generation_,
+                  python_module_id(), raw_frames_);
+  }
+  return add_raw_stack(process, thread, tid, counts);
+}
+
+void Recorder::Impl::to_raw_frames(Process& process, std::span<const UnwoundFrame> frames) {
   raw_frames_.clear();
   for (const UnwoundFrame& f : frames) {
     // A return address points after the call; step back into the call instruction so the
@@ -602,11 +616,6 @@ bool Recorder::Impl::add_stack(Process& process, int32_t tid, std::span<const Un
     }
     raw_frames_.push_back(profile::RawFrame{module_id(*m), m->frame_offset(common::ProcessAddress(address))});
   }
-  if (python_time != 0 && python_.enabled()) {
-    python_.merge(process, tid, python_time, unwinder_.last_reached_root(), window_, generation_,
-                  python_module_id(), raw_frames_);
-  }
-  return add_raw_stack(process, thread, tid, counts);
 }
 
 bool Recorder::Impl::add_raw_stack(Process& process, const Thread& thread, int32_t tid,
@@ -652,6 +661,7 @@ bool Recorder::Impl::targets_ended() {
 void Recorder::Impl::drain() {
   read_rings(0);
   reorder_.flush_all();
+  if (off_cpu_) off_cpu_->applied_until(UINT64_MAX);
   python_.expire(UINT64_MAX);
 }
 
@@ -682,6 +692,7 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   if (round_start > kReorderDelayNs) {
     const uint64_t applied_until = std::min(round_start - kReorderDelayNs, unread_after);
     reorder_.flush_until(applied_until);
+    if (off_cpu_) off_cpu_->applied_until(applied_until);
     python_.expire(applied_until);  // reads whose sample was filtered, deduplicated or lost
   }
   return true;

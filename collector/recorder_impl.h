@@ -83,13 +83,16 @@ class Recorder::Impl final : public OffCpuHost {
   // python_time: the sample's time, when its Python stack is to be merged in (CPU samples); 0 not.
   bool add_stack(Process& process, int32_t tid, std::span<const UnwoundFrame> frames,
                  const profile::RawStackCounts& counts, uint64_t python_time = 0);
+  // raw_frames_ = `frames` as (module, offset) of the window.
+  void to_raw_frames(Process& process, std::span<const UnwoundFrame> frames);
   bool add_raw_stack(Process& process, const Thread& thread, int32_t tid,
                      const profile::RawStackCounts& counts);
   // OffCpuHost
-  void unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) override;
+  bool unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) override;
+  PythonReadPtr take_python(const SampleRecord& s) override;
   void add_off_cpu(int32_t pid, int32_t tid, std::span<const UnwoundFrame> frames,
                    const std::shared_ptr<const profile::Module>& stand_in,
-                   const profile::RawStackCounts& counts) override;
+                   const profile::RawStackCounts& counts, const OffCpuPython& python) override;
   void open_switch_event(pid_t pid, int cpu_index, int32_t tid);
   void start_off_cpu(const Target& target);
   void note_main_module();

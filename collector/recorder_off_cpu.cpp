@@ -98,17 +98,25 @@ void Recorder::Impl::start_off_cpu(const Target& target) {
   off_cpu_->existing_threads(threads, monotonic_ns(), procfs.root());
 }
 
-void Recorder::Impl::unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) {
+bool Recorder::Impl::unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) {
   unwind_sample(s, processes_.get(s.sid.pid), out);
+  return unwinder_.last_reached_root();
 }
+
+PythonReadPtr Recorder::Impl::take_python(const SampleRecord& s) { return python_.take(s.sid.tid, s.sid.time); }
 
 void Recorder::Impl::add_off_cpu(int32_t pid, int32_t tid, std::span<const UnwoundFrame> frames,
                                  const std::shared_ptr<const profile::Module>& stand_in,
-                                 const profile::RawStackCounts& counts) {
+                                 const profile::RawStackCounts& counts, const OffCpuPython& python) {
   Process& process = processes_.get(pid);
   if (!process.recorded()) return;
   if (!stand_in) {
-    add_stack(process, tid, frames, counts);
+    to_raw_frames(process, frames);
+    if (python.read != nullptr) {
+      python_.merge_off_cpu(process, *python.read, python.off_until, python.first_charge, python.native_complete,
+                            window_, generation_, python_module_id(), raw_frames_);
+    }
+    add_raw_stack(process, processes_.thread(process, tid), tid, counts);
     return;
   }
   raw_frames_.clear();

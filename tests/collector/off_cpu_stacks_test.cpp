@@ -18,21 +18,23 @@ using test::SampleValues;
 
 class FakeHost final : public OffCpuHost {
  public:
-  void unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) override {
+  bool unwind_switch_out(const SampleRecord& s, std::vector<UnwoundFrame>& out) override {
     unwinds++;
     out.clear();
     out.push_back(UnwoundFrame{common::ProcessAddress(0xffffffff81000000), true, true});
     out.push_back(UnwoundFrame{common::ProcessAddress(s.regs_user.size() > 2 ? s.regs_user[2] : 0), false, true});
     if (!s.stack_user.empty()) out.push_back(UnwoundFrame{common::ProcessAddress(0x401000), false, false});
+    return !s.stack_user.empty();
   }
   void add_off_cpu(int32_t, int32_t tid, std::span<const UnwoundFrame> frames,
                    const std::shared_ptr<const profile::Module>& stand_in,
-                   const profile::RawStackCounts& counts) override {
+                   const profile::RawStackCounts& counts, const OffCpuPython& python) override {
     Charge c;
     c.tid = tid;
     c.depth = frames.size();
     c.stand_in = stand_in ? stand_in->path : "";
     c.counts = counts;
+    c.python = python;
     charges.push_back(c);
   }
   struct Charge {
@@ -40,6 +42,7 @@ class FakeHost final : public OffCpuHost {
     size_t depth = 0;
     std::string stand_in;
     profile::RawStackCounts counts;
+    OffCpuPython python;
   };
   int unwinds = 0;
   std::vector<Charge> charges;
@@ -149,6 +152,37 @@ TEST(OffCpuStacks, ThreadsAsleepSinceTheStartAndLostSamplesGetStandIns) {
   ASSERT_EQ(r.host.charges.size(), 1u);
   EXPECT_EQ(r.host.charges[0].stand_in, "[off-cpu: switch-out sample lost]");
   EXPECT_EQ(r.host.charges[0].counts.blocked_ns, 8'000u);
+}
+
+// The Python stack read at a switch-out is merged only if the read ended before the thread was
+// back: each charge says until when the thread is known to have stayed off CPU.
+TEST(OffCpuStacks, EachChargeSaysUntilWhenTheThreadStayedOff) {
+  Harness r(100'000);
+  r.block(1'000'000, 500'000);  // ended by its switch-in at 1,500,000
+  ASSERT_EQ(r.host.charges.size(), 1u);
+  EXPECT_EQ(r.host.charges[0].python.off_until, 1'500'000u);
+  EXPECT_TRUE(r.host.charges[0].python.first_charge);
+  EXPECT_TRUE(r.host.charges[0].python.native_complete);  // unwound from its stack copy
+
+  // A block still open when the window ends: charged until the flush, but known to be off CPU
+  // only until the last record applied.
+  Bytes raw = switch_out(3'000'000, 0x7f0000002000, 0x7ffc2000);
+  auto rec = decode_record(raw, r.format);
+  ASSERT_TRUE(rec.has_value());
+  r.stacks.on_switch_out_sample(std::get<SampleRecord>(rec->body), raw);
+  r.stacks.applied_until(3'400'000);
+  r.stacks.flush(4'000'000);
+  ASSERT_EQ(r.host.charges.size(), 2u);
+  EXPECT_EQ(r.host.charges[1].counts.blocked_ns, 1'000'000u);
+  EXPECT_EQ(r.host.charges[1].python.off_until, 3'400'000u);
+  EXPECT_TRUE(r.host.charges[1].python.first_charge);
+  // The rest of the block, after the thread's exit (its switch-in lost): when it ran again is
+  // unknown, so nothing past the switch-out is vouched for.
+  r.stacks.on_exit(10, 11, 4'500'000);
+  ASSERT_EQ(r.host.charges.size(), 3u);
+  EXPECT_EQ(r.host.charges[2].counts.blocked_ns, 500'000u);
+  EXPECT_EQ(r.host.charges[2].python.off_until, 3'000'000u);
+  EXPECT_FALSE(r.host.charges[2].python.first_charge);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "daemon/snapshot_store.h"
@@ -563,6 +564,34 @@ TEST(Emberd, NamesThePythonFunctionsOfAPythonProcess) {
   auto metrics = emberd.get("/metrics").body;
   EXPECT_GT(test::metric_value(metrics, "emberd_python_samples_total{outcome=\"merged\"}").value_or(0), 0) << metrics;
   EXPECT_GE(test::metric_value(metrics, "emberd_python_interpreters_total").value_or(0), 1);
+}
+
+// off_cpu = true with Python frames: the wall view names the Python function each thread waits in.
+TEST(Emberd, NamesThePythonFunctionsThatWaitOffCpu) {
+  const std::string python = "/usr/bin/python3.11";
+  if (::access(python.c_str(), X_OK) != 0) GTEST_SKIP() << python << " is not installed";
+  TempDir dir;
+  std::string cfg = config_file(dir, "emberd.toml", "[profiling]\noff_cpu = true\npython = true\n");
+  Workload w({python, std::string(EMBER_SOURCE_DIR) + "/tests/integration/python/wall_split.py", "60"});
+  ASSERT_TRUE(ready(w));
+  Emberd emberd(dir, args(dir, cfg));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  ASSERT_TRUE(emberd.wait_snapshots(3, 60s)) << emberd.log();
+  const std::string pid = std::to_string(w.pid());
+  auto folded = emberd.get("/api/v1/folded?sample_type=off_cpu&pid=" + pid);
+  ASSERT_EQ(folded.status, 200);
+  // Per line: 3.8-3.10 would have native call frames between the Python ones.
+  const std::regex waiter(R"(;main \(wall_split\.py:\d+\);([^;]+;)*run \(wall_split\.py:\d+\);([^;]+;)*)"
+                          R"(waiter \(wall_split\.py:28\);.+;\[off-cpu: blocked\] \d+$)");
+  const std::regex lock_waiter(R"(;wait_for_lock \(wall_split\.py:\d+\);.+;\[off-cpu: blocked\] \d+$)");
+  bool waiter_seen = false, lock_waiter_seen = false;
+  std::istringstream lines(folded.body);
+  for (std::string line; std::getline(lines, line);) {
+    waiter_seen = waiter_seen || std::regex_search(line, waiter);
+    lock_waiter_seen = lock_waiter_seen || std::regex_search(line, lock_waiter);
+  }
+  EXPECT_TRUE(waiter_seen) << folded.body.substr(0, 3000);
+  EXPECT_TRUE(lock_waiter_seen) << folded.body.substr(0, 3000);
 }
 
 }  // namespace

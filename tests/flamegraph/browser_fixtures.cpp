@@ -7,6 +7,7 @@
 #include <string>
 
 #include "flamegraph/flamegraph.h"
+#include "flamegraph/line_chart.h"
 
 namespace {
 
@@ -79,6 +80,33 @@ FoldedStacks hostile() {
 
 }  // namespace
 
+// `ember trend`'s chart: three runs, two lines, one of them drifting, one name hostile.
+ember::flamegraph::LineChart trend_chart() {
+  ember::flamegraph::LineChart c;
+  c.title = "trend";
+  c.x = {1, 2, 3};
+  c.x_labels = {"2026-12-01 10:00:00", "2026-12-02 10:00:00", "2026-12-03 10:00:00"};
+  c.format_y = [](double v) { return std::to_string(static_cast<int>(v * 100)) + "%"; };
+  c.series.push_back({"hash (self)", {0.20, 0.25, 0.30}, {"20.00%", "25.00%", "30.00%"}, true, std::nullopt});
+  c.series.push_back({"<script>alert(1)</script>]]> (self)", {0.10, 0.10, 0.11}, {"10.00%", "10.00%", "11.00%"},
+                      false, std::nullopt});
+  return c;
+}
+
+// `ember scale`'s chart: log-log, a quadratic line with its fitted power law.
+ember::flamegraph::LineChart scale_chart() {
+  ember::flamegraph::LineChart c;
+  c.title = "scale";
+  c.log_x = c.log_y = true;
+  c.x = {1000, 10000, 100000};
+  c.x_labels = {"1000", "10000", "100000"};
+  c.series.push_back({"quadratic (self) k=2.00", {1e6, 1e8, 1e10}, {"1 ms", "100 ms", "10 s"}, true,
+                      std::pair{1.0, 2.0}});
+  c.series.push_back({"linear (self) k=1.00", {1e6, 1e7, 1e8}, {"1 ms", "10 ms", "100 ms"}, false,
+                      std::pair{1000.0, 1.0}});
+  return c;
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
@@ -101,5 +129,7 @@ int main(int argc, char** argv) {
   fg::DiffOptions diff;
   diff.svg.title = "Differential Flame Graph";
   ok &= write(dir + "/diff.svg", fg::render_diff_svg(parse(kBaseline), plain, diff));
+  ok &= write(dir + "/trend.svg", fg::render_line_chart(trend_chart()));
+  ok &= write(dir + "/scale.svg", fg::render_line_chart(scale_chart()));
   return ok ? 0 : 1;
 }

@@ -341,3 +341,40 @@ test('a differential graph has the same interactions and says what changed', { t
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+// Line charts (ember trend, ember scale): hover a point for its series, run and value; hover a
+// legend entry to bring its line forward; hostile names stay text.
+test('a trend chart shows the run and the value on hover, with no script error', { timeout: TEST_TIMEOUT }, async () => {
+  const { page, errors } = await open('trend.svg');
+  const points = page.locator('.chart-point');
+  assert.equal(await points.count(), 6);
+  const box = await points.nth(2).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  assert.equal(await text(page, 'chart-details'), 'hash (self) — 2026-12-03 10:00:00: 30.00%');
+  const dimmed = await page.evaluate(() =>
+    [...document.querySelectorAll('.chart-series')].map((g) => g.classList.contains('dim')));
+  assert.deepEqual(dimmed, [false, true]);
+  await page.mouse.move(1, 1);
+  assert.equal((await text(page, 'chart-details')).trim(), '');
+  // The hostile name is shown as text, not run.
+  assert.equal(await page.evaluate(() => document.querySelectorAll('script').length), 1);
+  assert.ok((await page.locator('.chart-legend').nth(1).textContent()).includes('<script>'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a log-log scale chart draws fitted lines and hovers its points', { timeout: TEST_TIMEOUT }, async () => {
+  const { page, errors } = await open('scale.svg');
+  assert.equal(await page.locator('.chart-point').count(), 6);
+  assert.equal(await page.locator('polyline.fit').count(), 2);
+  const legend = await page.locator('.chart-legend').nth(1).boundingBox();
+  await page.mouse.move(legend.x + 5, legend.y + legend.height / 2);
+  const dimmed = await page.evaluate(() =>
+    [...document.querySelectorAll('.chart-series')].map((g) => g.classList.contains('dim')));
+  assert.deepEqual(dimmed, [true, false]);
+  const box = await page.locator('.chart-point').nth(1).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  assert.equal(await text(page, 'chart-details'), 'quadratic (self) k=2.00 — 10000: 100 ms');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
