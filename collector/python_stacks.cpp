@@ -95,7 +95,17 @@ class FrameTable {
         return slot.id;
       }
     }
-    Frame frame{strings_.intern(f.function), strings_.intern(f.file), f.line, f.first_line};
+    // The same function at another line (a leaf moves as it runs): its names are interned
+    // already, found through the per-function slot without hashing the strings again.
+    Slot& names = name_slots_[(reinterpret_cast<uintptr_t>(f.function.data()) * 0x9e3779b97f4a7c15ull ^
+                               reinterpret_cast<uintptr_t>(f.file.data())) >> 52];
+    Frame frame;
+    if (names.id != UINT32_MAX && names.function == f.function.data() && names.file == f.file.data() &&
+        str(frames_[names.id].function) == f.function && str(frames_[names.id].file) == f.file) {
+      frame = Frame{frames_[names.id].function, frames_[names.id].file, f.line, f.first_line};
+    } else {
+      frame = Frame{strings_.intern(f.function), strings_.intern(f.file), f.line, f.first_line};
+    }
     const Key k{frame.function.value, frame.file.value, frame.line, frame.first_line};
     uint32_t id;
     if (auto it = index_.find(k); it != index_.end()) {
@@ -107,6 +117,7 @@ class FrameTable {
       index_.emplace(k, id);
     }
     slot = Slot{f.function.data(), f.file.data(), id};
+    names = slot;
     return id;
   }
 
@@ -152,6 +163,7 @@ class FrameTable {
   std::vector<Frame> frames_;
   std::unordered_map<Key, uint32_t, KeyHash> index_;
   std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
+  std::vector<Slot> name_slots_ = std::vector<Slot>(kSlots);
   uint64_t window_generation_ = 0;
   std::vector<uint32_t> window_ids_;
 };

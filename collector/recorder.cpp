@@ -673,14 +673,18 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
     if (errno != EINTR) return errno_error("epoll_wait");
     n = 0;
   }
+  bool exit_reported = n == 0;  // a timeout: look anyway
   for (int i = 0; i < n; ++i) {
+    if ((ready[i].data.u64 & kPidfdTag) != 0) exit_reported = true;
     // An event whose task and all its inherited children exited reports HUP forever; stop
     // watching it (its ring, shared with other events, is still read every round).
     if ((ready[i].events & (EPOLLHUP | EPOLLERR)) != 0 && (ready[i].data.u64 & kPidfdTag) == 0) {
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, events_[ready[i].data.u64].fd.get(), nullptr);
     }
   }
-  const bool ended = targets_ended();
+  // Targets' exits come as pidfd events (level-triggered: reported at every wait once exited),
+  // so a wake-up for samples alone needs no waitpid; without an exit fd, look every time.
+  const bool ended = (exit_reported || (command_ && !command_->exit_fd())) && targets_ended();
   const uint64_t round_start = now_ns(CLOCK_MONOTONIC);
   const uint64_t unread_after = read_rings(ended ? 0 : round_start + kMaxPollWorkNs);
   if (ended) {

@@ -55,31 +55,39 @@ void ReorderQueue::flush_all() {
 void ReorderQueue::flush_count(size_t count, uint64_t new_last_flush) {
   last_flush_ = new_last_flush;
   if (count == 0) return;
-  // The records not yet due move, compacted, to the spare arena, which becomes the arena; the
-  // due ones are handed out from the old arena afterwards. The sink may push (it does not
-  // today): pushes land in the new arena and are safe.
-  std::vector<uint64_t> old_arena = std::move(arena_);
-  std::vector<Entry> batch = std::move(entries_);
-  arena_ = std::move(spare_arena_);
-  entries_ = std::move(spare_entries_);
-  arena_.clear();
-  entries_.clear();
-  for (size_t i = count; i < batch.size(); ++i) {
-    Entry e = batch[i];
-    size_t words = (e.size + 7) / 8;
-    auto offset = static_cast<uint32_t>(arena_.size());
-    arena_.insert(arena_.end(), old_arena.begin() + e.offset, old_arena.begin() + e.offset + words);
-    e.offset = offset;
-    entries_.push_back(e);
-  }
-  for (size_t i = 0; i < count; ++i) {
-    Entry& e = batch[i];
-    const auto* copy = reinterpret_cast<const std::byte*>(old_arena.data() + e.offset);
-    rebase(e.record, e.origin, copy);
+  // The due records are handed out where they lie; their words become dead space, compacted
+  // away only when it is over half the arena. (Compacting at every flush copied every record
+  // not yet due each time: with a flush per sample, ~10 ms of 32 KiB stack copies per sample.)
+  std::vector<Entry>& batch = spare_entries_;
+  batch.assign(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(count));
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(count));
+  for (Entry& e : batch) {
+    dead_words_ += (e.size + 7) / 8;
+    const auto* copy = reinterpret_cast<const std::byte*>(arena_.data() + e.offset);
+    rebase(e.record, e.origin, copy);  // views into the bytes it was decoded from, now into its copy
     sink_(e.record, std::span(copy, e.size));
   }
-  spare_arena_ = std::move(old_arena);
-  spare_entries_ = std::move(batch);
+  batch.clear();
+  if (entries_.empty()) {
+    arena_.clear();
+    dead_words_ = 0;
+  } else if (dead_words_ * 2 > arena_.size()) {
+    compact();
+  }
+}
+
+void ReorderQueue::compact() {
+  std::vector<uint64_t>& fresh = spare_arena_;
+  fresh.clear();
+  for (Entry& e : entries_) {
+    const size_t words = (e.size + 7) / 8;
+    const auto offset = static_cast<uint32_t>(fresh.size());
+    fresh.insert(fresh.end(), arena_.begin() + e.offset, arena_.begin() + e.offset + static_cast<std::ptrdiff_t>(words));
+    e.offset = offset;
+  }
+  arena_.swap(fresh);
+  fresh.clear();
+  dead_words_ = 0;
 }
 
 }  // namespace ember::collector

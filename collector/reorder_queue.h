@@ -40,7 +40,8 @@ class ReorderQueue {
   void flush_all();
 
   size_t size() const { return entries_.size(); }
-  size_t bytes() const { return arena_.size() * sizeof(uint64_t); }
+  // Bytes of the records held (the arena may hold as much again of records already handed out).
+  size_t bytes() const { return (arena_.size() - dead_words_) * sizeof(uint64_t); }
   uint64_t last_flushed_time() const { return last_flush_; }
   const ReorderStats& stats() const { return stats_; }
 
@@ -54,13 +55,17 @@ class ReorderQueue {
     Record record;
   };
   void sort();
+  // Hands out the first `count` entries. The sink must not push: the record it is handed lies
+  // in the arena a push may move.
   void flush_count(size_t count, uint64_t new_last_flush);
+  void compact();
 
   size_t max_bytes_;
   Sink sink_;
   std::vector<uint64_t> arena_;  // u64 words: records stay 8-byte aligned
+  size_t dead_words_ = 0;        // of records already handed out, until the next compaction
   std::vector<Entry> entries_;
-  // Reused between flushes (their capacity is kept): no allocation churn per round.
+  // Reused between flushes and compactions (their capacity is kept): no allocation churn.
   std::vector<uint64_t> spare_arena_;
   std::vector<Entry> spare_entries_;
   bool sorted_ = true;

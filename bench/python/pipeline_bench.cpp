@@ -12,6 +12,7 @@
 //              millisecond): samples whose Python stack disagreed with the native stack
 //
 //   ember_python_bench [--python PATH] [--seconds N] [--runs R] [--rounds N]
+//                      [--parts merge,per-sample,staleness,slowdown]
 
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -186,28 +187,59 @@ double run_program(const std::vector<std::string>& argv) {
   return std::strtod(out.c_str(), nullptr);
 }
 
+// The p-th quantile (0..1) by linear interpolation.
+double quantile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = p * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+// Each round runs the program alone, under ember and under perf, in an order that rotates from
+// round to round (a machine whose load drifts favours no mode), and compares the program's own
+// CPU seconds with the same round's run alone: the ratios' median and spread are printed.
 void bench_slowdown(const std::string& python, int runs, int rounds) {
   const std::string program = kDir + "/cpu_bound.py";
   const std::string n = std::to_string(rounds);
   const std::string tmp = fmt::format("/tmp/ember-python-bench-{}", ::getpid());
-  std::vector<double> alone, ember, perf;
+  const std::vector<std::vector<std::string>> commands = {
+      {python, program, n},
+      {EMBER_BIN, "record", "-q", "-F", "99", "-o", tmp + ".folded", "--", python, program, n},
+      {"perf", "record", "-q", "-F", "99", "--call-graph", "dwarf", "-o", tmp + ".data", "--", python, program, n},
+  };
+  const char* names[] = {"alone", "ember", "perf"};
+  std::vector<double> seconds[3];
+  std::vector<double> ember_ratio, perf_ratio;
   for (int r = 0; r < runs; ++r) {
-    alone.push_back(run_program({python, program, n}));
-    ember.push_back(run_program({EMBER_BIN, "record", "-q", "-F", "99", "-o", tmp + ".folded", "--", python, program, n}));
-    perf.push_back(run_program({"perf", "record", "-q", "-F", "99", "--call-graph", "dwarf", "-o", tmp + ".data", "--",
-                                python, program, n}));
-    fmt::print("  run {}: alone {:.3f} s, ember {:.3f} s, perf {:.3f} s of the program's CPU\n", r + 1, alone.back(),
-               ember.back(), perf.back());
+    double got[3] = {-1, -1, -1};
+    std::string order;
+    for (int k = 0; k < 3; ++k) {
+      const int mode = (r + k) % 3;
+      got[mode] = run_program(commands[mode]);
+      order += fmt::format("{}{}", k ? "/" : "", names[mode]);
+    }
+    for (int mode = 0; mode < 3; ++mode) {
+      if (got[mode] > 0) seconds[mode].push_back(got[mode]);
+    }
+    if (got[0] > 0 && got[1] > 0) ember_ratio.push_back(got[1] / got[0]);
+    if (got[0] > 0 && got[2] > 0) perf_ratio.push_back(got[2] / got[0]);
+    fmt::print("  run {:2} ({}): alone {:.3f} s, ember {:.3f} s ({:+.2f}%), perf {:.3f} s ({:+.2f}%) of the program's CPU\n",
+               r + 1, order, got[0], got[1], (got[1] / got[0] - 1) * 100, got[2], (got[2] / got[0] - 1) * 100);
   }
   std::remove((tmp + ".folded").c_str());
   std::remove((tmp + ".data").c_str());
-  std::erase_if(alone, [](double v) { return v <= 0; });
-  std::erase_if(ember, [](double v) { return v <= 0; });
-  std::erase_if(perf, [](double v) { return v <= 0; });
-  const double a = median(alone);
-  fmt::print("slowdown   program CPU under ember record -F 99: {:.4f}x alone ({:+.2f}%); under perf record -F 99 "
-             "--call-graph dwarf: {:.4f}x ({:+.2f}%); medians of {} runs\n",
-             median(ember) / a, (median(ember) / a - 1) * 100, median(perf) / a, (median(perf) / a - 1) * 100, runs);
+  auto spread = [](const std::vector<double>& ratios) {
+    return fmt::format("{:+.2f}% (quartiles {:+.2f}% .. {:+.2f}%, range {:+.2f}% .. {:+.2f}%)",
+                       (median(ratios) - 1) * 100, (quantile(ratios, 0.25) - 1) * 100,
+                       (quantile(ratios, 0.75) - 1) * 100, (quantile(ratios, 0) - 1) * 100,
+                       (quantile(ratios, 1) - 1) * 100);
+  };
+  fmt::print("slowdown   program CPU (median {:.3f} s alone), per-round ratio to the same round alone, {} rounds:\n"
+             "           ember record -F 99:                      {}\n"
+             "           perf record -F 99 --call-graph dwarf:    {}\n",
+             median(seconds[0]), ember_ratio.size(), spread(ember_ratio), spread(perf_ratio));
 }
 
 }  // namespace
@@ -216,7 +248,8 @@ int main(int argc, char** argv) {
   std::string python = "/usr/bin/python3.11";
   double seconds = 5;
   int runs = 5;
-  int rounds = 300;
+  int rounds = 600;
+  std::string parts = "merge,per-sample,staleness,slowdown";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -234,15 +267,18 @@ int main(int argc, char** argv) {
       runs = std::atoi(value().c_str());
     } else if (a == "--rounds") {
       rounds = std::atoi(value().c_str());
+    } else if (a == "--parts") {
+      parts = value();
     } else {
       fmt::print(stderr, "ember_python_bench: unknown option '{}'\n", a);
       return 2;
     }
   }
   fmt::print("ember_python_bench: {} , {} s recordings, {} runs\n", python, seconds, runs);
-  bench_merge();
-  bench_per_sample(python, seconds, runs);
-  bench_staleness(python, seconds);
-  bench_slowdown(python, runs, rounds);
+  auto wanted = [&](const char* part) { return ("," + parts + ",").find(std::string(",") + part + ",") != std::string::npos; };
+  if (wanted("merge")) bench_merge();
+  if (wanted("per-sample")) bench_per_sample(python, seconds, runs);
+  if (wanted("staleness")) bench_staleness(python, seconds);
+  if (wanted("slowdown")) bench_slowdown(python, runs, rounds);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/python_interpreters.h"
 #include "tests/support/process.h"
 
 namespace ember {
@@ -22,12 +23,7 @@ namespace fs = std::filesystem;
 const std::string kPrograms = std::string(EMBER_SOURCE_DIR) + "/tests/integration/python";
 const std::string kDebianPython = "/usr/bin/python3.11";
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file_text;
 
 std::vector<std::string> lines_containing(const std::string& text, const std::string& needle) {
   std::vector<std::string> out;
@@ -61,16 +57,16 @@ TEST_F(PythonCli, EveryOutputAndReaderKeepsPythonFrames) {
   // The summary says how the Python frames went.
   auto summary = lines_containing(r.err, "ember: Python: 1 interpreter, Python frames in ");
   ASSERT_EQ(summary.size(), 1u) << r.err;
-  EXPECT_NE(read_text(path("meta.json")).find("\"python_merged\""), std::string::npos);
+  EXPECT_NE(read_file_text(path("meta.json")).find("\"python_merged\""), std::string::npos);
 
   // Folded: the C library under its Python caller.
-  const std::string text = read_text(folded);
+  const std::string text = read_file_text(folded);
   EXPECT_TRUE(std::regex_search(text, std::regex(R"(;<module> \(zlib_work\.py:\d+\);main \(zlib_work\.py:\d+\);)"
                                                  R"(handle \(zlib_work\.py:\d+\);[^ ]*;deflate)")))
       << text.substr(0, 3000);
 
   // SVG: the same frames, in the Python colour (class p<shade>).
-  const std::string picture = read_text(svg);
+  const std::string picture = read_file_text(svg);
   EXPECT_TRUE(std::regex_search(picture, std::regex(R"(class="p\d+"[^>]*>[^<]*<title>handle \(zlib_work\.py:\d+\))")) ||
               std::regex_search(picture, std::regex(R"(<title>handle \(zlib_work\.py:\d+\)[^<]*</title>)")))
       << "no handle frame in the flamegraph";
@@ -79,7 +75,7 @@ TEST_F(PythonCli, EveryOutputAndReaderKeepsPythonFrames) {
   // pprof read back: convert gives the same folded stacks, report counts functions.
   auto convert = testing::run({EMBER_BIN, "convert", pb, "-o", path("back.folded")});
   ASSERT_EQ(convert.exit_code, 0) << convert.err;
-  EXPECT_EQ(read_text(path("back.folded")), text);
+  EXPECT_EQ(read_file_text(path("back.folded")), text);
   auto report = testing::run({EMBER_BIN, "report", pb, "--top", "50"});
   ASSERT_EQ(report.exit_code, 0) << report.err;
   EXPECT_NE(report.out.find("handle (zlib_work.py)"), std::string::npos) << report.out;
@@ -87,10 +83,10 @@ TEST_F(PythonCli, EveryOutputAndReaderKeepsPythonFrames) {
   // diff and compare of the profile with itself: Python frames on both sides, nothing changed.
   auto diff = testing::run({EMBER_BIN, "diff", pb, pb, "-o", path("diff.svg")});
   ASSERT_EQ(diff.exit_code, 0) << diff.err;
-  EXPECT_NE(read_text(path("diff.svg")).find("handle (zlib_work.py:"), std::string::npos);
+  EXPECT_NE(read_file_text(path("diff.svg")).find("handle (zlib_work.py:"), std::string::npos);
   auto compare = testing::run({EMBER_BIN, "compare", pb, pb, "--fail-on-regression", "--json", path("c.json")});
   EXPECT_EQ(compare.exit_code, 0) << compare.out << compare.err;
-  EXPECT_NE(read_text(path("c.json")).find("handle (zlib_work.py)"), std::string::npos);
+  EXPECT_NE(read_file_text(path("c.json")).find("handle (zlib_work.py)"), std::string::npos);
 
   // go tool pprof reads the Python functions with their files.
   if (std::string(EMBER_GO_EXECUTABLE).empty()) GTEST_SKIP() << "go was not found when configuring";
@@ -107,14 +103,13 @@ TEST_F(PythonCli, NoPythonShowsTheInterpreterOnly) {
                          kPrograms + "/seventy_thirty.py", "1.5"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("Python:"), std::string::npos) << r.err;
-  const std::string text = read_text(path("x.folded"));
+  const std::string text = read_file_text(path("x.folded"));
   EXPECT_EQ(text.find("seventy_thirty.py"), std::string::npos) << text.substr(0, 2000);
   EXPECT_NE(text.find("PyEval_EvalCode"), std::string::npos) << text.substr(0, 2000);
 }
 
 TEST_F(PythonCli, AnUnsupportedVersionWarnsOnceAndKeepsNativeStacks) {
-  const char* root = std::getenv("PYENV_ROOT");
-  const std::string python37 = std::string(root != nullptr && *root ? root : "/root/.pyenv") + "/versions/3.7.16/bin/python3.7";
+  const std::string python37 = testing::pyenv_root() + "/versions/3.7.16/bin/python3.7";
   if (::access(python37.c_str(), X_OK) != 0) GTEST_SKIP() << python37 << " is not installed";
   auto r = testing::run({EMBER_BIN, "record", "-F", "499", "-o", path("x.folded"), "--", python37,
                          kPrograms + "/seventy_thirty.py", "1.5"});
@@ -124,7 +119,7 @@ TEST_F(PythonCli, AnUnsupportedVersionWarnsOnceAndKeepsNativeStacks) {
   EXPECT_TRUE(std::regex_search(warnings[0], std::regex(R"(pid \d+: CPython 3\.7\.16 is not supported \(3\.8-3\.13 are\); )"
                                                         R"(its stacks are shown without Python frames)")))
       << warnings[0];
-  const std::string text = read_text(path("x.folded"));
+  const std::string text = read_file_text(path("x.folded"));
   EXPECT_EQ(text.find("seventy_thirty.py"), std::string::npos);
   EXPECT_NE(text.find("_PyEval_EvalFrameDefault"), std::string::npos) << text.substr(0, 2000);
 }

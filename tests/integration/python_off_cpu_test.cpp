@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/python_interpreters.h"
 #include "tests/support/process.h"
 
 namespace ember {
@@ -28,31 +29,9 @@ using namespace std::chrono_literals;
 const std::string kProgram = std::string(EMBER_SOURCE_DIR) + "/tests/integration/python/wall_split.py";
 const std::string kDebianPython = "/usr/bin/python3.11";
 
-struct Interpreter {
-  std::string name;
-  std::string path;
-};
-void PrintTo(const Interpreter& i, std::ostream* os) { *os << i.path; }
-std::vector<Interpreter> interpreters() {
-  const char* env = std::getenv("PYENV_ROOT");
-  const std::string root = env != nullptr && *env != '\0' ? env : "/root/.pyenv";
-  std::vector<Interpreter> out;
-  for (const char* v : {"3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"}) {
-    std::string version(v);
-    std::string name = "pyenv_" + version;
-    std::replace(name.begin(), name.end(), '.', '_');
-    out.push_back({name, root + "/versions/" + version + "/bin/python" + version.substr(0, version.rfind('.'))});
-  }
-  out.push_back({"debian_3_11", kDebianPython});
-  return out;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::Interpreter;
+using testing::interpreters;
+using testing::read_file_text;
 
 // One folded line of a --per-thread recording: process, thread, frames (root first), value.
 struct Line {
@@ -144,7 +123,7 @@ class PythonOffCpu : public ::testing::Test {
     while (in >> key >> seconds) truth[key] = seconds;
     const double measured = truth["sleep"] + truth["compute"];
     ASSERT_GT(measured, 1.0) << "no report from the program";
-    const std::string text = read_text(folded);
+    const std::string text = read_file_text(folded);
     const std::vector<Line> lines = parse(text);
     auto threads = by_thread(lines);
     const Thread& main_thread = threads["pymain"];
@@ -185,7 +164,7 @@ TEST_P(PythonOffCpuVersions, WallTimeNamesThePythonFunctionsThatWait) {
   EXPECT_NE(r.err.find(" off-CPU blocks"), std::string::npos) << r.err;
   expect_wall_split(path("wall.folded"), path("report.txt"),
                     {{"pylock", "wait_for_lock"}, {"pyreader", "reader"}});
-  EXPECT_NE(read_text(path("meta.json")).find("\"python_off_cpu_merged\""), std::string::npos);
+  EXPECT_NE(read_file_text(path("meta.json")).find("\"python_off_cpu_merged\""), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Installed, PythonOffCpuVersions, ::testing::ValuesIn(interpreters()),

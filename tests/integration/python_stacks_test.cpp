@@ -21,6 +21,7 @@
 #include "profile/folded.h"
 #include "symbolizer/build_profile.h"
 #include "symbolizer/symbolizer.h"
+#include "tests/integration/python_interpreters.h"
 #include "tests/support/process.h"
 
 namespace ember {
@@ -34,27 +35,8 @@ const std::string kRecursion = kPrograms + "/recursion.py";
 const std::string kZlib = kPrograms + "/zlib_work.py";
 const std::string kThreads = kPrograms + "/threads.py";
 
-// The interpreters this machine may have: pyenv's, and Debian's.
-struct Interpreter {
-  std::string name;  // the test's name for it
-  std::string path;
-};
-std::string pyenv_root() {
-  const char* root = std::getenv("PYENV_ROOT");
-  return root != nullptr && *root != '\0' ? root : "/root/.pyenv";
-}
-std::vector<Interpreter> interpreters() {
-  std::vector<Interpreter> out;
-  for (const char* v : {"3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"}) {
-    std::string version(v);
-    std::string minor = version.substr(0, version.rfind('.'));
-    std::string name = "pyenv_" + version;
-    std::replace(name.begin(), name.end(), '.', '_');
-    out.push_back({name, pyenv_root() + "/versions/" + version + "/bin/python" + minor});
-  }
-  out.push_back({"debian_3_11", "/usr/bin/python3.11"});
-  return out;
-}
+using testing::Interpreter;
+using testing::interpreters;
 #define REQUIRE_INTERPRETER(path)                                                    \
   if (::access((path).c_str(), X_OK) != 0) {                                         \
     GTEST_SKIP() << (path) << " is not installed on this machine";                   \
