@@ -125,12 +125,13 @@ int run_compare(CompareArgs& args) {
   }
   int exit_code = kExitOk;
   if (!args.quiet) {
-    // The table is the answer: a stdout that cannot take it (full disk, closed pipe) fails the run.
+    // The table is the answer: a stdout that cannot take it (full disk, closed pipe) fails the
+    // run, with 2 as every other failure here: 1 means "regressed" to a CI gate.
     if (auto ok = write_bounded("-", analysis::format_comparison_text(*comparison, args.all),
                                 args.limits.max_output_bytes);
         !ok) {
       fail("cannot write " + ok.error().message());
-      exit_code = kExitFailure;
+      exit_code = kExitUsage;
     }
   }
   if (args.markdown) {

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "common/checked.h"
+#include "common/command_line.h"
 #include "common/files.h"
 #include "profile/builder.h"
 #include "profile/folded.h"
@@ -241,7 +242,8 @@ Result<void> write_profile(const profile::Profile& profile, const std::string& p
   return written;
 }
 
-void fail(std::string_view message) { fmt::print(stderr, "ember: {}\n", message); }
+// One line, and a bounded one: a message that quotes a 120 KB file name or -p value is cut.
+void fail(std::string_view message) { fmt::print(stderr, "ember: {}\n", common::echo_input(message, 4096)); }
 
 bool output_writable(const std::string& path) {
   auto ok = common::check_output_writable(path);

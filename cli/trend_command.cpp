@@ -112,7 +112,7 @@ int run_trend(const TrendArgs& args) {
   auto write = [&](const std::string& path, const std::string& text) {
     if (auto ok = write_bounded(path, text, args.limits.max_output_bytes); !ok) {
       fail("cannot write " + ok.error().message());
-      exit_code = kExitFailure;
+      exit_code = kExitUsage;  // not 1: that means "drifted" to a CI gate
     }
   };
   if (!args.quiet) write("-", analysis::format_trend_text(*trend, args.top));

@@ -399,6 +399,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         spdlog::error("msg=\"http: handler failed\" target={} error={}", lf(request.target), lf(e.what()));
         r = error_response(500, "internal error");
       }
+      request.control->finish();
       self->server_.remove_inflight(inflight);
       asio::post(self->server_.ioc_, [self, r = std::move(r)]() mutable {
         self->server_.queued_--;
@@ -417,7 +418,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void watch_for_hangup(std::shared_ptr<QueryControl> control) {
     stream_.socket().async_wait(
         Socket::wait_read, [self = shared_from_this(), control = std::move(control)](beast::error_code ec) {
-          if (ec || control->cancelled()) return;
+          // After the answer the watch may still fire (the next request, or the client closing
+          // a kept-alive connection): that is no cancelled query.
+          if (ec || control->cancelled() || control->finished()) return;
           char byte = 0;
           ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
           if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {

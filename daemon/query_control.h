@@ -32,6 +32,9 @@ class QueryControl {
   // Thread-safe; the first reason is kept ("the client closed the connection").
   void cancel(std::string reason);
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  // The query has its answer: a client hanging up from now on cancels nothing.
+  void finish() { finished_.store(true, std::memory_order_release); }
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
 
   // kInterrupted when cancelled or past the deadline (the message says which and names the
   // limit); success otherwise. Cheap: an atomic load and one clock read.
@@ -52,6 +55,7 @@ class QueryControl {
   std::string limit_name_;
   std::atomic<int64_t> started_ns_{0};
   std::atomic<bool> cancelled_{false};
+  std::atomic<bool> finished_{false};
   mutable std::mutex mutex_;
   std::string reason_;
 };

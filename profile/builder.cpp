@@ -1,5 +1,7 @@
 #include "profile/builder.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "common/checked.h"
@@ -168,7 +170,11 @@ void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
     if (std::equal(e.locations.begin(), e.locations.end(), leaf_first.begin(), leaf_first.end()) &&
         e.labels == label_scratch_) {
       if (e.values.size() < values.size()) e.values.resize(values.size(), 0);
-      for (size_t v = 0; v < values.size(); ++v) e.values[v] = common::saturating_add(e.values[v], values[v]);
+      for (size_t v = 0; v < values.size(); ++v) {
+        auto sum = common::checked_add(e.values[v], values[v]);
+        if (!sum) saturated_++;
+        e.values[v] = sum ? *sum : common::saturating_add(e.values[v], values[v]);
+      }
       return;
     }
   }
@@ -253,7 +259,13 @@ Result<void> ProfileBuilder::merge(const Profile& other) {
       labels.push_back(Label{intern(other.str(l.key)), intern(other.str(l.str)), l.num,
                              intern(other.str(l.num_unit))});
     }
+    const uint64_t saturated_before = saturated_;
     add_sample(locations, s.values, labels);
+    if (saturated_ != saturated_before) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("the values of a {}-frame stack add up past {} with the same stack in the inputs before it",
+                                    s.locations.size(), INT64_MAX));
+    }
   }
   for (StringId c : other.comments) {
     StringId mine = intern(other.str(c));

@@ -30,14 +30,19 @@ class ProfileBuilder {
                           std::string_view filename, int64_t start_line = 0);
   LocationId add_location(MappingId mapping, uint64_t address, std::span<const Line> lines);
   // Adds `values` to the sample with exactly these locations and labels (labels in any order).
+  // A sum past INT64_MAX stays at INT64_MAX and is counted (saturated_values()).
   void add_sample(std::span<const LocationId> leaf_first, std::span<const int64_t> values,
                   std::span<const Label> labels);
 
   // Adds every sample of `other`. Its sample types must be those of this profile
-  // (the first merge into an empty builder adopts them). Time spans are united.
+  // (the first merge into an empty builder adopts them). Time spans are united. A stack whose
+  // values would add up past INT64_MAX is refused (kMalformed, naming its frames' count and the
+  // sample type): the merged profile cannot hold it, and a silent cap would be a wrong total.
   [[nodiscard]] Result<void> merge(const Profile& other);
 
   Profile finish() && { return std::move(profile_); }
+  // Sums add_sample() could not hold and kept at INT64_MAX.
+  uint64_t saturated_values() const { return saturated_; }
 
  private:
   void index_existing();
@@ -49,6 +54,7 @@ class ProfileBuilder {
   std::unordered_map<uint64_t, std::vector<uint32_t>> location_index_;
   std::unordered_map<uint64_t, std::vector<uint32_t>> sample_index_;
   std::vector<Label> label_scratch_;
+  uint64_t saturated_ = 0;
 };
 
 }  // namespace ember::profile

@@ -584,9 +584,10 @@ class Decoder {
       }
       auto sum = common::checked_add(totals_[v], values[v]);
       if (!sum) {
+        // A total no profile can hold: the file is wrong, no limit of ember's would help.
         return set_error(fmt::format("the {} values add up past {} at sample #{}", type(), INT64_MAX,
                                      sample + 1),
-                         ErrorCode::kResourceExhausted);
+                         ErrorCode::kMalformed);
       }
       totals_[v] = *sum;
     }

@@ -142,6 +142,13 @@ void DwarfIndex::Impl::build_unit_map() {
     }
     // Partial and type units hold no code of their own; split units are reached via skeletons.
     int tag = dwarf_tag(&cu_die);
+    if (tag == DW_TAG_invalid) {  // its abbreviation cannot be read (.debug_abbrev damaged)
+      if (unreadable++ == 0) {
+        first_unreadable = fmt::format("at offset {}: its abbreviations (.debug_abbrev at offset {}) cannot be read",
+                                       layout.unit_offset, layout.abbrev_offset);
+      }
+      continue;
+    }
     if (tag != DW_TAG_compile_unit && tag != DW_TAG_skeleton_unit) continue;
     Dwarf_Attribute attr;
     Dwarf_Word addr_base = 0;

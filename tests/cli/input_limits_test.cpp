@@ -171,6 +171,13 @@ TEST_F(InputLimitsTest, CountsThatAddUpPastInt64AreRefused) {
   EXPECT_EQ(merged.exit_code, 2);
   EXPECT_EQ(merged.err, "ember: " + b + " merged with the inputs before it: the samples/count values "
                         "add up past 9223372036854775807\n");
+  // The same stack in two files: the merge cannot hold its sum (it used to stay at INT64_MAX).
+  std::string a2 = write("a2.folded", "main;a 9223372036854775807\n");
+  auto same = run({EMBER_BIN, "convert", a, a2, "-o", "-"});
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_EQ(same.out, "");
+  EXPECT_EQ(same.err, "ember: " + a2 + ": the values of a 2-frame stack add up past 9223372036854775807 with the "
+                      "same stack in the inputs before it\n");
   // At the limit itself, shares stay sane.
   auto one = run({EMBER_BIN, "report", "--json", a});
   ASSERT_EQ(one.exit_code, 0) << one.err;
@@ -193,6 +200,21 @@ TEST_F(InputLimitsTest, NegativePprofValuesAreRefusedByIndex) {
     EXPECT_EQ(r.exit_code, 2) << command;
     EXPECT_EQ(r.err, "ember: " + negative + ": sample #2 value #1 (samples/count) is negative: -7\n");
   }
+}
+
+TEST_F(InputLimitsTest, PprofValuesThatAddUpPastInt64AreRefusedWithoutALimitHint) {
+  PprofWriter p;
+  p.bytes_field(1, PprofWriter::value_type(1, 2));
+  p.bytes_field(4, PprofWriter::location(1, 1));
+  p.bytes_field(5, PprofWriter::function(1, 3));
+  p.bytes_field(2, PprofWriter::sample({1}, {INT64_MAX}));
+  p.bytes_field(2, PprofWriter::sample({1}, {1}));
+  for (const char* s : {"", "samples", "count", "main"}) p.bytes_field(6, s);
+  std::string big = write("big.pb", p.bytes());
+  auto r = run({EMBER_BIN, "report", big});
+  EXPECT_EQ(r.exit_code, 2);
+  // No --max-input-bytes hint: no limit of ember's is what refuses it.
+  EXPECT_EQ(r.err, "ember: " + big + ": the samples/count values add up past 9223372036854775807 at sample #2\n");
 }
 
 }  // namespace
