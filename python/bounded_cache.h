@@ -1,11 +1,12 @@
 #pragma once
-// A cache with a bound on entries and on bytes, evicting the least recently used entry first.
+// A cache with a bound on entries and on bytes, evicting the least recently used entry first:
+// common::LruCache (the project's one LRU) with the byte count of each entry beside it.
 // Not thread-safe: one per ProcessReader, used by the thread that reads stacks.
 
 #include <cstddef>
-#include <list>
-#include <unordered_map>
 #include <utility>
+
+#include "common/lru_cache.h"
 
 namespace ember::python {
 
@@ -17,10 +18,8 @@ class BoundedCache {
 
   // The value, marked as most recently used; nullptr when absent.
   const Value* find(const Key& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    order_.splice(order_.begin(), order_, it->second);
-    return &it->second->value;
+    const Sized* s = lru_.find(key);
+    return s ? &s->value : nullptr;
   }
 
   // Inserts or replaces; returns how many other entries were evicted to stay within bounds.
@@ -29,46 +28,40 @@ class BoundedCache {
     erase(key);
     if (bytes > max_bytes_ || max_entries_ == 0) return 0;
     size_t evicted = 0;
-    while (!order_.empty() && (order_.size() >= max_entries_ || bytes_ + bytes > max_bytes_)) {
-      bytes_ -= order_.back().bytes;
-      index_.erase(order_.back().key);
-      order_.pop_back();
+    while (!lru_.empty() && (lru_.size() >= max_entries_ || bytes_ + bytes > max_bytes_)) {
+      bytes_ -= lru_.oldest()->second.bytes;
+      lru_.evict_oldest();
       ++evicted;
     }
-    order_.push_front(Entry{key, std::move(value), bytes});
-    index_.emplace(key, order_.begin());
+    lru_.put(key, Sized{std::move(value), bytes});
     bytes_ += bytes;
     return evicted;
   }
 
   void erase(const Key& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return;
-    bytes_ -= it->second->bytes;
-    order_.erase(it->second);
-    index_.erase(it);
+    if (const Sized* s = lru_.peek(key)) {
+      bytes_ -= s->bytes;
+      lru_.erase(key);
+    }
   }
 
   void clear() {
-    order_.clear();
-    index_.clear();
+    lru_.clear();
     bytes_ = 0;
   }
 
-  size_t size() const { return order_.size(); }
+  size_t size() const { return lru_.size(); }
   size_t bytes() const { return bytes_; }
 
  private:
-  struct Entry {
-    Key key;
+  struct Sized {
     Value value;
     size_t bytes;
   };
   size_t max_entries_;
   size_t max_bytes_;
   size_t bytes_ = 0;
-  std::list<Entry> order_;  // most recently used first
-  std::unordered_map<Key, typename std::list<Entry>::iterator> index_;
+  common::LruCache<Key, Sized> lru_;
 };
 
 }  // namespace ember::python
