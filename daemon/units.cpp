@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/checked.h"
+
 #include <array>
 #include <charconv>
 #include <ctime>
@@ -188,7 +190,12 @@ std::optional<UnixNanos> parse_rfc3339(std::string_view s) {
   if (!s.empty()) return std::nullopt;
   int64_t days = std::chrono::sys_days(ymd).time_since_epoch().count();
   int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-  return seconds * 1'000'000'000 + nanos;
+  // Past the year 2262 nanoseconds no longer fit: not a time emberd can hold.
+  auto ns = common::checked_mul(seconds, int64_t{1'000'000'000});
+  if (!ns) return std::nullopt;
+  auto total = common::checked_add(*ns, static_cast<int64_t>(nanos));
+  if (!total) return std::nullopt;
+  return *total;
 }
 
 }  // namespace

@@ -24,10 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(&offset, data + 5, 8);
   const std::span<const std::byte> table(reinterpret_cast<const std::byte*>(data + 13), size - 13);
   // The offset as given, and every instruction the table could cover: a reader asks for any.
-  volatile int32_t sink = 0;
-  if (auto line = ember::python::line_for_offset(format, table, first_line, offset)) sink = sink + *line;
+  volatile uint32_t sink = 0;  // unsigned: lines may be anything, their sum must not overflow here
+  if (auto line = ember::python::line_for_offset(format, table, first_line, offset)) sink = sink + static_cast<uint32_t>(*line);
   for (int64_t at = -2; at < static_cast<int64_t>(table.size()) * 4 + 4; at += 2) {
-    if (auto line = ember::python::line_for_offset(format, table, first_line, at)) sink = sink + *line;
+    if (auto line = ember::python::line_for_offset(format, table, first_line, at)) sink = sink + static_cast<uint32_t>(*line);
   }
   return 0;
 }

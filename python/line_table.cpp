@@ -4,20 +4,27 @@ namespace ember::python {
 
 namespace {
 
+// Lines are summed in 64 bits from bytes of a target's memory: anything outside int32's
+// non-negative range is a damaged table, not a line.
+std::optional<int32_t> as_line(int64_t line) {
+  if (line < 0 || line > INT32_MAX) return std::nullopt;
+  return static_cast<int32_t>(line);
+}
+
 // 3.8–3.9 co_lnotab: pairs (bytecode delta, line delta), the line delta signed since 3.6.
-std::optional<int32_t> lnotab_line(std::span<const std::byte> t, int32_t line, int64_t target) {
+std::optional<int32_t> lnotab_line(std::span<const std::byte> t, int64_t line, int64_t target) {
   int64_t addr = 0;
   for (size_t i = 0; i + 1 < t.size(); i += 2) {
     addr += static_cast<uint8_t>(t[i]);
     if (addr > target) break;
-    line += static_cast<int8_t>(t[i + 1]);
+    line += static_cast<int8_t>(t[i + 1]);  // at most 2^63 / 128 pairs: cannot overflow
   }
-  return line;
+  return as_line(line);
 }
 
 // 3.10 co_linetable (PEP 626): pairs (bytecode delta, line delta); a line delta of -128
 // means the range has no line.
-std::optional<int32_t> linetable310_line(std::span<const std::byte> t, int32_t line,
+std::optional<int32_t> linetable310_line(std::span<const std::byte> t, int64_t line,
                                          int64_t target) {
   int64_t end = 0;
   for (size_t i = 0; i + 1 < t.size(); i += 2) {
@@ -28,7 +35,7 @@ std::optional<int32_t> linetable310_line(std::span<const std::byte> t, int32_t l
     if (has_line) line += delta;
     if (start <= target && target < end) {
       if (!has_line) return std::nullopt;
-      return line;
+      return as_line(line);
     }
   }
   return std::nullopt;
@@ -95,10 +102,10 @@ std::optional<int32_t> locations_line(std::span<const std::byte> t, int32_t firs
       line += code - 10;
     }
     r.skip_entry();
-    if (line < 0 || line > INT32_MAX) return std::nullopt;
+    if (!as_line(line)) return std::nullopt;
     if (start <= target && target < end) {
       if (!has_line) return std::nullopt;
-      return static_cast<int32_t>(line);
+      return as_line(line);
     }
   }
   return std::nullopt;
@@ -108,7 +115,7 @@ std::optional<int32_t> locations_line(std::span<const std::byte> t, int32_t firs
 
 std::optional<int32_t> line_for_offset(LineTableFormat format, std::span<const std::byte> table,
                                        int32_t first_line, int64_t byte_offset) {
-  if (byte_offset < 0) return first_line;
+  if (byte_offset < 0) return as_line(first_line);
   switch (format) {
     case LineTableFormat::kLnotab:
       return lnotab_line(table, first_line, byte_offset);

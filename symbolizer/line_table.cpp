@@ -1,6 +1,7 @@
 #include "symbolizer/line_table.h"
 
 #include "common/byte_reader.h"
+#include "common/checked.h"
 
 #include <dwarf.h>
 #include <fmt/format.h>
@@ -245,7 +246,7 @@ Result<void> decode_line_table(const LineSections& sections, uint64_t offset, st
     if (opcode >= opcode_base) {
       uint8_t adjusted = opcode - opcode_base;
       advance(adjusted / line_range);
-      line += line_base + adjusted % line_range;
+      line = common::saturating_add(line, static_cast<int64_t>(line_base + adjusted % line_range));
       emit(false);
       continue;
     }
@@ -293,7 +294,9 @@ Result<void> decode_line_table(const LineSections& sections, uint64_t offset, st
         advance(unit.uleb());
         break;
       case DW_LNS_advance_line:
-        line += unit.sleb();
+        // A hostile program can advance by anything: the line saturates (and is then dropped
+        // as out of range) instead of overflowing.
+        line = common::saturating_add(line, unit.sleb());
         break;
       case DW_LNS_set_file:
         file = static_cast<uint32_t>(std::min<uint64_t>(unit.uleb(), UINT32_MAX));
