@@ -8,6 +8,7 @@
 
 #include "common/checked.h"
 #include "common/files.h"
+#include "flamegraph/speedscope.h"
 #include "profile/builder.h"
 #include "profile/folded.h"
 #include "proto/pprof.h"
@@ -25,6 +26,7 @@ std::string_view format_name(OutputFormat format) {
     case OutputFormat::kFolded: return "folded";
     case OutputFormat::kPprofGzip: return "pprof";
     case OutputFormat::kPprof: return "pprof (uncompressed)";
+    case OutputFormat::kSpeedscope: return "speedscope";
   }
   return "?";
 }
@@ -36,8 +38,9 @@ Result<OutputFormat> output_format(const std::string& path, const std::optional<
     if (f == "folded" || f == "collapsed") return OutputFormat::kFolded;
     if (f == "pprof" || f == "pb.gz") return OutputFormat::kPprofGzip;
     if (f == "pb" || f == "pprof-raw") return OutputFormat::kPprof;
+    if (f == "speedscope") return OutputFormat::kSpeedscope;
     return make_error(ErrorCode::kInvalidArgument,
-                      "unknown format '" + f + "' (choose svg, folded, pprof or pb)");
+                      "unknown format '" + f + "' (choose svg, folded, pprof, pb or speedscope)");
   }
   if (path == "-") return OutputFormat::kFolded;
   if (ends_with(path, ".svg")) return OutputFormat::kSvg;
@@ -48,9 +51,10 @@ Result<OutputFormat> output_format(const std::string& path, const std::optional<
     return OutputFormat::kPprofGzip;
   }
   if (ends_with(path, ".pb")) return OutputFormat::kPprof;
+  if (ends_with(path, ".json")) return OutputFormat::kSpeedscope;  // run.speedscope.json
   return make_error(ErrorCode::kInvalidArgument,
                     path + ": cannot tell the format from the file name (use .svg, .folded, "
-                           ".pb.gz or .pb, or --format)");
+                           ".pb.gz, .pb or .speedscope.json, or --format)");
 }
 
 namespace {
@@ -191,6 +195,19 @@ Result<std::string> render(const profile::Profile& profile, OutputFormat format,
   if (format == OutputFormat::kPprofGzip || format == OutputFormat::kPprof) {
     return proto::encode(profile, format == OutputFormat::kPprofGzip ? proto::Compression::kGzip
                                                                       : proto::Compression::kNone);
+  }
+  if (format == OutputFormat::kSpeedscope) {
+    flamegraph::SpeedscopeOptions speedscope;
+    speedscope.max_bytes = options.max_output_bytes;
+    if (!options.svg.title.empty() && options.svg.title != flamegraph::SvgOptions{}.title) {
+      speedscope.name = options.svg.title;
+    }
+    if (options.sample_type) {
+      auto index = profile.value_index(*options.sample_type);
+      if (!index) return std::unexpected(index.error());
+      speedscope.value_index = *index;
+    }
+    return flamegraph::render_speedscope(profile, speedscope);
   }
   profile::FoldOptions fold = options.fold;
   if (options.sample_type) {

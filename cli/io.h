@@ -18,10 +18,11 @@ class App;
 
 namespace ember::cli {
 
-enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof };
+enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof, kSpeedscope };
 
-// From --format when given ("svg", "folded", "pprof", "pb.gz", "pb"), else from the file
-// extension (.svg, .folded/.txt/.collapsed, .pb.gz, .pb/.pprof); "-" without --format is folded text.
+// From --format when given ("svg", "folded", "pprof", "pb.gz", "pb", "speedscope"), else from the
+// file extension (.svg, .folded/.txt/.collapsed, .pb.gz, .pb/.pprof, .speedscope.json/.json);
+// "-" without --format is folded text.
 [[nodiscard]] Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
 std::string_view format_name(OutputFormat format);
 

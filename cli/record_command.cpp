@@ -361,6 +361,11 @@ int run_record(RecordArgs& args) {
                    : "",
                wrote.empty() ? "" : "; wrote " + wrote);
   }
+  if (raw.timeline_dropped() > 0) {
+    fmt::print(stderr, "ember: the timeline keeps at most {} samples; {} later ones are in the stacks "
+                       "but not in the time order (speedscope)\n",
+               thousands(profile::kMaxTimelineSamples), thousands(raw.timeline_dropped()));
+  }
   if (!args.quiet && stats.python_attached > 0) {
     fmt::print(stderr, "ember: {}\n", python_summary(stats));
   }
@@ -417,9 +422,9 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
   cmd->add_flag("-a,--all-cpus", args->all, "Record every process on the host (one event per CPU)");
   cmd->add_option("-o,--output", args->outputs,
                   "Output file; repeat for several formats from one recording. Format by extension: "
-                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]")
+                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb, .speedscope.json (timeline per thread); '-' is stdout [default: ember.svg]")
       ->allow_extra_args(false);
-  cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb");
+  cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb, speedscope");
   cmd->add_option("-d,--duration", args->duration,
                   "Stop after this many seconds [default: until Ctrl-C, or until the command or targets exit]");
   cmd->add_flag("--per-pid", args->per_pid, "Root frame is name-PID instead of the process name");

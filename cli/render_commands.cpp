@@ -173,9 +173,9 @@ void add_convert_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("convert", "Convert between pprof, folded stacks and SVG");
   add_inputs_option(cmd, args->inputs);
   cmd->add_option("-o,--output", args->output,
-                  "Output file; format by extension (.pb.gz, .pb, .folded, .svg) or --format")
+                  "Output file; format by extension (.pb.gz, .pb, .folded, .svg, .speedscope.json) or --format")
       ->required();
-  cmd->add_option("--format", args->format, "svg, folded, pprof (gzip'd) or pb");
+  cmd->add_option("--format", args->format, "svg, folded, pprof (gzip'd), pb or speedscope");
   args->view.add_to(cmd, true);
   add_limit_options(cmd, args->limits);
   cmd->footer("\nExamples:\n  ember convert current.pb.gz -o current.folded\n  ember convert stacks.folded -o stacks.pb.gz\n"

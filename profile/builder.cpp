@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/checked.h"
+#include "profile/timeline.h"
 
 namespace ember::profile {
 
@@ -158,7 +159,7 @@ uint64_t ProfileBuilder::hash_sample(std::span<const LocationId> locations,
   return h.h;
 }
 
-void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
+uint32_t ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
                                 std::span<const int64_t> values, std::span<const Label> labels) {
   label_scratch_.assign(labels.begin(), labels.end());
   std::sort(label_scratch_.begin(), label_scratch_.end(), label_less);
@@ -169,7 +170,7 @@ void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
         e.labels == label_scratch_) {
       if (e.values.size() < values.size()) e.values.resize(values.size(), 0);
       for (size_t v = 0; v < values.size(); ++v) e.values[v] = common::saturating_add(e.values[v], values[v]);
-      return;
+      return i;
     }
   }
   auto id = static_cast<uint32_t>(profile_.samples.size());
@@ -177,6 +178,7 @@ void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
                                     {values.begin(), values.end()},
                                     label_scratch_});
   bucket.push_back(id);
+  return id;
 }
 
 Result<void> ProfileBuilder::merge(const Profile& other) {
@@ -245,6 +247,8 @@ Result<void> ProfileBuilder::merge(const Profile& other) {
   }
   std::vector<LocationId> locations;
   std::vector<Label> labels;
+  std::vector<uint32_t> sample_map;
+  sample_map.reserve(other.samples.size());
   for (const Sample& s : other.samples) {
     locations.clear();
     for (LocationId id : s.locations) locations.push_back(location_map[id.value]);
@@ -253,8 +257,9 @@ Result<void> ProfileBuilder::merge(const Profile& other) {
       labels.push_back(Label{intern(other.str(l.key)), intern(other.str(l.str)), l.num,
                              intern(other.str(l.num_unit))});
     }
-    add_sample(locations, s.values, labels);
+    sample_map.push_back(add_sample(locations, s.values, labels));
   }
+  append_timeline(profile_.timeline, other.timeline, sample_map);
   for (StringId c : other.comments) {
     StringId mine = intern(other.str(c));
     if (std::find(profile_.comments.begin(), profile_.comments.end(), mine) ==

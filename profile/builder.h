@@ -29,12 +29,14 @@ class ProfileBuilder {
   FunctionId add_function(std::string_view name, std::string_view system_name,
                           std::string_view filename, int64_t start_line = 0);
   LocationId add_location(MappingId mapping, uint64_t address, std::span<const Line> lines);
-  // Adds `values` to the sample with exactly these locations and labels (labels in any order).
-  void add_sample(std::span<const LocationId> leaf_first, std::span<const int64_t> values,
+  // Adds `values` to the sample with exactly these locations and labels (labels in any order);
+  // returns the sample's index.
+  uint32_t add_sample(std::span<const LocationId> leaf_first, std::span<const int64_t> values,
                   std::span<const Label> labels);
 
   // Adds every sample of `other`. Its sample types must be those of this profile
-  // (the first merge into an empty builder adopts them). Time spans are united.
+  // (the first merge into an empty builder adopts them). Time spans are united; timelines are
+  // concatenated (kept in time order when each is) and bounded by kMaxTimelineSamples.
   [[nodiscard]] Result<void> merge(const Profile& other);
 
   Profile finish() && { return std::move(profile_); }
