@@ -14,7 +14,8 @@ size_t append_timeline(std::vector<TimedSample>& to, std::span<const TimedSample
   const size_t old_size = to.size();
   size_t left_out = 0;
   for (const TimedSample& t : from) {
-    if (t.sample >= sample_map.size() || to.size() >= kMaxTimelineSamples) {
+    if (t.sample >= sample_map.size() || sample_map[t.sample] == kNotKept ||
+        to.size() >= kMaxTimelineSamples) {
       ++left_out;
       continue;
     }

@@ -18,8 +18,11 @@ namespace ember::profile {
 
 inline constexpr size_t kMaxTimelineSamples = size_t{1} << 21;  // 2,097,152 samples
 
+// A sample_map entry for a sample that was left out (filtered): its timed samples go too.
+inline constexpr uint32_t kNotKept = UINT32_MAX;
+
 // Appends `from` to `to` with sample indices mapped through `sample_map` (entries out of its
-// range are skipped), keeping `to` sorted by time when both were, and at most
+// range or kNotKept are skipped), keeping `to` sorted by time when both were, and at most
 // kMaxTimelineSamples long (the earliest are kept). Returns how many were left out.
 size_t append_timeline(std::vector<TimedSample>& to, std::span<const TimedSample> from,
                        std::span<const uint32_t> sample_map);
