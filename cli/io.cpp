@@ -11,6 +11,7 @@
 #include "flamegraph/speedscope.h"
 #include "profile/builder.h"
 #include "profile/folded.h"
+#include "profile/perf_script.h"
 #include "proto/pprof.h"
 
 namespace ember::cli {
@@ -84,6 +85,14 @@ namespace {
     if (!applied) return std::unexpected(applied.error());
     cuts.add(*applied);
     return decoded;
+  }
+  if (profile::looks_like_perf_script(bytes)) {
+    auto parsed = profile::parse_perf_script(bytes, name, limits.shape);
+    if (!parsed) return parsed;
+    auto applied = profile::apply_limits(*parsed, limits.shape, name);
+    if (!applied) return std::unexpected(applied.error());
+    cuts.add(*applied);
+    return parsed;
   }
   auto folded = profile::parse_folded(bytes, name, limits.shape, &cuts);
   if (!folded) return std::unexpected(folded.error());
@@ -269,7 +278,7 @@ bool output_writable(const std::string& path) {
 void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs) {
   command
       ->add_option("inputs", inputs,
-                   "pprof files (gzip'd or not) or folded stacks, recognised by content; several are "
+                   "pprof files (gzip'd or not), perf script text or folded stacks, recognised by content; several are "
                    "merged; '-' is stdin")
       ->required();
 }

@@ -41,7 +41,8 @@ struct Limits {
 // and --max-output-bytes to `command`.
 void add_limit_options(CLI::App* command, Limits& limits, bool inputs = true);
 
-// Reads pprof (gzip'd or not) or folded text, recognised by content, not by file name.
+// Reads pprof (gzip'd or not), `perf script` text or folded text, recognised by content, not by
+// file name.
 // "-" reads stdin. Errors name the file. The limits apply: what they cut is noted on stderr
 // ("ember: FILE: 1 stack deeper than 4096 frames: ..."); what they refuse is an error.
 [[nodiscard]] Result<profile::Profile> load_profile(const std::string& path, const Limits& limits);
