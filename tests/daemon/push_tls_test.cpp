@@ -17,6 +17,7 @@
 #include "tests/support/process.h"
 #include "profiles.h"
 #include "proto/pprof.h"
+#include "push_support.h"
 #include "receiver.h"
 #include "test_support.h"
 
@@ -24,7 +25,9 @@ namespace ember::daemon {
 namespace {
 
 using namespace std::chrono_literals;
+using test::push_snapshot;
 using test::Receiver;
+using test::wait_for;
 
 void openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/usr/bin/openssl"};
@@ -87,20 +90,6 @@ PushConfig tls_config(const std::string& host, uint16_t port, const Pki& pki) {
   return c;
 }
 
-bool wait_for(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
-std::shared_ptr<const std::string> snapshot() {
-  return std::make_shared<const std::string>(
-      test::make_snapshot_bytes({{10, "nginx", {"main", "serve"}, 5}, {20, "postgres", {"main", "query"}, 7}}));
-}
-
 class PushTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ::signal(SIGPIPE, SIG_IGN); }
@@ -119,7 +108,7 @@ TEST_F(PushTls, DeliversOverHttpsWithBasicAuthAndATenant) {
   config.tenant_id = "team-a";
   auto client = PushClient::start(config, "web-1");
   ASSERT_TRUE(client) << client.error().message();
-  (*client)->enqueue(snapshot(), 1'700'000'000'000'000'000, 1'700'000'060'000'000'000);
+  (*client)->enqueue(push_snapshot(), 1'700'000'000'000'000'000, 1'700'000'060'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().sent == 1; })) << (*client)->stats().last_error;
   auto got = receiver.received();
   ASSERT_EQ(got.size(), 1u);
@@ -141,7 +130,7 @@ TEST_F(PushTls, VerifiesAnIpAddressAgainstTheCertificatesAddresses) {
   Receiver receiver({200}, ctx.get());
   auto client = PushClient::start(tls_config("127.0.0.1", receiver.port(), pki_), "h");
   ASSERT_TRUE(client) << client.error().message();
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().sent == 1; })) << (*client)->stats().last_error;
 }
 
@@ -152,7 +141,7 @@ TEST_F(PushTls, RefusesAServerSignedByAnotherCaAndKeepsTheSnapshotQueued) {
   config.ca_file = pki_.file("other-ca.pem");
   auto client = PushClient::start(config, "h");
   ASSERT_TRUE(client) << client.error().message();
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().tls_failures >= 2; }));
   auto s = (*client)->stats();
   EXPECT_EQ(s.last_error, "certificate refused: unable to get local issuer certificate");
@@ -168,7 +157,7 @@ TEST_F(PushTls, RefusesACertificateForAnotherHostName) {
   Receiver receiver({200}, ctx.get());
   auto client = PushClient::start(tls_config("localhost", receiver.port(), pki_), "h");
   ASSERT_TRUE(client) << client.error().message();
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().tls_failures >= 1; }));
   EXPECT_EQ((*client)->stats().last_error, "certificate refused: hostname mismatch");
   EXPECT_EQ(receiver.requests(), 0);
@@ -178,7 +167,7 @@ TEST_F(PushTls, DoesNotFallBackToPlainHttp) {
   Receiver plain({200});  // speaks HTTP only
   auto client = PushClient::start(tls_config("localhost", plain.port(), pki_), "h");
   ASSERT_TRUE(client) << client.error().message();
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().tls_failures >= 1; }));
   EXPECT_TRUE((*client)->stats().last_error.starts_with("TLS handshake failed: ")) << (*client)->stats().last_error;
   EXPECT_EQ((*client)->stats().sent, 0u);
@@ -191,7 +180,7 @@ TEST_F(PushTls, SendsAClientCertificateForMutualTls) {
   {
     auto client = PushClient::start(config, "h");  // no client certificate: the server refuses
     ASSERT_TRUE(client);
-    (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+    (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
     ASSERT_TRUE(wait_for([&] { return receiver.handshake_failures() >= 1; }));
     EXPECT_EQ((*client)->stats().sent, 0u);
   }
@@ -199,7 +188,7 @@ TEST_F(PushTls, SendsAClientCertificateForMutualTls) {
   config.key_file = pki_.file("client.key");
   auto client = PushClient::start(config, "h");
   ASSERT_TRUE(client) << client.error().message();
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().sent == 1; })) << (*client)->stats().last_error;
 }
 
@@ -214,7 +203,7 @@ TEST_F(PushTls, DeliversAfterTheServerComesUp) {
   config.max_backoff = 100ms;
   auto client = PushClient::start(config, "h");
   ASSERT_TRUE(client);
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().failures >= 2; }));
   EXPECT_EQ((*client)->stats().queued, 1u);
   auto ctx = server_context(pki_, "server");
