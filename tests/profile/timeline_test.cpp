@@ -11,10 +11,10 @@
 namespace ember::profile {
 namespace {
 
-std::shared_ptr<const Module> make_module(std::string path) {
-  auto m = std::make_shared<Module>();
-  m->path = std::move(path);
-  return m;
+// A module for the stacks: the timeline only needs its identity.
+std::shared_ptr<const Module> app_module() {
+  static const auto module = std::make_shared<const Module>(Module{.path = "/bin/app"});
+  return module;
 }
 
 // (time, leaf offset, tid) of each timed sample, in the order noted.
@@ -30,7 +30,7 @@ std::vector<std::tuple<int64_t, uint64_t, int32_t>> timed(const RawProfile& raw)
 
 TEST(Timeline, RawProfileNotesTheStackOfEachSampleInOrder) {
   RawProfile raw;
-  ModuleId m = raw.add_module(make_module("/bin/app"));
+  ModuleId m = raw.add_module(app_module());
   SampleOrigin a{1, 1, raw.intern("app"), raw.intern("app")};
   SampleOrigin b{1, 2, raw.intern("app"), raw.intern("worker")};
   RawFrame x[] = {{m, 0x10}};
@@ -50,7 +50,7 @@ TEST(Timeline, RawProfileNotesTheStackOfEachSampleInOrder) {
 
 TEST(Timeline, ASampleDroppedAtTheStackBoundIsNotTimed) {
   RawProfile raw(1);
-  ModuleId m = raw.add_module(make_module("/bin/app"));
+  ModuleId m = raw.add_module(app_module());
   SampleOrigin a{1, 1, raw.intern("app"), raw.intern("app")};
   RawFrame x[] = {{m, 0x10}};
   RawFrame y[] = {{m, 0x20}};
@@ -64,7 +64,7 @@ TEST(Timeline, ASampleDroppedAtTheStackBoundIsNotTimed) {
 TEST(Timeline, TheBoundKeepsTheFirstSamplesAndCountsTheRest) {
   RawProfile raw;
   raw.set_max_timeline_samples(3);
-  ModuleId m = raw.add_module(make_module("/bin/app"));
+  ModuleId m = raw.add_module(app_module());
   SampleOrigin a{1, 1, raw.intern("app"), raw.intern("app")};
   RawFrame x[] = {{m, 0x10}};
   for (int i = 0; i < 5; ++i) {
@@ -79,7 +79,7 @@ TEST(Timeline, TheBoundKeepsTheFirstSamplesAndCountsTheRest) {
 TEST(Timeline, RawMergeRemapsStacksAndInterleavesByTime) {
   RawProfile first;
   RawProfile second;
-  auto exe = make_module("/bin/app");
+  auto exe = app_module();
   ModuleId m1 = first.add_module(exe);
   ModuleId m2 = second.add_module(exe);
   RawFrame x1[] = {{m1, 0x10}};
