@@ -92,12 +92,13 @@ struct InProcess {
   double cpu = 0;  // ember's CPU seconds over the recording
 };
 
-InProcess record(const std::vector<std::string>& command, uint32_t hz, bool python) {
+InProcess record(const std::vector<std::string>& command, uint32_t hz, bool python, bool wake_per_sample = true) {
   ember::collector::Target target;
   target.command = command;
   ember::collector::RecordOptions options;
   options.frequency_hz = hz;
   options.python.enabled = python;
+  options.python.wake_per_sample = wake_per_sample;
   InProcess out;
   const double cpu0 = cpu_seconds();
   auto rec = ember::collector::Recorder::start(target, options);
@@ -121,41 +122,62 @@ uint64_t python_samples(const ember::collector::PythonStats& p) {
          p.read_missed + p.not_read;
 }
 
+// Python frames read after a wake-up at every sample (the default), and after wake-ups at a
+// quarter of the ring (as without Python frames): what the per-sample wake-up costs and buys.
+const char* wake_name(bool per_sample) { return per_sample ? "wake at every sample" : "wake at 1/4 ring  "; }
+
 void bench_per_sample(const std::string& python, double seconds, int runs) {
   const std::string secs = fmt::format("{}", seconds);
-  std::vector<double> per_sample, read;
+  std::vector<double> per_sample[2], read[2];
   double frames = 0;
   for (int r = 0; r < runs; ++r) {
     InProcess off = record({python, kDir + "/depth30.py", secs}, 999, false);
-    InProcess on = record({python, kDir + "/depth30.py", secs}, 999, true);
-    const auto& p = on.stats.python;
-    const uint64_t n = python_samples(p);
-    if (n == 0 || on.stats.samples == 0 || off.stats.samples == 0) continue;
-    // Per sample, each recording: the difference is what Python frames add.
-    const double on_per = on.cpu / static_cast<double>(on.stats.samples);
-    const double off_per = off.cpu / static_cast<double>(off.stats.samples);
-    per_sample.push_back((on_per - off_per) * 1e6);
-    read.push_back(static_cast<double>(p.read_ns) / static_cast<double>(std::max<uint64_t>(p.stacks_read, 1)) / 1e3);
-    frames = static_cast<double>(p.frames_read) / static_cast<double>(std::max<uint64_t>(p.stacks_read, 1));
-    fmt::print("  run {}: {} samples, ember {:.1f} us/sample with Python frames, {:.1f} without; "
-               "read+intern {:.2f} us; merged {}, stale {}, missed {}\n",
-               r + 1, on.stats.samples, on_per * 1e6, off_per * 1e6, read.back(), p.merged + p.merged_below_cut,
-               p.stale_fewer + p.stale_more, p.read_missed);
+    for (bool wake : {true, false}) {
+      InProcess on = record({python, kDir + "/depth30.py", secs}, 999, true, wake);
+      const auto& p = on.stats.python;
+      const uint64_t n = python_samples(p);
+      if (n == 0 || on.stats.samples == 0 || off.stats.samples == 0) continue;
+      // Per sample, each recording: the difference is what Python frames add.
+      const double on_per = on.cpu / static_cast<double>(on.stats.samples);
+      const double off_per = off.cpu / static_cast<double>(off.stats.samples);
+      per_sample[wake].push_back((on_per - off_per) * 1e6);
+      read[wake].push_back(static_cast<double>(p.read_ns) / static_cast<double>(std::max<uint64_t>(p.stacks_read, 1)) / 1e3);
+      frames = static_cast<double>(p.frames_read) / static_cast<double>(std::max<uint64_t>(p.stacks_read, 1));
+      fmt::print("  run {}, {}: {} samples, ember {:.1f} us/sample with Python frames, {:.1f} without; "
+                 "read+intern {:.2f} us; merged {}, stale {}, missed {}\n",
+                 r + 1, wake_name(wake), on.stats.samples, on_per * 1e6, off_per * 1e6, read[wake].back(),
+                 p.merged + p.merged_below_cut, p.stale_fewer + p.stale_more, p.read_missed);
+    }
   }
-  fmt::print("per-sample {:.2f} us of ember CPU per Python sample at depth {:.0f} (median of {}; reading and "
-             "interning alone {:.2f} us)\n",
-             median(per_sample), frames, per_sample.size(), median(read));
+  for (bool wake : {true, false}) {
+    fmt::print("per-sample {}: {:.2f} us of ember CPU per Python sample at depth {:.0f} (median of {}; reading and "
+               "interning alone {:.2f} us)\n",
+               wake_name(wake), median(per_sample[wake]), frames, per_sample[wake].size(), median(read[wake]));
+  }
 }
 
-void bench_staleness(const std::string& python, double seconds) {
-  InProcess on = record({python, kDir + "/switcher.py", fmt::format("{}", seconds)}, 999, true);
-  const auto& p = on.stats.python;
-  const uint64_t n = python_samples(p);
-  const uint64_t stale = p.stale_fewer + p.stale_more;
-  fmt::print("staleness  {} of {} Python samples ({:.2f}%) disagreed with their native stack ({} fewer, {} more "
-             "Python calls); merged {}, below cut {}, not in Python {}, missed {}\n",
-             stale, n, n ? 100.0 * static_cast<double>(stale) / static_cast<double>(n) : 0.0, p.stale_fewer,
-             p.stale_more, p.merged, p.merged_below_cut, p.no_python_thread, p.read_missed);
+void bench_staleness(const std::string& python, double seconds, int runs) {
+  std::vector<double> shares[2];
+  for (int r = 0; r < runs; ++r) {
+    for (bool wake : {true, false}) {
+      InProcess on = record({python, kDir + "/switcher.py", fmt::format("{}", seconds)}, 999, true, wake);
+      const auto& p = on.stats.python;
+      const uint64_t n = python_samples(p);
+      const uint64_t stale = p.stale_fewer + p.stale_more;
+      if (n) shares[wake].push_back(100.0 * static_cast<double>(stale) / static_cast<double>(n));
+      fmt::print("  run {}, {}: {} of {} Python samples ({:.2f}%) disagreed with their native stack ({} fewer, {} more "
+                 "Python calls); merged {}, not in Python {}, missed {}\n",
+                 r + 1, wake_name(wake), stale, n, n ? shares[wake].back() : 0.0, p.stale_fewer, p.stale_more,
+                 p.merged + p.merged_below_cut, p.no_python_thread, p.read_missed);
+    }
+  }
+  for (bool wake : {true, false}) {
+    fmt::print("staleness  {}: {:.2f}% of Python samples disagreed with their native stack (median of {}, "
+               "range {:.2f}% .. {:.2f}%)\n",
+               wake_name(wake), median(shares[wake]), shares[wake].size(),
+               shares[wake].empty() ? 0.0 : *std::min_element(shares[wake].begin(), shares[wake].end()),
+               shares[wake].empty() ? 0.0 : *std::max_element(shares[wake].begin(), shares[wake].end()));
+  }
 }
 
 // ---- slowdown ---------------------------------------------------------------------------------
@@ -278,7 +300,7 @@ int main(int argc, char** argv) {
   auto wanted = [&](const char* part) { return ("," + parts + ",").find(std::string(",") + part + ",") != std::string::npos; };
   if (wanted("merge")) bench_merge();
   if (wanted("per-sample")) bench_per_sample(python, seconds, runs);
-  if (wanted("staleness")) bench_staleness(python, seconds);
+  if (wanted("staleness")) bench_staleness(python, seconds, runs);
   if (wanted("slowdown")) bench_slowdown(python, runs, rounds);
   return 0;
 }
