@@ -80,7 +80,7 @@ struct CompareOptions {
 };
 
 // Checks ranges: threshold ≥ 0, 0 ≤ min_share < 1, 0 < confidence < 1.
-Result<void> validate(const CompareOptions& options);
+[[nodiscard]] Result<void> validate(const CompareOptions& options);
 
 // One recording; `source` names it in errors and output (usually the file name).
 struct ProfileRun {
@@ -147,7 +147,7 @@ struct Comparison {
 // Errors (kInvalidArgument): no baseline or no current run; invalid options; a run whose sample
 // types do not include the compared one, or whose default differs when none was asked for
 // (the message names both runs and both types); a run with a zero total.
-Result<Comparison> compare(std::span<const ProfileRun> baseline,
+[[nodiscard]] Result<Comparison> compare(std::span<const ProfileRun> baseline,
                            std::span<const ProfileRun> current, const CompareOptions& options = {});
 
 // Terminal: a headline, the whole-profile line, a table of every row that is not unchanged

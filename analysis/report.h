@@ -87,7 +87,7 @@ struct Report {
 };
 
 // Error when options.sample_type names no sample type of the profile.
-Result<Report> make_report(const profile::Profile& profile, const ReportOptions& options = {});
+[[nodiscard]] Result<Report> make_report(const profile::Profile& profile, const ReportOptions& options = {});
 
 // Terminal tables: a header line with sample type and total, then "By self", "By total" and
 // "Hottest paths", columns aligned, values in human units (format_value).

@@ -15,7 +15,7 @@ namespace ember::analysis {
 // Without '%', a number must be below 1: "10" or "1" could mean 10% or 1000% and is rejected
 // with a message that shows both spellings. Negative, non-finite and trailing text are errors.
 // Surrounding spaces are ignored.
-Result<double> parse_percentage(std::string_view text);
+[[nodiscard]] Result<double> parse_percentage(std::string_view text);
 
 // A value in the unit of its sample type, for tables:
 //   count        → "1234"

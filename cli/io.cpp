@@ -55,7 +55,7 @@ Result<OutputFormat> output_format(const std::string& path, const std::optional<
 
 namespace {
 
-Result<std::string> read_input(const std::string& path, size_t max_bytes) {
+[[nodiscard]] Result<std::string> read_input(const std::string& path, size_t max_bytes) {
   Result<std::string> bytes = path == "-" ? common::read_fd(STDIN_FILENO, "stdin", max_bytes)
                                           : common::read_file(path, max_bytes);
   if (!bytes && bytes.error().code() == ErrorCode::kResourceExhausted) {
@@ -65,7 +65,7 @@ Result<std::string> read_input(const std::string& path, size_t max_bytes) {
   return bytes;
 }
 
-Result<profile::Profile> decode_input(std::string_view bytes, std::string_view name,
+[[nodiscard]] Result<profile::Profile> decode_input(std::string_view bytes, std::string_view name,
                                       const Limits& limits, profile::LimitReport& cuts) {
   if (proto::looks_like_pprof(bytes)) {
     proto::DecodeLimits decode_limits;
@@ -91,7 +91,7 @@ Result<profile::Profile> decode_input(std::string_view bytes, std::string_view n
 }
 
 // Per sample type, the sum of all values, or the first type whose sum does not fit in int64.
-Result<void> check_totals(const profile::Profile& profile, std::string_view what) {
+[[nodiscard]] Result<void> check_totals(const profile::Profile& profile, std::string_view what) {
   for (size_t v = 0; v < profile.sample_types.size(); ++v) {
     int64_t total = 0;
     for (const profile::Sample& s : profile.samples) {
@@ -255,17 +255,6 @@ void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs) {
                    "pprof files (gzip'd or not) or folded stacks, recognised by content; several are "
                    "merged; '-' is stdin")
       ->required();
-}
-
-std::string thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  int count = 0;
-  for (size_t i = digits.size(); i-- > 0;) {
-    out.insert(out.begin(), digits[i]);
-    if (++count % 3 == 0 && i != 0) out.insert(out.begin(), ',');
-  }
-  return out;
 }
 
 }  // namespace ember::cli

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "flamegraph/flamegraph.h"
 #include "profile/folded.h"
 #include "profile/profile.h"
@@ -21,7 +22,7 @@ enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof };
 
 // From --format when given ("svg", "folded", "pprof", "pb.gz", "pb"), else from the file
 // extension (.svg, .folded/.txt/.collapsed, .pb.gz, .pb/.pprof); "-" without --format is folded text.
-Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
+[[nodiscard]] Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
 std::string_view format_name(OutputFormat format);
 
 // Bounds on inputs and outputs, the --max-* options of every command that reads profiles
@@ -42,7 +43,7 @@ void add_limit_options(CLI::App* command, Limits& limits, bool inputs = true);
 // Reads pprof (gzip'd or not) or folded text, recognised by content, not by file name.
 // "-" reads stdin. Errors name the file. The limits apply: what they cut is noted on stderr
 // ("ember: FILE: 1 stack deeper than 4096 frames: ..."); what they refuse is an error.
-Result<profile::Profile> load_profile(const std::string& path, const Limits& limits);
+[[nodiscard]] Result<profile::Profile> load_profile(const std::string& path, const Limits& limits);
 
 struct RenderOptions {
   profile::FoldOptions fold;
@@ -53,23 +54,23 @@ struct RenderOptions {
 
 // Loads several profiles and merges them (equal stacks summed), as pprof does with several inputs.
 // Their sample types must agree, and their values must add up within int64.
-Result<profile::Profile> load_profiles(const std::vector<std::string>& paths, const Limits& limits);
+[[nodiscard]] Result<profile::Profile> load_profiles(const std::vector<std::string>& paths, const Limits& limits);
 
 // Renders `profile` in `format` (fold → SVG/folded text, or pprof).
-Result<std::string> render(const profile::Profile& profile, OutputFormat format,
+[[nodiscard]] Result<std::string> render(const profile::Profile& profile, OutputFormat format,
                            const RenderOptions& options);
 
 // Renders and writes (see common::write_output; "-" is stdout). Errors: what cannot be rendered
 // or exceeds --max-output-bytes (kInvalidArgument), or "cannot write PATH: reason".
-Result<void> write_profile(const profile::Profile& profile, const std::string& path,
+[[nodiscard]] Result<void> write_profile(const profile::Profile& profile, const std::string& path,
                            OutputFormat format, const RenderOptions& options);
 
 // Writes `contents` to `path` (common::write_output) unless it is larger than `max_bytes`
 // (kResourceExhausted naming the path and --max-output-bytes).
-Result<void> write_bounded(const std::string& path, std::string_view contents, size_t max_bytes);
+[[nodiscard]] Result<void> write_bounded(const std::string& path, std::string_view contents, size_t max_bytes);
 
 // "12,345"
-std::string thousands(uint64_t n);
+using common::thousands;
 
 // Prints "ember: MESSAGE" on stderr: every command's one-line errors.
 void fail(std::string_view message);

@@ -30,7 +30,7 @@ namespace ember::cli {
 
 namespace {
 
-Result<std::vector<int32_t>> parse_pids(const std::string& text) {
+[[nodiscard]] Result<std::vector<int32_t>> parse_pids(const std::string& text) {
   std::vector<int32_t> pids;
   size_t start = 0;
   while (start <= text.size()) {
@@ -326,7 +326,10 @@ int run_record(RecordArgs& args) {
                         {"frame_pointer_steps", stats.dwarf_frame_pointer_steps},
                         {"stack_size", args.stack_size}};
     }
-    if (!args.no_python) meta["python"] = python_json(stats.python);
+    // Every collector counter and gauge, named as in collector_stat_fields().
+    for (const collector::StatField& f : collector::collector_stat_fields()) {
+      meta["collector"][std::string(f.name)] = stats.*f.member;
+    }
     if (off_cpu) meta["off_cpu"] = off_cpu_json(*off_cpu, options.off_cpu_threshold_ns);
     if (auto status = rec.command_wait_status()) {
       meta["command_status"] = describe_wait_status(*status);
@@ -358,8 +361,8 @@ int run_record(RecordArgs& args) {
                    : "",
                wrote.empty() ? "" : "; wrote " + wrote);
   }
-  if (!args.quiet && stats.python.attached > 0) {
-    fmt::print(stderr, "ember: {}\n", python_summary(stats.python));
+  if (!args.quiet && stats.python_attached > 0) {
+    fmt::print(stderr, "ember: {}\n", python_summary(stats));
   }
   if (off_cpu && !args.quiet) print_off_cpu_summary(*off_cpu, raw);
   if (raw.total_samples() == 0 && !(off_cpu && raw.totals().blocked_ns + raw.totals().runnable_ns > 0)) {

@@ -34,7 +34,7 @@ struct SymbolizeArgs {
 };
 
 // Addresses are hex with or without 0x, as addr2line takes them.
-Result<common::ElfAddress> parse_address(const std::string& text) {
+[[nodiscard]] Result<common::ElfAddress> parse_address(const std::string& text) {
   std::string digits = text;
   if (digits.starts_with("0x") || digits.starts_with("0X")) digits = digits.substr(2);
   if (digits.empty() || digits.size() > 16 ||

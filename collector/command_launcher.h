@@ -17,13 +17,13 @@
 namespace ember::collector {
 
 // Looks `name` up like execvp does: as given when it contains '/', else in $PATH.
-Result<std::string> resolve_executable(const std::string& name);
+[[nodiscard]] Result<std::string> resolve_executable(const std::string& name);
 
 class LaunchedCommand {
  public:
   // Forks the child; it waits for release(). The executable is resolved first, so a missing
   // command fails here without a fork.
-  static Result<LaunchedCommand> spawn(const std::vector<std::string>& argv);
+  [[nodiscard]] static Result<LaunchedCommand> spawn(const std::vector<std::string>& argv);
 
   LaunchedCommand(LaunchedCommand&& other) noexcept { *this = std::move(other); }
   LaunchedCommand& operator=(LaunchedCommand&& other) noexcept;
@@ -36,7 +36,7 @@ class LaunchedCommand {
   const common::UniqueFd& exit_fd() const { return pidfd_; }
 
   // Lets the child exec; returns once it has (or reports why it could not, after reaping it).
-  Result<void> release();
+  [[nodiscard]] Result<void> release();
   // Reaps the child if it has exited; true once reaped.
   bool try_reap();
   // SIGTERM, then SIGKILL after `grace`, and reap.

@@ -198,7 +198,7 @@ class DwarfUnwinder::Impl {
  public:
   explicit Impl(const DwarfUnwinderOptions& options) : options_(options), tables_(options.tables) {}
 
-  Result<void> init() {
+  [[nodiscard]] Result<void> init() {
     // Create one address space up front: a libunwind that cannot should fail at start, not
     // silently per sample.
     AddressSpace probe = make_space();
@@ -207,17 +207,8 @@ class DwarfUnwinder::Impl {
   }
 
   void unwind(const SampleContext& sample, std::vector<UnwoundFrame>& out);
-  void add_stats(UnwindStats& s) const {
-    s.dwarf_unwinds += stats_.dwarf_unwinds;
-    s.dwarf_to_root += stats_.dwarf_to_root;
-    s.dwarf_stack_end += stats_.dwarf_stack_end;
-    s.dwarf_no_cfi += stats_.dwarf_no_cfi;
-    s.dwarf_bad_memory += stats_.dwarf_bad_memory;
-    s.dwarf_max_depth += stats_.dwarf_max_depth;
-    s.dwarf_bad_frame += stats_.dwarf_bad_frame;
-    s.dwarf_frame_pointer_steps += stats_.dwarf_frame_pointer_steps;
-    s.dwarf_shim_steps += stats_.dwarf_shim_steps;
-    s.dwarf_no_registers += stats_.dwarf_no_registers;
+  void add_stats(CollectorStats& s) const {
+    s += stats_;
     const UnwindTableStats& t = tables_.stats();
     s.unwind_tables += t.tables;
     s.unwind_table_bytes += t.bytes;
@@ -257,7 +248,7 @@ class DwarfUnwinder::Impl {
   std::unordered_map<int32_t, Space> spaces_;
   uint64_t use_clock_ = 0;
   uint64_t tables_generation_ = 0;
-  UnwindStats stats_;
+  CollectorStats stats_;  // its dwarf_* fields
 };
 
 unw_addr_space_t DwarfUnwinder::Impl::space_for(const Process& process) {
@@ -493,7 +484,7 @@ void DwarfUnwinder::unwind_user(const SampleContext& sample, std::vector<Unwound
   impl_->unwind(sample, out);
 }
 
-void DwarfUnwinder::add_stats(UnwindStats& stats) const { impl_->add_stats(stats); }
+void DwarfUnwinder::add_stats(CollectorStats& stats) const { impl_->add_stats(stats); }
 bool DwarfUnwinder::last_reached_root() const { return impl_->last_to_root_; }
 
 const UnwindTableCache& DwarfUnwinder::tables() const { return impl_->tables_; }

@@ -31,7 +31,7 @@
 #include <memory>
 #include <vector>
 
-#include "collector/unwind_tables.h"
+#include "collector/unwind_table_cache.h"
 #include "collector/unwinder.h"
 
 namespace ember::collector {
@@ -53,12 +53,12 @@ struct DwarfUnwinderOptions {
 class DwarfUnwinder final : public UserUnwinder {
  public:
   // An error when the options cannot be used (stack size) or libunwind fails to start.
-  static Result<std::unique_ptr<DwarfUnwinder>> create(const DwarfUnwinderOptions& options);
+  [[nodiscard]] static Result<std::unique_ptr<DwarfUnwinder>> create(const DwarfUnwinderOptions& options);
   ~DwarfUnwinder() override;
 
   PerfSampleNeeds needs() const override;
   void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) override;
-  void add_stats(UnwindStats& stats) const override;
+  void add_stats(CollectorStats& stats) const override;
   bool last_reached_root() const override;
 
   const UnwindTableCache& tables() const;

@@ -45,18 +45,18 @@ struct EventSpec {
 };
 
 // perf_event_open with the spec; the error is the errno.
-std::expected<common::UniqueFd, int> open_event(const EventSpec& spec, pid_t pid, int cpu);
+[[nodiscard]] std::expected<common::UniqueFd, int> open_event(const EventSpec& spec, pid_t pid, int cpu);
 
 // Opens the first event of a recording, adjusting `spec` until the kernel accepts it. Each
 // adjustment that the user should know about is appended to `warnings`; why the event is what
 // it is goes to `event_note`. The error is the errno of the last attempt.
-std::expected<common::UniqueFd, int> negotiate_event(EventSpec& spec, pid_t pid, int cpu,
+[[nodiscard]] std::expected<common::UniqueFd, int> negotiate_event(EventSpec& spec, pid_t pid, int cpu,
                                                      std::vector<std::string>& warnings,
                                                      std::string& event_note);
 
 // ioctls on an event fd.
-Result<void> redirect_output(const common::UniqueFd& fd, const common::UniqueFd& ring_fd);
-Result<void> enable_event(const common::UniqueFd& fd);
+[[nodiscard]] Result<void> redirect_output(const common::UniqueFd& fd, const common::UniqueFd& ring_fd);
+[[nodiscard]] Result<void> enable_event(const common::UniqueFd& fd);
 void disable_event(const common::UniqueFd& fd);
 std::optional<uint64_t> event_id(const common::UniqueFd& fd);
 

@@ -73,37 +73,18 @@ ProcessTable::ProcessTable(ProcFs procfs, ModuleCache& modules, size_t max_proce
       max_processes_(std::max<size_t>(max_processes, 1)),
       filter_(std::move(filter)) {}
 
-Process* ProcessTable::find(int32_t pid) {
-  auto it = index_.find(pid);
-  if (it == index_.end()) return nullptr;
-  if (it->second != lru_.begin()) lru_.splice(lru_.begin(), lru_, it->second);
-  return &*it->second;
-}
+Process* ProcessTable::find(int32_t pid) { return processes_.find(pid); }
 
 Process& ProcessTable::insert(int32_t pid) {
-  if (auto it = index_.find(pid); it != index_.end()) {
-    lru_.erase(it->second);
-    index_.erase(it);
-  }
-  while (index_.size() >= max_processes_ && !lru_.empty()) {
-    index_.erase(lru_.back().pid_);
-    lru_.pop_back();
-    stats_.evicted++;
-  }
-  lru_.emplace_front();
-  Process& p = lru_.front();
+  processes_.erase(pid);
+  while (processes_.size() >= max_processes_ && processes_.evict_oldest()) stats_.evicted++;
+  Process& p = processes_.emplace(pid);
   p.pid_ = pid;
   p.maps_changed();
-  index_.emplace(pid, lru_.begin());
   return p;
 }
 
-void ProcessTable::erase(int32_t pid) {
-  auto it = index_.find(pid);
-  if (it == index_.end()) return;
-  lru_.erase(it->second);
-  index_.erase(it);
-}
+void ProcessTable::erase(int32_t pid) { processes_.erase(pid); }
 
 void ProcessTable::evaluate_filter(Process& p) {
   if (!filter_) {
@@ -314,8 +295,7 @@ void ProcessTable::on_exit(const TaskRecord& r) {
     stats_.exited++;
     return;
   }
-  auto it = index_.find(r.pid);
-  if (it != index_.end()) it->second->threads_.erase(r.tid);
+  if (Process* p = processes_.peek(r.pid)) p->threads_.erase(r.tid);
 }
 
 }  // namespace ember::collector

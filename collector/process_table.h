@@ -22,6 +22,7 @@
 #include "collector/process_info.h"
 #include "collector/procfs.h"
 #include "collector/record_decoder.h"
+#include "common/lru_cache.h"
 #include "common/types.h"
 #include "profile/raw_profile.h"
 
@@ -124,7 +125,7 @@ class ProcessTable {
   // The sampled thread; its name is read from /proc the first time the tid is seen.
   const Thread& thread(Process& process, int32_t tid);
 
-  size_t size() const { return index_.size(); }
+  size_t size() const { return processes_.size(); }
   const ProcessTableStats& stats() const { return stats_; }
   const ProcFs& procfs() const { return procfs_; }
 
@@ -140,8 +141,7 @@ class ProcessTable {
   ModuleCache& modules_;
   size_t max_processes_;
   Filter filter_;
-  std::list<Process> lru_;  // most recently used first
-  std::unordered_map<int32_t, std::list<Process>::iterator> index_;
+  common::LruCache<int32_t, Process> processes_;
   ProcessTableStats stats_;
 };
 

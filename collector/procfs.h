@@ -43,8 +43,8 @@ class ProcFs {
 };
 
 // "0-3,5,7-8" (the format of /sys/devices/system/cpu/online) to a list of CPU numbers.
-Result<std::vector<int>> parse_cpu_list(std::string_view text);
-Result<std::vector<int>> online_cpus();
+[[nodiscard]] Result<std::vector<int>> parse_cpu_list(std::string_view text);
+[[nodiscard]] Result<std::vector<int>> online_cpus();
 
 // Reads one integer from a /proc/sys file, e.g. /proc/sys/kernel/perf_event_paranoid.
 std::optional<int64_t> read_sysctl_int(const std::string& path);

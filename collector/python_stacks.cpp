@@ -213,37 +213,6 @@ std::shared_ptr<const profile::Module> python_module() {
   return m;
 }
 
-PythonStats& PythonStats::operator+=(const PythonStats& o) {
-  attached += o.attached;
-  unsupported += o.unsupported;
-  attach_failed += o.attach_failed;
-  readers += o.readers;
-  readers_evicted += o.readers_evicted;
-  merged += o.merged;
-  merged_below_cut += o.merged_below_cut;
-  stale_fewer += o.stale_fewer;
-  stale_more += o.stale_more;
-  no_eval_frames += o.no_eval_frames;
-  no_python_thread += o.no_python_thread;
-  read_missed += o.read_missed;
-  not_read += o.not_read;
-  miss_process_gone += o.miss_process_gone;
-  miss_read_failed += o.miss_read_failed;
-  miss_bad_object += o.miss_bad_object;
-  miss_chain_too_long += o.miss_chain_too_long;
-  miss_stack_changed += o.miss_stack_changed;
-  stacks_read += o.stacks_read;
-  frames_read += o.frames_read;
-  trampolines += o.trampolines;
-  read_ns += o.read_ns;
-  off_cpu_read += o.off_cpu_read;
-  off_cpu_over_budget += o.off_cpu_over_budget;
-  off_cpu_merged += o.off_cpu_merged;
-  off_cpu_ran_again += o.off_cpu_ran_again;
-  off_cpu_unmerged += o.off_cpu_unmerged;
-  return *this;
-}
-
 class PythonStacks::Impl {
  public:
   explicit Impl(const PythonOptions& options)
@@ -262,7 +231,7 @@ class PythonStacks::Impl {
                      uint64_t generation, profile::ModuleId python_module,
                      std::vector<profile::RawFrame>& frames);
   void expire(uint64_t time);
-  PythonStats stats() const;
+  void add_stats(CollectorStats& s) const;
 
   const PythonOptions options_;
 
@@ -301,7 +270,7 @@ class PythonStacks::Impl {
   std::vector<profile::RawFrame> merged_;
   python::ReaderStats retired_;  // of readers already dropped
   size_t warnings_ = 0;
-  PythonStats stats_;
+  CollectorStats stats_;  // its python_* fields
   // Budget of switch-out reads (kOffCpuPythonReadsPerSecond), refilled by the samples' times.
   double off_cpu_tokens_ = kOffCpuPythonReadsPerSecond;
   uint64_t off_cpu_tokens_time_ = 0;
@@ -339,7 +308,7 @@ PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid) {
       p.state = State::kStarting;
     } else {
       p.state = State::kCannotRead;
-      (e.code() == ErrorCode::kUnsupported ? stats_.unsupported : stats_.attach_failed)++;
+      (e.code() == ErrorCode::kUnsupported ? stats_.python_unsupported : stats_.python_attach_failed)++;
       warn(e.message());
     }
     return &p;
@@ -354,7 +323,7 @@ PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid) {
     if (oldest != processes_.end()) {
       retire(oldest->second);
       processes_.erase(oldest);
-      stats_.readers_evicted++;
+      stats_.python_readers_evicted++;
     }
   }
   auto eval = std::make_shared<EvalModule>();
@@ -367,7 +336,7 @@ PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid) {
   p.reader = std::move(*reader);
   p.eval = std::move(eval);
   ++readers_;
-  stats_.attached++;
+  stats_.python_attached++;
   spdlog::debug("pid {}: CPython {}, eval loop in {}", pid, python::to_string(p.reader->version()),
                 p.eval->path);
   return &p;
@@ -389,7 +358,7 @@ bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time)
   p->last_used = ++clock_;
   const PendingKey key{tid, time};
   if (pending_.size() >= options_.max_pending) {
-    stats_.not_read++;
+    stats_.python_not_read++;
     return false;
   }
   if (pending_.contains(key)) return false;  // the same sample through a second event (-p)
@@ -405,9 +374,9 @@ bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time)
       uint32_t id = table_->intern(f);
       if (id == UINT32_MAX) {
         // Filled up mid-stack: the next read starts a new table.
-        stats_.not_read++;
+        stats_.python_not_read++;
         spare_.push_back(std::move(pending.frames));
-        stats_.read_ns += monotonic_ns() - start;
+        stats_.python_read_ns += monotonic_ns() - start;
         return false;
       }
       pending.frames.push_back(PendingFrame{id, f.entry});
@@ -415,7 +384,7 @@ bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time)
     pending.table = table_;
   }
   pending.read_end = monotonic_ns();
-  stats_.read_ns += pending.read_end - start;
+  stats_.python_read_ns += pending.read_end - start;
   pending_.emplace(key, std::move(pending));
   pending_order_.push_back(key);
   return true;
@@ -433,12 +402,12 @@ void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t t
   }
   off_cpu_tokens_time_ = std::max(off_cpu_tokens_time_, time);
   if (off_cpu_tokens_ < 1) {
-    if (known_reader) stats_.off_cpu_over_budget++;
+    if (known_reader) stats_.python_off_cpu_over_budget++;
     return;
   }
   if (on_sample_read(pid, tid, time)) {
     off_cpu_tokens_ -= 1;
-    stats_.off_cpu_read++;
+    stats_.python_off_cpu_read++;
   }
 }
 
@@ -483,7 +452,7 @@ Applied PythonStacks::Impl::apply(const collector::Process& process, const Pytho
     }
   }
   result = merge_python_stack(frames, roles_, native_complete, python_frames_, merged_);
-  stats_.trampolines += result.trampolines;
+  stats_.python_trampolines += result.trampolines;
   frames.swap(merged_);
   return Applied::kMerged;
 }
@@ -499,18 +468,18 @@ void PythonStacks::Impl::merge(const collector::Process& process, int32_t tid, u
   const Applied applied = apply(process, pending, native_complete, window, generation, python_module, frames, r);
   if (spare_.size() < 64 && pending.frames.capacity() != 0) spare_.push_back(std::move(pending.frames));
   switch (applied) {
-    case Applied::kNoPythonThread: stats_.no_python_thread++; return;
-    case Applied::kReadMissed: stats_.read_missed++; return;
-    case Applied::kWindowFull: stats_.not_read++; return;
+    case Applied::kNoPythonThread: stats_.python_not_in_python++; return;
+    case Applied::kReadMissed: stats_.python_read_missed++; return;
+    case Applied::kWindowFull: stats_.python_not_read++; return;
     case Applied::kMerged: break;
   }
   switch (r.outcome) {
-    case MergeOutcome::kMerged: stats_.merged++; break;
-    case MergeOutcome::kMergedBelowCut: stats_.merged_below_cut++; break;
-    case MergeOutcome::kFewerPythonSegments: stats_.stale_fewer++; break;
-    case MergeOutcome::kMorePythonSegments: stats_.stale_more++; break;
-    case MergeOutcome::kNoEvalFrames: stats_.no_eval_frames++; break;
-    case MergeOutcome::kNoPythonFrames: stats_.no_python_thread++; break;
+    case MergeOutcome::kMerged: stats_.python_merged++; break;
+    case MergeOutcome::kMergedBelowCut: stats_.python_merged_below_cut++; break;
+    case MergeOutcome::kFewerPythonSegments: stats_.python_stale_fewer++; break;
+    case MergeOutcome::kMorePythonSegments: stats_.python_stale_more++; break;
+    case MergeOutcome::kNoEvalFrames: stats_.python_no_eval_frames++; break;
+    case MergeOutcome::kNoPythonFrames: stats_.python_not_in_python++; break;
   }
 }
 
@@ -521,7 +490,7 @@ void PythonStacks::Impl::merge_off_cpu(const collector::Process& process, const 
   // The read ended while the thread was still off CPU: nothing of its Python stack had changed.
   // Otherwise it may have run (and called or returned) before the read: its stack stays native.
   if (read.read_end >= off_until) {
-    if (first_charge) stats_.off_cpu_ran_again++;
+    if (first_charge) stats_.python_off_cpu_ran_again++;
     return;
   }
   MergeResult r;
@@ -529,7 +498,7 @@ void PythonStacks::Impl::merge_off_cpu(const collector::Process& process, const 
   if (!first_charge) return;
   const bool merged = applied == Applied::kMerged &&
                       (r.outcome == MergeOutcome::kMerged || r.outcome == MergeOutcome::kMergedBelowCut);
-  (merged ? stats_.off_cpu_merged : stats_.off_cpu_unmerged)++;
+  (merged ? stats_.python_off_cpu_merged : stats_.python_off_cpu_unmerged)++;
 }
 
 void PythonStacks::Impl::expire(uint64_t time) {
@@ -546,21 +515,20 @@ void PythonStacks::Impl::expire(uint64_t time) {
   // reads of the reorder window.
 }
 
-PythonStats PythonStacks::Impl::stats() const {
-  PythonStats out = stats_;
+void PythonStacks::Impl::add_stats(CollectorStats& s) const {
+  s += stats_;
   python::ReaderStats r = retired_;
   for (const auto& [pid, p] : processes_) {
     if (p.reader) r += p.reader->stats();
   }
-  out.readers = readers_;
-  out.miss_process_gone = r.process_gone;
-  out.miss_read_failed = r.read_failed;
-  out.miss_bad_object = r.bad_object;
-  out.miss_chain_too_long = r.chain_too_long;
-  out.miss_stack_changed = r.stack_changed;
-  out.stacks_read = r.stacks_read;
-  out.frames_read = r.frames_read;
-  return out;
+  s.python_readers += readers_;
+  s.python_miss_process_gone += r.process_gone;
+  s.python_miss_read_failed += r.read_failed;
+  s.python_miss_bad_object += r.bad_object;
+  s.python_miss_chain_too_long += r.chain_too_long;
+  s.python_miss_stack_changed += r.stack_changed;
+  s.python_stacks_read += r.stacks_read;
+  s.python_frames_read += r.frames_read;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,6 +570,6 @@ void PythonStacks::merge(const Process& process, int32_t tid, uint64_t time, boo
 
 void PythonStacks::expire(uint64_t time) { impl_->expire(time); }
 
-PythonStats PythonStacks::stats() const { return impl_->stats(); }
+void PythonStacks::add_stats(CollectorStats& stats) const { impl_->add_stats(stats); }
 
 }  // namespace ember::collector

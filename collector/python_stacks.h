@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/collector_stats.h"
 #include "collector/python_merge.h"
 #include "profile/raw_profile.h"
 
@@ -43,47 +44,6 @@ struct PythonOptions {
   // at a quarter of the ring like CPU-only recordings (fewer wake-ups, staler stacks; the
   // benchmark measures both).
   bool wake_per_sample = true;
-};
-
-// Every sample of a process with CPython ends in exactly one of the outcome counters
-// (merged ... not_read); the reader counters say why a read missed.
-struct PythonStats {
-  // Processes.
-  uint64_t attached = 0;          // readers attached (a process counts again after exec)
-  uint64_t unsupported = 0;       // CPython versions ember cannot read (one warning each)
-  uint64_t attach_failed = 0;     // CPython found but its runtime could not be located
-  uint64_t readers = 0;           // attached now
-  uint64_t readers_evicted = 0;   // past max_readers, least recently sampled first
-  // Samples of processes with a reader, by outcome of the merge.
-  uint64_t merged = 0;            // every eval-loop frame replaced by its Python frames
-  uint64_t merged_below_cut = 0;  // native stack cut short; Python callers put above the cut
-  uint64_t stale_fewer = 0;       // fewer Python calls than native eval frames (read after a return)
-  uint64_t stale_more = 0;        // more Python calls than native eval frames (read after a call)
-  uint64_t no_eval_frames = 0;    // a whole native stack without the eval loop: kept native
-  uint64_t no_python_thread = 0;  // the thread was not running Python: kept native
-  uint64_t read_missed = 0;       // the read raced or failed (reasons below): kept native
-  uint64_t not_read = 0;          // no read for the sample: busy (pending bound) or table full
-  // Why reads missed (python::ReaderStats summed over readers, past and present).
-  uint64_t miss_process_gone = 0;
-  uint64_t miss_read_failed = 0;
-  uint64_t miss_bad_object = 0;
-  uint64_t miss_chain_too_long = 0;
-  uint64_t miss_stack_changed = 0;  // the stack moved while it was read, twice in a row
-  uint64_t stacks_read = 0;
-  uint64_t frames_read = 0;
-  uint64_t trampolines = 0;       // -X perf trampoline frames replaced with their eval frame
-  uint64_t read_ns = 0;           // time spent reading and interning Python stacks
-  // Off-CPU blocks (--off-cpu) of threads of processes with a reader. Switch-outs are read within
-  // a budget per second; each block with a read ends, at its first charge, in exactly one of
-  // off_cpu_merged, off_cpu_ran_again, off_cpu_unmerged.
-  uint64_t off_cpu_read = 0;         // switch-outs whose Python stack was read
-  uint64_t off_cpu_over_budget = 0;  // switch-outs not read: past the reads-per-second budget
-  uint64_t off_cpu_merged = 0;       // blocks charged with their Python frames
-  uint64_t off_cpu_ran_again = 0;    // the thread was back on CPU before the read ended: native
-  uint64_t off_cpu_unmerged = 0;     // read missed, not in Python, no eval-loop frame: native
-
-  // Sums counters; the gauge `readers` too (callers that keep a current value set it after).
-  PythonStats& operator+=(const PythonStats& o);
 };
 
 // The pseudo-module of Python frames (kind kPython, path "[python]"): one for every process,
@@ -137,7 +97,9 @@ class PythonStacks {
   // filtered, deduplicated or lost). Everything when time is UINT64_MAX.
   void expire(uint64_t time);
 
-  PythonStats stats() const;
+  // Adds its python_* counters: every sample of a process with CPython ends in exactly one of
+  // the outcome counters (python_merged ... python_not_read); the miss counters say why.
+  void add_stats(CollectorStats& stats) const;
 
   class Impl;
 

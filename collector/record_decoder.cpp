@@ -130,7 +130,7 @@ std::expected<std::string_view, DecodeError> padded_string(std::span<const std::
   return std::string_view(reinterpret_cast<const char*>(area.data()), len);
 }
 
-std::expected<SampleRecord, DecodeError> decode_sample(std::span<const std::byte> body, uint16_t misc,
+[[nodiscard]] std::expected<SampleRecord, DecodeError> decode_sample(std::span<const std::byte> body, uint16_t misc,
                                                        const SampleFormat& format) {
   SampleRecord s;
   s.mode = cpu_mode(misc);
@@ -189,7 +189,7 @@ std::expected<SampleRecord, DecodeError> decode_sample(std::span<const std::byte
   return s;
 }
 
-std::expected<MmapRecord, DecodeError> decode_mmap(std::span<const std::byte> body, uint16_t misc,
+[[nodiscard]] std::expected<MmapRecord, DecodeError> decode_mmap(std::span<const std::byte> body, uint16_t misc,
                                                    bool is_mmap2) {
   MmapRecord m;
   m.is_mmap2 = is_mmap2;
@@ -226,7 +226,7 @@ std::expected<MmapRecord, DecodeError> decode_mmap(std::span<const std::byte> bo
   return m;
 }
 
-std::expected<CommRecord, DecodeError> decode_comm(std::span<const std::byte> body, uint16_t misc) {
+[[nodiscard]] std::expected<CommRecord, DecodeError> decode_comm(std::span<const std::byte> body, uint16_t misc) {
   CommRecord r;
   Cursor c(body);
   r.pid = static_cast<int32_t>(c.u32());
@@ -285,6 +285,43 @@ uint64_t Record::time() const {
         }
       },
       body);
+}
+
+namespace {
+
+struct Rebaser {
+  std::uintptr_t from;
+  const std::byte* to;
+
+  const std::byte* at(const void* p) const {
+    return p == nullptr ? nullptr : to + (reinterpret_cast<std::uintptr_t>(p) - from);
+  }
+  void operator()(U64View& v) const { v = U64View(at(v.data()), v.size()); }
+  void operator()(std::span<const std::byte>& v) const { v = std::span<const std::byte>(at(v.data()), v.size()); }
+  void operator()(std::string_view& v) const {
+    v = std::string_view(reinterpret_cast<const char*>(at(v.data())), v.size());
+  }
+};
+
+}  // namespace
+
+void rebase(Record& record, std::uintptr_t from, const std::byte* to) {
+  const Rebaser move{from, to};
+  std::visit(
+      [&move](auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, SampleRecord>) {
+          move(r.callchain);
+          move(r.regs_user);
+          move(r.stack_user);
+        } else if constexpr (std::is_same_v<T, MmapRecord>) {
+          move(r.build_id);
+          move(r.filename);
+        } else if constexpr (std::is_same_v<T, CommRecord>) {
+          move(r.comm);
+        }
+      },
+      record.body);
 }
 
 std::string_view to_string(DecodeError error) {

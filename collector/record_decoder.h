@@ -84,6 +84,7 @@ class U64View {
   bool empty() const { return count_ == 0; }
   // count values from index `first`; the caller keeps first + count <= size().
   U64View slice(size_t first, size_t count) const { return U64View(data_ + first * 8, count); }
+  const std::byte* data() const { return data_; }
   uint64_t operator[](size_t i) const {
     uint64_t v;
     std::memcpy(&v, data_ + i * 8, 8);
@@ -219,8 +220,14 @@ std::string_view to_string(DecodeError error);
 
 // Decodes one record. `bytes` must be exactly the record (header.size bytes). Never reads outside
 // `bytes`; every count and size inside is checked before use.
-std::expected<Record, DecodeError> decode_record(std::span<const std::byte> bytes,
+[[nodiscard]] std::expected<Record, DecodeError> decode_record(std::span<const std::byte> bytes,
                                                  const SampleFormat& format);
+
+// Points a decoded record's views at a copy of its bytes. `from` is the address the record was
+// decoded from (only an address: those bytes may be gone by now), `to` where the same bytes are
+// now. This is what lets a record be decoded once and applied later from a queue. A record type
+// that gains a view (span, string_view, U64View) lists it in rebase().
+void rebase(Record& record, std::uintptr_t from, const std::byte* to);
 
 // Reads the 8-byte header of a record: type, misc, size.
 struct RecordHeader {

@@ -99,7 +99,7 @@ Recorder::Impl::Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder>
       processes_(ProcFs(), modules_, options.max_processes, options.process_filter),
       unwinder_(std::move(user_unwinder)),
       reorder_(kReorderMaxBytes,
-               [this](uint64_t, std::span<const std::byte> bytes) { apply_record(bytes); }),
+               [this](const Record& rec, std::span<const std::byte> bytes) { apply_record(rec, bytes); }),
       python_(options.python),
       window_(options.max_unique_stacks) {}
 
@@ -456,11 +456,22 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
       const Process* p = processes_.find(s->sid.pid);
       if (p == nullptr || p->recorded()) python_.on_switch_out_read(s->sid.pid, s->sid.tid, s->sid.time);
     }
-    bytes = off_cpu_->compact(*s, bytes);  // most switch-outs need no stack copy: see off_cpu_stacks.h
+    // Most switch-outs need no stack copy (see off_cpu_stacks.h): the shorter record is decoded
+    // again, since the queued record's views must point into the bytes it is queued with.
+    const std::span<const std::byte> compact = off_cpu_->compact(*s, bytes);
+    if (compact.data() != bytes.data()) {
+      auto shorter = decode_record(compact, format_);
+      if (!shorter) {
+        stats_.malformed_records++;
+        return;
+      }
+      reorder_.push(*shorter, compact);
+      return;
+    }
   } else {
     note_for_python(*rec);  // CPU samples, mmaps, execs, exits: the Python side reads now
   }
-  reorder_.push(rec->time(), bytes);
+  reorder_.push(*rec, bytes);
 }
 
 void Recorder::Impl::note_for_python(const Record& rec) {
@@ -478,12 +489,7 @@ void Recorder::Impl::note_for_python(const Record& rec) {
   }
 }
 
-void Recorder::Impl::apply_record(std::span<const std::byte> bytes) {
-  auto rec = decode_record(bytes, format_);
-  if (!rec) {  // it decoded when queued; the copy cannot differ
-    stats_.malformed_records++;
-    return;
-  }
+void Recorder::Impl::apply_record(const Record& rec, std::span<const std::byte> bytes) {
   std::visit(
       [this, bytes](const auto& r) {
         using T = std::decay_t<decltype(r)>;
@@ -513,7 +519,7 @@ void Recorder::Impl::apply_record(std::span<const std::byte> bytes) {
           }
         }
       },
-      rec->body);
+      rec.body);
 }
 
 profile::ModuleId Recorder::Impl::module_id(const Mapping& m) {
@@ -741,28 +747,16 @@ profile::RawProfile Recorder::Impl::take_profile() {
 }
 
 const CollectorStats& Recorder::Impl::stats() {
-  stats_.out_of_order_records = reorder_.stats().out_of_order;
-  stats_.forced_reorder_flushes = reorder_.stats().forced_flushes;
-  stats_.processes_evicted = processes_.stats().evicted;
-  stats_.processes = processes_.size();
-  stats_.modules = modules_.module_count();
-  stats_.held_files = modules_.held_files();
-  const UnwindStats u = unwinder_.stats();
-  stats_.dwarf_unwinds = u.dwarf_unwinds;
-  stats_.dwarf_to_root = u.dwarf_to_root;
-  stats_.dwarf_stack_end = u.dwarf_stack_end;
-  stats_.dwarf_no_cfi = u.dwarf_no_cfi;
-  stats_.dwarf_bad_memory = u.dwarf_bad_memory;
-  stats_.dwarf_max_depth = u.dwarf_max_depth;
-  stats_.dwarf_bad_frame = u.dwarf_bad_frame;
-  stats_.dwarf_frame_pointer_steps = u.dwarf_frame_pointer_steps;
-  stats_.dwarf_shim_steps = u.dwarf_shim_steps;
-  stats_.dwarf_no_registers = u.dwarf_no_registers;
-  stats_.unwind_tables = u.unwind_tables;
-  stats_.unwind_table_bytes = u.unwind_table_bytes;
-  stats_.binaries_without_cfi = u.binaries_without_cfi;
-  stats_.python = python_.stats();
-  return stats_;
+  reported_ = stats_;
+  reported_ += unwinder_.stats();
+  python_.add_stats(reported_);
+  reported_.out_of_order_records = reorder_.stats().out_of_order;
+  reported_.forced_reorder_flushes = reorder_.stats().forced_flushes;
+  reported_.processes_evicted = processes_.stats().evicted;
+  reported_.processes = processes_.size();
+  reported_.modules = modules_.module_count();
+  reported_.held_files = modules_.held_files();
+  return reported_;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "collector/call_graph.h"
+#include "collector/collector_stats.h"
 #include "collector/off_cpu_stacks.h"
 #include "collector/process_info.h"
 #include "collector/python_stacks.h"
@@ -61,51 +62,10 @@ struct RecordOptions {
   PythonOptions python;
 };
 
-struct CollectorStats {
-  uint64_t samples = 0;          // samples recorded into windows
-  uint64_t lost_samples = 0;     // samples the kernel could not write (ring full: LOST records)
-  uint64_t throttle_events = 0;  // the kernel throttled sampling (THROTTLE records)
-  uint64_t unthrottle_events = 0;
-  uint64_t malformed_records = 0;  // records whose sizes or fields cannot be right; skipped
-  uint64_t unknown_records = 0;    // record types ember does not read; skipped
-  uint64_t samples_without_process = 0;  // the pid was gone before anything was known of it
-  uint64_t frames_without_mapping = 0;   // a user address in no known mapping
-  uint64_t dropped_samples = 0;     // past max_unique_stacks
-  uint64_t filtered_samples = 0;    // rejected by process_filter
-  uint64_t duplicate_samples = 0;   // -p: a thread seen through two events; one copy kept
-  uint64_t stacks_at_depth_limit = 0;  // callchain as deep as sample_max_stack: maybe truncated
-  uint64_t out_of_order_records = 0;   // arrived after later records had been applied
-  uint64_t forced_reorder_flushes = 0; // the reorder queue's memory bound flushed early
-  uint64_t records = 0;          // every record read from the rings
-  uint64_t bytes = 0;
-  uint64_t processes_evicted = 0;  // process-table bound
-  uint64_t processes = 0;          // in the process table now
-  uint64_t modules = 0;            // distinct binaries known now
-  uint64_t held_files = 0;         // binaries held open for the symbolizer
-
-  // kDwarf: how the user part of each sample was unwound. Each unwind ends one way.
-  uint64_t dwarf_unwinds = 0;
-  uint64_t dwarf_to_root = 0;       // reached the outermost frame (_start, thread start)
-  uint64_t dwarf_stack_end = 0;     // the stack copy ended first (a bigger stack_size helps)
-  uint64_t dwarf_no_cfi = 0;        // a frame without CFI and without a usable frame pointer
-  uint64_t dwarf_bad_memory = 0;    // CFI wanted memory that was neither copied nor in a binary
-  uint64_t dwarf_max_depth = 0;     // the frame limit
-  uint64_t dwarf_bad_frame = 0;     // CFI that could not be applied, or an implausible caller
-  uint64_t dwarf_frame_pointer_steps = 0;  // frames without CFI unwound by their frame pointer
-  uint64_t dwarf_shim_steps = 0;    // call shims in anonymous memory (CPython -X perf trampolines)
-  uint64_t dwarf_no_registers = 0;  // user-mode samples without usable user registers
-  uint64_t unwind_tables = 0;       // per-binary CFI tables held now (shared by processes)
-  uint64_t unwind_table_bytes = 0;
-  uint64_t binaries_without_cfi = 0;
-
-  // Python frames: processes attached, how each sample's merge ended, why reads missed.
-  PythonStats python;
-};
-
 class Recorder {
  public:
   // Opens the events and starts sampling. Errors name the process, command or permission.
-  static Result<std::unique_ptr<Recorder>> start(const Target& target, const RecordOptions& options);
+  [[nodiscard]] static Result<std::unique_ptr<Recorder>> start(const Target& target, const RecordOptions& options);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -125,7 +85,7 @@ class Recorder {
   // Returns false once there is nothing left to record (every target has exited / the command
   // ended, or stop() was called); everything collected until then is kept. EINTR is not an
   // error: poll() returns true and the caller checks its own signal flags.
-  Result<bool> poll(std::chrono::milliseconds timeout);
+  [[nodiscard]] Result<bool> poll(std::chrono::milliseconds timeout);
   // Disables the events, drains and processes everything left (the reorder queue too). A
   // launched command still running gets SIGTERM (SIGKILL after 5 s) and is reaped.
   void stop();

@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "collector/collector_stats.h"
 #include "collector/command_launcher.h"
 #include "collector/event_source.h"
 #include "collector/module_cache.h"
@@ -62,20 +63,21 @@ class Recorder::Impl final : public OffCpuHost {
     bool exited = false;
   };
 
-  Result<void> open_system_wide();
-  Result<void> open_pids(const std::vector<int32_t>& pids);
-  Result<void> open_command(const std::vector<std::string>& argv);
+  [[nodiscard]] Result<void> open_system_wide();
+  [[nodiscard]] Result<void> open_pids(const std::vector<int32_t>& pids);
+  [[nodiscard]] Result<void> open_command(const std::vector<std::string>& argv);
   // Opens one event (disabled), and maps it as its CPU's ring or redirects it into that ring.
   // The error is the errno, so each mode can explain it in its own words.
-  std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
-  Result<void> add_ring(Event& event);
+  [[nodiscard]] std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
+  [[nodiscard]] Result<void> add_ring(Event& event);
   Error pid_open_error(int32_t pid, int err) const;
 
   // Reads until the rings are empty or, when deadline_ns is not 0, the deadline has passed.
   // Returns the time up to which records may be applied: everything still in a ring is later.
   uint64_t read_rings(uint64_t deadline_ns);
   void on_raw_record(std::span<const std::byte> bytes);
-  void apply_record(std::span<const std::byte> bytes);
+  // `bytes`: the record as queued (a switch-out sample keeps them to be unwound at switch-in).
+  void apply_record(const Record& rec, std::span<const std::byte> bytes);
   void on_sample(const SampleRecord& s);
   void unwind_sample(const SampleRecord& s, const Process& process, std::vector<UnwoundFrame>& out);
   // python_time: the sample's time, when its Python stack is to be merged in (CPU samples); 0 not.
@@ -147,7 +149,8 @@ class Recorder::Impl final : public OffCpuHost {
   bool dedupe_ = false;
   ThreadDedup dedup_;
 
-  CollectorStats stats_;
+  CollectorStats stats_;     // what the recorder counts itself
+  CollectorStats reported_;  // stats_ and its parts' stats, as of the last stats()
   bool stopped_ = false;
   bool finished_ = false;
   std::vector<UnwoundFrame> frames_;

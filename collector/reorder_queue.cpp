@@ -5,27 +5,31 @@
 
 namespace ember::collector {
 
-void ReorderQueue::push(uint64_t time, std::span<const std::byte> record) {
+void ReorderQueue::sort() {
+  if (sorted_) return;
+  // Entries keep arrival order as the tie-break (stable sort on time alone).
+  std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.time < b.time; });
+  sorted_ = true;
+}
+
+void ReorderQueue::push(const Record& record, std::span<const std::byte> raw) {
+  const uint64_t time = record.time();
   if (time < last_flush_) stats_.out_of_order++;
-  size_t words = (record.size() + 7) / 8;
-  Entry e{time, next_seq_++, static_cast<uint32_t>(arena_.size()),
-          static_cast<uint32_t>(record.size())};
+  size_t words = (raw.size() + 7) / 8;
+  Entry e{time,   next_seq_++, static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(raw.size()),
+          reinterpret_cast<std::uintptr_t>(raw.data()), record};
   if (!entries_.empty()) {
     const Entry& last = entries_.back();
     if (time < last.time) sorted_ = false;
   }
   arena_.resize(arena_.size() + words);
-  std::memcpy(arena_.data() + e.offset, record.data(), record.size());
+  std::memcpy(arena_.data() + e.offset, raw.data(), raw.size());
   entries_.push_back(e);
   stats_.queued++;
   if (bytes() > max_bytes_ && entries_.size() > 1) {
     // Bounded memory beats perfect order: hand out the oldest half now.
     stats_.forced_flushes++;
-    if (!sorted_) {
-      std::stable_sort(entries_.begin(), entries_.end(),
-                       [](const Entry& a, const Entry& b) { return a.time < b.time; });
-      sorted_ = true;
-    }
+    sort();
     size_t half = entries_.size() / 2;
     flush_count(half, std::max(last_flush_, entries_[half - 1].time));
   }
@@ -36,12 +40,7 @@ void ReorderQueue::flush_until(uint64_t limit) {
     last_flush_ = std::max(last_flush_, limit);
     return;
   }
-  if (!sorted_) {
-    // Entries keep arrival order as the tie-break (stable sort on time alone).
-    std::stable_sort(entries_.begin(), entries_.end(),
-                     [](const Entry& a, const Entry& b) { return a.time < b.time; });
-    sorted_ = true;
-  }
+  sort();
   auto end = std::upper_bound(entries_.begin(), entries_.end(), limit,
                               [](uint64_t t, const Entry& e) { return t < e.time; });
   flush_count(static_cast<size_t>(end - entries_.begin()), std::max(last_flush_, limit));
@@ -49,11 +48,7 @@ void ReorderQueue::flush_until(uint64_t limit) {
 
 void ReorderQueue::flush_all() {
   if (entries_.empty()) return;
-  if (!sorted_) {
-    std::stable_sort(entries_.begin(), entries_.end(),
-                     [](const Entry& a, const Entry& b) { return a.time < b.time; });
-    sorted_ = true;
-  }
+  sort();
   flush_count(entries_.size(), std::max(last_flush_, entries_.back().time));
 }
 
@@ -66,9 +61,11 @@ void ReorderQueue::flush_count(size_t count, uint64_t new_last_flush) {
   std::vector<Entry>& batch = spare_entries_;
   batch.assign(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(count));
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(count));
-  for (const Entry& e : batch) {
+  for (Entry& e : batch) {
     dead_words_ += (e.size + 7) / 8;
-    sink_(e.time, std::span<const std::byte>(reinterpret_cast<const std::byte*>(arena_.data() + e.offset), e.size));
+    const auto* copy = reinterpret_cast<const std::byte*>(arena_.data() + e.offset);
+    rebase(e.record, e.origin, copy);  // views into the bytes it was decoded from, now into its copy
+    sink_(e.record, std::span(copy, e.size));
   }
   batch.clear();
   if (entries_.empty()) {

@@ -1,8 +1,10 @@
 #pragma once
 // Puts records from the per-CPU rings back into time order before they are applied, so that
 // an MMAP2, COMM, FORK or EXIT is seen before the samples that come after it (perf's
-// ordered-events). Records are copied in; flush_until(t) hands out, oldest first, every record
-// with time <= t. The caller picks t so that nothing older can still arrive (see Recorder).
+// ordered-events). A record is pushed decoded, with the bytes it was decoded from: the bytes are
+// copied in and the record's views are pointed at the copy when it is handed out, so each record
+// is decoded once. flush_until(t) hands out, oldest first, every record with time <= t. The
+// caller picks t so that nothing older can still arrive (see Recorder).
 //
 // Memory is bounded: when the queue holds more than max_bytes, the oldest half is handed out at
 // once (counted as a forced flush). A record older than what was already handed out is still
@@ -14,6 +16,8 @@
 #include <span>
 #include <vector>
 
+#include "collector/record_decoder.h"
+
 namespace ember::collector {
 
 struct ReorderStats {
@@ -24,12 +28,13 @@ struct ReorderStats {
 
 class ReorderQueue {
  public:
-  using Sink = std::function<void(uint64_t time, std::span<const std::byte> record)>;
+  // The record's views point into the queue's copy of its bytes, `bytes`, valid during the call.
+  using Sink = std::function<void(const Record& record, std::span<const std::byte> bytes)>;
 
   ReorderQueue(size_t max_bytes, Sink sink) : max_bytes_(max_bytes), sink_(std::move(sink)) {}
 
-  // Copies the record in.
-  void push(uint64_t time, std::span<const std::byte> record);
+  // Queues `record`, decoded from `raw` (copied in), at record.time().
+  void push(const Record& record, std::span<const std::byte> raw);
   // Hands out, in time order (ties in arrival order), every record with time <= limit.
   void flush_until(uint64_t limit);
   void flush_all();
@@ -43,10 +48,13 @@ class ReorderQueue {
  private:
   struct Entry {
     uint64_t time;
-    uint64_t seq;     // arrival order, to keep ties stable
-    uint32_t offset;  // in u64 words into arena_
-    uint32_t size;    // bytes
+    uint64_t seq;          // arrival order, to keep ties stable
+    uint32_t offset;       // in u64 words into arena_
+    uint32_t size;         // bytes
+    std::uintptr_t origin; // where record's views point: the bytes it was decoded from
+    Record record;
   };
+  void sort();
   // Hands out the first `count` entries. The sink must not push: the record it is handed lies
   // in the arena a push may move.
   void flush_count(size_t count, uint64_t new_last_flush);

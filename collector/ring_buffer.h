@@ -69,7 +69,7 @@ class RingReader {
 class MappedRing {
  public:
   // data_bytes: a power-of-two multiple of the page size.
-  static Result<MappedRing> map(const common::UniqueFd& event_fd, size_t data_bytes);
+  [[nodiscard]] static Result<MappedRing> map(const common::UniqueFd& event_fd, size_t data_bytes);
 
   RingReader& reader() { return reader_; }
   size_t data_bytes() const { return data_bytes_; }

@@ -87,8 +87,8 @@ void Unwinder::unwind(SampleContext& sample, const SampleRecord& record,
   if (out.size() == before_user && record.mode == CpuMode::kUser) stats_.empty_user_stacks++;
 }
 
-UnwindStats Unwinder::stats() const {
-  UnwindStats s = stats_;
+CollectorStats Unwinder::stats() const {
+  CollectorStats s = stats_;
   user_->add_stats(s);
   return s;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "collector/call_graph.h"
+#include "collector/collector_stats.h"
 #include "collector/record_decoder.h"
 #include "common/error.h"
 #include "common/types.h"
@@ -57,38 +58,14 @@ struct PerfSampleNeeds {
   uint32_t stack_user_bytes = 0;  // PERF_SAMPLE_STACK_USER size
 };
 
-struct UnwindStats {
-  uint64_t user_frames = 0;
-  uint64_t kernel_frames = 0;
-  uint64_t empty_user_stacks = 0;  // a user-mode sample without any user frame
-
-  // kDwarf: how each unwind of a sample's user registers and stack copy ended (exactly one).
-  uint64_t dwarf_unwinds = 0;
-  uint64_t dwarf_to_root = 0;        // CFI marked the outermost frame (_start, thread start)
-  uint64_t dwarf_stack_end = 0;      // needed stack beyond the copy (a bigger stack_size helps)
-  uint64_t dwarf_no_cfi = 0;         // a frame without CFI and without a usable frame pointer
-  uint64_t dwarf_bad_memory = 0;     // CFI asked for memory that is neither stack nor binary
-  uint64_t dwarf_max_depth = 0;      // stopped at the frame limit
-  uint64_t dwarf_bad_frame = 0;      // CFI libunwind could not apply, or an implausible caller
-  uint64_t dwarf_frame_pointer_steps = 0;  // frames unwound by the frame-pointer rule (no CFI)
-  uint64_t dwarf_shim_steps = 0;     // call shims in anonymous memory stepped over (-X perf trampolines)
-  uint64_t dwarf_no_registers = 0;   // user-mode samples without usable user registers
-  // Unwind tables (per binary, shared by processes).
-  uint64_t unwind_tables = 0;        // held now
-  uint64_t unwind_table_bytes = 0;
-  uint64_t unwind_tables_loaded = 0;
-  uint64_t unwind_tables_from_debug_frame = 0;
-  uint64_t binaries_without_cfi = 0;
-};
-
 class UserUnwinder {
  public:
   virtual ~UserUnwinder() = default;
   virtual PerfSampleNeeds needs() const = 0;
   // Appends the sample's user frames, leaf first (the leaf marked interrupted).
   virtual void unwind_user(const SampleContext& sample, std::vector<UnwoundFrame>& out) = 0;
-  // Adds the unwinder's own counters.
-  virtual void add_stats(UnwindStats& stats) const { (void)stats; }
+  // Adds the unwinder's own counters (the unwinding fields of CollectorStats).
+  virtual void add_stats(CollectorStats& stats) const { (void)stats; }
   // Whether the last unwind_user() reached the outermost frame rather than stopping early (end
   // of the stack copy, no CFI, ...). The Python merge pairs frames from the root only then.
   virtual bool last_reached_root() const { return true; }
@@ -103,7 +80,7 @@ class FramePointerUnwinder final : public UserUnwinder {
 
 // The user unwinder for a call-graph mode. kDwarf: an error for a stack size the kernel would
 // refuse (not a multiple of 8, or above 65528 bytes).
-Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes);
+[[nodiscard]] Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes);
 
 // Splits the kernel's callchain at its PERF_CONTEXT_* markers. Guest and hypervisor frames are
 // dropped. When the callchain is empty the sampled IP stands alone in its CPU mode's part.
@@ -125,12 +102,12 @@ class Unwinder {
   void unwind(SampleContext& sample, const SampleRecord& record, std::vector<UnwoundFrame>& out);
   // After unwind(): the user part reached the outermost frame (see UserUnwinder).
   bool last_reached_root() const { return user_->last_reached_root(); }
-  UnwindStats stats() const;
+  CollectorStats stats() const;
 
  private:
   std::unique_ptr<UserUnwinder> user_;
   bool walks_stack_;  // the user unwinder reads registers and stack, not the user callchain
-  UnwindStats stats_;
+  CollectorStats stats_;
 };
 
 }  // namespace ember::collector

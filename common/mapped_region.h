@@ -23,9 +23,9 @@ class MappedRegion {
   ~MappedRegion() { reset(); }
 
   // Maps a whole regular file read-only. An empty file yields an empty region (no mapping).
-  static Result<MappedRegion> map_file(const UniqueFd& fd, std::string_view name_for_errors);
+  [[nodiscard]] static Result<MappedRegion> map_file(const UniqueFd& fd, std::string_view name_for_errors);
   // Maps `size` bytes of `fd` with the given protection, shared (perf ring buffers).
-  static Result<MappedRegion> map_shared(const UniqueFd& fd, size_t size, int prot,
+  [[nodiscard]] static Result<MappedRegion> map_shared(const UniqueFd& fd, size_t size, int prot,
                                          std::string_view name_for_errors);
 
   void* data() const { return addr_; }

@@ -19,44 +19,10 @@ constexpr auto kFlushEvery = 1s;
 constexpr auto kPollTimeout = 100ms;
 
 // Counters add up over Recorders; gauges (what is held now) come from the current one.
-void add_counters(collector::CollectorStats& into, const collector::CollectorStats& s) {
-#define EMBER_ADD(field) into.field += s.field;
-  EMBER_ADD(samples)
-  EMBER_ADD(lost_samples)
-  EMBER_ADD(throttle_events)
-  EMBER_ADD(unthrottle_events)
-  EMBER_ADD(malformed_records)
-  EMBER_ADD(unknown_records)
-  EMBER_ADD(samples_without_process)
-  EMBER_ADD(frames_without_mapping)
-  EMBER_ADD(dropped_samples)
-  EMBER_ADD(filtered_samples)
-  EMBER_ADD(duplicate_samples)
-  EMBER_ADD(stacks_at_depth_limit)
-  EMBER_ADD(out_of_order_records)
-  EMBER_ADD(forced_reorder_flushes)
-  EMBER_ADD(records)
-  EMBER_ADD(bytes)
-  EMBER_ADD(processes_evicted)
-  EMBER_ADD(dwarf_unwinds)
-  EMBER_ADD(dwarf_to_root)
-  EMBER_ADD(dwarf_stack_end)
-  EMBER_ADD(dwarf_no_cfi)
-  EMBER_ADD(dwarf_bad_memory)
-  EMBER_ADD(dwarf_max_depth)
-  EMBER_ADD(dwarf_bad_frame)
-  EMBER_ADD(dwarf_frame_pointer_steps)
-  EMBER_ADD(dwarf_no_registers)
-#undef EMBER_ADD
-  const uint64_t readers = into.python.readers;  // a gauge: the current Recorder's
-  into.python += s.python;
-  into.python.readers = readers;
-}
-
 collector::CollectorStats combined(const collector::CollectorStats& retired,
                                    const collector::CollectorStats& current) {
   collector::CollectorStats out = current;
-  add_counters(out, retired);
+  out += retired;
   return out;
 }
 
@@ -165,7 +131,7 @@ void CollectorLoop::retire(collector::Recorder& rec) {
   rec.stop();
   flush(rec);
   std::lock_guard lock(mutex_);
-  add_counters(retired_, rec.stats());
+  retired_ += rec.stats().counters();
   status_.stats = combined(retired_, {});
 }
 

@@ -46,10 +46,10 @@ class CollectorLoop {
 
   // Starts the thread and the first Recorder; the error says why sampling cannot start.
   // DWARF unwinding that is not available falls back to frame pointers, with a warning.
-  Result<void> start(const CollectorSettings& settings);
+  [[nodiscard]] Result<void> start(const CollectorSettings& settings);
   // Replaces the Recorder with one for `settings` (another thread calls this; it waits for the
   // answer). On error the old Recorder keeps running.
-  Result<void> reconfigure(const CollectorSettings& settings);
+  [[nodiscard]] Result<void> reconfigure(const CollectorSettings& settings);
   // Stops sampling and moves everything collected into the live window. Idempotent.
   void stop();
 
@@ -61,7 +61,7 @@ class CollectorLoop {
     std::optional<Result<void>> answer;
   };
   void run();
-  Result<std::unique_ptr<collector::Recorder>> open(const CollectorSettings& settings,
+  [[nodiscard]] Result<std::unique_ptr<collector::Recorder>> open(const CollectorSettings& settings,
                                                     std::string& call_graph_in_effect);
   void flush(collector::Recorder& rec);
   void publish(const collector::Recorder& rec);
@@ -82,6 +82,6 @@ class CollectorLoop {
 };
 
 // Turns the settings into the collector's options (bounds, filter).
-Result<collector::RecordOptions> record_options(const CollectorSettings& settings);
+[[nodiscard]] Result<collector::RecordOptions> record_options(const CollectorSettings& settings);
 
 }  // namespace ember::daemon

@@ -45,7 +45,7 @@ bool valid_label_value(std::string_view s) {
 // One function per section: the reads (each checks type and range), finish() (the first
 // problem or an unknown key), then the checks that need several keys.
 
-Result<void> read_targets(ConfigSection& s, TargetConfig& t) {
+[[nodiscard]] Result<void> read_targets(ConfigSection& s, TargetConfig& t) {
   bool all = false;
   const bool has_all = s.has("all");
   s.read("all", all);
@@ -74,7 +74,7 @@ Result<void> read_targets(ConfigSection& s, TargetConfig& t) {
   return {};
 }
 
-Result<void> read_profiling(ConfigSection& s, ProfilingConfig& p) {
+[[nodiscard]] Result<void> read_profiling(ConfigSection& s, ProfilingConfig& p) {
   std::string mode = p.call_graph == collector::CallGraphMode::kDwarf ? "dwarf" : "fp";
   uint64_t stack = p.stack_size;
   s.read_int("frequency", p.frequency_hz, 1, 10000);
@@ -100,7 +100,7 @@ Result<void> read_profiling(ConfigSection& s, ProfilingConfig& p) {
   return {};
 }
 
-Result<void> read_storage(ConfigSection& s, StorageConfig& st) {
+[[nodiscard]] Result<void> read_storage(ConfigSection& s, StorageConfig& st) {
   s.read("directory", st.directory);
   s.read_duration("interval", st.interval, seconds(1), hours(24));
   s.read_duration("max_age", st.max_age, minutes(1), hours(24 * 3660));
@@ -110,14 +110,14 @@ Result<void> read_storage(ConfigSection& s, StorageConfig& st) {
   return s.finish();
 }
 
-Result<void> read_symbolizer(ConfigSection& s, SymbolizerConfig& sy) {
+[[nodiscard]] Result<void> read_symbolizer(ConfigSection& s, SymbolizerConfig& sy) {
   s.read_bytes("max_cache_bytes", sy.max_cache_bytes, uint64_t{1} << 20, uint64_t{64} << 30);
   s.read_int("max_cached_binaries", sy.max_cached_binaries, 1, 100000);
   s.read_int("max_perf_maps", sy.max_perf_maps, 0, 100000);
   return s.finish();
 }
 
-Result<void> read_http(ConfigSection& s, HttpConfig& h) {
+[[nodiscard]] Result<void> read_http(ConfigSection& s, HttpConfig& h) {
   s.read("listen", h.listen);
   s.read("allow_remote", h.allow_remote);
   s.read("token_file", h.token_file);
@@ -140,7 +140,7 @@ Result<void> read_http(ConfigSection& s, HttpConfig& h) {
   return {};
 }
 
-Result<void> read_push(ConfigSection& s, PushConfig& p) {
+[[nodiscard]] Result<void> read_push(ConfigSection& s, PushConfig& p) {
   s.read("url", p.url);
   s.read("app_name", p.app_name);
   s.read_string_map("labels", p.labels, 32);
@@ -173,7 +173,7 @@ Result<void> read_push(ConfigSection& s, PushConfig& p) {
   return {};
 }
 
-Result<void> read_log(ConfigSection& s, std::string& level) {
+[[nodiscard]] Result<void> read_log(ConfigSection& s, std::string& level) {
   s.read("level", level);
   if (auto ok = s.finish(); !ok) return ok;
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};

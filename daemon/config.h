@@ -116,16 +116,16 @@ std::string_view default_config_text();
 
 // Parses and validates TOML text. `source` names the file in errors: one line,
 // "/etc/ember/emberd.toml:12:3: storage.interval: invalid duration 'x' (...)".
-Result<Config> parse_config(std::string_view text, std::string_view source);
+[[nodiscard]] Result<Config> parse_config(std::string_view text, std::string_view source);
 // Reads FILE (at most 1 MiB, a regular file) and parses it.
-Result<Config> load_config_file(const std::string& path);
+[[nodiscard]] Result<Config> load_config_file(const std::string& path);
 // The embedded default.
-Result<Config> load_default_config();
+[[nodiscard]] Result<Config> load_default_config();
 
 // Applies overrides, resolves the data directory (empty: $STATE_DIRECTORY, else ./var/ember)
 // and checks what depends on both (a non-loopback listen address needs allow_remote and a
 // token file).
-Result<void> finish_config(Config& config, const Overrides& overrides);
+[[nodiscard]] Result<void> finish_config(Config& config, const Overrides& overrides);
 
 // The effective configuration as TOML that parse_config accepts again (config_format.cpp).
 std::string format_config(const Config& config);

@@ -98,7 +98,7 @@ class Daemon::Impl : public StatusSource {
  private:
   void writer_loop();
   void seal_and_store();
-  Result<std::string> load_token(const Config& c) const;
+  [[nodiscard]] Result<std::string> load_token(const Config& c) const;
 
   mutable std::mutex config_mutex_;  // config_, push_
   Config config_;

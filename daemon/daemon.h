@@ -26,7 +26,7 @@ class Daemon : public StatusSource {
  public:
   // Opens the store, starts sampling, serving and writing. `config_path` is re-read on reload
   // (none: the embedded default).
-  static Result<std::unique_ptr<Daemon>> start(Config config, std::optional<std::string> config_path,
+  [[nodiscard]] static Result<std::unique_ptr<Daemon>> start(Config config, std::optional<std::string> config_path,
                                                Overrides overrides);
   ~Daemon() override;
   Daemon(const Daemon&) = delete;

@@ -60,7 +60,7 @@ class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
   // Handlers run on a worker thread unless `cheap` says the path may run on the I/O thread.
-  static Result<std::unique_ptr<HttpServer>> start(const HttpServerOptions& options, Handler handler,
+  [[nodiscard]] static Result<std::unique_ptr<HttpServer>> start(const HttpServerOptions& options, Handler handler,
                                                    std::function<bool(std::string_view path)> cheap);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -90,6 +90,6 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 // Reads a token file: the first line, surrounding whitespace removed. The file must be a
 // regular file that others cannot read (mode & 0077 == 0 unless it is owned by root and
 // group-readable on purpose: here we refuse world-readable files only).
-Result<std::string> read_token_file(const std::string& path);
+[[nodiscard]] Result<std::string> read_token_file(const std::string& path);
 
 }  // namespace ember::daemon

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.h"
 #include "daemon/query_engine.h"
 #include "daemon/status.h"
 
@@ -27,9 +28,9 @@ inline constexpr std::string_view kIndexPagePolicy =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'";
 
+// The page's escaping and number form: common/text.h's, one for the whole project.
 std::string html_escape(std::string_view text);
-// 1234567 -> "1,234,567".
-std::string thousands(uint64_t n);
+using common::thousands;
 // "cpu-clock at 99 Hz, DWARF stacks", or "" before sampling started.
 std::string sampling_note(const CollectorStatus& collector);
 

@@ -1,6 +1,11 @@
 #include "daemon/metrics_page.h"
 
+#include <fmt/format.h>
+
 #include <span>
+#include <string>
+
+#include "collector/collector_stats.h"
 
 namespace ember::daemon {
 
@@ -28,20 +33,8 @@ double d(T v) {
   return static_cast<double>(v);
 }
 
-PrometheusText::Labels reason(const char* r) { return {{"reason", r}}; }
 PrometheusText::Labels code(const char* c) { return {{"code", c}}; }
-PrometheusText::Labels outcome(const char* o) { return {{"outcome", o}}; }
 bool push_enabled(const MetricInput& in) { return in.st.push_enabled; }
-constexpr const char* kUnwindFailuresHelp =
-    "Stacks that could not be unwound completely, by reason (dwarf_*: DWARF unwinding; no_mapping counts frames).";
-
-constexpr const char* kPythonUnreadableHelp =
-    "CPython processes whose stacks stay native: a version ember cannot read, or no runtime found.";
-constexpr const char* kPythonSamplesHelp =
-    "Samples of CPython processes by how their Python stack was merged with the native one (stale_*: read after "
-    "the stack changed; eval-loop frames without a Python partner stay native).";
-constexpr const char* kPythonMissesHelp =
-    "Python stack reads that raced with the target or met damage, by reason (the sample keeps its native stack).";
 
 // clang-format off
 const MetricRow kMetrics[] = {
@@ -58,87 +51,8 @@ const MetricRow kMetrics[] = {
   {"emberd_sampling_frequency_hertz", "gauge", "Samples per second per CPU in effect.",
    [](const MetricInput& in) { return d(in.st.collector.frequency_hz); }},
 
-  // The collector.
-  {"emberd_samples_total", "counter", "Samples recorded.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.samples); }},
-  {"emberd_lost_samples_total", "counter", "Samples the kernel could not deliver (ring buffer full).",
-   [](const MetricInput& in) { return d(in.st.collector.stats.lost_samples); }},
-  {"emberd_dropped_samples_total", "counter", "Samples dropped past profiling.max_unique_stacks.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.dropped_samples); }},
-  {"emberd_filtered_samples_total", "counter", "Samples of processes that are not targets.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.filtered_samples); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.frames_without_mapping); }, [](const MetricInput&) { return reason("no_mapping"); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.stacks_at_depth_limit); }, [](const MetricInput&) { return reason("depth_limit"); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_stack_end); }, [](const MetricInput&) { return reason("dwarf_stack_end"); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_no_cfi); }, [](const MetricInput&) { return reason("dwarf_no_cfi"); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_bad_memory); }, [](const MetricInput&) { return reason("dwarf_bad_memory"); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_bad_frame); }, [](const MetricInput&) { return reason("dwarf_bad_frame"); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_max_depth); }, [](const MetricInput&) { return reason("dwarf_max_depth"); }},
-  {"emberd_unwind_failures_total", "counter", kUnwindFailuresHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_no_registers); }, [](const MetricInput&) { return reason("dwarf_no_registers"); }},
-  {"emberd_dwarf_unwinds_total", "counter", "User stacks unwound with DWARF CFI.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_unwinds); }},
-  {"emberd_dwarf_unwinds_complete_total", "counter", "DWARF unwinds that reached the outermost frame.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.dwarf_to_root); }},
-  {"emberd_unwind_table_bytes", "gauge", "Memory of the per-binary CFI tables held for DWARF unwinding.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.unwind_table_bytes); }},
-  // Python frames.
-  {"emberd_python_interpreters_total", "counter", "CPython processes whose Python stacks were read (again after exec).",
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.attached); }},
-  {"emberd_python_readers", "gauge", "CPython processes with a Python stack reader now.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.readers); }},
-  {"emberd_python_unreadable_interpreters_total", "counter", kPythonUnreadableHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.unsupported); }, [](const MetricInput&) { return reason("unsupported_version"); }},
-  {"emberd_python_unreadable_interpreters_total", "counter", kPythonUnreadableHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.attach_failed); }, [](const MetricInput&) { return reason("attach_failed"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.merged); }, [](const MetricInput&) { return outcome("merged"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.merged_below_cut); }, [](const MetricInput&) { return outcome("merged_below_cut"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.stale_fewer); }, [](const MetricInput&) { return outcome("stale_fewer_python"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.stale_more); }, [](const MetricInput&) { return outcome("stale_more_python"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.no_eval_frames); }, [](const MetricInput&) { return outcome("no_eval_frames"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.no_python_thread); }, [](const MetricInput&) { return outcome("not_in_python"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.read_missed); }, [](const MetricInput&) { return outcome("read_missed"); }},
-  {"emberd_python_samples_total", "counter", kPythonSamplesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.not_read); }, [](const MetricInput&) { return outcome("not_read"); }},
-  {"emberd_python_read_misses_total", "counter", kPythonMissesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.miss_process_gone); }, [](const MetricInput&) { return reason("process_gone"); }},
-  {"emberd_python_read_misses_total", "counter", kPythonMissesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.miss_read_failed); }, [](const MetricInput&) { return reason("read_failed"); }},
-  {"emberd_python_read_misses_total", "counter", kPythonMissesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.miss_bad_object); }, [](const MetricInput&) { return reason("bad_object"); }},
-  {"emberd_python_read_misses_total", "counter", kPythonMissesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.miss_chain_too_long); }, [](const MetricInput&) { return reason("chain_too_long"); }},
-  {"emberd_python_read_misses_total", "counter", kPythonMissesHelp,
-   [](const MetricInput& in) { return d(in.st.collector.stats.python.miss_stack_changed); }, [](const MetricInput&) { return reason("stack_changed"); }},
-  {"emberd_samples_without_process_total", "counter",
-   "Samples of processes that were gone before anything was known of them.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.samples_without_process); }},
-  {"emberd_malformed_records_total", "counter", "Perf records that could not be right and were skipped.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.malformed_records); }},
-  {"emberd_throttle_events_total", "counter", "Times the kernel throttled sampling.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.throttle_events); }},
-  {"emberd_processes", "gauge", "Processes in the collector's process table.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.processes); }},
-  {"emberd_processes_evicted_total", "counter", "Processes evicted at profiling.max_processes.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.processes_evicted); }},
-  {"emberd_modules", "gauge", "Distinct binaries known.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.modules); }},
-  {"emberd_held_files", "gauge", "Binaries held open for symbolization.",
-   [](const MetricInput& in) { return d(in.st.collector.stats.held_files); }},
+  // The collector's own counters come from its table (add_collector_metrics below); these are
+  // the daemon's view of it.
   {"emberd_live_unique_stacks", "gauge", "Distinct stacks in the live window.",
    [](const MetricInput& in) { return d(in.st.live_unique_stacks); }},
   {"emberd_live_window_bytes", "gauge", "Approximate memory of the live window.",
@@ -253,6 +167,35 @@ const MetricRow kMetrics[] = {
 };
 // clang-format on
 
+// Every field of the collector's stats, from collector_stat_fields(): a row's own metric
+// (emberd_<name>, _total for counters, unless the row names one), or its family with
+// <label>="<reason>" (StatFamily::label) (written whole at the family's first row).
+void add_collector_metrics(PrometheusText& m, const collector::CollectorStats& stats) {
+  const auto fields = collector::collector_stat_fields();
+  auto type = [](collector::StatKind kind) { return kind == collector::StatKind::kCounter ? "counter" : "gauge"; };
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const collector::StatField& f = fields[i];
+    if (f.family.empty()) {
+      const std::string name = f.metric.empty()
+                                   ? fmt::format("emberd_{}{}", f.name, f.kind == collector::StatKind::kCounter ? "_total" : "")
+                                   : std::string(f.metric);
+      m.header(name, type(f.kind), f.help);
+      m.sample(name, {}, d(stats.*f.member) * f.metric_scale);
+      continue;
+    }
+    bool first = true;
+    for (size_t j = 0; j < i; ++j) first = first && fields[j].family != f.family;
+    if (!first) continue;
+    for (const collector::StatFamily& family : collector::collector_stat_families()) {
+      if (family.metric != f.family) continue;
+      m.header(family.metric, type(family.kind), family.help);
+      for (size_t j = i; j < fields.size(); ++j) {
+        if (fields[j].family == f.family) m.sample(family.metric, {{std::string(family.label), std::string(fields[j].reason)}}, d(stats.*fields[j].member) * fields[j].metric_scale);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string metrics_text(const DaemonStatus& status, const SelfUsage& self) {
@@ -267,6 +210,7 @@ std::string metrics_text(const DaemonStatus& status, const SelfUsage& self) {
     }
     m.sample(row.name, row.labels ? row.labels(in) : PrometheusText::Labels{}, row.value(in));
   }
+  add_collector_metrics(m, status.collector.stats);
   return m.text();
 }
 

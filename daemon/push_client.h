@@ -31,7 +31,7 @@ struct PushStats {
 class PushClient {
  public:
   // `host` is the value of the host= label of the series.
-  static Result<std::unique_ptr<PushClient>> start(const PushConfig& config, std::string host);
+  [[nodiscard]] static Result<std::unique_ptr<PushClient>> start(const PushConfig& config, std::string host);
   ~PushClient();
   PushClient(const PushClient&) = delete;
   PushClient& operator=(const PushClient&) = delete;

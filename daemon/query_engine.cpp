@@ -56,11 +56,9 @@ void QueryEngine::set_limits(uint64_t cache_bytes, uint64_t max_query_samples, u
   cache_limit_ = cache_bytes;
   max_query_samples_ = max_query_samples;
   max_query_memory_ = max_query_memory;
-  while (cache_bytes_ > cache_limit_ && !lru_.empty()) {
-    auto it = cache_.find(lru_.back());
-    cache_bytes_ -= it->second.bytes;
-    cache_.erase(it);
-    lru_.pop_back();
+  while (cache_bytes_ > cache_limit_ && !cache_.empty()) {
+    cache_bytes_ -= cache_.oldest()->second.bytes;
+    cache_.evict_oldest();
     stats_.cache_evictions++;
   }
 }
@@ -104,11 +102,10 @@ std::vector<QueryEngine::Part> QueryEngine::parts(const TimeRange& range) {
 
 std::shared_ptr<const profile::Profile> QueryEngine::cached(const std::string& key) {
   std::lock_guard lock(mutex_);
-  auto it = cache_.find(key);
-  if (it == cache_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  const CacheEntry* entry = cache_.find(key);
+  if (entry == nullptr) return nullptr;
   stats_.cache_hits++;
-  return it->second.profile;
+  return entry->profile;
 }
 
 void QueryEngine::remember(const std::string& key, std::shared_ptr<const profile::Profile> p) {
@@ -117,27 +114,22 @@ void QueryEngine::remember(const std::string& key, std::shared_ptr<const profile
   if (key.starts_with(kLivePrefix)) {
     // Only the newest symbolization of each live window is worth keeping.
     std::string kind = key.substr(0, key.find(':', kLivePrefix.size()) + 1);
-    for (auto it = lru_.begin(); it != lru_.end();) {
-      if (it->starts_with(kind) && *it != key) {
-        auto c = cache_.find(*it);
-        cache_bytes_ -= c->second.bytes;
-        cache_.erase(c);
-        it = lru_.erase(it);
-      } else {
-        ++it;
-      }
+    std::vector<std::string> older;
+    cache_.for_each([&](const std::string& k, const CacheEntry&) {
+      if (k.starts_with(kind) && k != key) older.push_back(k);
+    });
+    for (const std::string& k : older) {
+      cache_bytes_ -= cache_.peek(k)->bytes;
+      cache_.erase(k);
     }
   }
-  if (bytes > cache_limit_ || cache_.contains(key)) return;
-  while (cache_bytes_ + bytes > cache_limit_ && !lru_.empty()) {
-    auto it = cache_.find(lru_.back());
-    cache_bytes_ -= it->second.bytes;
-    cache_.erase(it);
-    lru_.pop_back();
+  if (bytes > cache_limit_ || cache_.peek(key) != nullptr) return;
+  while (cache_bytes_ + bytes > cache_limit_ && !cache_.empty()) {
+    cache_bytes_ -= cache_.oldest()->second.bytes;
+    cache_.evict_oldest();
     stats_.cache_evictions++;
   }
-  lru_.push_front(key);
-  cache_.emplace(key, CacheEntry{std::move(p), bytes, lru_.begin()});
+  cache_.put(key, CacheEntry{std::move(p), bytes});
   cache_bytes_ += bytes;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/lru_cache.h"
 #include "daemon/live_window.h"
 #include "daemon/profile_filter.h"
 #include "daemon/query_control.h"
@@ -97,10 +98,8 @@ class QueryEngine {
   struct CacheEntry {
     std::shared_ptr<const profile::Profile> profile;
     size_t bytes = 0;
-    std::list<std::string>::iterator lru;
   };
-  std::unordered_map<std::string, CacheEntry> cache_;
-  std::list<std::string> lru_;  // most recently used first
+  common::LruCache<std::string, CacheEntry> cache_;
   uint64_t cache_bytes_ = 0;
   // Per-snapshot process summaries: small, kept longer than the decoded profiles so that the
   // targets list does not decode an hour of snapshots each time.

@@ -60,7 +60,7 @@ class SnapshotStore {
  public:
   // Creates the directory when missing, takes its lock (one emberd per directory), removes
   // leftovers of interrupted writes and quarantines unreadable snapshots.
-  static Result<std::unique_ptr<SnapshotStore>> open(const std::string& directory,
+  [[nodiscard]] static Result<std::unique_ptr<SnapshotStore>> open(const std::string& directory,
                                                      const StoreLimits& limits);
   ~SnapshotStore();
 
@@ -72,7 +72,7 @@ class SnapshotStore {
   // Past max_pending_bytes the oldest pending windows are dropped (and counted).
   std::string add(UnixNanos start, UnixNanos end, std::shared_ptr<const std::string> encoded);
   // Writes pending windows, oldest first, stopping at the first failure (kept for the next try).
-  Result<void> write_pending();
+  [[nodiscard]] Result<void> write_pending();
   // Deletes files older than max_age, then the oldest while the store is larger than
   // max_bytes. Returns how many were deleted.
   size_t apply_retention(UnixNanos now);
@@ -80,7 +80,7 @@ class SnapshotStore {
   // Snapshots whose window overlaps [from, to], oldest first.
   std::vector<SnapshotInfo> list(UnixNanos from, UnixNanos to) const;
   // The encoded file; kNotFound when retention deleted it meanwhile.
-  Result<std::shared_ptr<const std::string>> read(const SnapshotInfo& info) const;
+  [[nodiscard]] Result<std::shared_ptr<const std::string>> read(const SnapshotInfo& info) const;
   // Moves an unreadable file aside, with a log line.
   void quarantine(const std::string& name, std::string_view reason);
 

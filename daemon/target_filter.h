@@ -25,7 +25,7 @@ using ProcessFilter = std::function<bool(const collector::ProcessInfo&)>;
 bool cgroup_selected(std::string_view cgroup, std::string_view selector);
 
 // An empty function for `all` (no filtering). Errors only for invalid regexes.
-Result<ProcessFilter> make_process_filter(const TargetConfig& targets);
+[[nodiscard]] Result<ProcessFilter> make_process_filter(const TargetConfig& targets);
 
 // "all processes" or "pids 12,34; names ^nginx$; cgroups /system.slice/x.service".
 std::string describe_targets(const TargetConfig& targets);

@@ -15,12 +15,12 @@ using Duration = std::chrono::milliseconds;
 
 // "500ms", "60s", "5m", "1h30m", "7d": one or more <integer><unit> parts, units ms s m h d.
 // A bare integer is refused: whether it meant seconds or minutes cannot be known.
-Result<Duration> parse_duration(std::string_view text);
+[[nodiscard]] Result<Duration> parse_duration(std::string_view text);
 // The shortest exact spelling: 90s -> "1m30s", 0 -> "0s".
 std::string format_duration(Duration d);
 
 // "1GiB", "64MiB", "512KiB", "10MB", "4096", "4096B". Binary (KiB) and decimal (KB) units.
-Result<uint64_t> parse_bytes(std::string_view text);
+[[nodiscard]] Result<uint64_t> parse_bytes(std::string_view text);
 // The largest binary unit that divides it exactly: 1073741824 -> "1GiB".
 std::string format_bytes(uint64_t bytes);
 
@@ -30,7 +30,7 @@ UnixNanos unix_now_ns();
 
 // A point in time as a query gives it: RFC 3339 ("2025-01-02T15:04:05Z", fractions and offsets
 // allowed), "now", or relative to `now`: "-15m", "-1h30m", "now-2h".
-Result<UnixNanos> parse_time(std::string_view text, UnixNanos now);
+[[nodiscard]] Result<UnixNanos> parse_time(std::string_view text, UnixNanos now);
 // RFC 3339 in UTC with milliseconds: "2025-01-02T15:04:05.123Z".
 std::string format_time(UnixNanos t);
 // Compact UTC, for file names: "20250102T150405Z".

@@ -19,7 +19,7 @@ int hex_value(char c) {
   return -1;
 }
 
-Result<std::string> percent_decode(std::string_view s) {
+[[nodiscard]] Result<std::string> percent_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {

@@ -13,7 +13,7 @@ namespace ember::daemon {
 
 // Query strings: "a=1&b=x%20y" -> {("a","1"), ("b","x y")}. Errors name the problem; control
 // characters, more than 64 parameters and values over 1 KiB are refused.
-Result<std::vector<std::pair<std::string, std::string>>> parse_query_string(std::string_view query);
+[[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> parse_query_string(std::string_view query);
 
 // Percent-encodes everything but RFC 3986's unreserved characters.
 std::string url_encode(std::string_view text);

@@ -10,11 +10,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 #include <mutex>
 
 #include "common/files.h"
+#include "common/proc_maps.h"
 
 namespace ember::elf {
 
@@ -141,23 +141,14 @@ void ElfFile::release_pages() const {
   // unmapped file into memory): only a private read-only mapping of this very file, from offset
   // 0 over all of it, is libelf's. The dynamic loader never maps a file that way, and its
   // mappings (relocated, copy-on-write) must never be dropped.
-  FILE* maps = std::fopen("/proc/self/maps", "re");
-  if (maps == nullptr) return;
-  char line[4096];
-  while (std::fgets(line, sizeof line, maps) != nullptr) {
-    unsigned long long start = 0, end = 0, offset = 0, inode = 0;
-    unsigned int major = 0, minor = 0;
-    char perms[8] = {};
-    if (std::sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &offset, &major, &minor,
-                    &inode) != 7) {
-      continue;
-    }
-    if (std::strcmp(perms, "r--p") == 0 && offset == 0 && inode == st.st_ino &&
-        makedev(major, minor) == st.st_dev && end - start == whole) {
-      ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+  auto maps = common::read_maps("/proc", static_cast<int32_t>(::getpid()));
+  if (!maps) return;
+  for (const common::MapsEntry& m : *maps) {
+    if (m.readable && !m.writable && !m.executable && !m.shared && m.page_offset == 0 && m.inode == st.st_ino &&
+        makedev(m.major, m.minor) == st.st_dev && m.end - m.start == whole) {
+      ::madvise(reinterpret_cast<void*>(m.start), m.end - m.start, MADV_DONTNEED);
     }
   }
-  std::fclose(maps);
 }
 
 bool ElfFile::has_section_data(std::string_view name) const {

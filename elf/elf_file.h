@@ -41,12 +41,12 @@ struct SectionInfo {
 class ElfFile {
  public:
   // Takes ownership of the fd. `name` is used in error messages (the path the user knows).
-  static Result<ElfFile> open(common::UniqueFd fd, std::string name);
+  [[nodiscard]] static Result<ElfFile> open(common::UniqueFd fd, std::string name);
   // Opens a regular file (never blocks on FIFOs) and reads it as ELF.
-  static Result<ElfFile> open_path(const std::string& path);
+  [[nodiscard]] static Result<ElfFile> open_path(const std::string& path);
   // Reads an ELF image held in memory (the vdso copied out of our own address space).
   // The file keeps the bytes; fd() is -1.
-  static Result<ElfFile> from_image(std::vector<std::byte> image, std::string name);
+  [[nodiscard]] static Result<ElfFile> from_image(std::vector<std::byte> image, std::string name);
 
   ElfFile(ElfFile&&) noexcept;
   ElfFile& operator=(ElfFile&&) noexcept;
@@ -80,7 +80,7 @@ class ElfFile {
   std::optional<common::FileOffset> to_file_offset(common::ElfAddress address) const;
 
   // The bytes of a section with file contents; an error when it lies outside the file.
-  Result<std::span<const std::byte>> section_bytes(const SectionInfo& section) const;
+  [[nodiscard]] Result<std::span<const std::byte>> section_bytes(const SectionInfo& section) const;
 
   // .gnu_debuglink: the separate debug file's name and CRC, when present.
   struct DebugLink {
@@ -91,7 +91,7 @@ class ElfFile {
 
  private:
   ElfFile() = default;
-  Result<void> load();
+  [[nodiscard]] Result<void> load();
 
   common::UniqueFd fd_;
   std::vector<std::byte> image_;  // from_image only; a moved vector keeps its buffer
@@ -105,6 +105,6 @@ class ElfFile {
 };
 
 // Reads only the build-id of a file (the collector does this for every mapped binary).
-Result<common::BuildId> read_build_id(const common::UniqueFd& fd, std::string_view name);
+[[nodiscard]] Result<common::BuildId> read_build_id(const common::UniqueFd& fd, std::string_view name);
 
 }  // namespace ember::elf

@@ -72,25 +72,6 @@ std::string displayable(std::string_view text) {
   return out;
 }
 
-void append_xml_escaped(std::string& out, std::string_view text) {
-  size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (size_t i = 0; i < text.size(); ++i) {
-    std::string_view entity;
-    switch (text[i]) {
-      case '&': entity = "&amp;"; break;
-      case '<': entity = "&lt;"; break;
-      case '>': entity = "&gt;"; break;  // also keeps "]]>" out of text
-      case '"': entity = "&quot;"; break;
-      case '\'': entity = "&#39;"; break;
-      default: continue;
-    }
-    out.append(text.substr(run, i - run));
-    out += entity;
-    run = i + 1;
-  }
-  out.append(text.substr(run));
-}
-
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   size_t run = 0;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.h"
+
 namespace ember::flamegraph {
 
 // `text` as valid UTF-8 that XML 1.0 accepts as character data: invalid UTF-8 (including
@@ -15,8 +17,9 @@ namespace ember::flamegraph {
 std::string displayable(std::string_view text);
 
 // Appends displayable `text` with & < > " ' escaped, fit for element content and attributes.
-// `text` must already be displayable().
-void append_xml_escaped(std::string& out, std::string_view text);
+// `text` must already be displayable(). (The escaping is common::append_markup_escaped, which
+// HTML shares.)
+inline void append_xml_escaped(std::string& out, std::string_view text) { common::append_markup_escaped(out, text); }
 
 // Appends displayable `text` as a JSON string literal in which < > & are \u escapes, so that it
 // can stand in any XML text or CDATA section and never end it ("]]>") or open markup.

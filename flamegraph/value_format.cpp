@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iterator>
 
+#include "common/text.h"
 #include "flamegraph/text.h"
 
 namespace ember::flamegraph {
@@ -34,16 +35,8 @@ ValueFormat::ValueFormat(std::string_view type, std::string_view unit,
 
 void append_grouped(std::string& out, int64_t value) {
   // INT64_MIN has no positive counterpart: go through the unsigned magnitude.
-  uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
-  char digits[32];
-  int n = 0;
-  do {
-    if (n % 4 == 3) digits[n++] = ',';
-    digits[n++] = static_cast<char>('0' + magnitude % 10);
-    magnitude /= 10;
-  } while (magnitude != 0);
-  if (value < 0) out += '-';
-  while (n > 0) out += digits[--n];
+  const uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
+  common::append_thousands(out, magnitude, value < 0);
 }
 
 void append_percent(std::string& out, double part, double whole) {

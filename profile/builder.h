@@ -35,7 +35,7 @@ class ProfileBuilder {
 
   // Adds every sample of `other`. Its sample types must be those of this profile
   // (the first merge into an empty builder adopts them). Time spans are united.
-  Result<void> merge(const Profile& other);
+  [[nodiscard]] Result<void> merge(const Profile& other);
 
   Profile finish() && { return std::move(profile_); }
 

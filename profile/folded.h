@@ -60,7 +60,7 @@ Profile to_profile(const FoldedStacks& folded);
 // naming `source` and the line, and so are counts that add up past INT64_MAX. `limits` apply as
 // the lines are read (see profile/limits.h): deep stacks and long names are cut and counted in
 // `report` when given; more frames in all than limits.max_frames is an error.
-Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source,
+[[nodiscard]] Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source,
                                   const InputLimits& limits = {}, LimitReport* report = nullptr);
 
 // One line per stack, sorted, as stackcollapse-perf.pl writes them.

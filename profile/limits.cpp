@@ -51,7 +51,7 @@ class Limiter {
     }
   }
 
-  Result<void> cut_stacks(std::string_view source) {
+  [[nodiscard]] Result<void> cut_stacks(std::string_view source) {
     uint64_t all_frames = 0;
     for (Sample& sample : p_.samples) {
       uint64_t depth = 0;

@@ -59,6 +59,6 @@ StackCut cut_stack(size_t depth, size_t max_depth);
 
 // Applies `limits` to a decoded profile in place (see above). Errors name `source` and the limit:
 // "big.pb.gz: more than 20000000 frames in all stacks (the limit; --max-frames raises it)".
-Result<LimitReport> apply_limits(Profile& profile, const InputLimits& limits, std::string_view source);
+[[nodiscard]] Result<LimitReport> apply_limits(Profile& profile, const InputLimits& limits, std::string_view source);
 
 }  // namespace ember::profile

@@ -124,9 +124,9 @@ struct Profile {
   // The sample type pprof shows when none is asked for: default_sample_type when set, else the last.
   size_t default_value_index() const;
   // Index of the sample type named `type` ("samples", "cpu"); error lists the ones that exist.
-  Result<size_t> value_index(std::string_view type) const;
+  [[nodiscard]] Result<size_t> value_index(std::string_view type) const;
   // Resolves an optional --sample-type choice with the pprof default.
-  Result<size_t> choose_value_index(std::optional<std::string_view> type) const;
+  [[nodiscard]] Result<size_t> choose_value_index(std::optional<std::string_view> type) const;
   int64_t total(size_t value_index) const;
 
   // Label lookup on a sample; nullopt / empty view when absent.

@@ -15,12 +15,12 @@ namespace ember::proto {
 inline constexpr int kGzipLevel = 1;
 
 // Compresses `data` into one gzip member.
-Result<std::string> gzip_compress(std::string_view data, int level = kGzipLevel);
+[[nodiscard]] Result<std::string> gzip_compress(std::string_view data, int level = kGzipLevel);
 
 // Decompresses gzip data: one member or several concatenated ones (as gzip(1) and Go's reader
 // accept). Errors, without a file name: "truncated gzip data" and "corrupt gzip data (...)"
 // (kMalformed); "decompressed data exceeds the limit of N bytes" (kResourceExhausted) as soon
 // as the output would pass `max_bytes`, so a gzip bomb costs at most max_bytes of memory.
-Result<std::string> gzip_decompress(std::string_view data, size_t max_bytes);
+[[nodiscard]] Result<std::string> gzip_decompress(std::string_view data, size_t max_bytes);
 
 }  // namespace ember::proto

@@ -19,7 +19,7 @@ enum class Compression { kGzip, kNone };
 // that are referenced, each once), ids = model index + 1, an invalid MappingId or FunctionId as
 // id 0. Fails (kInvalidArgument) when the profile refers to something it does not contain or a
 // sample's value count differs from the number of sample types, as pprof readers would refuse.
-Result<std::string> encode(const profile::Profile& profile,
+[[nodiscard]] Result<std::string> encode(const profile::Profile& profile,
                            Compression compression = Compression::kGzip);
 
 struct DecodeLimits {
@@ -34,7 +34,7 @@ struct DecodeLimits {
 // their file indices; tables keep the file's order (model index = position in the file). Every
 // string index, id and reference is checked. Errors are one line starting with `source`
 // ("current.pb.gz: not a pprof profile: truncated gzip data").
-Result<profile::Profile> decode(std::string_view bytes, std::string_view source,
+[[nodiscard]] Result<profile::Profile> decode(std::string_view bytes, std::string_view source,
                                 const DecodeLimits& limits = {});
 
 // The gzip magic bytes (what pprof itself tests to decide whether to decompress).

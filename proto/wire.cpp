@@ -17,42 +17,24 @@ std::string wire_type_name(uint32_t wire_type) {
 }
 
 bool take_varint(std::string_view& bytes, uint64_t& value) {
-  uint64_t v = 0;
-  // At most 10 bytes; bits past the 64th are dropped, as libprotobuf does.
-  for (size_t i = 0; i < bytes.size() && i < 10; ++i) {
-    auto b = static_cast<unsigned char>(bytes[i]);
-    v |= uint64_t{b & 0x7fu} << (7 * i);
-    if ((b & 0x80u) == 0) {
-      value = v;
-      bytes.remove_prefix(i + 1);
-      return true;
-    }
-  }
-  return false;
-}
-
-Reader::VarintStatus Reader::read_varint(uint64_t& value) {
-  std::string_view rest = data_.substr(pos_);
-  if (take_varint(rest, value)) {
-    pos_ = data_.size() - rest.size();
-    return VarintStatus::kOk;
-  }
-  // Ten bytes that all continue cannot be a varint; fewer are a varint that the data cut off.
-  return rest.size() >= 10 ? VarintStatus::kOverlong : VarintStatus::kTruncated;
+  common::ByteReader in(std::as_bytes(std::span(bytes.data(), bytes.size())));
+  if (in.varint(value) != common::ByteReader::Varint::kOk) return false;
+  bytes.remove_prefix(in.pos());
+  return true;
 }
 
 Result<Field> Reader::next() {
   Field f;
-  f.offset = pos_;
+  f.offset = in_.pos();
   uint64_t tag = 0;
-  switch (read_varint(tag)) {
-    case VarintStatus::kOk: break;
-    case VarintStatus::kTruncated:
+  switch (in_.varint(tag)) {
+    case common::ByteReader::Varint::kOk: break;
+    case common::ByteReader::Varint::kTruncated:
       cut_off_ = true;
       return make_error(ErrorCode::kMalformed,
                         fmt::format("truncated protobuf data (the field tag at byte {} is cut off)",
                                     f.offset));
-    case VarintStatus::kOverlong:
+    case common::ByteReader::Varint::kOverlong:
       return make_error(ErrorCode::kMalformed,
                         fmt::format("malformed protobuf data (overlong varint at byte {})", f.offset));
   }
@@ -68,18 +50,18 @@ Result<Field> Reader::next() {
     return make_error(ErrorCode::kMalformed,
                       fmt::format("truncated protobuf data (field {} at byte {} needs {} bytes, {} "
                                   "remain)",
-                                  f.number, f.offset, needed, data_.size() - pos_));
+                                  f.number, f.offset, needed, in_.remaining()));
   };
   switch (f.wire_type) {
     case kVarint:
-      switch (read_varint(f.value)) {
-        case VarintStatus::kOk: return f;
-        case VarintStatus::kTruncated:
+      switch (in_.varint(f.value)) {
+        case common::ByteReader::Varint::kOk: return f;
+        case common::ByteReader::Varint::kTruncated:
           cut_off_ = true;
           return make_error(ErrorCode::kMalformed,
                             fmt::format("truncated protobuf data (field {} at byte {} is cut off)",
                                         f.number, f.offset));
-        case VarintStatus::kOverlong:
+        case common::ByteReader::Varint::kOverlong:
           return make_error(ErrorCode::kMalformed,
                             fmt::format("malformed protobuf data (overlong varint in field {} at "
                                         "byte {})",
@@ -89,32 +71,29 @@ Result<Field> Reader::next() {
     case kFixed64:
     case kFixed32: {
       size_t n = f.wire_type == kFixed64 ? 8 : 4;
-      if (data_.size() - pos_ < n) return cut_off(n);
-      for (size_t i = 0; i < n; ++i) {
-        f.value |= uint64_t{static_cast<unsigned char>(data_[pos_ + i])} << (8 * i);
-      }
-      pos_ += n;
+      if (!in_.has(n)) return cut_off(n);
+      f.value = in_.fixed(n);
       return f;
     }
     case kLengthDelimited: {
       uint64_t length = 0;
-      switch (read_varint(length)) {
-        case VarintStatus::kOk: break;
-        case VarintStatus::kTruncated:
+      switch (in_.varint(length)) {
+        case common::ByteReader::Varint::kOk: break;
+        case common::ByteReader::Varint::kTruncated:
           cut_off_ = true;
           return make_error(ErrorCode::kMalformed,
                             fmt::format("truncated protobuf data (the length of field {} at byte "
                                         "{} is cut off)",
                                         f.number, f.offset));
-        case VarintStatus::kOverlong:
+        case common::ByteReader::Varint::kOverlong:
           return make_error(ErrorCode::kMalformed,
                             fmt::format("malformed protobuf data (overlong length in field {} at "
                                         "byte {})",
                                         f.number, f.offset));
       }
-      if (length > data_.size() - pos_) return cut_off(length);
-      f.bytes = data_.substr(pos_, length);
-      pos_ += length;
+      if (!in_.has(length)) return cut_off(length);
+      f.bytes = data_.substr(in_.pos(), static_cast<size_t>(length));
+      in_.skip(length);
       return f;
     }
     default: break;

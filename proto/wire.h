@@ -6,9 +6,11 @@
 // wire types are reported precisely.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "common/byte_reader.h"
 #include "common/error.h"
 
 namespace ember::proto::wire {
@@ -37,29 +39,26 @@ struct Field {
 // ("truncated protobuf data (field 4 at byte 1234 needs 56 bytes, 20 remain)").
 class Reader {
  public:
-  explicit Reader(std::string_view data) : data_(data) {}
+  explicit Reader(std::string_view data) : data_(data), in_(std::as_bytes(std::span(data.data(), data.size()))) {}
 
-  bool done() const { return pos_ == data_.size(); }
-  size_t position() const { return pos_; }
+  bool done() const { return in_.at_end(); }
+  size_t position() const { return in_.pos(); }
   // After an error from next(): whether the data ended inside the field (rather than being
   // malformed), which is no fault when the data is only the start of a file.
   bool cut_off() const { return cut_off_; }
   // The next field; groups and the unused wire types 6 and 7 are errors (profile.proto has no
   // groups, and a reader that cannot skip them safely must not guess).
-  Result<Field> next();
+  [[nodiscard]] Result<Field> next();
 
  private:
-  enum class VarintStatus { kOk, kTruncated, kOverlong };
-  VarintStatus read_varint(uint64_t& value);
-
   std::string_view data_;
-  size_t pos_ = 0;
+  common::ByteReader in_;
   bool cut_off_ = false;
 };
 
 // Appends the elements of a packed repeated varint field to `out` through `add(uint64_t)`.
 template <class Add>
-Result<void> for_each_packed_varint(std::string_view bytes, Add&& add);
+[[nodiscard]] Result<void> for_each_packed_varint(std::string_view bytes, Add&& add);
 
 // Writing.
 void put_varint(std::string& out, uint64_t value);
@@ -77,10 +76,10 @@ inline void put_bytes_field(std::string& out, uint32_t number, std::string_view 
 }
 
 // Decodes one varint from the front of `bytes`; false when truncated or longer than 10 bytes.
-bool take_varint(std::string_view& bytes, uint64_t& value);
+[[nodiscard]] bool take_varint(std::string_view& bytes, uint64_t& value);
 
 template <class Add>
-Result<void> for_each_packed_varint(std::string_view bytes, Add&& add) {
+[[nodiscard]] Result<void> for_each_packed_varint(std::string_view bytes, Add&& add) {
   while (!bytes.empty()) {
     uint64_t v = 0;
     if (!take_varint(bytes, v)) {

@@ -31,7 +31,7 @@ class StackReader final : public ProcessReader {
                              layout_.tstate_native_thread_id, layout_.tstate_frame}) + 8;
   }
 
-  Result<void> calibrate_threads();
+  [[nodiscard]] Result<void> calibrate_threads();
 
   int32_t pid() const override { return pid_; }
   Version version() const override { return info_.version; }

@@ -27,7 +27,7 @@ class Binary {
   // Takes the opened file; looks for separate debug information when the file has no DWARF.
   // `path` is where the binary lives in its process's file system (for .gnu_debuglink).
   // An error when the symbol table is malformed; missing symbols or DWARF are not errors.
-  static Result<std::unique_ptr<Binary>> open(elf::ElfFile file, const std::string& path,
+  [[nodiscard]] static Result<std::unique_ptr<Binary>> open(elf::ElfFile file, const std::string& path,
                                               const Options& options, const DebugFileSearch& search,
                                               Counters& counters);
 

@@ -34,7 +34,7 @@ class DwarfIndex {
 
   // Reads the DWARF of `file` (the binary or its separate debug file), which must outlive the index.
   // An error when the file has no .debug_info or libdw cannot read it.
-  static Result<std::unique_ptr<DwarfIndex>> open(const elf::ElfFile& file, const Settings& settings);
+  [[nodiscard]] static Result<std::unique_ptr<DwarfIndex>> open(const elf::ElfFile& file, const Settings& settings);
   ~DwarfIndex();
   DwarfIndex(const DwarfIndex&) = delete;
   DwarfIndex& operator=(const DwarfIndex&) = delete;

@@ -4,7 +4,7 @@
 
 #include <unordered_map>
 
-#include "symbolizer/dwarf_reader.h"
+#include "common/byte_reader.h"
 
 namespace ember::symbolizer {
 
@@ -32,7 +32,7 @@ struct Abbrev {
 class AbbrevTable {
  public:
   bool parse(std::span<const std::byte> section, uint64_t offset) {
-    DwarfReader r(section, offset, section.size());
+    common::ByteReader r(section, offset, section.size());
     if (!r.ok()) return false;
     for (;;) {
       uint64_t code = r.uleb();
@@ -147,7 +147,7 @@ int fixed_form_size(uint32_t form, const UnitLayout& unit) {
 
 // Reads one attribute value: numbers (and references, addresses) as unsigned, everything else
 // skipped. False on an unknown form.
-bool read_value(DwarfReader& r, uint32_t form, int64_t implicit_const, const UnitLayout& unit, uint64_t& value) {
+bool read_value(common::ByteReader& r, uint32_t form, int64_t implicit_const, const UnitLayout& unit, uint64_t& value) {
   value = 0;
   switch (form) {
     case DW_FORM_flag_present:
@@ -242,7 +242,7 @@ Kind kind_of(uint32_t tag) {
 std::optional<uint64_t> indexed_address(const DebugInfoSections& sections, const UnitLayout& unit,
                                         uint64_t index) {
   if (!unit.addr_base || index > (sections.addr.size() / unit.address_size)) return std::nullopt;
-  DwarfReader r(sections.addr, *unit.addr_base + index * unit.address_size, sections.addr.size());
+  common::ByteReader r(sections.addr, *unit.addr_base + index * unit.address_size, sections.addr.size());
   uint64_t address = r.fixed(unit.address_size);
   if (!r.ok()) return std::nullopt;
   return address;
@@ -258,7 +258,7 @@ bool read_range_list(const DebugInfoSections& sections, const UnitLayout& unit, 
     // .debug_ranges: (start, end) pairs relative to the base, (0, 0) ends the list, and a start
     // of all ones selects a new base.
     if (sections.ranges.empty() || value >= sections.ranges.size()) return false;
-    DwarfReader r(sections.ranges, value, sections.ranges.size());
+    common::ByteReader r(sections.ranges, value, sections.ranges.size());
     uint64_t all_ones = unit.address_size == 4 ? 0xffffffffu : UINT64_MAX;
     for (int i = 0; i < kMaxEntries; ++i) {
       uint64_t start = r.fixed(unit.address_size);
@@ -279,12 +279,12 @@ bool read_range_list(const DebugInfoSections& sections, const UnitLayout& unit, 
   if (form == DW_FORM_rnglistx) {
     // An index into the offsets that follow the list table's header (at rnglists_base).
     if (!unit.rnglists_base) return false;
-    DwarfReader table(sections.rnglists, *unit.rnglists_base + value * unit.offset_size, sections.rnglists.size());
+    common::ByteReader table(sections.rnglists, *unit.rnglists_base + value * unit.offset_size, sections.rnglists.size());
     offset = *unit.rnglists_base + table.fixed(unit.offset_size);
     if (!table.ok()) return false;
   }
   if (offset >= sections.rnglists.size()) return false;
-  DwarfReader r(sections.rnglists, offset, sections.rnglists.size());
+  common::ByteReader r(sections.rnglists, offset, sections.rnglists.size());
   for (int i = 0; i < kMaxEntries; ++i) {
     uint8_t kind = r.u8();
     if (!r.ok()) return false;
@@ -371,7 +371,7 @@ bool read_scopes(const DebugInfoSections& sections, const UnitLayout& unit, cons
     bool skipping;  // inside a subtree without code: read to skip only
   };
   std::vector<Level> levels;
-  DwarfReader r(sections.info, unit.die_offset, unit.end);
+  common::ByteReader r(sections.info, unit.die_offset, unit.end);
   std::vector<std::pair<uint64_t, uint64_t>> die_ranges;
 
   // The unit's DIE: its children are the top level.

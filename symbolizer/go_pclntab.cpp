@@ -6,6 +6,8 @@
 #include <optional>
 #include <string_view>
 
+#include "common/byte_reader.h"
+
 namespace ember::symbolizer {
 
 namespace {
@@ -16,33 +18,11 @@ constexpr uint32_t kGo116 = 0xfffffffa;
 constexpr uint32_t kGo118 = 0xfffffff0;
 constexpr uint32_t kGo120 = 0xfffffff1;
 
-// Bounds-checked little-endian reads over the section (Go's ELF targets that ember profiles,
-// amd64 and arm64, are little-endian).
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
-
-  std::optional<uint64_t> uint(uint64_t offset, unsigned size) const {
-    if (size == 0 || size > 8 || offset > bytes_.size() || bytes_.size() - offset < size) return std::nullopt;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < size; ++i) v |= static_cast<uint64_t>(bytes_[offset + i]) << (8 * i);
-    return v;
-  }
-  // A NUL-terminated name at `offset`, at most 4 KiB (Go's longest generic instantiations stay
-  // well below); nullopt when it does not end inside the section.
-  std::optional<std::string_view> name(uint64_t offset) const {
-    if (offset >= bytes_.size()) return std::nullopt;
-    const char* begin = reinterpret_cast<const char*>(bytes_.data()) + offset;
-    size_t limit = std::min<uint64_t>(bytes_.size() - offset, 4096);
-    const void* nul = std::memchr(begin, '\0', limit);
-    if (nul == nullptr) return std::nullopt;
-    return std::string_view(begin, static_cast<const char*>(nul) - begin);
-  }
-  uint64_t size() const { return bytes_.size(); }
-
- private:
-  std::span<const std::byte> bytes_;
-};
+// Reads are random access over the section (Go's ELF targets that ember profiles, amd64 and
+// arm64, are little-endian).
+using Reader = common::ByteReader;
+// Go's longest generic instantiations stay well below this.
+constexpr size_t kMaxNameLength = 4096;
 
 struct Layout {
   uint32_t magic = 0;
@@ -60,14 +40,14 @@ Result<Layout> layout(const Reader& r, const elf::ElfFile& file) {
     return make_error(ErrorCode::kMalformed, fmt::format("{}: .gopclntab: {}", file.name(), what));
   };
   Layout l;
-  auto magic = r.uint(0, 4);
-  auto pad = r.uint(4, 2);
-  auto ptr = r.uint(7, 1);
+  auto magic = r.uint_at(0, 4);
+  auto pad = r.uint_at(4, 2);
+  auto ptr = r.uint_at(7, 1);
   if (!magic || !pad || !ptr) return bad("shorter than its header");
   l.magic = static_cast<uint32_t>(*magic);
   if (*pad != 0 || (*ptr != 4 && *ptr != 8)) return bad("not a Go pc-line table header");
   l.ptr = static_cast<unsigned>(*ptr);
-  auto field = [&](unsigned i) { return r.uint(8 + uint64_t{i} * l.ptr, l.ptr); };
+  auto field = [&](unsigned i) { return r.uint_at(8 + uint64_t{i} * l.ptr, l.ptr); };
   auto nfunc = field(0);
   if (!nfunc) return bad("shorter than its header");
   l.nfunc = *nfunc;
@@ -102,7 +82,7 @@ Result<Layout> layout(const Reader& r, const elf::ElfFile& file) {
       return bad(fmt::format("unknown version (magic {:#x})", l.magic));
   }
   // Each function takes a functab pair and more; a count the section cannot hold is a lie.
-  if (l.nfunc == 0 || l.nfunc > r.size() / (2 * l.entry_size)) return bad("function count does not fit the table");
+  if (l.nfunc == 0 || l.nfunc > r.end() / (2 * l.entry_size)) return bad("function count does not fit the table");
   return l;
 }
 
@@ -125,7 +105,7 @@ Result<std::vector<ElfSymbol>> read_go_functions(const elf::ElfFile& file) {
 
   const uint64_t pair = 2 * uint64_t{l->entry_size};
   auto entry_at = [&](uint64_t i) -> std::optional<uint64_t> {
-    auto v = r.uint(l->functab + i * pair, l->entry_size);
+    auto v = r.uint_at(l->functab + i * pair, l->entry_size);
     if (!v) return std::nullopt;
     return l->entry_size == 4 ? l->text_start + *v : *v;
   };
@@ -138,16 +118,16 @@ Result<std::vector<ElfSymbol>> read_go_functions(const elf::ElfFile& file) {
   for (uint64_t i = 0; i < l->nfunc; ++i) {
     auto entry = entry_at(i);
     auto next = i + 1 < l->nfunc ? entry_at(i + 1) : end;
-    auto funcoff = r.uint(l->functab + i * pair + l->entry_size, l->entry_size);
+    auto funcoff = r.uint_at(l->functab + i * pair + l->entry_size, l->entry_size);
     if (!entry || !next || !funcoff) {
       return make_error(ErrorCode::kMalformed,
                         fmt::format("{}: .gopclntab: function table runs past the section", file.name()));
     }
     // _func: the entry (4 bytes from 1.18, a pointer before), then the name offset.
     uint64_t func = l->func_base + *funcoff;
-    auto name_offset = r.uint(func + l->entry_size, 4);
+    auto name_offset = r.uint_at(func + l->entry_size, 4);
     if (!name_offset) continue;
-    auto name = r.name(l->funcnames + *name_offset);
+    auto name = r.cstr_at(l->funcnames + *name_offset, kMaxNameLength);
     if (!name || name->empty() || *next <= *entry) continue;
     out.push_back(ElfSymbol{*entry, *next, *name});
   }

@@ -16,6 +16,6 @@ namespace ember::symbolizer {
 // The functions of `file`'s .gopclntab, sorted by address, each reaching to the next one; names
 // point into the file's mapping. Empty when the file has no .gopclntab; an error naming the file
 // when the table is of an unknown version or does not fit in its section.
-Result<std::vector<ElfSymbol>> read_go_functions(const elf::ElfFile& file);
+[[nodiscard]] Result<std::vector<ElfSymbol>> read_go_functions(const elf::ElfFile& file);
 
 }  // namespace ember::symbolizer

@@ -22,9 +22,9 @@ class KernelSymbols {
 
   // Reads and parses a kallsyms file of at most max_bytes. An error when it cannot be read, or
   // when every address is zero (kptr_restrict hides them from this process).
-  static Result<KernelSymbols> load(const std::string& path, size_t max_bytes);
+  [[nodiscard]] static Result<KernelSymbols> load(const std::string& path, size_t max_bytes);
   // Parses kallsyms text; `name` is for errors.
-  static Result<KernelSymbols> parse(std::string text, std::string_view name);
+  [[nodiscard]] static Result<KernelSymbols> parse(std::string text, std::string_view name);
 
   std::optional<Found> find(uint64_t address) const;
   size_t size() const { return symbols_.size(); }

@@ -1,6 +1,6 @@
 #include "symbolizer/line_table.h"
 
-#include "symbolizer/dwarf_reader.h"
+#include "common/byte_reader.h"
 
 #include <dwarf.h>
 #include <fmt/format.h>
@@ -16,7 +16,7 @@ namespace {
 // A string at `offset` in a string section (.debug_str, .debug_line_str).
 std::optional<std::string_view> string_at(std::span<const std::byte> section, uint64_t offset) {
   if (offset >= section.size()) return std::nullopt;
-  DwarfReader r(section, offset, section.size());
+  common::ByteReader r(section, offset, section.size());
   std::string_view s = r.cstr();
   if (!r.ok()) return std::nullopt;
   return s;
@@ -28,7 +28,7 @@ struct FormValue {
   uint64_t number = 0;
 };
 
-bool read_form(DwarfReader& r, uint64_t form, bool offset64, const LineSections& sections, FormValue& out) {
+bool read_form(common::ByteReader& r, uint64_t form, bool offset64, const LineSections& sections, FormValue& out) {
   switch (form) {
     case DW_FORM_string:
       out.string = r.cstr();
@@ -113,7 +113,7 @@ Result<void> decode_line_table(const LineSections& sections, uint64_t offset, st
   const auto& data = sections.debug_line;
   if (offset >= data.size()) return fail("offset past the end of .debug_line");
 
-  DwarfReader r(data, offset, data.size());
+  common::ByteReader r(data, offset, data.size());
   bool offset64 = false;
   uint64_t unit_length = r.u32();
   if (unit_length == 0xffffffffu) {
@@ -121,7 +121,7 @@ Result<void> decode_line_table(const LineSections& sections, uint64_t offset, st
     unit_length = r.u64();
   }
   if (!r.ok() || unit_length > data.size() - r.pos()) return fail("unit runs past the end of .debug_line");
-  DwarfReader unit(data, r.pos(), r.pos() + unit_length);
+  common::ByteReader unit(data, r.pos(), r.pos() + unit_length);
   uint16_t version = unit.u16();
   if (version < 2 || version > 5) return fail(fmt::format("unsupported version {}", version));
   if (version >= 5) {

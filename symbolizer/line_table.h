@@ -43,7 +43,7 @@ struct LineSections {
 // Decodes the program at `offset` in .debug_line. `comp_dir` completes relative directories.
 // An error (naming the offset and the problem) when the header is unusable or the program is
 // malformed; `out` then holds the complete sequences decoded before the problem.
-Result<void> decode_line_table(const LineSections& sections, uint64_t offset, std::string_view comp_dir,
+[[nodiscard]] Result<void> decode_line_table(const LineSections& sections, uint64_t offset, std::string_view comp_dir,
                                LineTable& out);
 
 }  // namespace ember::symbolizer

@@ -20,7 +20,7 @@ class PerfMap {
   // Reads a perf map of at most max_bytes. Refused without blocking: anything but a regular file
   // (FIFOs), a symbolic link in the last component (a target must not make us read other files
   // into its profile), and, when `owner` is given, a file owned by neither that user nor root.
-  static Result<PerfMap> load(const std::string& path, size_t max_bytes,
+  [[nodiscard]] static Result<PerfMap> load(const std::string& path, size_t max_bytes,
                               std::optional<uid_t> owner = std::nullopt);
   // Malformed lines are counted and skipped; a code range listed again later replaces the
   // earlier entry where they overlap (the JIT reused the memory).

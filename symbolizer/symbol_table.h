@@ -26,9 +26,9 @@ class SymbolTable {
   SymbolTable() = default;
   // Reads the function symbols of `file`: .symtab when it has any, else .dynsym. A file with
   // neither gives an empty table; a symbol table that lies outside the file is an error.
-  static Result<SymbolTable> read(const elf::ElfFile& file);
+  [[nodiscard]] static Result<SymbolTable> read(const elf::ElfFile& file);
   // Only the given kind of table (an empty one when the file has none).
-  static Result<SymbolTable> read(const elf::ElfFile& file, Source source);
+  [[nodiscard]] static Result<SymbolTable> read(const elf::ElfFile& file, Source source);
   // A table of symbols found elsewhere (Go's pclntab).
   static SymbolTable from(std::vector<ElfSymbol> symbols, Source source);
 

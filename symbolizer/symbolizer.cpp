@@ -14,7 +14,7 @@
 #include "symbolizer/binary.h"
 #include "symbolizer/demangle.h"
 #include "symbolizer/kallsyms.h"
-#include "symbolizer/lru_cache.h"
+#include "common/lru_cache.h"
 #include "symbolizer/perf_map.h"
 #include "symbolizer/vdso.h"
 
@@ -359,12 +359,12 @@ class RealSymbolizer final : public Symbolizer {
   mutable std::mutex mutex_;
   Options options_;
   Stats stats_;
-  LruCache<std::string, std::unique_ptr<Binary>> binaries_;
+  common::LruCache<std::string, std::unique_ptr<Binary>> binaries_;
   std::optional<Result<KernelSymbols>> kernel_;
   bool vdso_tried_ = false;
   std::unique_ptr<Binary> vdso_;
   std::string vdso_error_;
-  LruCache<int32_t, PerfMapEntry> perf_maps_;
+  common::LruCache<int32_t, PerfMapEntry> perf_maps_;
   std::unordered_set<std::string> reported_;
 };
 

@@ -105,7 +105,7 @@ std::unique_ptr<Symbolizer> make_symbolizer(const Options& options);
 // llvm-symbolizer take them. An error when the file cannot be read as ELF. Damage that only
 // costs names (unreadable DWARF, a malformed line table) goes to `problems`, one line each naming
 // the file.
-Result<std::vector<Symbol>> symbolize_file(const std::string& path,
+[[nodiscard]] Result<std::vector<Symbol>> symbolize_file(const std::string& path,
                                            std::span<const common::ElfAddress> addresses,
                                            const Options& options,
                                            std::vector<std::string>* problems = nullptr);

@@ -8,6 +8,6 @@
 namespace ember::symbolizer {
 
 // A copy of the vdso image this process was given (AT_SYSINFO_EHDR), as an ELF file named "[vdso]".
-Result<elf::ElfFile> read_own_vdso();
+[[nodiscard]] Result<elf::ElfFile> read_own_vdso();
 
 }  // namespace ember::symbolizer

@@ -117,9 +117,9 @@ InProcess record(const std::vector<std::string>& command, uint32_t hz, bool pyth
   return out;
 }
 
-uint64_t python_samples(const ember::collector::PythonStats& p) {
-  return p.merged + p.merged_below_cut + p.stale_fewer + p.stale_more + p.no_eval_frames + p.no_python_thread +
-         p.read_missed + p.not_read;
+uint64_t python_samples(const ember::collector::CollectorStats& p) {
+  return p.python_merged + p.python_merged_below_cut + p.python_stale_fewer + p.python_stale_more + p.python_no_eval_frames + p.python_not_in_python +
+         p.python_read_missed + p.python_not_read;
 }
 
 // Python frames read after a wake-up at every sample (the default), and after wake-ups at a
@@ -134,19 +134,19 @@ void bench_per_sample(const std::string& python, double seconds, int runs) {
     InProcess off = record({python, kDir + "/depth30.py", secs}, 999, false);
     for (bool wake : {true, false}) {
       InProcess on = record({python, kDir + "/depth30.py", secs}, 999, true, wake);
-      const auto& p = on.stats.python;
+      const auto& p = on.stats;
       const uint64_t n = python_samples(p);
       if (n == 0 || on.stats.samples == 0 || off.stats.samples == 0) continue;
       // Per sample, each recording: the difference is what Python frames add.
       const double on_per = on.cpu / static_cast<double>(on.stats.samples);
       const double off_per = off.cpu / static_cast<double>(off.stats.samples);
       per_sample[wake].push_back((on_per - off_per) * 1e6);
-      read[wake].push_back(static_cast<double>(p.read_ns) / static_cast<double>(std::max<uint64_t>(p.stacks_read, 1)) / 1e3);
-      frames = static_cast<double>(p.frames_read) / static_cast<double>(std::max<uint64_t>(p.stacks_read, 1));
+      read[wake].push_back(static_cast<double>(p.python_read_ns) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1)) / 1e3);
+      frames = static_cast<double>(p.python_frames_read) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1));
       fmt::print("  run {}, {}: {} samples, ember {:.1f} us/sample with Python frames, {:.1f} without; "
                  "read+intern {:.2f} us; merged {}, stale {}, missed {}\n",
                  r + 1, wake_name(wake), on.stats.samples, on_per * 1e6, off_per * 1e6, read[wake].back(),
-                 p.merged + p.merged_below_cut, p.stale_fewer + p.stale_more, p.read_missed);
+                 p.python_merged + p.python_merged_below_cut, p.python_stale_fewer + p.python_stale_more, p.python_read_missed);
     }
   }
   for (bool wake : {true, false}) {
@@ -161,14 +161,14 @@ void bench_staleness(const std::string& python, double seconds, int runs) {
   for (int r = 0; r < runs; ++r) {
     for (bool wake : {true, false}) {
       InProcess on = record({python, kDir + "/switcher.py", fmt::format("{}", seconds)}, 999, true, wake);
-      const auto& p = on.stats.python;
+      const auto& p = on.stats;
       const uint64_t n = python_samples(p);
-      const uint64_t stale = p.stale_fewer + p.stale_more;
+      const uint64_t stale = p.python_stale_fewer + p.python_stale_more;
       if (n) shares[wake].push_back(100.0 * static_cast<double>(stale) / static_cast<double>(n));
       fmt::print("  run {}, {}: {} of {} Python samples ({:.2f}%) disagreed with their native stack ({} fewer, {} more "
                  "Python calls); merged {}, not in Python {}, missed {}\n",
-                 r + 1, wake_name(wake), stale, n, n ? shares[wake].back() : 0.0, p.stale_fewer, p.stale_more,
-                 p.merged + p.merged_below_cut, p.no_python_thread, p.read_missed);
+                 r + 1, wake_name(wake), stale, n, n ? shares[wake].back() : 0.0, p.python_stale_fewer, p.python_stale_more,
+                 p.python_merged + p.python_merged_below_cut, p.python_not_in_python, p.python_read_missed);
     }
   }
   for (bool wake : {true, false}) {

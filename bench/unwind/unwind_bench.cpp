@@ -319,14 +319,14 @@ struct ReplayFigures {
   double to_root_percent = 0;
   Summary wall_us;
   double cpu_us_per_sample = 0;
-  ember::collector::UnwindStats stats;
+  ember::collector::CollectorStats stats;
 };
 
 ReplayFigures replay(ember::collector::DwarfUnwinder& unwinder, const Captured& captured,
                      const ember::collector::Process* process, int32_t pid) {
   using namespace ember::collector;
   ReplayFigures f;
-  UnwindStats before;
+  CollectorStats before;
   unwinder.add_stats(before);
   std::vector<double> times;
   std::vector<UnwoundFrame> frames;
@@ -358,7 +358,7 @@ ReplayFigures replay(ember::collector::DwarfUnwinder& unwinder, const Captured& 
   }
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
   const double cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + static_cast<double>(cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
-  UnwindStats after;
+  CollectorStats after;
   unwinder.add_stats(after);
   f.samples = times.size();
   f.wall_us = summarize(times);

@@ -304,6 +304,14 @@ TEST_F(CliTest, OneRecordingEveryFormatAndMetadata) {
   }
   // The folded total is the metadata's sample count: nothing lost between stages.
   EXPECT_EQ(summarize_folded(read_text(path("a.folded"))).total, meta["samples"].get<int64_t>());
+  // The collector's counters, all of them, by the names of the stats table.
+  const auto& c = meta["collector"];
+  EXPECT_EQ(c["samples"].get<int64_t>(), meta["samples"].get<int64_t>());
+  EXPECT_EQ(c["lost_samples"], 0);
+  EXPECT_GT(c["records"].get<int64_t>(), c["samples"].get<int64_t>()) << "MMAP2/COMM records too";
+  EXPECT_GT(c["user_frames"].get<int64_t>(), 0);
+  EXPECT_EQ(c["dwarf_unwinds"], 0) << "--call-graph fp";
+  EXPECT_TRUE(c.contains("binaries_without_cfi"));
 }
 
 TEST_F(CliTest, FailingCommandFailsTheRecordingLikePerf) {

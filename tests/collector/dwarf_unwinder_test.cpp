@@ -176,7 +176,7 @@ TEST(DwarfUnwinder, UnwindsACapturedStackToTheRootThroughEveryCaller) {
   EXPECT_EQ(n[3], "dwarf_test::chain_a") << joined(n);
   // Through GoogleTest to main, libc's start code and _start, whose CFI ends the stack.
   EXPECT_NE(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
-  UnwindStats s;
+  CollectorStats s;
   unwinder->add_stats(s);
   EXPECT_EQ(s.dwarf_unwinds, 1u);
   EXPECT_EQ(s.dwarf_to_root, 1u) << joined(n);
@@ -196,7 +196,7 @@ TEST(DwarfUnwinder, ATruncatedStackCopyStopsAndIsCounted) {
   ASSERT_GE(n.size(), 1u);
   EXPECT_EQ(n[0], "dwarf_test::capture_here");
   EXPECT_EQ(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
-  UnwindStats s;
+  CollectorStats s;
   unwinder->add_stats(s);
   EXPECT_EQ(s.dwarf_stack_end, 1u) << joined(n);
   EXPECT_EQ(s.dwarf_to_root, 0u);
@@ -211,7 +211,7 @@ TEST(DwarfUnwinder, AStackCopyShorterThanAskedForIsTheWholeStack) {
   auto unwinder = make_unwinder(32768);
   std::vector<UnwoundFrame> frames;
   unwinder->unwind_user(make_sample(self.process), frames);
-  UnwindStats s;
+  CollectorStats s;
   unwinder->add_stats(s);
   EXPECT_EQ(s.dwarf_stack_end, 0u);
   EXPECT_EQ(s.dwarf_bad_memory, 1u);
@@ -228,7 +228,7 @@ TEST(DwarfUnwinder, SampleWithoutUserRegistersKeepsTheIp) {
   unwinder->unwind_user(s, frames);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].address.value(), 0x401000u);
-  UnwindStats st;
+  CollectorStats st;
   unwinder->add_stats(st);
   EXPECT_EQ(st.dwarf_no_registers, 1u);
   EXPECT_EQ(st.dwarf_unwinds, 0u);
@@ -258,7 +258,7 @@ TEST(DwarfUnwinder, GarbageRegistersEndInACountedStopNotACrash) {
     unwinder->unwind_user(s, frames);
     EXPECT_LE(frames.size(), 256u);
   }
-  UnwindStats st;
+  CollectorStats st;
   unwinder->add_stats(st);
   EXPECT_EQ(st.dwarf_unwinds, 4u);
   EXPECT_EQ(st.dwarf_to_root, 0u);
@@ -310,7 +310,7 @@ TEST(DwarfUnwinder, FramesWithoutCfiAreUnwoundByTheirFramePointerAndCounted) {
   EXPECT_EQ(n[2], "dwarf_test::chain_c") << joined(n);
   EXPECT_EQ(n[3], "dwarf_test::chain_b") << joined(n);
   EXPECT_NE(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
-  UnwindStats s;
+  CollectorStats s;
   unwinder->add_stats(s);
   EXPECT_EQ(s.dwarf_frame_pointer_steps, 1u);
   EXPECT_EQ(s.dwarf_to_root, 1u) << joined(n);
@@ -335,7 +335,7 @@ TEST(DwarfUnwinder, PythonPerfTrampolinesAreSteppedOverAsShims) {
   EXPECT_EQ(n[2], "dwarf_test::chain_c") << joined(n);
   EXPECT_EQ(n[3], "dwarf_test::chain_b") << joined(n);
   EXPECT_NE(std::find(n.begin(), n.end(), "main"), n.end()) << joined(n);
-  UnwindStats s;
+  CollectorStats s;
   unwinder->add_stats(s);
   EXPECT_EQ(s.dwarf_shim_steps, 1u);
   EXPECT_EQ(s.dwarf_frame_pointer_steps, 0u);
@@ -365,7 +365,7 @@ TEST(DwarfUnwinder, AFrameWithoutCfiAndWithoutFramePointerStopsAsNoCfi) {
   std::vector<UnwoundFrame> frames;
   unwinder->unwind_user(make_sample(self.process), frames);
   std::vector<std::string> n = names(self, frames);
-  UnwindStats s;
+  CollectorStats s;
   unwinder->add_stats(s);
   ASSERT_EQ(n.size(), 2u) << joined(n);
   EXPECT_EQ(n[1], "[jit]");
@@ -394,7 +394,7 @@ TEST(DwarfUnwinder, WithoutCfiAZeroFramePointerMarksTheOutermostFrame) {
     unwinder->unwind_user(s, frames);
     EXPECT_EQ(frames.size(), 1u);
   }
-  UnwindStats st;
+  CollectorStats st;
   unwinder->add_stats(st);
   EXPECT_EQ(st.dwarf_to_root, 1u);
   EXPECT_EQ(st.dwarf_no_cfi, 1u);
@@ -452,7 +452,7 @@ TEST(DwarfUnwinder, HostileCfiThatLoopsForeverIsCutOffAndCounted) {
   unwinder->tables().insert(unwind_table_key(*m->module), std::move(*table));
   std::vector<UnwoundFrame> frames;
   unwinder->unwind_user(make_sample(self.process), frames);
-  UnwindStats s;
+  CollectorStats s;
   unwinder->add_stats(s);
   EXPECT_EQ(frames.size(), 1u);
   EXPECT_EQ(s.dwarf_bad_frame, 1u);
@@ -466,14 +466,14 @@ TEST(DwarfUnwinder, TablesAreSharedAcrossProcessesOfTheSameBinary) {
   std::vector<UnwoundFrame> frames;
   SampleContext sample = make_sample(self.process);
   unwinder->unwind_user(sample, frames);
-  UnwindStats first;
+  CollectorStats first;
   unwinder->add_stats(first);
   // The same binaries seen as another pid: no table is read again.
   Self other;
   sample.process = other.process;
   frames.clear();
   unwinder->unwind_user(sample, frames);
-  UnwindStats second;
+  CollectorStats second;
   unwinder->add_stats(second);
   EXPECT_EQ(second.unwind_tables_loaded, first.unwind_tables_loaded);
   EXPECT_EQ(second.dwarf_to_root, 2u);

@@ -6,17 +6,28 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <string>
+
+#include "record_encoder.h"
 
 namespace ember::collector {
 namespace {
 
-// A record here is just its time and the CPU ring it came from, 16 bytes.
-std::vector<std::byte> record(uint64_t time, uint64_t cpu) {
-  std::vector<std::byte> b(16);
-  std::memcpy(b.data(), &time, 8);
-  std::memcpy(b.data() + 8, &cpu, 8);
-  return b;
+using test::append_sample_id;
+using test::Bytes;
+using test::ember_format;
+using test::Encoder;
+using test::SampleIdValues;
+
+// A record here is a COMM record of its time whose name tells the CPU ring it came from, so
+// that what comes out shows its views were moved to the queue's copy of the bytes.
+Bytes record(uint64_t time, uint64_t cpu) {
+  Encoder e;
+  e.u32(1).u32(1).padded_string("cpu" + std::to_string(cpu));
+  append_sample_id(e, ember_format(), SampleIdValues{1, 1, time, 0, static_cast<uint32_t>(cpu)});
+  return e.finish(RecordType::kComm);
 }
+const size_t kRecordBytes = record(0, 0).size();
 
 struct Delivered {
   uint64_t time;
@@ -26,16 +37,22 @@ struct Delivered {
 class Collect {
  public:
   ReorderQueue::Sink sink() {
-    return [this](uint64_t time, std::span<const std::byte> bytes) {
-      Delivered d{};
-      std::memcpy(&d.time, bytes.data(), 8);
-      std::memcpy(&d.cpu, bytes.data() + 8, 8);
-      EXPECT_EQ(d.time, time);
-      out.push_back(d);
+    return [this](const Record& r, std::span<const std::byte>) {
+      const auto& comm = std::get<CommRecord>(r.body).comm;
+      EXPECT_EQ(comm.substr(0, 3), "cpu");
+      out.push_back(Delivered{r.time(), std::stoull(std::string(comm.substr(3)))});
     };
   }
   std::vector<Delivered> out;
 };
+
+// Decodes `bytes` and queues it; the bytes are gone (overwritten) right after, as a ring's are.
+void push(ReorderQueue& q, Bytes bytes) {
+  auto r = decode_record(bytes, ember_format());
+  ASSERT_TRUE(r.has_value());
+  q.push(*r, bytes);
+  std::fill(bytes.begin(), bytes.end(), std::byte{0xee});
+}
 
 bool is_time_ordered(const std::vector<Delivered>& v) {
   return std::is_sorted(v.begin(), v.end(), [](const Delivered& a, const Delivered& b) { return a.time < b.time; });
@@ -65,7 +82,7 @@ TEST(ReorderQueue, ShuffledPerCpuStreamsComeOutInTimeOrder) {
     std::shuffle(order.begin(), order.end(), rng);
     for (int cpu : order) {
       while (pos[cpu] < streams[cpu].size() && streams[cpu][pos[cpu]] <= read_clock) {
-        q.push(streams[cpu][pos[cpu]], record(streams[cpu][pos[cpu]], cpu));
+        push(q, record(streams[cpu][pos[cpu]], cpu));
         pos[cpu]++;
         any = true;
       }
@@ -88,7 +105,7 @@ TEST(ReorderQueue, FullyShuffledBatchIsSorted) {
   std::shuffle(times.begin(), times.end(), rng);
   Collect c;
   ReorderQueue q(1u << 30, c.sink());
-  for (uint64_t t : times) q.push(t, record(t, 0));
+  for (uint64_t t : times) push(q, record(t, 0));
   q.flush_until(2500);
   ASSERT_EQ(c.out.size(), 2500u);
   EXPECT_TRUE(is_time_ordered(c.out));
@@ -101,10 +118,10 @@ TEST(ReorderQueue, FullyShuffledBatchIsSorted) {
 TEST(ReorderQueue, EqualTimesKeepArrivalOrder) {
   Collect c;
   ReorderQueue q(1u << 20, c.sink());
-  q.push(10, record(10, 1));
-  q.push(5, record(5, 9));
-  q.push(10, record(10, 2));
-  q.push(10, record(10, 3));
+  push(q, record(10, 1));
+  push(q, record(5, 9));
+  push(q, record(10, 2));
+  push(q, record(10, 3));
   q.flush_all();
   ASSERT_EQ(c.out.size(), 4u);
   EXPECT_EQ(c.out[0].cpu, 9u);
@@ -116,9 +133,9 @@ TEST(ReorderQueue, EqualTimesKeepArrivalOrder) {
 TEST(ReorderQueue, LateRecordIsDeliveredAndCounted) {
   Collect c;
   ReorderQueue q(1u << 20, c.sink());
-  q.push(100, record(100, 0));
+  push(q, record(100, 0));
   q.flush_until(150);
-  q.push(120, record(120, 1));  // older than what was already handed out
+  push(q, record(120, 1));  // older than what was already handed out
   EXPECT_EQ(q.stats().out_of_order, 1u);
   q.flush_until(150);
   ASSERT_EQ(c.out.size(), 2u);
@@ -127,10 +144,10 @@ TEST(ReorderQueue, LateRecordIsDeliveredAndCounted) {
 
 TEST(ReorderQueue, MemoryBoundForcesOldestHalfOut) {
   Collect c;
-  ReorderQueue q(16 * 100, c.sink());  // room for 100 records
-  for (uint64_t t = 1000; t > 0; --t) q.push(t, record(t, 0));
+  ReorderQueue q(kRecordBytes * 100, c.sink());  // room for 100 records
+  for (uint64_t t = 1000; t > 0; --t) push(q, record(t, 0));
   EXPECT_GT(q.stats().forced_flushes, 0u);
-  EXPECT_LE(q.bytes(), 16u * 100);
+  EXPECT_LE(q.bytes(), kRecordBytes * 100);
   EXPECT_FALSE(c.out.empty());
   // What was forced out went oldest first within each batch.
   q.flush_all();

@@ -1,7 +1,7 @@
 // Unwind tables on synthetic CFI: .eh_frame_hdr parsing (including hostile headers), walking
 // .eh_frame and .debug_frame, the .debug_frame conversion, and the tables built from them.
 
-#include "collector/unwind_tables.h"
+#include "collector/unwind_table_cache.h"
 
 #include <gtest/gtest.h>
 #include <elf.h>

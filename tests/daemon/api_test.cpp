@@ -17,28 +17,12 @@
 #include "profiles.h"
 #include "proto/pprof.h"
 #include "test_support.h"
+#include "tests/support/fake_symbolizer.h"
 
 namespace ember::daemon {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Names every address "fn_<offset in hex>".
-class FakeSymbolizer : public symbolizer::Symbolizer {
- public:
-  std::vector<symbolizer::Symbol> symbolize(const profile::Module&, std::span<const uint64_t> offsets) override {
-    std::this_thread::sleep_for(delay);  // a slow step of a query, for the deadline tests
-    std::vector<symbolizer::Symbol> out;
-    for (uint64_t o : offsets) {
-      symbolizer::Symbol s;
-      s.frames.push_back(symbolizer::Frame{fmt::format("fn_{:x}", o), "", "", 0, 0});
-      out.push_back(std::move(s));
-    }
-    return out;
-  }
-  symbolizer::Stats stats() const override { return {}; }
-  std::chrono::milliseconds delay{0};
-};
 
 class FakeStatus : public StatusSource {
  public:
@@ -52,6 +36,9 @@ class FakeStatus : public StatusSource {
     s.collector.call_graph = "fp";
     s.collector.targets = "all processes";
     s.collector.stats.samples = 1234;
+    s.collector.stats.dwarf_no_cfi = 17;
+    s.collector.stats.dwarf_to_root = 900;
+    s.collector.stats.processes = 12;
     s.collector.off_cpu = off_cpu;
     s.store.degraded = degraded;
     s.store.last_error = degraded ? "disk full: No space left on device" : "";
@@ -109,7 +96,7 @@ class ApiTest : public ::testing::Test {
   test::TempDir dir_;
   std::unique_ptr<SnapshotStore> store_;
   LiveWindow live_{1 << 16};
-  FakeSymbolizer symbols_;
+  ember::testing::FakeSymbolizer symbols_{"fn_"};  // names every address "fn_<offset in hex>"
   std::mutex handoff_;
   FakeStatus status_;
   std::unique_ptr<QueryEngine> queries_;
@@ -388,6 +375,16 @@ TEST_F(ApiTest, HealthAndMetrics) {
   EXPECT_TRUE(test::metric_value(m.body, "process_resident_memory_bytes").value_or(0) > 0);
   EXPECT_TRUE(test::metric_value(m.body, "process_cpu_seconds_total").has_value());
   EXPECT_NE(m.body.find("# TYPE emberd_samples_total counter"), std::string::npos);
+  // The collector's part comes from its stats table, under the names dashboards already use.
+  EXPECT_NE(m.body.find("emberd_unwind_failures_total{reason=\"dwarf_no_cfi\"} 17\n"), std::string::npos) << m.body;
+  EXPECT_EQ(test::metric_value(m.body, "emberd_dwarf_unwinds_complete_total"), 900);
+  EXPECT_EQ(test::metric_value(m.body, "emberd_processes"), 12);
+  EXPECT_NE(m.body.find("# TYPE emberd_processes gauge"), std::string::npos);
+  size_t family_headers = 0;
+  for (size_t at = 0; (at = m.body.find("# TYPE emberd_unwind_failures_total counter", at)) != std::string::npos; ++at) {
+    family_headers++;
+  }
+  EXPECT_EQ(family_headers, 1u);
   EXPECT_EQ(test::metric_value(m.body, "emberd_query_workers_stuck"), 1);
   // A labelled family has its HELP and TYPE once, then every sample.
   EXPECT_NE(m.body.find("# HELP emberd_http_responses_total HTTP responses by status class.\n"

@@ -24,16 +24,6 @@ namespace ember::daemon::test {
 
 using namespace std::chrono_literals;
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "emberd-test-XXXXXX").string();
-  if (::mkdtemp(tmpl.data())) path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -285,16 +275,9 @@ uint64_t rss_bytes(pid_t pid) {
 }
 
 int run_command(const std::string& command, std::string* output) {
-  std::string cmd = command + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  std::string out;
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  if (output) *output = out;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ember::testing::RunResult r = ember::testing::run({"/bin/sh", "-c", command + " 2>&1"}, {}, std::chrono::seconds(600));
+  if (output) *output = r.out;
+  return r.exit_code;
 }
 
 bool have_program(const std::string& name) {

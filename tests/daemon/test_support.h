@@ -12,21 +12,11 @@
 #include <vector>
 
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace ember::daemon::test {
-
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// The shared temporary directory (tests/support/temp_dir.h).
+using TempDir = ember::testing::TempDir;
 
 void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);

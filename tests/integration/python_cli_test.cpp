@@ -57,7 +57,7 @@ TEST_F(PythonCli, EveryOutputAndReaderKeepsPythonFrames) {
   // The summary says how the Python frames went.
   auto summary = lines_containing(r.err, "ember: Python: 1 interpreter, Python frames in ");
   ASSERT_EQ(summary.size(), 1u) << r.err;
-  EXPECT_NE(read_file_text(path("meta.json")).find("\"merged\""), std::string::npos);
+  EXPECT_NE(read_file_text(path("meta.json")).find("\"python_merged\""), std::string::npos);
 
   // Folded: the C library under its Python caller.
   const std::string text = read_file_text(folded);

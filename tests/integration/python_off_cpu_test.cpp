@@ -164,7 +164,7 @@ TEST_P(PythonOffCpuVersions, WallTimeNamesThePythonFunctionsThatWait) {
   EXPECT_NE(r.err.find(" off-CPU blocks"), std::string::npos) << r.err;
   expect_wall_split(path("wall.folded"), path("report.txt"),
                     {{"pylock", "wait_for_lock"}, {"pyreader", "reader"}});
-  EXPECT_NE(read_file_text(path("meta.json")).find("\"off_cpu_merged\""), std::string::npos);
+  EXPECT_NE(read_file_text(path("meta.json")).find("\"python_off_cpu_merged\""), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Installed, PythonOffCpuVersions, ::testing::ValuesIn(interpreters()),

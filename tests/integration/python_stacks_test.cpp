@@ -85,14 +85,14 @@ struct Recording {
     return out;
   }
   std::string python_summary() const {
-    const collector::PythonStats& p = stats.python;
-    return "merged " + std::to_string(p.merged) + ", below cut " + std::to_string(p.merged_below_cut) +
-           ", stale fewer/more " + std::to_string(p.stale_fewer) + "/" + std::to_string(p.stale_more) +
-           ", no eval " + std::to_string(p.no_eval_frames) + ", not in Python " + std::to_string(p.no_python_thread) +
-           ", missed " + std::to_string(p.read_missed) + " (gone " + std::to_string(p.miss_process_gone) +
-           ", failed " + std::to_string(p.miss_read_failed) + ", bad " + std::to_string(p.miss_bad_object) +
-           ", long " + std::to_string(p.miss_chain_too_long) + ", changing " + std::to_string(p.miss_stack_changed) +
-           "), not read " + std::to_string(p.not_read);
+    const collector::CollectorStats& p = stats;
+    return "merged " + std::to_string(p.python_merged) + ", below cut " + std::to_string(p.python_merged_below_cut) +
+           ", stale fewer/more " + std::to_string(p.python_stale_fewer) + "/" + std::to_string(p.python_stale_more) +
+           ", no eval " + std::to_string(p.python_no_eval_frames) + ", not in Python " + std::to_string(p.python_not_in_python) +
+           ", missed " + std::to_string(p.python_read_missed) + " (gone " + std::to_string(p.python_miss_process_gone) +
+           ", failed " + std::to_string(p.python_miss_read_failed) + ", bad " + std::to_string(p.python_miss_bad_object) +
+           ", long " + std::to_string(p.python_miss_chain_too_long) + ", changing " + std::to_string(p.python_miss_stack_changed) +
+           "), not read " + std::to_string(p.python_not_read);
   }
 };
 
@@ -193,7 +193,7 @@ void expect_seventy_thirty(const Recording& r, const std::string& label) {
   EXPECT_GE(percent(alpha_chain + beta_chain, alpha + beta), 95.0) << "stacks off the known chain:\n" << broken;
   // Hardly any eval-loop frame stays native (those are samples whose read disagreed).
   EXPECT_LE(percent(eval_left, total), 5.0) << r.python_summary() << "\n" << r.sample_text();
-  EXPECT_EQ(r.stats.python.attached, 1u);
+  EXPECT_EQ(r.stats.python_attached, 1u);
 }
 
 class PythonVersions : public ::testing::TestWithParam<Interpreter> {};
@@ -318,11 +318,11 @@ TEST_P(PerfTrampolines, StacksAreCompleteAndMerged) {
   std::printf("[ figures  ] %s -X perf: unwinds to root %.1f%%, trampolines stepped %llu, merged away %llu\n",
               GetParam().name.c_str(), percent(static_cast<int64_t>(s.dwarf_to_root), static_cast<int64_t>(s.dwarf_unwinds)),
               static_cast<unsigned long long>(s.dwarf_shim_steps),
-              static_cast<unsigned long long>(s.python.trampolines));
+              static_cast<unsigned long long>(s.python_trampolines));
   EXPECT_GE(percent(static_cast<int64_t>(s.dwarf_to_root), static_cast<int64_t>(s.dwarf_unwinds)), 95.0)
       << "no CFI " << s.dwarf_no_cfi << ", stack end " << s.dwarf_stack_end << ", bad frame " << s.dwarf_bad_frame;
   EXPECT_GT(s.dwarf_shim_steps, 0u);
-  EXPECT_GT(s.python.trampolines, 0u);
+  EXPECT_GT(s.python_trampolines, 0u);
   // Trampolines stay only next to eval-loop frames left native (samples whose Python read
   // disagreed with the native stack, counted as stale).
   int64_t with_trampolines = 0;
@@ -351,7 +351,7 @@ TEST_P(PerfTrampolines, WithoutPythonFramesTheTrampolinesStillUnwind) {
     }
   }
   EXPECT_GT(alpha, r.total() / 3) << r.sample_text();
-  EXPECT_EQ(s.python.attached, 0u);
+  EXPECT_EQ(s.python_attached, 0u);
 }
 
 std::vector<Interpreter> perf_interpreters() {

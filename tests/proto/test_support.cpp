@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "tests/support/process.h"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -489,62 +491,12 @@ std::map<std::string, FlatCum> flat_cum(const Profile& p, size_t value_index) {
 }
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  TempDir dir;
-  std::string out_path = dir.file("stdout");
-  std::string err_path = dir.file("stderr");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-  std::vector<std::string> environment;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    bool overridden = false;
-    for (const std::string& o : env) {
-      auto eq = o.find('=');
-      if (entry.substr(0, entry.find('=') + 1) == std::string_view(o).substr(0, eq + 1)) overridden = true;
-    }
-    if (!overridden) environment.emplace_back(entry);
-  }
-  environment.insert(environment.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (std::string& e : environment) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> argp;
-  for (std::string& a : args) argp.push_back(a.data());
-  argp.push_back(nullptr);
-
-  CommandResult result;
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    result.err = fmt::format("cannot run {}: {}", argv[0], std::strerror(rc));
-    return result;
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  return result;
-}
-
-TempDir::TempDir() {
-  std::string base = std::string(EMBER_BINARY_DIR) + "/tests/proto/tmp";
-  std::filesystem::create_directories(base);
-  std::string pattern = base + "/XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed in " + base);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  // env(1) adds the variables and looks the program up in PATH.
+  std::vector<std::string> command = {"/usr/bin/env"};
+  command.insert(command.end(), env.begin(), env.end());
+  command.insert(command.end(), argv.begin(), argv.end());
+  ember::testing::RunResult r = ember::testing::run(command, {}, std::chrono::seconds(600));
+  return CommandResult{r.exit_code, std::move(r.out), std::move(r.err)};
 }
 
 void write_file(const std::string& path, std::string_view contents) {

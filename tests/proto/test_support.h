@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "profile/profile.h"
+#include "tests/support/temp_dir.h"
 
 namespace ember::proto::test {
 
@@ -81,19 +82,8 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env = {});
 
-// A fresh directory under the build tree, removed with its files at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
+// The shared temporary directory (tests/support/temp_dir.h).
+using TempDir = ember::testing::TempDir;
 
 void write_file(const std::string& path, std::string_view contents);
 std::string read_file(const std::string& path);

@@ -9,43 +9,18 @@
 #include <set>
 
 #include "profile/folded.h"
+#include "tests/support/fake_symbolizer.h"
 
 namespace ember::symbolizer {
 namespace {
 
 using profile::MappingKind;
 
-// Names every offset "<module basename>_<hex offset>"; offsets ending in 0xff are unknown, those
-// ending in 0xee get an inlined frame.
-class FakeSymbolizer final : public Symbolizer {
+// The shared double (tests/support/fake_symbolizer.h: "<path>_<hex offset>", 0x..ff unknown,
+// 0x..ee inlined), with "app" 100000 bytes long.
+class FakeSymbolizer : public ember::testing::FakeSymbolizer {
  public:
-  std::vector<Symbol> symbolize(const profile::Module& module, std::span<const uint64_t> offsets) override {
-    calls.push_back({module.path, std::vector<uint64_t>(offsets.begin(), offsets.end())});
-    std::vector<Symbol> out;
-    for (uint64_t offset : offsets) {
-      Symbol s;
-      char name[64];
-      std::snprintf(name, sizeof name, "%s_%llx", module.path.c_str(), static_cast<unsigned long long>(offset));
-      if ((offset & 0xff) == 0xee) {
-        s.frames.push_back(Frame{std::string("inl_") + name, std::string("_Zinl_") + name, "inl.h", 7, 3});
-      }
-      if ((offset & 0xff) != 0xff) {
-        s.frames.push_back(Frame{name, std::string("_Z") + name, module.path + ".c", 42, 0});
-      }
-      out.push_back(std::move(s));
-    }
-    return out;
-  }
-  Stats stats() const override { return {}; }
-  ModuleInfo module_info(const profile::Module& module) override {
-    return ModuleInfo{module.path == "app" ? 100000u : 0u};
-  }
-
-  struct Call {
-    std::string path;
-    std::vector<uint64_t> offsets;
-  };
-  std::vector<Call> calls;
+  FakeSymbolizer() { module_infos["app"] = ModuleInfo{100000}; }
 };
 
 std::shared_ptr<const profile::Module> module(MappingKind kind, std::string path, std::string build_id_hex = "") {

@@ -83,7 +83,7 @@ TEST(DebugFile, DebuglinkInDotDebugSubdirectory) {
 TEST(DebugFile, DebuglinkUnderADebugDirectory) {
   TempDir dir;
   copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
-  copy_file(fixture("cpp_fixture.debug"), dir / ("debug" + (dir.path() / "bin").string() + "/cpp_fixture.debug"));
+  copy_file(fixture("cpp_fixture.debug"), dir / ("debug" + (dir / "bin") + "/cpp_fixture.debug"));
   Options options;
   options.debug_directories = {dir / "debug"};
   expect_full_debug_info(symbolize(dir / "bin/prog", options));

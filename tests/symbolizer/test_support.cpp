@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "tests/support/process.h"
+
 #include <stdlib.h>
 
 #include <array>
@@ -20,13 +22,7 @@ std::string fixture_source(const std::string& name) {
 }
 
 std::string run(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string out;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) out.append(buffer.data(), n);
-  return out;
+  return ember::testing::run({"/bin/sh", "-c", command}, {}, std::chrono::seconds(600)).out;
 }
 
 std::map<std::string, NmSymbol> nm_symbols(const std::string& path, bool dynamic) {
@@ -67,17 +63,6 @@ int64_t tagged_line(const std::string& source, const std::string& tag) {
     if (line.find("LINE:" + tag) != std::string::npos) return number;
   }
   throw std::runtime_error("no LINE:" + tag + " in " + source);
-}
-
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "ember-symbolizer-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 void copy_file(const std::string& from, const std::string& to) {

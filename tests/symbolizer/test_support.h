@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "tests/support/temp_dir.h"
 
 namespace ember::symbolizer::testing {
 
@@ -27,19 +28,8 @@ int64_t tagged_line(const std::string& source, const std::string& tag);
 // Runs a shell command and returns its standard output.
 std::string run(const std::string& command);
 
-// A fresh directory, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+// The shared temporary directory (tests/support/temp_dir.h).
+using TempDir = ember::testing::TempDir;
 
 void copy_file(const std::string& from, const std::string& to);
 void write_text(const std::string& path, const std::string& text);

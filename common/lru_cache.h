@@ -1,13 +1,17 @@
 #pragma once
-// A map that remembers use order, for caches with an explicit bound: the owner decides when the
-// cache is too big (entries, bytes) and evicts the least recently used entries first.
+// The one least-recently-used map, for every cache with an explicit bound (the symbolizer's
+// binaries and JIT maps, the collector's processes and unwind tables): the owner decides when
+// the cache is too big (entries, bytes) and evicts the least recently used entries first.
+// Values never move while they are in the map (list nodes): pointers to them stay valid until
+// they are erased or evicted.
 
 #include <cstddef>
 #include <list>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
-namespace ember::symbolizer {
+namespace ember::common {
 
 template <class Key, class Value>
 class LruCache {
@@ -18,6 +22,12 @@ class LruCache {
     if (it == index_.end()) return nullptr;
     order_.splice(order_.begin(), order_, it->second);
     return &it->second->second;
+  }
+
+  // The value for `key` without counting it as a use; nullptr when absent.
+  Value* peek(const Key& key) {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &it->second->second;
   }
 
   // Inserts or replaces; the entry becomes the most recently used.
@@ -31,6 +41,21 @@ class LruCache {
     index_.emplace(order_.front().first, order_.begin());
     return order_.front().second;
   }
+
+  // A new value built in place from `args`, the most recently used; an entry with the same key
+  // is replaced.
+  template <class... Args>
+  Value& emplace(const Key& key, Args&&... args) {
+    erase(key);
+    order_.emplace_front(std::piecewise_construct, std::forward_as_tuple(key),
+                         std::forward_as_tuple(std::forward<Args>(args)...));
+    index_.emplace(order_.front().first, order_.begin());
+    return order_.front().second;
+  }
+
+  // The least recently used entry (what evict_oldest() removes); nullptr when empty.
+  const std::pair<const Key, Value>* oldest() const { return order_.empty() ? nullptr : &order_.back(); }
+  std::pair<const Key, Value>* oldest() { return order_.empty() ? nullptr : &order_.back(); }
 
   // Removes the least recently used entry; false when the cache is empty.
   bool evict_oldest() {
@@ -62,9 +87,9 @@ class LruCache {
   }
 
  private:
-  using Entry = std::pair<Key, Value>;
+  using Entry = std::pair<const Key, Value>;
   std::list<Entry> order_;
   std::unordered_map<Key, typename std::list<Entry>::iterator> index_;
 };
 
-}  // namespace ember::symbolizer
+}  // namespace ember::common
