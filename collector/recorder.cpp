@@ -93,10 +93,10 @@ size_t round_ring_bytes(size_t requested) {
 }  // namespace
 
 Recorder::Impl::Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder,
-                     size_t max_held_files)
+                     size_t max_held_files, const ProcFs& procfs)
     : options_(options),
-      modules_(ProcFs(), max_held_files),
-      processes_(ProcFs(), modules_, options.max_processes, options.process_filter),
+      modules_(procfs, max_held_files),
+      processes_(procfs, modules_, options.max_processes, options.process_filter),
       unwinder_(std::move(user_unwinder)),
       reorder_(kReorderMaxBytes,
                [this](const Record& rec, std::span<const std::byte> bytes) { apply_record(rec, bytes); }),

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "collector/off_cpu_stacks.h"
 #include "collector/process_info.h"
 #include "collector/python_stacks.h"
+#include "collector/record_decoder.h"
 #include "common/error.h"
 #include "profile/raw_profile.h"
 
@@ -62,10 +64,24 @@ struct RecordOptions {
   PythonOptions python;
 };
 
+// Perf records kept as a ring holds them, back to back, replayed through everything a live
+// recording does after reading its rings: decoding, time order, processes, unwinding, windows.
+// The golden pipeline test replays a checked-in stream (tests/golden/).
+struct Replay {
+  SampleFormat format;                  // the layout of the events' samples
+  std::span<const std::byte> records;
+  std::string proc_root = "/proc";      // where the processes' files are looked up
+  std::string event_name = "cpu-clock";
+  uint32_t frequency_hz = kDefaultFrequencyHz;
+};
+
 class Recorder {
  public:
   // Opens the events and starts sampling. Errors name the process, command or permission.
   [[nodiscard]] static Result<std::unique_ptr<Recorder>> start(const Target& target, const RecordOptions& options);
+  // Replays `replay.records` whole (see Replay); take_profile() and stats() then hold the
+  // result. An error names the record (index and byte offset) that cannot be a record.
+  [[nodiscard]] static Result<std::unique_ptr<Recorder>> replay(const Replay& replay, const RecordOptions& options);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;

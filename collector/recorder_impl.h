@@ -30,12 +30,14 @@ namespace ember::collector {
 
 class Recorder::Impl final : public OffCpuHost {
  public:
-  Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder, size_t max_held_files);
+  Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder, size_t max_held_files,
+       const ProcFs& procfs = ProcFs());
 
   ~Impl() override { stop(); }
 
   Result<void> open(const Target& target);
   Result<bool> poll(std::chrono::milliseconds timeout);
+  [[nodiscard]] Result<void> replay(const Replay& input);  // recorder_replay.cpp
   void stop();
   profile::RawProfile take_profile();
   const CollectorStats& stats();

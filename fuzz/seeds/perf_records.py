@@ -14,7 +14,7 @@ SAMPLE_IDENTIFIER, SAMPLE_IP, SAMPLE_TID, SAMPLE_TIME = 1 << 16, 1 << 0, 1 << 1,
 SAMPLE_CPU, SAMPLE_PERIOD, SAMPLE_CALLCHAIN = 1 << 7, 1 << 8, 1 << 5
 SAMPLE_REGS_USER, SAMPLE_STACK_USER = 1 << 12, 1 << 13
 MMAP, LOST, COMM, EXIT, THROTTLE, FORK, SAMPLE, MMAP2 = 1, 2, 3, 4, 5, 7, 9, 10
-MISC_KERNEL, MISC_USER, MISC_COMM_EXEC = 1, 2, 1 << 13
+MISC_KERNEL, MISC_USER, MISC_COMM_EXEC, MISC_MMAP_BUILD_ID = 1, 2, 1 << 13, 1 << 14
 CONTEXT_KERNEL, CONTEXT_USER = 2**64 - 128, 2**64 - 512
 REGS_MASK = 0x1FF | (0xFF << 16)  # what ember's DWARF unwinder asks for
 
@@ -41,6 +41,13 @@ def comm(pid, tid, name, time, exec_=True):
 def mmap2(pid, start, length, pgoff, path, time, inode=4242):
     body = struct.pack("<IIQQQIIQQII", pid, pid, start, length, pgoff, 8, 1, inode, 0, 5, 2)
     return record(MMAP2, body + padded(path) + sample_id(pid, pid, time), MISC_USER)
+
+
+def mmap2_build_id(pid, start, length, pgoff, path, time, build_id):
+    """An MMAP2 that names its file by build-id (PERF_RECORD_MISC_MMAP_BUILD_ID), not inode."""
+    ident = struct.pack("<BBH", len(build_id), 0, 0) + build_id.ljust(20, b"\0")
+    body = struct.pack("<IIQQQ", pid, pid, start, length, pgoff) + ident + struct.pack("<II", 5, 2)
+    return record(MMAP2, body + padded(path) + sample_id(pid, pid, time), MISC_USER | MISC_MMAP_BUILD_ID)
 
 
 def task(rtype, pid, ppid, tid, ptid, time):
