@@ -54,9 +54,7 @@ HttpServerOptions server_options(const Config& c, const ListenAddress& listen, s
 }
 
 bool same_push(const PushConfig& a, const PushConfig& b) {
-  return a.url == b.url && a.app_name == b.app_name && a.labels == b.labels && a.token_file == b.token_file &&
-         a.tenant_id == b.tenant_id && a.timeout == b.timeout && a.max_queue == b.max_queue &&
-         a.max_attempts == b.max_attempts && a.initial_backoff == b.initial_backoff && a.max_backoff == b.max_backoff;
+  return a == b;
 }
 
 }  // namespace
