@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/debuginfod_option.h"
 #include "cli/record_command.h"
 #include "cli/io.h"
 #include "cli/python_summary.h"
@@ -254,8 +255,10 @@ int run_record(RecordArgs& args) {
   symbolizer::Options symbol_options;
   symbol_options.full_names = args.full_names;
   symbol_options.inline_frames = !args.no_inline;
+  symbol_options.debuginfod = debuginfod_from_environment(args.no_debuginfod);
   auto symbols = symbolizer::make_symbolizer(symbol_options);
   profile::Profile profile = symbolizer::build_profile(raw, *symbols);
+  warn_about_debuginfod(symbol_options.debuginfod.get());
 
   RenderOptions render_options;
   render_options.fold.per_pid = args.per_pid;
@@ -442,6 +445,7 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
                   "What folded and SVG outputs show: samples, cpu; with --off-cpu also wall (the "
                   "default), off_cpu, blocked, runnable");
   add_limit_options(cmd, args->limits, false);
+  add_debuginfod_flag(cmd, args->no_debuginfod);
   // perf's form without "--" works too: the first argument that is not an option starts the command.
   cmd->prefix_command();
   cmd->footer(

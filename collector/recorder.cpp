@@ -346,7 +346,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   // Python frames, at every sample instead: the Python stack is read when the sample is read,
   // and a poller that wakes once per ~60 DWARF samples would read them all milliseconds late,
   // in one burst, nearly the same Python stack for each.
-  spec_.wakeup_bytes = options_.python.enabled
+  spec_.wakeup_bytes = options_.python.enabled && options_.python.wake_per_sample
                            ? 0
                            : static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
   // Switch events come in bursts of thousands a second, each with a stack copy: more room.

@@ -114,7 +114,18 @@ bool valid_label_value(std::string_view s) {
   s.read_bytes("max_cache_bytes", sy.max_cache_bytes, uint64_t{1} << 20, uint64_t{64} << 30);
   s.read_int("max_cached_binaries", sy.max_cached_binaries, 1, 100000);
   s.read_int("max_perf_maps", sy.max_perf_maps, 0, 100000);
-  return s.finish();
+  s.read("debuginfod", sy.debuginfod);
+  s.read_strings("debuginfod_urls", sy.debuginfod_urls, 16);
+  s.read("debuginfod_cache_dir", sy.debuginfod_cache_dir);
+  s.read_duration("debuginfod_timeout", sy.debuginfod_timeout, seconds(1), minutes(10));
+  s.read_bytes("debuginfod_max_cache_bytes", sy.debuginfod_max_cache_bytes, uint64_t{1} << 20, uint64_t{1} << 44);
+  if (auto ok = s.finish(); !ok) return ok;
+  for (const auto& url : sy.debuginfod_urls) {
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      return std::unexpected(s.invalid("debuginfod_urls", fmt::format("'{}' is not an http:// or https:// URL", url)));
+    }
+  }
+  return {};
 }
 
 [[nodiscard]] Result<void> read_http(ConfigSection& s, HttpConfig& h) {

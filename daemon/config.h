@@ -56,6 +56,13 @@ struct SymbolizerConfig {
   uint64_t max_cache_bytes = uint64_t{8} << 20;
   uint64_t max_cached_binaries = 16;
   uint64_t max_perf_maps = 16;
+  // Debug files by build-id for binaries without symbols or DWARF on the host.
+  bool debuginfod = true;
+  std::vector<std::string> debuginfod_urls;  // empty: $DEBUGINFOD_URLS (still empty: off)
+  std::string debuginfod_cache_dir;          // empty: <storage.directory>/debuginfod
+  Duration debuginfod_timeout = std::chrono::seconds(10);
+  uint64_t debuginfod_max_cache_bytes = uint64_t{1} << 30;
+  bool operator==(const SymbolizerConfig&) const = default;
 };
 
 struct HttpConfig {

@@ -64,6 +64,11 @@ toml::table symbolizer_table(const SymbolizerConfig& s) {
       {"max_cache_bytes", bytes(s.max_cache_bytes)},
       {"max_cached_binaries", integer(s.max_cached_binaries)},
       {"max_perf_maps", integer(s.max_perf_maps)},
+      {"debuginfod", s.debuginfod},
+      {"debuginfod_urls", string_array(s.debuginfod_urls)},
+      {"debuginfod_cache_dir", s.debuginfod_cache_dir},
+      {"debuginfod_timeout", duration(s.debuginfod_timeout)},
+      {"debuginfod_max_cache_bytes", bytes(s.debuginfod_max_cache_bytes)},
   };
 }
 

@@ -278,5 +278,21 @@ TEST(PushConfig, AuthenticationAndTlsKeysGoTogether) {
   EXPECT_TRUE(again->push == ok->push);
 }
 
+TEST(SymbolizerConfig, DebuginfodKeys) {
+  auto bad = parse_config("[symbolizer]\ndebuginfod_urls = [\"ftp://d\"]\n", "d.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "d.toml: symbolizer.debuginfod_urls: 'ftp://d' is not an http:// or https:// URL");
+  auto ok = parse_config(
+      "[symbolizer]\ndebuginfod = false\ndebuginfod_urls = [\"https://debuginfod.debian.net\"]\n"
+      "debuginfod_cache_dir = \"/var/cache/d\"\ndebuginfod_timeout = \"5s\"\ndebuginfod_max_cache_bytes = \"2GiB\"\n",
+      "ok.toml");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_FALSE(ok->symbolizer.debuginfod);
+  EXPECT_EQ(ok->symbolizer.debuginfod_max_cache_bytes, uint64_t{2} << 30);
+  auto again = parse_config(format_config(*ok), "again");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(again->symbolizer == ok->symbolizer);
+}
+
 }  // namespace
 }  // namespace ember::daemon
