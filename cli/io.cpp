@@ -11,6 +11,7 @@
 #include "flamegraph/speedscope.h"
 #include "profile/builder.h"
 #include "profile/folded.h"
+#include "profile/folded_views.h"
 #include "profile/perf_script.h"
 #include "proto/pprof.h"
 
@@ -225,6 +226,14 @@ Result<std::string> render(const profile::Profile& profile, OutputFormat format,
     fold.value_index = *index;
   }
   profile::FoldedStacks stacks = profile::fold(profile, fold);
+  if (options.focus) {
+    stacks = profile::focus_stacks(stacks, *options.focus);
+    if (stacks.stacks.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--focus: no frame matches '{}'", options.focus->pattern()));
+    }
+  }
+  if (options.reverse) stacks = profile::reverse_stacks(stacks);
   if (format == OutputFormat::kFolded) {
     // Sized before it is built: folded text repeats every name of every stack.
     size_t bytes = 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/regex.h"
 #include "common/text.h"
 #include "flamegraph/flamegraph.h"
 #include "profile/folded.h"
@@ -52,6 +53,10 @@ struct RenderOptions {
   std::optional<std::string> sample_type;  // --sample-type; default: the pprof default
   flamegraph::SvgOptions svg;
   size_t max_output_bytes = kDefaultMaxOutputBytes;
+  // SVG and folded output only: stacks merged from the leaf (--reverse), or the callers and
+  // callees of the functions matching --focus (profile/folded_views.h).
+  bool reverse = false;
+  std::optional<common::Regex> focus;
 };
 
 // Loads several profiles and merges them (equal stacks summed), as pprof does with several inputs.
