@@ -9,8 +9,11 @@
 #include "common/checked.h"
 #include "common/command_line.h"
 #include "common/files.h"
+#include "flamegraph/speedscope.h"
 #include "profile/builder.h"
 #include "profile/folded.h"
+#include "profile/folded_views.h"
+#include "profile/perf_script.h"
 #include "proto/pprof.h"
 
 namespace ember::cli {
@@ -26,6 +29,7 @@ std::string_view format_name(OutputFormat format) {
     case OutputFormat::kFolded: return "folded";
     case OutputFormat::kPprofGzip: return "pprof";
     case OutputFormat::kPprof: return "pprof (uncompressed)";
+    case OutputFormat::kSpeedscope: return "speedscope";
   }
   return "?";
 }
@@ -37,8 +41,9 @@ Result<OutputFormat> output_format(const std::string& path, const std::optional<
     if (f == "folded" || f == "collapsed") return OutputFormat::kFolded;
     if (f == "pprof" || f == "pb.gz") return OutputFormat::kPprofGzip;
     if (f == "pb" || f == "pprof-raw") return OutputFormat::kPprof;
+    if (f == "speedscope") return OutputFormat::kSpeedscope;
     return make_error(ErrorCode::kInvalidArgument,
-                      "unknown format '" + f + "' (choose svg, folded, pprof or pb)");
+                      "unknown format '" + f + "' (choose svg, folded, pprof, pb or speedscope)");
   }
   if (path == "-") return OutputFormat::kFolded;
   if (ends_with(path, ".svg")) return OutputFormat::kSvg;
@@ -49,9 +54,10 @@ Result<OutputFormat> output_format(const std::string& path, const std::optional<
     return OutputFormat::kPprofGzip;
   }
   if (ends_with(path, ".pb")) return OutputFormat::kPprof;
+  if (ends_with(path, ".json")) return OutputFormat::kSpeedscope;  // run.speedscope.json
   return make_error(ErrorCode::kInvalidArgument,
                     path + ": cannot tell the format from the file name (use .svg, .folded, "
-                           ".pb.gz or .pb, or --format)");
+                           ".pb.gz, .pb or .speedscope.json, or --format)");
 }
 
 namespace {
@@ -81,6 +87,14 @@ namespace {
     if (!applied) return std::unexpected(applied.error());
     cuts.add(*applied);
     return decoded;
+  }
+  if (profile::looks_like_perf_script(bytes)) {
+    auto parsed = profile::parse_perf_script(bytes, name, limits.shape);
+    if (!parsed) return parsed;
+    auto applied = profile::apply_limits(*parsed, limits.shape, name);
+    if (!applied) return std::unexpected(applied.error());
+    cuts.add(*applied);
+    return parsed;
   }
   auto folded = profile::parse_folded(bytes, name, limits.shape, &cuts);
   if (!folded) return std::unexpected(folded.error());
@@ -193,6 +207,19 @@ Result<std::string> render(const profile::Profile& profile, OutputFormat format,
     return proto::encode(profile, format == OutputFormat::kPprofGzip ? proto::Compression::kGzip
                                                                       : proto::Compression::kNone);
   }
+  if (format == OutputFormat::kSpeedscope) {
+    flamegraph::SpeedscopeOptions speedscope;
+    speedscope.max_bytes = options.max_output_bytes;
+    if (!options.svg.title.empty() && options.svg.title != flamegraph::SvgOptions{}.title) {
+      speedscope.name = options.svg.title;
+    }
+    if (options.sample_type) {
+      auto index = profile.value_index(*options.sample_type);
+      if (!index) return std::unexpected(index.error());
+      speedscope.value_index = *index;
+    }
+    return flamegraph::render_speedscope(profile, speedscope);
+  }
   profile::FoldOptions fold = options.fold;
   if (options.sample_type) {
     auto index = profile.value_index(*options.sample_type);
@@ -200,6 +227,14 @@ Result<std::string> render(const profile::Profile& profile, OutputFormat format,
     fold.value_index = *index;
   }
   profile::FoldedStacks stacks = profile::fold(profile, fold);
+  if (options.focus) {
+    stacks = profile::focus_stacks(stacks, *options.focus);
+    if (stacks.stacks.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--focus: no frame matches '{}'", options.focus->pattern()));
+    }
+  }
+  if (options.reverse) stacks = profile::reverse_stacks(stacks);
   if (format == OutputFormat::kFolded) {
     // Sized before it is built: folded text repeats every name of every stack.
     size_t bytes = 0;
@@ -254,7 +289,7 @@ bool output_writable(const std::string& path) {
 void add_inputs_option(CLI::App* command, std::vector<std::string>& inputs) {
   command
       ->add_option("inputs", inputs,
-                   "pprof files (gzip'd or not) or folded stacks, recognised by content; several are "
+                   "pprof files (gzip'd or not), perf script text or folded stacks, recognised by content; several are "
                    "merged; '-' is stdin")
       ->required();
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/regex.h"
 #include "common/text.h"
 #include "flamegraph/flamegraph.h"
 #include "profile/folded.h"
@@ -18,10 +19,11 @@ class App;
 
 namespace ember::cli {
 
-enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof };
+enum class OutputFormat { kSvg, kFolded, kPprofGzip, kPprof, kSpeedscope };
 
-// From --format when given ("svg", "folded", "pprof", "pb.gz", "pb"), else from the file
-// extension (.svg, .folded/.txt/.collapsed, .pb.gz, .pb/.pprof); "-" without --format is folded text.
+// From --format when given ("svg", "folded", "pprof", "pb.gz", "pb", "speedscope"), else from the
+// file extension (.svg, .folded/.txt/.collapsed, .pb.gz, .pb/.pprof, .speedscope.json/.json);
+// "-" without --format is folded text.
 [[nodiscard]] Result<OutputFormat> output_format(const std::string& path, const std::optional<std::string>& format);
 std::string_view format_name(OutputFormat format);
 
@@ -40,7 +42,8 @@ struct Limits {
 // and --max-output-bytes to `command`.
 void add_limit_options(CLI::App* command, Limits& limits, bool inputs = true);
 
-// Reads pprof (gzip'd or not) or folded text, recognised by content, not by file name.
+// Reads pprof (gzip'd or not), `perf script` text or folded text, recognised by content, not by
+// file name.
 // "-" reads stdin. Errors name the file. The limits apply: what they cut is noted on stderr
 // ("ember: FILE: 1 stack deeper than 4096 frames: ..."); what they refuse is an error.
 [[nodiscard]] Result<profile::Profile> load_profile(const std::string& path, const Limits& limits);
@@ -50,6 +53,10 @@ struct RenderOptions {
   std::optional<std::string> sample_type;  // --sample-type; default: the pprof default
   flamegraph::SvgOptions svg;
   size_t max_output_bytes = kDefaultMaxOutputBytes;
+  // SVG and folded output only: stacks merged from the leaf (--reverse), or the callers and
+  // callees of the functions matching --focus (profile/folded_views.h).
+  bool reverse = false;
+  std::optional<common::Regex> focus;
 };
 
 // Loads several profiles and merges them (equal stacks summed), as pprof does with several inputs.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/debuginfod_option.h"
 #include "cli/record_command.h"
 #include "cli/io.h"
 #include "cli/python_summary.h"
@@ -254,8 +255,10 @@ int run_record(RecordArgs& args) {
   symbolizer::Options symbol_options;
   symbol_options.full_names = args.full_names;
   symbol_options.inline_frames = !args.no_inline;
+  symbol_options.debuginfod = debuginfod_from_environment(args.no_debuginfod);
   auto symbols = symbolizer::make_symbolizer(symbol_options);
   profile::Profile profile = symbolizer::build_profile(raw, *symbols);
+  warn_about_debuginfod(symbol_options.debuginfod.get());
 
   RenderOptions render_options;
   render_options.fold.per_pid = args.per_pid;
@@ -361,6 +364,11 @@ int run_record(RecordArgs& args) {
                    : "",
                wrote.empty() ? "" : "; wrote " + wrote);
   }
+  if (raw.timeline_dropped() > 0) {
+    fmt::print(stderr, "ember: the timeline keeps at most {} samples; {} later ones are in the stacks "
+                       "but not in the time order (speedscope)\n",
+               thousands(profile::kMaxTimelineSamples), thousands(raw.timeline_dropped()));
+  }
   if (!args.quiet && stats.python_attached > 0) {
     fmt::print(stderr, "ember: {}\n", python_summary(stats));
   }
@@ -417,9 +425,9 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
   cmd->add_flag("-a,--all-cpus", args->all, "Record every process on the host (one event per CPU)");
   cmd->add_option("-o,--output", args->outputs,
                   "Output file; repeat for several formats from one recording. Format by extension: "
-                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb; '-' is stdout [default: ember.svg]")
+                  ".svg (flamegraph), .folded, .pb.gz (pprof), .pb, .speedscope.json (timeline per thread); '-' is stdout [default: ember.svg]")
       ->allow_extra_args(false);
-  cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb");
+  cmd->add_option("--format", args->format, "Output format, overriding the extension: svg, folded, pprof, pb, speedscope");
   cmd->add_option("-d,--duration", args->duration,
                   "Stop after this many seconds [default: until Ctrl-C, or until the command or targets exit]");
   cmd->add_flag("--per-pid", args->per_pid, "Root frame is name-PID instead of the process name");
@@ -437,6 +445,7 @@ void add_record_command(CLI::App& app, int& exit_code, std::vector<std::string> 
                   "What folded and SVG outputs show: samples, cpu; with --off-cpu also wall (the "
                   "default), off_cpu, blocked, runnable");
   add_limit_options(cmd, args->limits, false);
+  add_debuginfod_flag(cmd, args->no_debuginfod);
   // perf's form without "--" works too: the first argument that is not an option starts the command.
   cmd->prefix_command();
   cmd->footer(

@@ -31,6 +31,7 @@ struct RecordArgs {
   bool per_thread = false;
   bool full_names = false;
   bool no_inline = false;
+  bool no_debuginfod = false;
   std::optional<std::string> title;
   double min_width = 0.1;
   int width = 1200;

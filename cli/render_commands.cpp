@@ -30,6 +30,18 @@ struct ViewArgs {
   double min_width = 0.1;
   int width = 1200;
   bool inverted = false;
+  bool reverse = false;
+  std::optional<std::string> focus;
+
+  // flamegraph and convert: other views of the same stacks.
+  void add_views_to(CLI::App* cmd) {
+    cmd->add_flag("--reverse", reverse,
+                  "Merge stacks from the leaf: the functions that ran at the root, their callers above");
+    cmd->add_option("--focus", focus,
+                    "Sandwich view of the functions matching this RE2 regex: their callees, and beside "
+                    "them 'callers of NAME' with their callers, nearest first")
+        ->type_name("REGEX");
+  }
 
   void add_to(CLI::App* cmd, bool svg_options) {
     cmd->add_flag("--per-pid", per_pid, "Root frame is name-PID (profiles with pid labels)");
@@ -96,6 +108,15 @@ int run_convert(const ConvertArgs& args) {
   if (args.inputs.size() > 1) title += fmt::format(" and {} more", args.inputs.size() - 1);
   RenderOptions options = args.view.render_options(title);
   options.max_output_bytes = args.limits.max_output_bytes;
+  options.reverse = args.view.reverse;
+  if (args.view.focus) {
+    auto focus = common::Regex::compile(*args.view.focus);
+    if (!focus) {
+      fail("--focus: " + focus.error().message());
+      return kExitUsage;
+    }
+    options.focus = std::move(*focus);
+  }
   if (auto ok = write_profile(*profile, args.output, *format, options); !ok) {
     fail(ok.error().message());
     return ok.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
@@ -162,6 +183,7 @@ void add_flamegraph_command(CLI::App& app, int& exit_code) {
   add_inputs_option(cmd, args->inputs);
   cmd->add_option("-o,--output", args->output, "SVG file to write; '-' is stdout [default: -]");
   args->view.add_to(cmd, true);
+  args->view.add_views_to(cmd);
   add_limit_options(cmd, args->limits);
   cmd->footer("\nExamples:\n  ember flamegraph stacks.folded -o out.svg\n  ember flamegraph current.pb.gz -o current.svg\n"
               "  perf script | stackcollapse-perf.pl | ember flamegraph - -o perf.svg");
@@ -173,9 +195,9 @@ void add_convert_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("convert", "Convert between pprof, folded stacks and SVG");
   add_inputs_option(cmd, args->inputs);
   cmd->add_option("-o,--output", args->output,
-                  "Output file; format by extension (.pb.gz, .pb, .folded, .svg) or --format")
+                  "Output file; format by extension (.pb.gz, .pb, .folded, .svg, .speedscope.json) or --format")
       ->required();
-  cmd->add_option("--format", args->format, "svg, folded, pprof (gzip'd) or pb");
+  cmd->add_option("--format", args->format, "svg, folded, pprof (gzip'd), pb or speedscope");
   args->view.add_to(cmd, true);
   add_limit_options(cmd, args->limits);
   cmd->footer("\nExamples:\n  ember convert current.pb.gz -o current.folded\n  ember convert stacks.folded -o stacks.pb.gz\n"

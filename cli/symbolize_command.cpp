@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/debuginfod_option.h"
 #include "cli/io.h"
 #include "common/command_line.h"
 #include "common/files.h"
@@ -31,6 +32,7 @@ struct SymbolizeArgs {
   bool json = false;
   bool print_address = false;
   std::vector<std::string> debug_dirs;
+  bool no_debuginfod = false;
 };
 
 // Addresses are hex with or without 0x, as addr2line takes them.
@@ -76,8 +78,10 @@ int run_symbolize(SymbolizeArgs& args) {
   options.full_names = args.full_names;
   options.demangle = !args.no_demangle;
   if (!args.debug_dirs.empty()) options.debug_directories = args.debug_dirs;
+  options.debuginfod = debuginfod_from_environment(args.no_debuginfod);
   std::vector<std::string> problems;
   auto symbols = symbolizer::symbolize_file(args.binary, addresses, options, &problems);
+  warn_about_debuginfod(options.debuginfod.get());
   if (!symbols) {
     fail(symbols.error().message());
     return kExitFailure;
@@ -147,8 +151,10 @@ void add_symbolize_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--debug-dir", args->debug_dirs,
                   "Directory of separate debug files (repeatable) [default: /usr/lib/debug]")
       ->allow_extra_args(false);
+  add_debuginfod_flag(cmd, args->no_debuginfod);
   cmd->footer(
-      "\nSeparate debug files are found through .gnu_debuglink and /usr/lib/debug/.build-id/xx/rest.debug.\n"
+      "\nSeparate debug files are found through .gnu_debuglink and /usr/lib/debug/.build-id/xx/rest.debug,\n"
+      "then by build-id from the debuginfod servers in DEBUGINFOD_URLS (off with --no-debuginfod).\n"
       "\nExample:\n  ember symbolize -e ./app 0x401136 0x4011a0\n  nm -n ./app | awk '{print $1}' | ember symbolize -e ./app");
   cmd->callback([args, &exit_code] { exit_code = run_symbolize(*args); });
 }

@@ -7,6 +7,7 @@ find_package(spdlog REQUIRED)
 # libelf / libdw (elfutils) and libunwind ship pkg-config files only.
 pkg_check_modules(LIBELF REQUIRED IMPORTED_TARGET libelf)
 pkg_check_modules(LIBDW REQUIRED IMPORTED_TARGET libdw)
+pkg_check_modules(LIBDEBUGINFOD REQUIRED IMPORTED_TARGET libdebuginfod)
 pkg_check_modules(LIBUNWIND_GENERIC REQUIRED IMPORTED_TARGET libunwind-generic)
 # RE2: user-supplied regular expressions, matched in linear time (common/regex.h).
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)

@@ -346,7 +346,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   // Python frames, at every sample instead: the Python stack is read when the sample is read,
   // and a poller that wakes once per ~60 DWARF samples would read them all milliseconds late,
   // in one burst, nearly the same Python stack for each.
-  spec_.wakeup_bytes = options_.python.enabled
+  spec_.wakeup_bytes = options_.python.enabled && options_.python.wake_per_sample
                            ? 0
                            : static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
   // Switch events come in bursts of thousands a second, each with a stack copy: more room.
@@ -563,6 +563,8 @@ void Recorder::Impl::on_sample(const SampleRecord& s) {
   const uint64_t weight = spec_.hardware_cycles ? static_cast<uint64_t>(period_ns_) : s.period;
   if (add_stack(process, s.sid.tid, frames_, profile::RawStackCounts{1, weight}, s.sid.time)) {
     stats_.samples++;
+    // Record times are CLOCK_MONOTONIC (event_source.cpp); the timeline keeps wall clock.
+    window_.note_time(static_cast<int64_t>(s.sid.time) + wall_minus_monotonic_ns_);
   } else {
     stats_.dropped_samples++;
   }
@@ -720,6 +722,7 @@ void Recorder::Impl::start_window() {
   window_ = profile::RawProfile(options_.max_unique_stacks);
   generation_++;
   window_start_wall_ns_ = static_cast<int64_t>(now_ns(CLOCK_REALTIME));
+  wall_minus_monotonic_ns_ = window_start_wall_ns_ - static_cast<int64_t>(now_ns(CLOCK_MONOTONIC));
   if (main_module_) window_.add_module(main_module_);
 }
 

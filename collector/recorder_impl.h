@@ -143,6 +143,7 @@ class Recorder::Impl final : public OffCpuHost {
   uint64_t kernel_generation_ = 0;
   profile::ModuleId kernel_id_;
   int64_t window_start_wall_ns_ = 0;
+  int64_t wall_minus_monotonic_ns_ = 0;  // turns sample times into wall clock for the timeline
   int64_t period_ns_ = 0;
   int32_t main_pid_ = 0;
   std::shared_ptr<const profile::Module> main_module_;

@@ -71,16 +71,21 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
 Result<PushUrl> parse_push_url(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("'{}': {} (write http://HOST:PORT, e.g. http://pyroscope:4040)", text, why));
+                      fmt::format("'{}': {} (write http(s)://HOST:PORT, e.g. https://pyroscope:4040)", text, why));
   };
+  PushUrl u;
+  std::string_view rest;
   if (text.starts_with("https://")) {
-    return bad("https is not supported: push to a local TLS proxy or Grafana Alloy over http");
+    u.tls = true;
+    u.port = 443;
+    rest = text.substr(8);
+  } else if (text.starts_with("http://")) {
+    rest = text.substr(7);
+  } else {
+    return bad("expected http:// or https://");
   }
-  if (!text.starts_with("http://")) return bad("expected http://");
-  std::string_view rest = text.substr(7);
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  PushUrl u;
   if (slash != std::string_view::npos) {
     std::string_view path = rest.substr(slash);
     while (path.ends_with("/")) path.remove_suffix(1);
@@ -91,7 +96,7 @@ Result<PushUrl> parse_push_url(std::string_view text) {
     }
     u.prefix = std::string(path);
   }
-  if (authority.find('@') != std::string_view::npos) return bad("credentials in the URL are not supported (use push.token_file)");
+  if (authority.find('@') != std::string_view::npos) return bad("credentials in the URL are not supported (use push.basic_auth_password_file or push.token_file)");
   std::string_view host = authority;
   if (authority.starts_with("[")) {
     size_t close = authority.find(']');

@@ -23,10 +23,11 @@ struct ListenAddress {
 // "HOST:PORT" (numeric or localhost), "[IPV6]:PORT" or "unix:/absolute/path".
 [[nodiscard]] Result<ListenAddress> parse_listen_address(std::string_view text);
 
-// push.url: "http://HOST[:PORT][/PREFIX]" (plain HTTP: TLS belongs to a local proxy or agent).
+// push.url: "http://HOST[:PORT][/PREFIX]" or "https://HOST[:PORT][/PREFIX]".
 struct PushUrl {
+  bool tls = false;
   std::string host;
-  uint16_t port = 80;
+  uint16_t port = 80;  // 443 for https
   std::string prefix;  // path before /ingest, without a trailing '/'
 };
 [[nodiscard]] Result<PushUrl> parse_push_url(std::string_view text);

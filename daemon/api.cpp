@@ -14,6 +14,7 @@
 #include "daemon/metrics_page.h"
 #include "daemon/url.h"
 #include "flamegraph/flamegraph.h"
+#include "flamegraph/speedscope.h"
 #include "profile/folded.h"
 #include "proto/pprof.h"
 
@@ -104,6 +105,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
   if (path == "/api/v1/flamegraph.svg") return profile_answer("svg", params, control);
   if (path == "/api/v1/profile.pb.gz") return profile_answer("pprof", params, control);
   if (path == "/api/v1/folded") return profile_answer("folded", params, control);
+  if (path == "/api/v1/speedscope.json") return profile_answer("speedscope", params, control);
   if (path == "/api/v1/report.json") return profile_answer("report", params, control);
   if (path == "/api/v1/diff.svg") return diff(params, control);
   return error_response(404, "no such endpoint; see / for what emberd serves");
@@ -114,6 +116,7 @@ HttpResponse Api::profile_answer(std::string_view kind, const Params& p, const Q
       kind == "svg"      ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "title", "width", "per_pid", "per_thread"})
       : kind == "folded" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "per_pid", "per_thread"})
       : kind == "report" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "top"})
+      : kind == "speedscope" ? p.allow({"from", "to", "pid", "comm", "label", "sample_type", "title"})
                          : p.allow({"from", "to", "pid", "comm", "label", "sample_type"});
   if (!allowed) return bad_request(allowed.error().message());
   auto range = parse_range(p, "from", "to", "-1h", unix_now_ns(), max_range());
@@ -189,6 +192,22 @@ HttpResponse Api::render_answer(std::string_view kind, profile::Profile& prof, c
     r.body = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (auto too_large = check_answer_size(r.body.size())) return *too_large;
     r.headers.emplace_back("Content-Disposition", fmt::format("inline; filename=\"{}-report.json\"", base_name));
+    return r;
+  }
+  if (kind == "speedscope") {
+    // One profile per thread, in time order where the snapshots kept it (see flamegraph/speedscope.h);
+    // a sample_type asks for that value aggregated instead.
+    flamegraph::SpeedscopeOptions options;
+    options.value_index = fold.value_index;
+    options.name = title ? title->substr(0, 200) : base_name;
+    options.max_bytes = SIZE_MAX;  // bounded below, with the answer's own message
+    auto body = flamegraph::render_speedscope(prof, options);
+    if (!body) return error_response(500, body.error().message());
+    if (auto too_large = check_answer_size(body->size())) return *too_large;
+    r.content_type = "application/json";
+    r.body = std::move(*body);
+    r.headers.emplace_back("Content-Disposition",
+                           fmt::format("attachment; filename=\"{}.speedscope.json\"", base_name));
     return r;
   }
   profile::FoldedStacks stacks = profile::fold(prof, fold);

@@ -114,7 +114,18 @@ bool valid_label_value(std::string_view s) {
   s.read_bytes("max_cache_bytes", sy.max_cache_bytes, uint64_t{1} << 20, uint64_t{64} << 30);
   s.read_int("max_cached_binaries", sy.max_cached_binaries, 1, 100000);
   s.read_int("max_perf_maps", sy.max_perf_maps, 0, 100000);
-  return s.finish();
+  s.read("debuginfod", sy.debuginfod);
+  s.read_strings("debuginfod_urls", sy.debuginfod_urls, 16);
+  s.read("debuginfod_cache_dir", sy.debuginfod_cache_dir);
+  s.read_duration("debuginfod_timeout", sy.debuginfod_timeout, seconds(1), minutes(10));
+  s.read_bytes("debuginfod_max_cache_bytes", sy.debuginfod_max_cache_bytes, uint64_t{1} << 20, uint64_t{1} << 44);
+  if (auto ok = s.finish(); !ok) return ok;
+  for (const auto& url : sy.debuginfod_urls) {
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      return std::unexpected(s.invalid("debuginfod_urls", fmt::format("'{}' is not an http:// or https:// URL", url)));
+    }
+  }
+  return {};
 }
 
 [[nodiscard]] Result<void> read_http(ConfigSection& s, HttpConfig& h) {
@@ -140,21 +151,56 @@ bool valid_label_value(std::string_view s) {
   return {};
 }
 
+// The pairs that only make sense together, and TLS files only with an https:// URL.
+[[nodiscard]] Result<void> check_push_auth(ConfigSection& s, const PushConfig& p, bool tls) {
+  if (p.basic_auth_user.empty() != p.basic_auth_password_file.empty()) {
+    return std::unexpected(s.invalid(p.basic_auth_user.empty() ? "basic_auth_password_file" : "basic_auth_user",
+                                     "basic_auth_user and basic_auth_password_file go together"));
+  }
+  if (!p.basic_auth_user.empty() && !p.token_file.empty()) {
+    return std::unexpected(s.invalid("token_file", "set either token_file (bearer) or basic_auth_*, not both"));
+  }
+  if (p.basic_auth_user.find(':') != std::string::npos ||
+      std::ranges::any_of(p.basic_auth_user, [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    return std::unexpected(s.invalid("basic_auth_user", "may not contain ':' or control characters"));
+  }
+  if (p.cert_file.empty() != p.key_file.empty()) {
+    return std::unexpected(s.invalid(p.cert_file.empty() ? "key_file" : "cert_file", "cert_file and key_file go together"));
+  }
+  if (!tls && !p.url.empty()) {
+    const std::pair<const char*, const std::string*> files[] = {
+        {"ca_file", &p.ca_file}, {"cert_file", &p.cert_file}, {"key_file", &p.key_file}};
+    for (const auto& [key, value] : files) {
+      if (!value->empty()) return std::unexpected(s.invalid(key, "needs an https:// push.url"));
+    }
+  }
+  return {};
+}
+
 [[nodiscard]] Result<void> read_push(ConfigSection& s, PushConfig& p) {
   s.read("url", p.url);
   s.read("app_name", p.app_name);
   s.read_string_map("labels", p.labels, 32);
   s.read("token_file", p.token_file);
+  s.read("basic_auth_user", p.basic_auth_user);
+  s.read("basic_auth_password_file", p.basic_auth_password_file);
   s.read("tenant_id", p.tenant_id);
+  s.read("ca_file", p.ca_file);
+  s.read("cert_file", p.cert_file);
+  s.read("key_file", p.key_file);
   s.read_duration("timeout", p.timeout, milliseconds(100), minutes(10));
   s.read_int("max_queue", p.max_queue, 1, 10000);
   s.read_int("max_attempts", p.max_attempts, 1, 1000);
   s.read_duration("initial_backoff", p.initial_backoff, milliseconds(10), hours(1));
   s.read_duration("max_backoff", p.max_backoff, milliseconds(10), hours(24));
   if (auto ok = s.finish(); !ok) return ok;
+  bool tls = false;
   if (!p.url.empty()) {
-    if (auto u = parse_push_url(p.url); !u) return std::unexpected(s.invalid("url", u.error().message()));
+    auto u = parse_push_url(p.url);
+    if (!u) return std::unexpected(s.invalid("url", u.error().message()));
+    tls = u->tls;
   }
+  if (auto ok = check_push_auth(s, p, tls); !ok) return ok;
   if (!valid_label_name(p.app_name)) {
     return std::unexpected(
         s.invalid("app_name", fmt::format("'{}' must be 1-64 letters, digits, '_', '.' or '-'", p.app_name)));

@@ -56,6 +56,13 @@ struct SymbolizerConfig {
   uint64_t max_cache_bytes = uint64_t{8} << 20;
   uint64_t max_cached_binaries = 16;
   uint64_t max_perf_maps = 16;
+  // Debug files by build-id for binaries without symbols or DWARF on the host.
+  bool debuginfod = true;
+  std::vector<std::string> debuginfod_urls;  // empty: $DEBUGINFOD_URLS (still empty: off)
+  std::string debuginfod_cache_dir;          // empty: <storage.directory>/debuginfod
+  Duration debuginfod_timeout = std::chrono::seconds(10);
+  uint64_t debuginfod_max_cache_bytes = uint64_t{1} << 30;
+  bool operator==(const SymbolizerConfig&) const = default;
 };
 
 struct HttpConfig {
@@ -79,17 +86,24 @@ struct HttpConfig {
 };
 
 struct PushConfig {
-  std::string url;  // empty: no push. "http://host:4040" (Pyroscope /ingest)
+  std::string url;  // empty: no push. "http(s)://host:4040" (Pyroscope /ingest)
   std::string app_name = "emberd";
   std::map<std::string, std::string> labels;  // added to the series name, with host=
   std::string token_file;  // optional bearer token
+  std::string basic_auth_user;           // HTTP basic (Grafana Cloud: the stack's user id)
+  std::string basic_auth_password_file;  // its password (Grafana Cloud: an access token)
   std::string tenant_id;   // X-Scope-OrgID for multi-tenant Pyroscope
+  // TLS (https:// only): the system's CA store unless ca_file; a client certificate for mTLS.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
   Duration timeout = std::chrono::seconds(10);
   uint64_t max_queue = 32;  // snapshots waiting to be sent; the oldest is dropped past it
   uint64_t max_attempts = 5;
   Duration initial_backoff = std::chrono::seconds(1);
   Duration max_backoff = std::chrono::seconds(60);
   bool enabled() const { return !url.empty(); }
+  bool operator==(const PushConfig&) const = default;
 };
 
 struct Config {

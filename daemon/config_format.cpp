@@ -64,6 +64,11 @@ toml::table symbolizer_table(const SymbolizerConfig& s) {
       {"max_cache_bytes", bytes(s.max_cache_bytes)},
       {"max_cached_binaries", integer(s.max_cached_binaries)},
       {"max_perf_maps", integer(s.max_perf_maps)},
+      {"debuginfod", s.debuginfod},
+      {"debuginfod_urls", string_array(s.debuginfod_urls)},
+      {"debuginfod_cache_dir", s.debuginfod_cache_dir},
+      {"debuginfod_timeout", duration(s.debuginfod_timeout)},
+      {"debuginfod_max_cache_bytes", bytes(s.debuginfod_max_cache_bytes)},
   };
 }
 
@@ -98,7 +103,12 @@ toml::table push_table(const PushConfig& p) {
       {"app_name", p.app_name},
       {"labels", labels},
       {"token_file", p.token_file},
+      {"basic_auth_user", p.basic_auth_user},
+      {"basic_auth_password_file", p.basic_auth_password_file},
       {"tenant_id", p.tenant_id},
+      {"ca_file", p.ca_file},
+      {"cert_file", p.cert_file},
+      {"key_file", p.key_file},
       {"timeout", duration(p.timeout)},
       {"max_queue", integer(p.max_queue)},
       {"max_attempts", integer(p.max_attempts)},

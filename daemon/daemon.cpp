@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "daemon/target_filter.h"
 #include "proto/pprof.h"
 #include "symbolizer/build_profile.h"
+#include "symbolizer/debuginfod_client.h"
 #include "symbolizer/symbolizer.h"
 
 namespace ember::daemon {
@@ -53,10 +55,30 @@ HttpServerOptions server_options(const Config& c, const ListenAddress& listen, s
   return o;
 }
 
+// The debuginfod client for [symbolizer]: null when off or without URLs. Started before the
+// other threads (libdebuginfod reads its settings from the environment).
+std::shared_ptr<symbolizer::DebuginfodClient> start_debuginfod(const Config& c) {
+  if (!c.symbolizer.debuginfod) return nullptr;
+  symbolizer::DebuginfodSettings settings;
+  settings.urls = c.symbolizer.debuginfod_urls.empty() ? symbolizer::DebuginfodClient::urls_from_environment()
+                                                       : c.symbolizer.debuginfod_urls;
+  if (settings.urls.empty()) return nullptr;
+  settings.cache_dir = c.symbolizer.debuginfod_cache_dir.empty() ? c.storage.directory + "/debuginfod"
+                                                                 : c.symbolizer.debuginfod_cache_dir;
+  settings.timeout = std::chrono::duration_cast<std::chrono::seconds>(c.symbolizer.debuginfod_timeout);
+  settings.max_cache_bytes = c.symbolizer.debuginfod_max_cache_bytes;
+  auto client = symbolizer::DebuginfodClient::create(std::move(settings));
+  if (!client) {
+    spdlog::warn("msg=\"debuginfod off\" error={}", lf(client.error().message()));
+    return nullptr;
+  }
+  spdlog::info("msg=\"debuginfod on\" urls={} cache={}", lf(fmt::format("{}", fmt::join((*client)->settings().urls, " "))),
+               lf((*client)->settings().cache_dir));
+  return std::move(*client);
+}
+
 bool same_push(const PushConfig& a, const PushConfig& b) {
-  return a.url == b.url && a.app_name == b.app_name && a.labels == b.labels && a.token_file == b.token_file &&
-         a.tenant_id == b.tenant_id && a.timeout == b.timeout && a.max_queue == b.max_queue &&
-         a.max_attempts == b.max_attempts && a.initial_backoff == b.initial_backoff && a.max_backoff == b.max_backoff;
+  return a == b;
 }
 
 }  // namespace
@@ -150,6 +172,7 @@ Result<void> Daemon::Impl::start() {
   so.max_cache_bytes = c.symbolizer.max_cache_bytes;
   so.max_cached_binaries = c.symbolizer.max_cached_binaries;
   so.max_perf_maps = c.symbolizer.max_perf_maps;
+  so.debuginfod = start_debuginfod(c);
   symbols_ = symbolizer::make_symbolizer(so);
 
   if (auto ok = collector_.start(CollectorSettings{c.targets, c.profiling}); !ok) {
@@ -309,10 +332,7 @@ void Daemon::Impl::reload() {
                     next.http.max_queued_queries != old.http.max_queued_queries ||
                     next.http.query_timeout != old.http.query_timeout,
                 "http limits");
-  needs_restart(next.symbolizer.max_cache_bytes != old.symbolizer.max_cache_bytes ||
-                    next.symbolizer.max_cached_binaries != old.symbolizer.max_cached_binaries ||
-                    next.symbolizer.max_perf_maps != old.symbolizer.max_perf_maps,
-                "symbolizer");
+  needs_restart(next.symbolizer != old.symbolizer, "symbolizer");
   // Those keep their running values.
   next.storage.directory = old.storage.directory;
   next.http.listen = old.http.listen;

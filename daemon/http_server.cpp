@@ -60,33 +60,6 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return result == 0;
 }
 
-Result<std::string> read_token_file(const std::string& path) {
-  auto fd = common::open_regular_file(path);
-  if (!fd) return std::unexpected(fd.error());
-  struct stat st{};
-  if (::fstat(fd->get(), &st) != 0) return errno_error(path);
-  if (st.st_mode & S_IROTH) {
-    return make_error(ErrorCode::kPermissionDenied,
-                      path + ": the token file is readable by every user; chmod o-r it");
-  }
-  auto text = common::read_fd(fd->get(), path, 4096);
-  if (!text) return std::unexpected(text.error());
-  std::string_view s = *text;
-  s = s.substr(0, s.find('\n'));
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  if (s.size() < 16) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      path + ": the token is shorter than 16 characters (e.g. openssl rand -hex 32 > FILE)");
-  }
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
-      return make_error(ErrorCode::kInvalidArgument, path + ": the token may contain only printable ASCII without spaces");
-    }
-  }
-  return std::string(s);
-}
-
 class HttpServer::Impl {
  public:
   Impl(const HttpServerOptions& options, Handler handler, std::function<bool(std::string_view)> cheap)

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "daemon/secret_file.h"
 #include "daemon/config.h"
 #include "daemon/http_types.h"
 
@@ -87,9 +88,5 @@ class HttpServer {
 // Compares two secrets in time that depends only on their lengths, not on where they differ.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
-// Reads a token file: the first line, surrounding whitespace removed. The file must be a
-// regular file that others cannot read (mode & 0077 == 0 unless it is owned by root and
-// group-readable on purpose: here we refuse world-readable files only).
-[[nodiscard]] Result<std::string> read_token_file(const std::string& path);
 
 }  // namespace ember::daemon

@@ -74,7 +74,8 @@ std::string render_index_page(const IndexPage& page) {
       "<a href=\"/api/v1/diff.svg?from={0}\">change against the period before</a> · "
       "<a href=\"/api/v1/report.json?from={0}\">top functions (JSON)</a> · "
       "<a href=\"/api/v1/profile.pb.gz?from={0}\">pprof</a> · "
-      "<a href=\"/api/v1/folded?from={0}\">folded</a></p>\n",
+      "<a href=\"/api/v1/folded?from={0}\">folded</a> · "
+      "<a href=\"/api/v1/speedscope.json?from={0}\">speedscope (timeline per thread)</a></p>\n",
       f);
   h += fmt::format("<h2>Processes, {} to {}</h2>\n", html_escape(format_time(range->from)), html_escape(format_time(range->to)));
   if (rows.empty()) {

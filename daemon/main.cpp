@@ -18,6 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/http_server.h"
+#include "daemon/push_tls.h"
 #include "daemon/logfmt.h"
 
 namespace {
@@ -106,6 +107,15 @@ int main(int argc, char** argv) {
     if (config && !config->http.token_file.empty()) {
       if (auto t = ember::daemon::read_token_file(config->http.token_file); !t) {
         config = std::unexpected(t.error().with_context("http.token_file"));
+      }
+    }
+    // The push secrets and TLS files are read as the push client will read them: a bad one
+    // fails the check, the secrets themselves are never printed.
+    if (config && config->push.enabled()) {
+      if (auto a = ember::daemon::push_authorization(config->push); !a) {
+        config = std::unexpected(a.error());
+      } else if (config->push.url.starts_with("https://")) {
+        if (auto t = ember::daemon::make_push_tls_context(config->push); !t) config = std::unexpected(t.error());
       }
     }
     if (!config) {

@@ -143,6 +143,8 @@ const MetricRow kMetrics[] = {
    [](const MetricInput& in) { return d(in.st.push.sent); }, nullptr, push_enabled},
   {"emberd_push_failures_total", "counter", "Push attempts that failed.",
    [](const MetricInput& in) { return d(in.st.push.failures); }, nullptr, push_enabled},
+  {"emberd_push_tls_failures_total", "counter", "Push attempts whose TLS handshake failed (certificate or host name refused).",
+   [](const MetricInput& in) { return d(in.st.push.tls_failures); }, nullptr, push_enabled},
   {"emberd_push_dropped_total", "counter", "Snapshots given up on (attempts exhausted, refused, queue full).",
    [](const MetricInput& in) { return d(in.st.push.dropped); }, nullptr, push_enabled},
   {"emberd_push_queue", "gauge", "Snapshots waiting to be pushed.",

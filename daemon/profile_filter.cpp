@@ -6,6 +6,8 @@
 #include <charconv>
 #include <unordered_map>
 
+#include "profile/timeline.h"
+
 namespace ember::daemon {
 
 std::string SampleFilter::describe() const {
@@ -169,6 +171,9 @@ Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profil
   std::vector<profile::LocationId> stack;
   std::vector<profile::Label> labels;
   size_t examined = 0;
+  // Where each sample of `from` went, so that its time order (profile/timeline.h) follows it.
+  std::vector<uint32_t> sample_map;
+  if (!from.timeline.empty()) sample_map.assign(from.samples.size(), profile::kNotKept);
   for (const profile::Sample& s : from.samples) {
     if (++examined % kSamplesPerCheck == 0) {
       if (auto ok = control.check(); !ok) return ok;
@@ -183,11 +188,13 @@ Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profil
       labels.push_back(profile::Label{into.intern(from.str(l.key)), into.intern(from.str(l.str)), l.num,
                                       into.intern(from.str(l.num_unit))});
     }
-    into.add_sample(stack, s.values, labels);
+    const uint32_t index = into.add_sample(stack, s.values, labels);
+    if (!sample_map.empty()) sample_map[examined - 1] = index;
     if (into.profile().samples.size() > max_samples) {
       return make_error(ErrorCode::kResourceExhausted, "the answer has more distinct samples than max_query_samples");
     }
   }
+  profile::append_timeline(into.profile().timeline, from.timeline, sample_map);
   return {};
 }
 

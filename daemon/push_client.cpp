@@ -12,10 +12,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -23,6 +25,7 @@
 
 #include "daemon/http_server.h"
 #include "daemon/logfmt.h"
+#include "daemon/push_tls.h"
 #include "daemon/url.h"
 
 namespace ember::daemon {
@@ -62,12 +65,14 @@ class PushClient::Impl {
   struct Outcome {
     bool ok = false;
     bool permanent = false;  // retrying cannot help (a 4xx other than 408/429)
+    bool tls = false;        // the TLS handshake failed (certificate refused, protocol)
     std::string error;
   };
 
-  Impl(const PushConfig& config, PushUrl url, std::string host, std::string token)
-      : config_(config), url_(std::move(url)), host_(std::move(host)), token_(std::move(token)),
-        work_(asio::make_work_guard(ioc_)), wake_(ioc_), retry_(ioc_) {}
+  Impl(const PushConfig& config, PushUrl url, std::string host, std::string authorization,
+       std::shared_ptr<asio::ssl::context> tls)
+      : config_(config), url_(std::move(url)), host_(std::move(host)), authorization_(std::move(authorization)),
+        tls_(std::move(tls)), work_(asio::make_work_guard(ioc_)), wake_(ioc_), retry_(ioc_) {}
 
   ~Impl() { stop(Duration(0)); }
 
@@ -177,6 +182,7 @@ class PushClient::Impl {
             done = true;
           } else {
             stats_.failures++;
+            if (outcome.tls) stats_.tls_failures++;
             // One line when trouble starts, not one per retry.
             if (!stats_.failing) {
               spdlog::warn("msg=\"push: failed\" url={} error={} attempt={}", lf(describe_url()),
@@ -207,12 +213,17 @@ class PushClient::Impl {
     }
   }
 
-  std::string describe_url() const { return fmt::format("http://{}:{}{}/ingest", url_.host, url_.port, url_.prefix); }
+  std::string describe_url() const {
+    return fmt::format("{}://{}:{}{}/ingest", url_.tls ? "https" : "http", url_.host, url_.port, url_.prefix);
+  }
+
+  std::chrono::steady_clock::duration timeout() const {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.timeout);
+  }
 
   asio::awaitable<Outcome> send(const Item& item) {
     Outcome out;
     beast::error_code ec;
-    auto timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.timeout);
     asio::ip::tcp::resolver resolver(ioc_);
     auto endpoints = co_await resolver.async_resolve(url_.host, std::to_string(url_.port),
                                                      asio::redirect_error(asio::use_awaitable, ec));
@@ -220,14 +231,47 @@ class PushClient::Impl {
       out.error = "cannot resolve " + url_.host + ": " + ec.message();
       co_return out;
     }
-    beast::tcp_stream stream(ioc_);
-    stream.expires_after(timeout);
-    co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    auto req = request(item);
+    if (!tls_) {
+      beast::tcp_stream stream(ioc_);
+      stream.expires_after(timeout());
+      co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        out.error = "cannot connect: " + ec.message();
+        co_return out;
+      }
+      out = co_await exchange(stream, req);
+      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      co_return out;
+    }
+    // No plaintext fallback: a failed handshake is a failed attempt.
+    beast::ssl_stream<beast::tcp_stream> stream(ioc_, *tls_);
+    if (auto named = set_tls_peer_name(stream.native_handle(), url_.host); !named) {
+      out.error = named.error().message();
+      out.tls = true;
+      co_return out;
+    }
+    beast::get_lowest_layer(stream).expires_after(timeout());
+    co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       out.error = "cannot connect: " + ec.message();
       co_return out;
     }
+    beast::get_lowest_layer(stream).expires_after(timeout());
+    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      out.error = describe_tls_failure(stream.native_handle(), ec.message());
+      out.tls = true;
+      co_return out;
+    }
+    out = co_await exchange(stream, req);
+    // close_notify, bounded by the timeout; a server that just closes is fine too.
+    beast::get_lowest_layer(stream).expires_after(timeout());
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    co_return out;
+  }
 
+  http::request<http::string_body> request(const Item& item) const {
     const std::string boundary = random_boundary();
     std::string body;
     body.reserve(item.pprof->size() + 512);
@@ -246,16 +290,23 @@ class PushClient::Impl {
         url_encode(push_series_name(config_, host_)), item.start / 1'000'000'000,
         (item.end + 999'999'999) / 1'000'000'000, 99);
     http::request<http::string_body> req{http::verb::post, target, 11};
-    req.set(http::field::host, url_.port == 80 ? url_.host : fmt::format("{}:{}", url_.host, url_.port));
+    req.set(http::field::host, url_.port == (url_.tls ? 443 : 80) ? url_.host : fmt::format("{}:{}", url_.host, url_.port));
     req.set(http::field::user_agent, "emberd/" EMBER_VERSION);
     req.set(http::field::content_type, "multipart/form-data; boundary=" + boundary);
-    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+    if (!authorization_.empty()) req.set(http::field::authorization, authorization_);
     if (!config_.tenant_id.empty()) req.set("X-Scope-OrgID", config_.tenant_id);
     req.body() = std::move(body);
     req.prepare_payload();
     req.keep_alive(false);
+    return req;
+  }
 
-    stream.expires_after(timeout);
+  // One request and its answer over a connected (and, for https, handshaken) stream.
+  template <class Stream>
+  asio::awaitable<Outcome> exchange(Stream& stream, const http::request<http::string_body>& req) {
+    Outcome out;
+    beast::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout());
     co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       out.error = "cannot send: " + ec.message();
@@ -264,13 +315,12 @@ class PushClient::Impl {
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024);  // the answer is a status line and a short message
-    stream.expires_after(timeout);
+    beast::get_lowest_layer(stream).expires_after(timeout());
     co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       out.error = "no answer: " + ec.message();
       co_return out;
     }
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     const unsigned status = parser.get().result_int();
     if (status >= 200 && status < 300) {
       out.ok = true;
@@ -288,7 +338,8 @@ class PushClient::Impl {
   PushConfig config_;
   PushUrl url_;
   std::string host_;
-  std::string token_;
+  std::string authorization_;  // the whole header value; never logged
+  std::shared_ptr<asio::ssl::context> tls_;  // null for http://
 
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
@@ -307,13 +358,15 @@ class PushClient::Impl {
 Result<std::unique_ptr<PushClient>> PushClient::start(const PushConfig& config, std::string host) {
   auto url = parse_push_url(config.url);
   if (!url) return std::unexpected(url.error());
-  std::string token;
-  if (!config.token_file.empty()) {
-    auto t = read_token_file(config.token_file);
-    if (!t) return std::unexpected(t.error());
-    token = std::move(*t);
+  auto authorization = push_authorization(config);
+  if (!authorization) return std::unexpected(authorization.error());
+  std::shared_ptr<asio::ssl::context> tls;
+  if (url->tls) {
+    auto ctx = make_push_tls_context(config);
+    if (!ctx) return std::unexpected(ctx.error());
+    tls = std::move(*ctx);
   }
-  auto impl = std::make_unique<Impl>(config, std::move(*url), std::move(host), std::move(token));
+  auto impl = std::make_unique<Impl>(config, std::move(*url), std::move(host), std::move(*authorization), std::move(tls));
   impl->run();
   return std::unique_ptr<PushClient>(new PushClient(std::move(impl)));
 }

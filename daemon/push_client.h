@@ -1,5 +1,5 @@
 #pragma once
-// Sends each snapshot to a Pyroscope-compatible server as well (Grafana Pyroscope's
+// Sends each snapshot to a Pyroscope-compatible server over http:// or https:// (push_tls.h) as well (Grafana Pyroscope's
 // POST /ingest?name=APP.cpu{host=...}&from=&until=&format=pprof, the pprof file in the
 // multipart form field "profile"), so that a fleet needs no home-made cluster: the server
 // scales, every emberd keeps its own store as the embedded default.
@@ -21,6 +21,7 @@ namespace ember::daemon {
 struct PushStats {
   uint64_t sent = 0;       // accepted by the server (2xx)
   uint64_t failures = 0;   // attempts that failed (network error, timeout, non-2xx)
+  uint64_t tls_failures = 0;  // of those, TLS handshakes refused (certificate, host name, protocol)
   uint64_t dropped = 0;    // given up: attempts exhausted, refused (4xx) or queue full
   uint64_t queued = 0;
   bool failing = false;    // the last attempt failed

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/checked.h"
+#include "profile/timeline.h"
 
 namespace ember::profile {
 
@@ -160,7 +161,7 @@ uint64_t ProfileBuilder::hash_sample(std::span<const LocationId> locations,
   return h.h;
 }
 
-void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
+uint32_t ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
                                 std::span<const int64_t> values, std::span<const Label> labels) {
   label_scratch_.assign(labels.begin(), labels.end());
   std::sort(label_scratch_.begin(), label_scratch_.end(), label_less);
@@ -175,7 +176,7 @@ void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
         if (!sum) saturated_++;
         e.values[v] = sum ? *sum : common::saturating_add(e.values[v], values[v]);
       }
-      return;
+      return i;
     }
   }
   auto id = static_cast<uint32_t>(profile_.samples.size());
@@ -183,6 +184,7 @@ void ProfileBuilder::add_sample(std::span<const LocationId> leaf_first,
                                     {values.begin(), values.end()},
                                     label_scratch_});
   bucket.push_back(id);
+  return id;
 }
 
 Result<void> ProfileBuilder::merge(const Profile& other) {
@@ -251,6 +253,8 @@ Result<void> ProfileBuilder::merge(const Profile& other) {
   }
   std::vector<LocationId> locations;
   std::vector<Label> labels;
+  std::vector<uint32_t> sample_map;
+  sample_map.reserve(other.samples.size());
   for (const Sample& s : other.samples) {
     locations.clear();
     for (LocationId id : s.locations) locations.push_back(location_map[id.value]);
@@ -260,13 +264,14 @@ Result<void> ProfileBuilder::merge(const Profile& other) {
                              intern(other.str(l.num_unit))});
     }
     const uint64_t saturated_before = saturated_;
-    add_sample(locations, s.values, labels);
+    sample_map.push_back(add_sample(locations, s.values, labels));
     if (saturated_ != saturated_before) {
       return make_error(ErrorCode::kMalformed,
                         fmt::format("the values of a {}-frame stack add up past {} with the same stack in the inputs before it",
                                     s.locations.size(), INT64_MAX));
     }
   }
+  append_timeline(profile_.timeline, other.timeline, sample_map);
   for (StringId c : other.comments) {
     StringId mine = intern(other.str(c));
     if (std::find(profile_.comments.begin(), profile_.comments.end(), mine) ==

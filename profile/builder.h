@@ -29,15 +29,17 @@ class ProfileBuilder {
   FunctionId add_function(std::string_view name, std::string_view system_name,
                           std::string_view filename, int64_t start_line = 0);
   LocationId add_location(MappingId mapping, uint64_t address, std::span<const Line> lines);
-  // Adds `values` to the sample with exactly these locations and labels (labels in any order).
-  // A sum past INT64_MAX stays at INT64_MAX and is counted (saturated_values()).
-  void add_sample(std::span<const LocationId> leaf_first, std::span<const int64_t> values,
-                  std::span<const Label> labels);
+  // Adds `values` to the sample with exactly these locations and labels (labels in any order);
+  // returns the sample's index. A sum past INT64_MAX stays at INT64_MAX and is counted
+  // (saturated_values()).
+  uint32_t add_sample(std::span<const LocationId> leaf_first, std::span<const int64_t> values,
+                      std::span<const Label> labels);
 
   // Adds every sample of `other`. Its sample types must be those of this profile
-  // (the first merge into an empty builder adopts them). Time spans are united. A stack whose
-  // values would add up past INT64_MAX is refused (kMalformed, naming its frames' count and the
-  // sample type): the merged profile cannot hold it, and a silent cap would be a wrong total.
+  // (the first merge into an empty builder adopts them). Time spans are united; timelines are
+  // concatenated (kept in time order when each is) and bounded by kMaxTimelineSamples. A stack
+  // whose values would add up past INT64_MAX is refused (kMalformed): the merged profile cannot
+  // hold it, and a silent cap would be a wrong total.
   [[nodiscard]] Result<void> merge(const Profile& other);
 
   Profile finish() && { return std::move(profile_); }

@@ -99,6 +99,15 @@ struct Sample {
   std::vector<Label> labels;
 };
 
+// One sample in time order: when it was taken and which sample (stack + thread labels) it
+// counted into. Filled from recordings that kept their time order (ember record); empty for
+// aggregated input (folded text, most pprof producers).
+struct TimedSample {
+  int64_t time_ns = 0;  // wall clock, Unix epoch
+  uint32_t sample = 0;  // index into Profile::samples
+  constexpr bool operator==(const TimedSample&) const = default;
+};
+
 struct Profile {
   StringTable strings;
   std::vector<ValueType> sample_types;
@@ -115,6 +124,9 @@ struct Profile {
   StringId drop_frames;
   StringId keep_frames;
   StringId doc_url;  // a link to documentation of this profile's type (pprof's doc_url)
+  // The samples in the order they were taken (see TimedSample); kept in pprof files as an
+  // extra field that other readers skip (proto/pprof.h).
+  std::vector<TimedSample> timeline;
 
   std::string_view str(StringId id) const { return strings.get(id); }
   const Mapping& mapping(MappingId id) const { return mappings[id.value]; }

@@ -63,6 +63,7 @@ bool RawProfile::add(const SampleOrigin& origin, std::span<const RawFrame> leaf_
         std::equal(leaf_first.begin(), leaf_first.end(), frames_.begin() + e.first_frame)) {
       e.counts += counts;
       total_ += counts;
+      last_entry_ = i;
       return true;
     }
   }
@@ -70,6 +71,7 @@ bool RawProfile::add(const SampleOrigin& origin, std::span<const RawFrame> leaf_
     if (bucket.empty()) index_.erase(h);
     dropped_samples_ += counts.samples;
     dropped_off_cpu_ns_ += counts.blocked_ns + counts.runnable_ns;
+    last_entry_ = UINT32_MAX;
     return false;
   }
   Entry e;
@@ -78,14 +80,26 @@ bool RawProfile::add(const SampleOrigin& origin, std::span<const RawFrame> leaf_
   e.frame_count = static_cast<uint32_t>(leaf_first.size());
   e.counts = counts;
   frames_.insert(frames_.end(), leaf_first.begin(), leaf_first.end());
-  bucket.push_back(static_cast<uint32_t>(entries_.size()));
+  last_entry_ = static_cast<uint32_t>(entries_.size());
+  bucket.push_back(last_entry_);
   entries_.push_back(e);
   total_ += counts;
   return true;
 }
 
+void RawProfile::note_time(int64_t time_ns) {
+  if (last_entry_ == UINT32_MAX) return;
+  if (timeline_stacks_.size() >= max_timeline_samples_) {
+    if (max_timeline_samples_ != 0) ++timeline_dropped_;
+    return;
+  }
+  timeline_times_.push_back(time_ns);
+  timeline_stacks_.push_back(last_entry_);
+}
+
 size_t RawProfile::memory_bytes() const {
-  return frames_.capacity() * sizeof(RawFrame) + entries_.capacity() * sizeof(Entry) +
+  return timeline_times_.capacity() * sizeof(int64_t) + timeline_stacks_.capacity() * sizeof(uint32_t) +
+         frames_.capacity() * sizeof(RawFrame) + entries_.capacity() * sizeof(Entry) +
          index_.size() * (sizeof(uint64_t) + sizeof(std::vector<uint32_t>) + 32) +
          modules_.capacity() * sizeof(void*) + module_index_.size() * 32 +
          python_frames_.capacity() * sizeof(PythonFrame) +
@@ -110,8 +124,12 @@ void RawProfile::merge(const RawProfile& other) {
     return slot;
   };
   std::vector<RawFrame> frames;
+  // Which of this profile's entries each of other's entries went to, for its timeline.
+  std::vector<uint32_t> entry_map;
+  entry_map.reserve(other.entries_.size());
   other.for_each_stack([&](const SampleOrigin& o, std::span<const RawFrame> stack,
                            const RawStackCounts& counts) {
+    entry_map.push_back(UINT32_MAX);
     frames.clear();
     for (const RawFrame& f : stack) {
       if (f.module.valid() && other.module(f.module).kind == MappingKind::kPython) {
@@ -126,8 +144,9 @@ void RawProfile::merge(const RawProfile& other) {
       frames.push_back(RawFrame{f.module.valid() ? module_map[f.module.value] : ModuleId{}, f.offset});
     }
     SampleOrigin origin{o.pid, o.tid, intern(other.str(o.comm)), intern(other.str(o.thread_comm))};
-    add(origin, frames, counts);
+    if (add(origin, frames, counts)) entry_map.back() = last_entry_;
   });
+  merge_timeline(other, entry_map);
   dropped_samples_ += other.dropped_samples_;
   dropped_off_cpu_ns_ += other.dropped_off_cpu_ns_;
   off_cpu = off_cpu || other.off_cpu;
@@ -142,6 +161,45 @@ void RawProfile::merge(const RawProfile& other) {
   }
 }
 
+void RawProfile::merge_timeline(const RawProfile& other, std::span<const uint32_t> entry_map) {
+  if (other.timeline_stacks_.empty()) {
+    timeline_dropped_ += other.timeline_dropped_;
+    return;
+  }
+  std::vector<TimedSample> merged;
+  merged.reserve(timeline_stacks_.size() + other.timeline_stacks_.size());
+  for (size_t i = 0; i < timeline_stacks_.size(); ++i) merged.push_back({timeline_times_[i], timeline_stacks_[i]});
+  std::vector<TimedSample> theirs;
+  theirs.reserve(other.timeline_stacks_.size());
+  for (size_t i = 0; i < other.timeline_stacks_.size(); ++i) {
+    theirs.push_back({other.timeline_times_[i], other.timeline_stacks_[i]});
+  }
+  std::vector<uint32_t> own(entries_.size());
+  for (uint32_t i = 0; i < own.size(); ++i) own[i] = i;
+  // Map other's entries to this profile's; those dropped at the stack bound leave the timeline.
+  std::vector<uint32_t> map(entry_map.begin(), entry_map.end());
+  for (uint32_t& m : map) {
+    if (m == UINT32_MAX) m = static_cast<uint32_t>(own.size());  // out of range: left out
+  }
+  std::vector<TimedSample> mapped;
+  append_timeline(mapped, theirs, map);
+  std::vector<TimedSample> out;
+  out.reserve(merged.size() + mapped.size());
+  append_timeline(out, merged, own);
+  size_t left_out = append_timeline(out, mapped, own);
+  if (out.size() > max_timeline_samples_) {
+    left_out += out.size() - max_timeline_samples_;
+    out.resize(max_timeline_samples_);
+  }
+  timeline_dropped_ += left_out + other.timeline_dropped_;
+  timeline_times_.clear();
+  timeline_stacks_.clear();
+  for (const TimedSample& t : out) {
+    timeline_times_.push_back(t.time_ns);
+    timeline_stacks_.push_back(t.sample);
+  }
+}
+
 void RawProfile::clear() {
   strings_ = StringTable();
   modules_.clear();
@@ -152,6 +210,10 @@ void RawProfile::clear() {
   python_frames_.clear();
   python_index_.clear();
   total_ = {};
+  last_entry_ = UINT32_MAX;
+  timeline_times_.clear();
+  timeline_stacks_.clear();
+  timeline_dropped_ = 0;
   dropped_samples_ = 0;
   dropped_off_cpu_ns_ = 0;
   main_module = ModuleId{};

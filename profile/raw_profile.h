@@ -14,6 +14,7 @@
 #include "common/unique_fd.h"
 #include "profile/profile.h"
 #include "profile/string_table.h"
+#include "profile/timeline.h"
 
 namespace ember::profile {
 
@@ -108,6 +109,20 @@ class RawProfile {
   bool add(const SampleOrigin& origin, std::span<const RawFrame> leaf_first,
            const RawStackCounts& counts);
 
+  // Time order (profile/timeline.h): notes that the sample just added (by add_sample or add,
+  // when it was not dropped) was taken at `time_ns` (wall clock). Bounded by
+  // set_max_timeline_samples (kMaxTimelineSamples by default; 0 keeps no timeline).
+  void note_time(int64_t time_ns);
+  void set_max_timeline_samples(size_t n) { max_timeline_samples_ = n; }
+  size_t timeline_size() const { return timeline_stacks_.size(); }
+  uint64_t timeline_dropped() const { return timeline_dropped_; }  // past the bound
+  // Visits the timeline in the order it was noted: fn(int64_t time_ns, uint32_t stack), where
+  // stack numbers the unique stacks in for_each_stack's order.
+  template <class Fn>
+  void for_each_timed(Fn&& fn) const {
+    for (size_t i = 0; i < timeline_stacks_.size(); ++i) fn(timeline_times_[i], timeline_stacks_[i]);
+  }
+
   // Visits each unique stack: fn(const SampleOrigin&, std::span<const RawFrame> leaf_first,
   // const RawStackCounts&).
   template <class Fn>
@@ -150,6 +165,7 @@ class RawProfile {
     RawStackCounts counts;
   };
   static uint64_t hash_stack(const SampleOrigin& origin, std::span<const RawFrame> frames);
+  void merge_timeline(const RawProfile& other, std::span<const uint32_t> entry_map);
 
   size_t max_unique_stacks_;
   StringTable strings_;
@@ -168,6 +184,13 @@ class RawProfile {
   std::vector<PythonFrame> python_frames_;
   std::unordered_map<PythonFrame, uint32_t, PythonFrameHash> python_index_;
   uint64_t dropped_off_cpu_ns_ = 0;
+
+  // The entry the last add() counted into (UINT32_MAX when it dropped the sample).
+  uint32_t last_entry_ = UINT32_MAX;
+  size_t max_timeline_samples_ = kMaxTimelineSamples;
+  std::vector<int64_t> timeline_times_;     // two arrays rather than one padded struct:
+  std::vector<uint32_t> timeline_stacks_;   // 12 bytes per sample, not 16
+  uint64_t timeline_dropped_ = 0;
 };
 
 }  // namespace ember::profile

@@ -22,6 +22,8 @@
 #include "proto/gzip.h"
 #include "proto/pprof.h"
 #include "proto/profile.pb.h"
+#include "proto/timeline_field.h"
+#include "profile/timeline.h"
 #include "proto/wire.h"
 
 namespace ember::proto {
@@ -181,7 +183,7 @@ class Decoder {
     }
     if (!scan(message)) return std::unexpected(std::move(*error_));
     if (decode_sample_types() && decode_mappings() && decode_functions() && decode_locations() &&
-        decode_samples() && decode_scalars()) {
+        decode_samples() && decode_scalars() && decode_timeline_field()) {
       return std::move(profile_);
     }
     return std::unexpected(std::move(*error_));
@@ -222,6 +224,10 @@ class Decoder {
     while (!reader.done()) {
       auto field = reader.next();
       if (!field) return set_error("not a pprof profile: " + field.error().message());
+      if (field->number == kTimelineFieldNumber && field->wire_type == wire::kLengthDelimited) {
+        spans_.timeline = field->bytes;  // ember's own extra (proto/timeline_field.h)
+        continue;
+      }
       const FieldDescriptor* fd = profile_field(field->number);
       if (fd == nullptr) continue;  // a field from a newer profile.proto: skipped, as pprof does
       if (!wire_type_fits(fd, field->wire_type)) {
@@ -616,7 +622,17 @@ class Decoder {
   struct Spans {
     std::vector<std::string_view> sample_types, samples, mappings, locations, functions;
     std::string_view period_type;  // data() == nullptr: absent
+    std::string_view timeline;     // ember's extra field; empty: none
   };
+
+  bool decode_timeline_field() {
+    if (spans_.timeline.empty()) return true;
+    // 16 bytes in memory per timed sample, each at least 2 bytes on the wire.
+    if (!charge(spans_.timeline.size() / 2 * sizeof(profile::TimedSample))) return false;
+    auto ok = decode_timeline(spans_.timeline, profile_, profile::kMaxTimelineSamples);
+    if (!ok) return set_error(ok.error().message());
+    return true;
+  }
   // Top-level string indices, checked once the whole string table is known.
   struct Scalars {
     int64_t drop_frames = 0;

@@ -13,6 +13,7 @@
 #include "proto/gzip.h"
 #include "proto/pprof.h"
 #include "proto/profile.pb.h"
+#include "proto/timeline_field.h"
 #include "proto/wire.h"
 
 namespace ember::proto {
@@ -266,6 +267,7 @@ class Encoder {
     }
     put_int(pb::Profile::kDefaultSampleTypeFieldNumber, default_sample_type);
     put_int(pb::Profile::kDocUrlFieldNumber, doc_url);
+    if (auto timeline = encode_timeline(p_, out_); !timeline) fail(timeline.error().message());
   }
 
   const profile::Profile& p_;

@@ -166,6 +166,8 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
   const auto tid_key = builder.intern(profile::kLabelTid);
   const auto comm_key = builder.intern(profile::kLabelComm);
   const auto thread_comm_key = builder.intern(profile::kLabelThreadComm);
+  std::vector<uint32_t> sample_of_stack;  // for the timeline: unique stack -> sample
+  sample_of_stack.reserve(raw.unique_stacks());
   raw.for_each_stack([&](const profile::SampleOrigin& origin, std::span<const profile::RawFrame> frames,
                          const profile::RawStackCounts& counts) {
     stack.clear();
@@ -189,7 +191,13 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
     }
     int64_t values[6];
     const size_t n = profile::recording_values(counts, raw.off_cpu, values);
-    builder.add_sample(stack, std::span<const int64_t>(values, n), labels);
+    sample_of_stack.push_back(builder.add_sample(stack, std::span<const int64_t>(values, n), labels));
+  });
+
+  // 5. The time order, when the collector kept it.
+  p.timeline.reserve(raw.timeline_size());
+  raw.for_each_timed([&](int64_t time_ns, uint32_t stack) {
+    if (stack < sample_of_stack.size()) p.timeline.push_back(profile::TimedSample{time_ns, sample_of_stack[stack]});
   });
   return std::move(builder).finish();
 }

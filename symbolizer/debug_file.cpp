@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "symbolizer/debuginfod_client.h"
+
 namespace ember::symbolizer {
 
 namespace {
@@ -40,9 +42,10 @@ uint32_t debuglink_crc(std::span<const std::byte> bytes) {
   return static_cast<uint32_t>(crc);
 }
 
-std::optional<elf::ElfFile> find_debug_file(const elf::ElfFile& binary, const std::string& binary_path,
-                                            const DebugFileSearch& search,
-                                            DebugFileCounters& counters) {
+namespace {
+
+std::optional<elf::ElfFile> find_local_debug_file(const elf::ElfFile& binary, const std::string& binary_path,
+                                                  const DebugFileSearch& search, DebugFileCounters& counters) {
   const common::BuildId& id = binary.build_id();
   if (id.raw().size() >= 2) {
     std::string hex = id.hex();
@@ -89,6 +92,25 @@ std::optional<elf::ElfFile> find_debug_file(const elf::ElfFile& binary, const st
     }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<elf::ElfFile> find_debug_file(const elf::ElfFile& binary, const std::string& binary_path,
+                                            const DebugFileSearch& search,
+                                            DebugFileCounters& counters) {
+  if (auto local = find_local_debug_file(binary, binary_path, search, counters)) return local;
+  const common::BuildId& id = binary.build_id();
+  if (search.debuginfod == nullptr || id.empty()) return std::nullopt;
+  auto path = search.debuginfod->find_debuginfo(id);
+  if (!path) return std::nullopt;
+  auto candidate = elf::ElfFile::open_path(*path);
+  if (!candidate || candidate->build_id() != id) {
+    ++counters.rejected;
+    return std::nullopt;
+  }
+  counters.from_debuginfod = true;
+  return std::move(*candidate);
 }
 
 }  // namespace ember::symbolizer

@@ -1,5 +1,6 @@
 #pragma once
-// Separate debug information, found the way gdb and elfutils look for it:
+// Separate debug information, found the way gdb and elfutils look for it (then, when
+// configured, fetched by build-id from debuginfod servers):
 //   <debugdir>/.build-id/xx/rest.debug      (checked: same build-id)
 //   <dir of binary>/<debuglink>, <dir>/.debug/<debuglink>, <debugdir>/<dir>/<debuglink>
 //                                            (checked: CRC-32 of the file as .gnu_debuglink says)
@@ -14,15 +15,20 @@
 
 namespace ember::symbolizer {
 
+class DebuginfodClient;
+
 struct DebugFileSearch {
   std::vector<std::string> debug_directories;
   // Prefixes under which the paths are tried, in order: "/proc/PID/root" reaches a container's
   // files, "" the host's.
   std::vector<std::string> roots = {""};
+  // Asked by build-id when nothing local matched; null: off.
+  DebuginfodClient* debuginfod = nullptr;
 };
 
 struct DebugFileCounters {
   uint64_t rejected = 0;  // candidates with the wrong build-id or CRC
+  bool from_debuginfod = false;
 };
 
 // The separate debug file of `binary`, or nullopt. `binary_path` is where the binary lives (in the

@@ -199,6 +199,7 @@ class RealSymbolizer final : public Symbolizer {
 
     DebugFileSearch search;
     search.debug_directories = options_.debug_directories;
+    search.debuginfod = options_.debuginfod.get();
     if (via_root) search.roots = {proc_path(module.pid, "/root"), ""};
     return open_binary(std::move(*file), path, search, key, count);
   }
@@ -229,6 +230,7 @@ class RealSymbolizer final : public Symbolizer {
       } else {
         DebugFileSearch search;
         search.debug_directories = options_.debug_directories;
+    search.debuginfod = options_.debuginfod.get();
         Binary::Counters counters;
         auto binary = Binary::open(std::move(*image), "[vdso]", options_, search, counters);
         if (binary) {
@@ -382,6 +384,7 @@ Result<std::vector<Symbol>> symbolize_file(const std::string& path,
   if (!file) return std::unexpected(file.error());
   DebugFileSearch search;
   search.debug_directories = options.debug_directories;
+  search.debuginfod = options.debuginfod.get();
   Binary::Counters counters;
   auto binary = Binary::open(std::move(*file), path, options, search, counters);
   if (!binary) return std::unexpected(binary.error());

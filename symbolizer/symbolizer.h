@@ -16,6 +16,8 @@
 
 namespace ember::symbolizer {
 
+class DebuginfodClient;
+
 struct Options {
   bool demangle = true;
   // false: C++ names without parameter lists ("truth::Worker::compute_alpha"), the way flamegraphs
@@ -27,6 +29,8 @@ struct Options {
   bool line_numbers = true;
   // Roots of separate debug files: <dir>/.build-id/xx/rest.debug and <dir>/<binary dir>/<debuglink>.
   std::vector<std::string> debug_directories = {"/usr/lib/debug"};
+  // Debug files by build-id when none is found locally (debuginfod_client.h); null: off.
+  std::shared_ptr<DebuginfodClient> debuginfod;
   std::string kallsyms_path = "/proc/kallsyms";
   // Where /PID/root (the target's mount namespace) is found; tests point it at a fake tree.
   std::string proc_root = "/proc";

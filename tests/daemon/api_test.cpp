@@ -416,3 +416,45 @@ TEST(QueryString, DecodesAndBounds) {
 
 }  // namespace
 }  // namespace ember::daemon
+
+namespace ember::daemon {
+namespace {
+
+TEST_F(ApiTest, SpeedscopeGivesATimelinePerThreadOfTheRange) {
+  // Live samples of pid 50 on two threads, with their times (as the collector notes them).
+  profile::RawProfile raw;
+  auto module = std::make_shared<profile::Module>();
+  module->path = "/usr/bin/timed";
+  profile::ModuleId m = raw.add_module(module);
+  profile::RawFrame a[] = {{m, 0xa0}, {m, 0x20}};
+  profile::RawFrame b[] = {{m, 0xb0}, {m, 0x20}};
+  const profile::SampleOrigin main_thread{50, 50, raw.intern("timed"), raw.intern("timed")};
+  const profile::SampleOrigin worker{50, 51, raw.intern("timed"), raw.intern("io-worker")};
+  const int64_t t0 = unix_now_ns() - 5 * kSecond;
+  for (int i = 0; i < 6; ++i) {
+    raw.add_sample(i < 3 ? main_thread : worker, i % 2 == 0 ? a : b, 10'000'000);
+    raw.note_time(t0 + i * 10'000'000);
+  }
+  live_.add(raw);
+  HttpResponse r = get("/api/v1/speedscope.json?pid=50");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_NE(header(r, "Content-Disposition").find(".speedscope.json\""), std::string::npos);
+  auto doc = nlohmann::json::parse(r.body);
+  ASSERT_EQ(doc["profiles"].size(), 2u) << r.body;
+  EXPECT_EQ(doc["profiles"][0]["name"], "timed (tid 50)");
+  EXPECT_EQ(doc["profiles"][1]["name"], "io-worker (tid 51)");
+  std::vector<std::string> leaves;
+  for (const auto& stack : doc["profiles"][0]["samples"]) {
+    leaves.push_back(doc["shared"]["frames"][stack.back().get<size_t>()]["name"]);
+  }
+  EXPECT_EQ(leaves, (std::vector<std::string>{"fn_a0", "fn_b0", "fn_a0"}));
+  // Without a timeline (stored snapshots of other producers), each stack is one weighted sample.
+  HttpResponse nginx = get("/api/v1/speedscope.json?pid=10");
+  ASSERT_EQ(nginx.status, 200) << nginx.body;
+  EXPECT_EQ(nlohmann::json::parse(nginx.body)["profiles"][0]["weights"], nlohmann::json({10}));
+  EXPECT_EQ(get("/api/v1/speedscope.json?width=3").status, 400);
+}
+
+}  // namespace
+}  // namespace ember::daemon

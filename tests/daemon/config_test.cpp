@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -230,19 +231,67 @@ TEST(HostHeader, ParsesBracketedIpv6RegNamesAndPorts) {
   }
 }
 
-TEST(PushUrl, AcceptsPlainHttpOnly) {
+TEST(PushUrl, AcceptsHttpAndHttps) {
   auto u = parse_push_url("http://pyroscope.example:4040/prefix/");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->host, "pyroscope.example");
   EXPECT_EQ(u->port, 4040);
   EXPECT_EQ(u->prefix, "/prefix");
   EXPECT_EQ(parse_push_url("http://pyro")->port, 80);
-  EXPECT_FALSE(parse_push_url("https://pyro:4040"));
+  EXPECT_FALSE(parse_push_url("http://pyro")->tls);
+  auto s = parse_push_url("https://profiles-prod-001.grafana.net");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->tls);
+  EXPECT_EQ(s->host, "profiles-prod-001.grafana.net");
+  EXPECT_EQ(s->port, 443);
+  EXPECT_EQ(parse_push_url("https://pyro:4040")->port, 4040);
   EXPECT_FALSE(parse_push_url("http://user:pw@pyro:4040"));
+  EXPECT_FALSE(parse_push_url("https://user:pw@pyro:4040"));
   EXPECT_FALSE(parse_push_url("http://pyro:4040/a?b"));
   EXPECT_FALSE(parse_push_url("ftp://pyro"));
   EXPECT_FALSE(parse_config("[push]\nurl = \"http://p\"\nlabels = { host = \"x\" }\n", "x.toml"));
   EXPECT_FALSE(parse_config("[push]\nurl = \"http://p\"\nlabels = { env = \"a,b\" }\n", "x.toml"));
+}
+
+TEST(PushConfig, AuthenticationAndTlsKeysGoTogether) {
+  auto error_of = [](std::string_view push) {
+    auto c = parse_config(fmt::format("[push]\n{}", push), "e.toml");
+    return c ? std::string("accepted") : c.error().message();
+  };
+  EXPECT_EQ(error_of("url = \"https://p\"\nbasic_auth_user = \"1\"\n"),
+            "e.toml: push.basic_auth_user: basic_auth_user and basic_auth_password_file go together");
+  EXPECT_EQ(error_of("url = \"https://p\"\nbasic_auth_user = \"1\"\nbasic_auth_password_file = \"/p\"\n"
+                     "token_file = \"/t\"\n"),
+            "e.toml: push.token_file: set either token_file (bearer) or basic_auth_*, not both");
+  EXPECT_EQ(error_of("url = \"https://p\"\nbasic_auth_user = \"a:b\"\nbasic_auth_password_file = \"/p\"\n"),
+            "e.toml: push.basic_auth_user: may not contain ':' or control characters");
+  EXPECT_EQ(error_of("url = \"https://p\"\ncert_file = \"/c.pem\"\n"),
+            "e.toml: push.cert_file: cert_file and key_file go together");
+  EXPECT_EQ(error_of("url = \"http://p\"\nca_file = \"/ca.pem\"\n"), "e.toml: push.ca_file: needs an https:// push.url");
+  auto ok = parse_config(
+      "[push]\nurl = \"https://p\"\nbasic_auth_user = \"123\"\nbasic_auth_password_file = \"/run/pw\"\n"
+      "tenant_id = \"t\"\nca_file = \"/ca.pem\"\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n",
+      "ok.toml");
+  ASSERT_TRUE(ok) << ok.error().message();
+  auto again = parse_config(format_config(*ok), "again");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(again->push == ok->push);
+}
+
+TEST(SymbolizerConfig, DebuginfodKeys) {
+  auto bad = parse_config("[symbolizer]\ndebuginfod_urls = [\"ftp://d\"]\n", "d.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "d.toml: symbolizer.debuginfod_urls: 'ftp://d' is not an http:// or https:// URL");
+  auto ok = parse_config(
+      "[symbolizer]\ndebuginfod = false\ndebuginfod_urls = [\"https://debuginfod.debian.net\"]\n"
+      "debuginfod_cache_dir = \"/var/cache/d\"\ndebuginfod_timeout = \"5s\"\ndebuginfod_max_cache_bytes = \"2GiB\"\n",
+      "ok.toml");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_FALSE(ok->symbolizer.debuginfod);
+  EXPECT_EQ(ok->symbolizer.debuginfod_max_cache_bytes, uint64_t{2} << 30);
+  auto again = parse_config(format_config(*ok), "again");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(again->symbolizer == ok->symbolizer);
 }
 
 }  // namespace

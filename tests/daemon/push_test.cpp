@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "profiles.h"
+#include "push_support.h"
 #include "receiver.h"
 #include "proto/pprof.h"
 #include "test_support.h"
@@ -23,7 +24,9 @@
 namespace ember::daemon {
 namespace {
 
+using test::push_snapshot;
 using test::Receiver;
+using test::wait_for;
 using test::Received;
 
 using namespace std::chrono_literals;
@@ -40,20 +43,6 @@ PushConfig config_for(uint16_t port) {
   return c;
 }
 
-bool wait_for(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
-std::shared_ptr<const std::string> snapshot() {
-  return std::make_shared<const std::string>(
-      test::make_snapshot_bytes({{10, "nginx", {"main", "serve"}, 5}, {20, "postgres", {"main", "query"}, 7}}));
-}
-
 TEST(Push, DeliversSnapshotsInPyroscopesIngestFormat) {
   Receiver receiver({200});
   test::TempDir dir;
@@ -65,7 +54,7 @@ TEST(Push, DeliversSnapshotsInPyroscopesIngestFormat) {
   auto client = PushClient::start(config, "web-1");
   ASSERT_TRUE(client) << client.error().message();
   const UnixNanos start = 1'700'000'000'000'000'000, end = start + 60'000'000'000;
-  (*client)->enqueue(snapshot(), start, end);
+  (*client)->enqueue(push_snapshot(), start, end);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().sent == 1; }));
   auto got = receiver.received();
   ASSERT_EQ(got.size(), 1u);
@@ -89,7 +78,7 @@ TEST(Push, RetriesWithBackoffUntilTheServerAccepts) {
   Receiver receiver({503, 500, 200});
   auto client = PushClient::start(config_for(receiver.port()), "h");
   ASSERT_TRUE(client);
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().sent == 1; }));
   auto s = (*client)->stats();
   EXPECT_EQ(s.failures, 2u);
@@ -102,12 +91,12 @@ TEST(Push, ARefusedSnapshotIsNotRetried) {
   Receiver receiver({400, 200});
   auto client = PushClient::start(config_for(receiver.port()), "h");
   ASSERT_TRUE(client);
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().dropped == 1; }));
   EXPECT_EQ(receiver.requests(), 1);
   EXPECT_NE((*client)->stats().last_error.find("HTTP 400"), std::string::npos);
   // The next one goes through.
-  (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().sent == 1; }));
 }
 
@@ -124,7 +113,7 @@ TEST(Push, AnUnreachableServerFailsWithABoundedQueue) {
   config.max_backoff = 200ms;
   auto client = PushClient::start(config, "h");
   ASSERT_TRUE(client);
-  for (int i = 0; i < 6; ++i) (*client)->enqueue(snapshot(), 0, 1'000'000'000);
+  for (int i = 0; i < 6; ++i) (*client)->enqueue(push_snapshot(), 0, 1'000'000'000);
   ASSERT_TRUE(wait_for([&] { return (*client)->stats().failing; }));
   auto s = (*client)->stats();
   EXPECT_LE(s.queued, 2u);

@@ -1,11 +1,14 @@
 #pragma once
 // A loopback HTTP receiver standing in for a Pyroscope server: it takes POST /ingest requests
-// one at a time, splits the multipart form, and answers with the statuses it is given.
+// one at a time, splits the multipart form, and answers with the statuses it is given. Given
+// an OpenSSL server context it speaks TLS (the handshake done by OpenSSL itself).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <openssl/ssl.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,10 +32,16 @@ struct Received {
 // (the last one repeats).
 class Receiver {
  public:
-  explicit Receiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
+  // `tls`: a server context (certificate and key loaded), or null for plain HTTP. `port` 0:
+  // any free port.
+  explicit Receiver(std::vector<int> statuses, SSL_CTX* tls = nullptr, uint16_t port = 0)
+      : statuses_(std::move(statuses)), tls_(tls) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     ::listen(fd_, 16);
@@ -52,6 +61,8 @@ class Receiver {
     return received_;
   }
   int requests() const { return requests_; }
+  // TLS handshakes that failed (the client refused the certificate, or spoke plain HTTP).
+  int handshake_failures() const { return handshake_failures_; }
 
  private:
   void run() {
@@ -60,19 +71,38 @@ class Receiver {
       if (::poll(&p, 1, 50) <= 0) continue;
       int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      handle(c);
+      timeval tv{5, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (tls_ == nullptr) {
+        handle(c, nullptr);
+      } else {
+        SSL* ssl = SSL_new(tls_);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) == 1) {
+          handle(c, ssl);
+          SSL_shutdown(ssl);
+        } else {
+          handshake_failures_++;
+        }
+        SSL_free(ssl);
+      }
       ::close(c);
     }
   }
-  void handle(int c) {
+  void handle(int c, SSL* ssl) {
     std::string data;
     char buf[65536];
     size_t header_end = std::string::npos;
     size_t length = 0;
     while (true) {
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 5000) <= 0) return;
-      ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      ssize_t n;
+      if (ssl != nullptr) {
+        n = SSL_read(ssl, buf, sizeof buf);
+      } else {
+        pollfd p{c, POLLIN, 0};
+        if (::poll(&p, 1, 5000) <= 0) return;
+        n = ::recv(c, buf, sizeof buf, 0);
+      }
       if (n <= 0) return;
       data.append(buf, static_cast<size_t>(n));
       if (header_end == std::string::npos) {
@@ -127,14 +157,20 @@ class Receiver {
       requests_++;
     }
     std::string answer = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-    ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+    if (ssl != nullptr) {
+      SSL_write(ssl, answer.data(), static_cast<int>(answer.size()));
+    } else {
+      ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
   }
 
   int fd_ = -1;
   uint16_t port_ = 0;
   std::vector<int> statuses_;
   std::atomic<bool> stop_{false};
+  SSL_CTX* tls_ = nullptr;
   std::atomic<int> requests_{0};
+  std::atomic<int> handshake_failures_{0};
   std::mutex mutex_;
   std::vector<Received> received_;
   std::thread thread_;

@@ -4,12 +4,18 @@
 #include "symbolizer/debug_file.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "elf/elf_file.h"
+#include "symbolizer/debuginfod_client.h"
 #include "symbolizer/symbolizer.h"
 #include "test_support.h"
+#include "tests/support/process.h"
 
 namespace ember::symbolizer {
 namespace {
@@ -138,6 +144,128 @@ TEST(DebugFile, CrcIsZlibCrc32) {
   ASSERT_TRUE(link);
   EXPECT_EQ(link->file, "cpp_fixture.debug");
   EXPECT_EQ(link->crc, debuglink_crc(debug->image()));
+}
+
+// Debian's own debuginfod server on a loopback port, serving the files of one directory.
+class DebuginfodServer {
+ public:
+  DebuginfodServer(const std::string& dir, const std::string& db, const std::string& ready_build_id)
+      : port_(free_port()),
+        server_({"/usr/bin/debuginfod", "-F", "-p", std::to_string(port_), "-d", db, "-t", "0", "-g", "0", dir}) {
+    // Ready once its first scan has indexed the file.
+    const std::string url = this->url() + "/buildid/" + ready_build_id + "/debuginfo";
+    for (int i = 0; i < 300; ++i) {
+      if (::ember::testing::run({"/usr/bin/curl", "-sf", "-o", "/dev/null", url}).exit_code == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "debuginfod did not serve " << url;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  uint16_t port() const { return port_; }
+
+ private:
+  static uint16_t free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+  }
+  uint16_t port_;
+  ::ember::testing::Background server_;
+};
+
+std::shared_ptr<DebuginfodClient> debuginfod_client(const std::string& url, const std::string& cache,
+                                                    uint64_t max_cache_bytes = uint64_t{1} << 30) {
+  DebuginfodSettings settings;
+  settings.urls = {url};
+  settings.cache_dir = cache;
+  settings.timeout = std::chrono::seconds(5);
+  settings.max_cache_bytes = max_cache_bytes;
+  auto client = DebuginfodClient::create(settings);
+  EXPECT_TRUE(client) << client.error().message();
+  return client ? std::shared_ptr<DebuginfodClient>(std::move(*client)) : nullptr;
+}
+
+std::string build_id_of(const std::string& path) { return elf::ElfFile::open_path(path)->build_id().hex(); }
+
+TEST(Debuginfod, NamesAStrippedBinaryFromARealServer) {
+  TempDir dir;
+  copy_file(fixture("cpp_fixture.debug"), dir / "served/cpp_fixture.debug");
+  copy_file(fixture("cpp_fixture_dwarf4"), dir / "served/cpp_fixture_dwarf4");
+  DebuginfodServer server(dir / "served", dir / "db.sqlite", build_id_of(fixture("cpp_fixture.stripped")));
+  Options options = without_system_debug_dirs();
+  options.debuginfod = debuginfod_client(server.url(), dir / "cache");
+  ASSERT_TRUE(options.debuginfod);
+  expect_full_debug_info(symbolize(fixture("cpp_fixture.stripped"), options));
+  auto s = options.debuginfod->stats();
+  EXPECT_EQ(s.fetched, 1u);
+  EXPECT_EQ(s.failed, 0u);
+  // The debug file is in the cache, where libdebuginfod keeps it by build-id.
+  const std::string cached = dir / ("cache/" + build_id_of(fixture("cpp_fixture.stripped")) + "/debuginfo");
+  ASSERT_TRUE(std::filesystem::exists(cached));
+  EXPECT_EQ(std::filesystem::file_size(cached), std::filesystem::file_size(fixture("cpp_fixture.debug")));
+  // A build-id no server has is asked once, then remembered as missing.
+  auto other = elf::ElfFile::open_path(fixture("symtab_fixture"));
+  ASSERT_TRUE(other);
+  if (!other->build_id().empty()) {
+    EXPECT_FALSE(options.debuginfod->find_debuginfo(other->build_id()));
+    EXPECT_FALSE(options.debuginfod->find_debuginfo(other->build_id()));
+    EXPECT_EQ(options.debuginfod->stats().missing, 1u);
+    EXPECT_EQ(options.debuginfod->stats().skipped, 1u);
+  }
+  // Off: the exports only.
+  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), without_system_debug_dirs()));
+}
+
+TEST(Debuginfod, TheCacheStaysUnderItsBound) {
+  TempDir dir;
+  copy_file(fixture("cpp_fixture.debug"), dir / "served/cpp_fixture.debug");
+  copy_file(fixture("cpp_fixture_dwarf4"), dir / "served/cpp_fixture_dwarf4");
+  const std::string first = build_id_of(fixture("cpp_fixture.stripped"));
+  const std::string second = build_id_of(fixture("cpp_fixture_dwarf4"));
+  DebuginfodServer server(dir / "served", dir / "db.sqlite", second);
+  // Room for one debug file: fetching the second evicts the first.
+  auto client = debuginfod_client(server.url(), dir / "cache",
+                                  std::filesystem::file_size(fixture("cpp_fixture_dwarf4")) + 1024);
+  ASSERT_TRUE(client);
+  auto a = client->find_debuginfo(common::BuildId::from_hex(first));
+  ASSERT_TRUE(a);
+  auto b = client->find_debuginfo(common::BuildId::from_hex(second));
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(std::filesystem::exists(*b));
+  EXPECT_FALSE(std::filesystem::exists(*a));
+  EXPECT_GE(client->stats().evicted, 1u);
+}
+
+TEST(Debuginfod, AStoppedServerLeavesTheLocalNamesAndSaysWhy) {
+  TempDir dir;
+  std::string url;
+  {
+    copy_file(fixture("cpp_fixture.debug"), dir / "served/cpp_fixture.debug");
+    DebuginfodServer server(dir / "served", dir / "db.sqlite", build_id_of(fixture("cpp_fixture.stripped")));
+    url = server.url();
+  }
+  Options options = without_system_debug_dirs();
+  options.debuginfod = debuginfod_client(url, dir / "cache");
+  ASSERT_TRUE(options.debuginfod);
+  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), options));
+  auto s = options.debuginfod->stats();
+  EXPECT_EQ(s.fetched, 0u);
+  EXPECT_EQ(s.failed, 1u);
+  EXPECT_NE(s.last_error.find("127.0.0.1"), std::string::npos) << s.last_error;
+}
+
+TEST(Debuginfod, RefusesUrlsThatAreNotHttp) {
+  DebuginfodSettings settings;
+  settings.urls = {"ftp://debuginfod.example"};
+  auto client = DebuginfodClient::create(settings);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error().message(), "debuginfod: 'ftp://debuginfod.example' is not an http:// or https:// URL");
 }
 
 }  // namespace
