@@ -28,6 +28,14 @@
 
 namespace ember::collector {
 
+// epoll data of a target's pidfd; other epoll data are indexes into events_.
+inline constexpr uint64_t kPidfdTag = 1ull << 63;
+// --off-cpu's switch rings: ~8,000 switch-outs with their 8 KiB stack copies, 160 ms at 50,000
+// switches/s, so that a poller kept waiting by a busy machine loses none.
+inline constexpr size_t kMaxSwitchRingBytes = 64u << 20;
+// `requested` bytes rounded up to a power-of-two number of pages, at least a few (recorder_open.cpp).
+size_t round_ring_bytes(size_t requested);
+
 class Recorder::Impl final : public OffCpuHost {
  public:
   Impl(const RecordOptions& options, std::unique_ptr<UserUnwinder> user_unwinder, size_t max_held_files,
