@@ -327,6 +327,8 @@ int run_record(RecordArgs& args) {
                         {"depth_limit", stats.dwarf_max_depth},
                         {"bad_frame", stats.dwarf_bad_frame},
                         {"frame_pointer_steps", stats.dwarf_frame_pointer_steps},
+                        {"compiled_frames", stats.dwarf_compiled_frames},
+                        {"libunwind_frames", stats.dwarf_libunwind_frames},
                         {"stack_size", args.stack_size}};
     }
     // Every collector counter and gauge, named as in collector_stat_fields().
@@ -349,6 +351,12 @@ int run_record(RecordArgs& args) {
   if (mode == collector::CallGraphMode::kDwarf && stats.dwarf_unwinds > 0) {
     double complete = 100.0 * static_cast<double>(stats.dwarf_to_root) / static_cast<double>(stats.dwarf_unwinds);
     unwind_note = fmt::format(", {:.1f}% of stacks complete", complete);
+    if (stats.dwarf_libunwind_frames > 0) {
+      // Frames whose CFI the compiled tables do not hold: each cost a libunwind step.
+      const double all = static_cast<double>(stats.dwarf_compiled_frames + stats.dwarf_libunwind_frames);
+      unwind_note += fmt::format(" ({:.2f}% of frames by libunwind)",
+                                 100.0 * static_cast<double>(stats.dwarf_libunwind_frames) / all);
+    }
     if (stats.dwarf_stack_end * 100 > stats.dwarf_unwinds) {
       unwind_note += fmt::format(" ({} deeper than the {}-byte stack copy: try --stack-size 65528)",
                                  thousands(stats.dwarf_stack_end), args.stack_size);

@@ -10,4 +10,9 @@ enum class CallGraphMode {
   kDwarf,         // the kernel copies user registers and stack; DWARF CFI unwinds them in ember
 };
 
+// How DWARF CFI is applied (kDwarf). kCompiled: each binary's CFI compiled once into sorted rows
+// (cfi_rows.h), frames outside their form by libunwind; kLibunwind: every frame by libunwind
+// (the benchmark's and the two-way test's reference).
+enum class DwarfEngine : uint8_t { kCompiled, kLibunwind };
+
 }  // namespace ember::collector

@@ -68,6 +68,11 @@ constexpr std::array kFields{
               "Call shims in anonymous memory stepped over (CPython -X perf trampolines)."},
     StatField{"dwarf_no_registers", kCounter, &S::dwarf_no_registers,
               "User-mode samples without usable user registers.", {}, kUnwindFailures, "dwarf_no_registers"},
+    StatField{"dwarf_compiled_frames", kCounter, &S::dwarf_compiled_frames,
+              "Frames unwound by the compiled CFI tables (binary search, no libunwind)."},
+    StatField{"dwarf_libunwind_frames", kCounter, &S::dwarf_libunwind_frames,
+              "Frames whose CFI is outside the compiled tables' form (DWARF expressions, other registers, "
+              "signal frames), unwound by libunwind."},
     StatField{"unwind_tables", kGauge, &S::unwind_tables, "Per-binary CFI tables held for DWARF unwinding."},
     StatField{"unwind_table_bytes", kGauge, &S::unwind_table_bytes,
               "Memory of the per-binary CFI tables held for DWARF unwinding."},

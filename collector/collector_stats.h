@@ -48,6 +48,10 @@ struct CollectorStats {
   uint64_t dwarf_frame_pointer_steps = 0;  // frames without CFI unwound by their frame pointer
   uint64_t dwarf_shim_steps = 0;    // call shims in anonymous memory (CPython -X perf trampolines)
   uint64_t dwarf_no_registers = 0;  // user-mode samples without usable user registers
+  // Frames stepped by the compiled CFI rows, and frames whose CFI is outside their compact form
+  // (DWARF expressions, other registers, signal frames) handed to libunwind.
+  uint64_t dwarf_compiled_frames = 0;
+  uint64_t dwarf_libunwind_frames = 0;
   uint64_t unwind_tables = 0;       // gauge: per-binary CFI tables held now (shared by processes)
   uint64_t unwind_table_bytes = 0;  // gauge
   uint64_t unwind_tables_loaded = 0;

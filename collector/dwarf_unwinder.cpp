@@ -1,4 +1,5 @@
 #include "collector/dwarf_unwinder.h"
+#include "collector/dwarf_unwinder_impl.h"
 
 // libunwind's remote (cross-address-space) interface, x86-64 only. Kept to this file: the
 // header directory of libunwind-dev also holds an unwind.h that would shadow GCC's.
@@ -21,11 +22,7 @@ namespace ember::collector {
 namespace {
 
 constexpr uint64_t kRegsAbi64 = 2;  // PERF_SAMPLE_REGS_ABI_64
-constexpr int kRegCount = UNW_X86_64_RIP + 1;
-constexpr uint64_t kMinCodeAddress = 4096;
-// A read above the copy this close to the sampled stack pointer is taken for more stack;
-// anything further is some other memory.
-constexpr uint64_t kStackReach = uint64_t{1} << 30;
+static_assert(kRegCount == UNW_X86_64_RIP + 1 && kRegRbp == UNW_X86_64_RBP && kRegRsp == UNW_X86_64_RSP);
 // Reads one sample's unwind may make. libunwind reads CFI a byte at a time and puts no bound on
 // a DWARF expression that jumps backwards (DW_OP_skip, DW_OP_bra): hostile CFI must not hang
 // the profiler. Real unwinds need a few thousand reads per frame at most, on cache misses.
@@ -37,41 +34,6 @@ constexpr int kPerfToUnw[24] = {
     UNW_X86_64_RBP, UNW_X86_64_RSP, UNW_X86_64_RIP, -1 /* flags */, -1, -1, -1, -1, -1, -1 /* segments */,
     UNW_X86_64_R8,  UNW_X86_64_R9,  UNW_X86_64_R10, UNW_X86_64_R11, UNW_X86_64_R12, UNW_X86_64_R13,
     UNW_X86_64_R14, UNW_X86_64_R15};
-
-enum class Fault : uint8_t { kNone, kStackEnd, kBadMemory };
-
-// Everything one sample's unwind may see; libunwind hands it back to each accessor as `arg`.
-struct SampleState {
-  const Process* process = nullptr;
-  UnwindTableCache* tables = nullptr;
-  const std::byte* stack = nullptr;
-  uint64_t stack_start = 0;  // the sampled stack pointer
-  uint64_t stack_size = 0;   // bytes the kernel copied
-  bool stack_copy_full = false;  // the copy was cut by its size, not by the end of the stack
-  uint64_t regs[kRegCount] = {};
-  uint32_t regs_valid = 0;  // bit per libunwind register number
-  // Notes from the accessors during one unw_step.
-  bool no_cfi = false;
-  Fault fault = Fault::kNone;
-  uint64_t reads = 0;
-  // The last CFI slot read (most reads of a step hit the same table).
-  uint32_t last_slot = ~0u;
-  const UnwindTable* last_table = nullptr;
-
-  bool stack_read(uint64_t address, uint64_t& out) const {
-    const uint64_t off = address - stack_start;  // wraps for addresses below the copy
-    if (stack_size < 8 || off > stack_size - 8) return false;
-    std::memcpy(&out, stack + off, 8);
-    return true;
-  }
-  void note_fault(uint64_t address) {
-    if (address >= stack_start && address - stack_start < kStackReach && stack_copy_full) {
-      fault = Fault::kStackEnd;
-    } else if (fault == Fault::kNone) {
-      fault = Fault::kBadMemory;
-    }
-  }
-};
 
 // ------------------------------------------------------------------------------------------
 // Accessors
@@ -169,89 +131,61 @@ unw_accessors_t g_accessors = {
     nullptr /* get_proc_name: names come later, from the symbolizer */};
 
 // The registers a callee preserves (System V x86-64), as the cursor has them for a frame.
-struct CalleeSaved {
-  uint64_t regs[kRegCount] = {};
-  uint32_t valid = 0;  // bit per libunwind register number
-};
-
-CalleeSaved callee_saved(unw_cursor_t& cursor) {
-  CalleeSaved out;
+// The registers a callee preserves (System V x86-64), as the cursor has them for a frame.
+SampleState callee_saved(unw_cursor_t& cursor) {
+  SampleState out;
   for (int reg : {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13, UNW_X86_64_R14,
                   UNW_X86_64_R15}) {
     unw_word_t value = 0;
     if (unw_get_reg(&cursor, reg, &value) == 0) {
       out.regs[reg] = value;
-      out.valid |= 1u << reg;
+      out.regs_valid |= 1u << reg;
     }
   }
   return out;
 }
 
-struct AddressSpaceDeleter {
-  void operator()(unw_addr_space_t as) const { unw_destroy_addr_space(as); }
-};
-using AddressSpace = std::unique_ptr<std::remove_pointer_t<unw_addr_space_t>, AddressSpaceDeleter>;
-
 }  // namespace
 
-class DwarfUnwinder::Impl {
- public:
-  explicit Impl(const DwarfUnwinderOptions& options) : options_(options), tables_(options.tables) {}
+void DwarfUnwinder::Impl::SpaceDeleter::operator()(unw_addr_space* as) const { unw_destroy_addr_space(as); }
 
-  [[nodiscard]] Result<void> init() {
-    // Create one address space up front: a libunwind that cannot should fail at start, not
-    // silently per sample.
-    AddressSpace probe = make_space();
-    if (!probe) return make_error(ErrorCode::kInternal, "libunwind: cannot create a remote address space");
-    return {};
-  }
+DwarfUnwinder::Impl::Impl(const DwarfUnwinderOptions& options) : options_(options), tables_(options.tables) {}
+DwarfUnwinder::Impl::~Impl() = default;
 
-  void unwind(const SampleContext& sample, std::vector<UnwoundFrame>& out);
-  void add_stats(CollectorStats& s) const {
-    s += stats_;
-    const UnwindTableStats& t = tables_.stats();
-    s.unwind_tables += t.tables;
-    s.unwind_table_bytes += t.bytes;
-    s.unwind_tables_loaded += t.loaded;
-    s.unwind_tables_from_debug_frame += t.from_debug_frame;
-    s.binaries_without_cfi += t.without_cfi;
-  }
+Result<void> DwarfUnwinder::Impl::init() {
+  // Create one address space up front: a libunwind that cannot should fail at start, not
+  // silently per sample.
+  AddressSpace probe = make_space();
+  if (!probe) return make_error(ErrorCode::kInternal, "libunwind: cannot create a remote address space");
+  return {};
+}
 
-  const DwarfUnwinderOptions options_;
-  UnwindTableCache tables_;
-  bool last_to_root_ = false;
+void DwarfUnwinder::Impl::add_stats(CollectorStats& s) const {
+  s += stats_;
+  const UnwindTableStats& t = tables_.stats();
+  s.unwind_tables += t.tables;
+  s.unwind_table_bytes += t.bytes;
+  s.unwind_tables_loaded += t.loaded;
+  s.unwind_tables_from_debug_frame += t.from_debug_frame;
+  s.binaries_without_cfi += t.without_cfi;
+}
 
- private:
-  struct Space {
-    AddressSpace as;
-    uint64_t maps_generation = 0;
-    uint64_t last_used = 0;
-  };
+DwarfUnwinder::Impl::AddressSpace DwarfUnwinder::Impl::make_space() const {
+  AddressSpace as(unw_create_addr_space(&g_accessors, 0));
+  if (!as) return as;
+  // Register rules cached by IP, per process: a frame seen before costs no FDE search and no
+  // CFI interpretation (without the cache a sample costs ~5x more). The global policy keeps
+  // one cache per address space. Its lock masks signals, two rt_sigprocmask calls per step and
+  // most of what a cached step costs; the per-thread policy would avoid them but shares one
+  // cache among every address space of a thread, and libunwind builds without __thread
+  // (Debian's 1.6.2) turn it into the global policy anyway. (The compiled engine avoids all of
+  // it for every frame its rows hold.)
+  unw_set_caching_policy(as.get(), UNW_CACHE_GLOBAL);
+  unw_set_cache_size(as.get(), options_.register_rule_cache, 0);
+  return as;
+}
 
-  AddressSpace make_space() const {
-    AddressSpace as(unw_create_addr_space(&g_accessors, 0));
-    if (!as) return as;
-    // Register rules cached by IP, per process: a frame seen before costs no FDE search and no
-    // CFI interpretation (without the cache a sample costs ~5x more). The global policy keeps
-    // one cache per address space. Its lock masks signals, two rt_sigprocmask calls per step and
-    // most of what a cached step costs; the per-thread policy would avoid them but shares one
-    // cache among every address space of a thread, and libunwind builds without __thread
-    // (Debian's 1.6.2) turn it into the global policy anyway.
-    unw_set_caching_policy(as.get(), UNW_CACHE_GLOBAL);
-    unw_set_cache_size(as.get(), options_.register_rule_cache, 0);
-    return as;
-  }
-  unw_addr_space_t space_for(const Process& process);
-  bool frame_pointer_step(SampleState& st, uint64_t sp, uint64_t rbp);
-  bool shim_step(SampleState& st, const CalleeSaved& saved, uint64_t sp, const Mapping* callee);
-
-  std::unordered_map<int32_t, Space> spaces_;
-  uint64_t use_clock_ = 0;
-  uint64_t tables_generation_ = 0;
-  CollectorStats stats_;  // its dwarf_* fields
-};
-
-unw_addr_space_t DwarfUnwinder::Impl::space_for(const Process& process) {
+unw_addr_space* DwarfUnwinder::Impl::space_for(const Process& process) {
   auto it = spaces_.find(process.pid());
   if (it == spaces_.end()) {
     if (spaces_.size() >= std::max<size_t>(options_.max_address_spaces, 1)) {
@@ -275,56 +209,12 @@ unw_addr_space_t DwarfUnwinder::Impl::space_for(const Process& process) {
   return it->second.as.get();
 }
 
-bool DwarfUnwinder::Impl::frame_pointer_step(SampleState& st, uint64_t sp, uint64_t rbp) {
-  // The frame-pointer rule: [rbp] is the caller's rbp, [rbp + 8] the return address, the
-  // caller's sp is rbp + 16. Only believed when rbp points into this frame's part of the copy.
-  if (rbp < sp || (rbp & 7) != 0) return false;
-  uint64_t saved_rbp, return_address;
-  if (!st.stack_read(rbp, saved_rbp) || !st.stack_read(rbp + 8, return_address)) {
-    st.note_fault(rbp + 8);
-    return false;
-  }
-  if (return_address < kMinCodeAddress ||
-      st.process->find_mapping(common::ProcessAddress(return_address)) == nullptr) {
-    return false;
-  }
-  st.regs_valid = (1u << UNW_X86_64_RIP) | (1u << UNW_X86_64_RSP) | (1u << UNW_X86_64_RBP);
-  st.regs[UNW_X86_64_RIP] = return_address;
-  st.regs[UNW_X86_64_RSP] = rbp + 16;
-  st.regs[UNW_X86_64_RBP] = saved_rbp;
-  return true;
-}
-
-bool DwarfUnwinder::Impl::shim_step(SampleState& st, const CalleeSaved& saved, uint64_t sp,
-                                    const Mapping* callee) {
-  // A call shim in anonymous memory between two functions of one binary, such as CPython's
-  // -X perf trampolines (3.12+, x86-64: "sub $8,%rsp; call *%rcx; add $8,%rsp; ret", copied into
-  // an anonymous arena, no CFI, rbp untouched): at its return address the caller's return
-  // address is at [sp + 8] and the caller's sp is sp + 16; every other register is the caller's.
-  // Believed only when that return address lies in the binary the shim called into (libpython
-  // calls its trampoline, which calls back into libpython).
-  if (callee == nullptr || !callee->module || callee->module->kind != profile::MappingKind::kFile) return false;
-  uint64_t return_address;
-  if (!st.stack_read(sp + 8, return_address)) {
-    st.note_fault(sp + 8);
-    return false;
-  }
-  const Mapping* caller = st.process->find_mapping(common::ProcessAddress(return_address));
-  if (caller == nullptr || caller->module != callee->module) return false;
-  st.regs_valid = saved.valid | (1u << UNW_X86_64_RIP) | (1u << UNW_X86_64_RSP);
-  for (int reg = 0; reg < kRegCount; ++reg) {
-    if ((saved.valid & (1u << reg)) != 0) st.regs[reg] = saved.regs[reg];
-  }
-  st.regs[UNW_X86_64_RIP] = return_address;
-  st.regs[UNW_X86_64_RSP] = sp + 16;
-  return true;
-}
-
 void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<UnwoundFrame>& out) {
-  // Tables are evicted between samples only; libunwind's cached rules may point into them.
+  // Tables are evicted between samples only; cached rules and tables may point into them.
   tables_.trim();
   if (tables_.generation() != tables_generation_) {
     for (auto& [pid, space] : spaces_) unw_flush_cache(space.as.get(), 0, 0);
+    module_tables_.clear();
     tables_generation_ = tables_.generation();
   }
 
@@ -366,7 +256,48 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
   st.stack_copy_full = st.stack_size >= options_.stack_bytes;
 
   stats_.dwarf_unwinds++;
-  unw_addr_space_t as = space_for(*sample.process);
+  if (options_.engine == DwarfEngine::kCompiled) {
+    unwind_compiled(st, out);
+  } else {
+    unwind_libunwind(st, out);
+  }
+}
+
+int DwarfUnwinder::Impl::libunwind_step(SampleState& st, bool exact_ip) {
+  unw_addr_space_t as = space_for(*st.process);
+  if (as == nullptr) return -UNW_EUNSPEC;
+  // A new cursor looks its ip up as it is; a return address is looked up in the call before it
+  // (libunwind does the same for the frames of one cursor).
+  const uint64_t ip = st.regs[UNW_X86_64_RIP];
+  if (!exact_ip) st.regs[UNW_X86_64_RIP] = ip - 1;
+  unw_cursor_t cursor;
+  st.no_cfi = false;
+  st.fault = Fault::kNone;
+  int step = unw_init_remote(&cursor, as, &st);
+  if (step >= 0) step = unw_step(&cursor);
+  st.regs[UNW_X86_64_RIP] = ip;
+  if (step <= 0) return step;
+  // The caller's registers: what libunwind found for each (a location it cannot read is a
+  // register ember no longer knows).
+  const Fault fault = st.fault;
+  uint64_t regs[kRegCount] = {};
+  uint32_t valid = 0;
+  for (int reg = 0; reg < kRegCount; ++reg) {
+    unw_word_t value = 0;
+    if (unw_get_reg(&cursor, reg, &value) == 0) {
+      regs[reg] = value;
+      valid |= 1u << reg;
+    }
+  }
+  std::memcpy(st.regs, regs, sizeof regs);
+  st.regs_valid = valid;
+  st.fault = fault;
+  if ((valid & (1u << UNW_X86_64_RIP)) == 0 || (valid & (1u << UNW_X86_64_RSP)) == 0) return -UNW_EBADFRAME;
+  return step;
+}
+
+void DwarfUnwinder::Impl::unwind_libunwind(SampleState& st, std::vector<UnwoundFrame>& out) {
+  unw_addr_space_t as = space_for(*st.process);
   unw_cursor_t cursor;
   if (as == nullptr || unw_init_remote(&cursor, as, &st) < 0) {
     stats_.dwarf_bad_frame++;
@@ -377,6 +308,9 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
   bool interrupted = true;
   uint64_t previous_sp = 0;
   size_t frames = 0;
+  // After a frame-pointer or shim step the cursor starts again at a return address, given to
+  // libunwind one byte back so that its rules are those of the call (as for any caller).
+  uint64_t ip_bias = 0;
   const Mapping* callee = nullptr;  // the mapping of the frame below (towards the leaf)
   while (true) {
     unw_word_t ip = 0, sp = 0;
@@ -384,6 +318,8 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
       stats_.dwarf_bad_frame++;
       break;
     }
+    ip += ip_bias;
+    ip_bias = 0;
     // A caller lives above its callee on the stack, and its code lies in some mapping; a frame
     // that breaks either came from CFI or a frame pointer that cannot be right.
     const Mapping* mapping = st.process->find_mapping(common::ProcessAddress(ip));
@@ -404,7 +340,7 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
     const bool anonymous = mapping != nullptr && mapping->module &&
                            (mapping->module->kind == profile::MappingKind::kJit ||
                             mapping->module->kind == profile::MappingKind::kAnonymous);
-    CalleeSaved saved;
+    SampleState saved;
     if (anonymous) saved = callee_saved(cursor);
     st.no_cfi = false;
     st.fault = Fault::kNone;
@@ -427,18 +363,18 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
       } else if (have_rbp && frame_pointer_step(st, sp, rbp)) {
         stats_.dwarf_frame_pointer_steps++;
       } else {
-        if (st.fault == Fault::kStackEnd) {
-          stats_.dwarf_stack_end++;
-        } else {
-          stats_.dwarf_no_cfi++;
-        }
+        count_stop(st, true);
         break;
       }
       callee = mapping;
-      if (unw_init_remote(&cursor, as, &st) < 0) {
+      st.regs[UNW_X86_64_RIP] -= 1;
+      const int init = unw_init_remote(&cursor, as, &st);
+      st.regs[UNW_X86_64_RIP] += 1;
+      if (init < 0) {
         stats_.dwarf_bad_frame++;
         break;
       }
+      ip_bias = 1;
       continue;
     }
     if (step > 0) {
@@ -448,12 +384,8 @@ void DwarfUnwinder::Impl::unwind(const SampleContext& sample, std::vector<Unwoun
     if (step == 0) {
       stats_.dwarf_to_root++;
       last_to_root_ = true;
-    } else if (st.fault == Fault::kStackEnd) {
-      stats_.dwarf_stack_end++;
-    } else if (st.fault == Fault::kBadMemory) {
-      stats_.dwarf_bad_memory++;
     } else {
-      stats_.dwarf_bad_frame++;
+      count_stop(st, false);
     }
     break;
   }

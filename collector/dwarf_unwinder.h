@@ -11,6 +11,10 @@
 //   find_proc_info  the binary's table (.eh_frame_hdr, or one ember built from .eh_frame or
 //                   .debug_frame), searched by libunwind's dwarf_search_unwind_table
 //
+// With the compiled engine (the default) a frame whose rule the compiled rows hold is stepped
+// by a binary search and reads from the stack copy, without libunwind; libunwind takes only the
+// frames outside that form (dwarf_libunwind_frames), from the registers found so far.
+//
 // Where a frame has no CFI (JIT code, a binary without any), libunwind would guess on its own
 // (x86-64 unw_step: RBP-chain heuristics and a return address at [RSP]); ember does not take
 // the guess. It applies the frame-pointer rule itself, checked against the stack copy, and counts
@@ -43,6 +47,7 @@ inline constexpr uint64_t kX86UserRegsMask = 0x1ffull | (0xffull << 16);
 inline constexpr uint32_t kMaxStackCopyBytes = 65528;
 
 struct DwarfUnwinderOptions {
+  DwarfEngine engine = DwarfEngine::kCompiled;
   uint32_t stack_bytes = 32768;
   size_t max_frames = 256;        // user frames per sample
   size_t max_address_spaces = 64; // processes with libunwind state kept at once

@@ -457,7 +457,7 @@ Result<std::unique_ptr<Recorder>> Recorder::start(const Target& target, const Re
   if (options.frequency_hz == 0) {
     return make_error(ErrorCode::kInvalidArgument, "the sampling frequency must be at least 1 Hz");
   }
-  auto user = make_user_unwinder(options.call_graph, options.stack_size);
+  auto user = make_user_unwinder(options.call_graph, options.stack_size, options.dwarf_engine);
   if (!user) return std::unexpected(user.error());
   const uint64_t nofile = raise_open_files_limit();
   // Held binaries share the fd budget with the events: a quarter of it, at most 1024.

@@ -50,6 +50,7 @@ struct RecordOptions {
   // User stack bytes copied per sample for kDwarf: a multiple of 8, at most 65528. perf's
   // default of 8 KiB cuts deep stacks short.
   uint32_t stack_size = 32768;
+  DwarfEngine dwarf_engine = DwarfEngine::kCompiled;
   bool kernel_frames = true;    // falls back to user-only, with a warning, when not permitted
   size_t buffer_bytes_per_cpu = 0;  // ring size; 0: chosen by call-graph mode
   size_t max_unique_stacks = 1 << 20;  // per window; past it samples are counted as dropped

@@ -50,7 +50,7 @@ Result<void> Recorder::Impl::replay(const Replay& input) {
 }
 
 Result<std::unique_ptr<Recorder>> Recorder::replay(const Replay& replay, const RecordOptions& options) {
-  auto user = make_user_unwinder(options.call_graph, options.stack_size);
+  auto user = make_user_unwinder(options.call_graph, options.stack_size, options.dwarf_engine);
   if (!user) return std::unexpected(user.error());
   constexpr size_t kMaxHeldFiles = 64;
   auto impl = std::make_unique<Impl>(options, std::move(*user), kMaxHeldFiles, ProcFs(replay.proc_root));

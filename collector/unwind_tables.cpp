@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "elf/elf_file.h"
 
@@ -153,8 +154,46 @@ std::optional<FdeRange> UnwindTable::find_fde(uint64_t pc) const {
   return FdeRange{start, start + range, fde};
 }
 
+void UnwindTable::compile() {
+  // Every FDE the sorted table lists, in its order, as libunwind would find it.
+  compiled_ = CompiledCfi(text_start_);
+  std::map<uint64_t, cfi::Cie> cies;
+  for (uint64_t i = 0; i < fde_count_; ++i) {
+    int32_t entry[2];
+    if (!read_bytes(table_address_ + i * 8, entry, 8)) break;
+    const uint64_t fde = segbase_ + static_cast<uint64_t>(int64_t{entry[1]});
+    std::span<const std::byte> fde_bytes = bytes_from(fde);
+    auto h = cfi::read_header(fde_bytes, 0);
+    if (!h || h->terminator || h->dwarf64 || h->id == 0) continue;
+    const uint64_t cie_at = fde + h->id_field - h->id;
+    auto known = cies.find(cie_at);
+    if (known == cies.end()) {
+      std::span<const std::byte> cie_bytes = bytes_from(cie_at);
+      cfi::Cie parsed;
+      if (auto ch = cfi::read_header(cie_bytes, 0); ch && !ch->terminator && cfi::is_cie(*ch, CfiFormat::kEhFrame)) {
+        parsed = cfi::parse_cie(cie_bytes, cie_at, *ch, CfiFormat::kEhFrame);
+      }
+      known = cies.emplace(cie_at, std::move(parsed)).first;
+    }
+    const cfi::Cie& cie = known->second;
+    if (!cie.valid) continue;
+    common::ByteReader r(fde_bytes.first(h->end), h->body);
+    uint64_t start = 0, range = 0;
+    if (!cfi::read_pointer(r, cie.fde_encoding, fde + r.pos(), std::nullopt, start) ||
+        !cfi::read_pointer(r, cie.fde_encoding & 0x0f, 0, std::nullopt, range)) {
+      continue;
+    }
+    if (cie.sized_augmentation) r.skip(r.uleb());
+    if (!r.ok() || range == 0 || start + range < start) continue;
+    std::span<const std::byte> cie_bytes = bytes_from(cie_at);
+    compiled_.add_fde(cie, cie_bytes.subspan(cie.instructions, cie.end - cie.instructions),
+                      fde_bytes.subspan(r.pos(), h->end - r.pos()), fde + r.pos(), start, start + range);
+  }
+  compiled_.finish();
+}
+
 size_t UnwindTable::memory_bytes() const {
-  size_t n = sizeof(*this) + name_.capacity() + segments_.capacity() * sizeof(Segment) +
+  size_t n = sizeof(*this) + compiled_.memory_bytes() + name_.capacity() + segments_.capacity() * sizeof(Segment) +
              words_.capacity() * sizeof(words_[0]);
   for (const Region& r : regions_) n += r.bytes.capacity() + sizeof(Region);
   return n;
@@ -262,6 +301,7 @@ Result<std::unique_ptr<UnwindTable>> UnwindTable::build(const Sections& s, std::
     t->table_address_ = synth_at;
     t->fde_count_ = count;
   }
+  t->compile();
   return t;
 }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "collector/cfi_parse.h"
+#include "collector/cfi_rows.h"
 #include "collector/debug_frame.h"
 #include "common/error.h"
 #include "common/types.h"
@@ -85,6 +86,9 @@ class UnwindTable {
   // the FDE's own range checked), for tests and diagnostics.
   std::optional<FdeRange> find_fde(uint64_t pc) const;
 
+  // The CFI compiled into rows (cfi_rows.h), addresses relative to text_start().
+  const CompiledCfi& compiled() const { return compiled_; }
+
   size_t memory_bytes() const;
 
  private:
@@ -101,6 +105,7 @@ class UnwindTable {
   std::span<const std::byte> bytes_from(uint64_t address) const;
   bool read_bytes(uint64_t address, void* out, size_t size) const;
   void add_region(uint64_t start, std::span<const std::byte> bytes);
+  void compile();
 
   std::string name_;
   Source source_ = Source::kEhFrameHdr;
@@ -112,6 +117,7 @@ class UnwindTable {
   std::vector<Segment> segments_;
   std::vector<Region> regions_;
   std::vector<std::pair<uint64_t, uint64_t>> words_;  // aligned address -> word, sorted
+  CompiledCfi compiled_;
 };
 
 }  // namespace ember::collector

@@ -50,12 +50,13 @@ void FramePointerUnwinder::unwind_user(const SampleContext& sample, std::vector<
   }
 }
 
-Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes) {
+Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes, DwarfEngine engine) {
   switch (mode) {
     case CallGraphMode::kFramePointer: return std::make_unique<FramePointerUnwinder>();
     case CallGraphMode::kDwarf: {
       DwarfUnwinderOptions options;
       options.stack_bytes = stack_bytes;
+      options.engine = engine;
       auto dwarf = DwarfUnwinder::create(options);
       if (!dwarf) return std::unexpected(dwarf.error());
       return std::unique_ptr<UserUnwinder>(std::move(*dwarf));

@@ -80,7 +80,8 @@ class FramePointerUnwinder final : public UserUnwinder {
 
 // The user unwinder for a call-graph mode. kDwarf: an error for a stack size the kernel would
 // refuse (not a multiple of 8, or above 65528 bytes).
-[[nodiscard]] Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes);
+[[nodiscard]] Result<std::unique_ptr<UserUnwinder>> make_user_unwinder(CallGraphMode mode, uint32_t stack_bytes,
+                                                                      DwarfEngine engine = DwarfEngine::kCompiled);
 
 // Splits the kernel's callchain at its PERF_CONTEXT_* markers. Guest and hypervisor frames are
 // dropped. When the callchain is empty the sampled IP stands alone in its CPU mode's part.
