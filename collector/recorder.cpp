@@ -260,17 +260,7 @@ void Recorder::Impl::on_sample(const SampleRecord& s) {
 
 void Recorder::Impl::unwind_sample(const SampleRecord& s, const Process& process,
                                    std::vector<UnwoundFrame>& out) {
-  SampleContext ctx;
-  ctx.pid = s.sid.pid;
-  ctx.tid = s.sid.tid;
-  ctx.process = &process;
-  ctx.ip = s.ip;
-  ctx.mode = s.mode;
-  ctx.regs_abi = s.regs_abi;
-  ctx.regs_mask = format_.regs_user_mask;
-  ctx.regs_user = s.regs_user;
-  ctx.stack_user = s.stack_user;
-  ctx.stack_user_dynamic_size = s.stack_user_dynamic_size;
+  SampleContext ctx = user_sample_context(s, format_, &process);
   unwinder_.unwind(ctx, s, out);
   if (ctx.kernel_callchain.size() + ctx.user_callchain.size() >= spec_.max_stack) {
     stats_.stacks_at_depth_limit++;

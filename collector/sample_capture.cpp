@@ -50,19 +50,4 @@ Result<CapturedSamples> capture_samples(pid_t pid, uint32_t frequency, PerfSampl
   return c;
 }
 
-SampleContext user_sample_context(const SampleRecord& s, const SampleFormat& format, const Process* process) {
-  SampleContext ctx;
-  ctx.pid = s.sid.pid;
-  ctx.tid = s.sid.tid;
-  ctx.process = process;
-  ctx.ip = s.ip;
-  ctx.mode = s.mode;
-  ctx.regs_abi = s.regs_abi;
-  ctx.regs_mask = format.regs_user_mask;
-  ctx.regs_user = s.regs_user;
-  ctx.stack_user = s.stack_user;
-  ctx.stack_user_dynamic_size = s.stack_user_dynamic_size;
-  return ctx;
-}
-
 }  // namespace ember::collector

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "collector/record_decoder.h"
-#include "collector/unwinder.h"
+#include "collector/unwinder.h"  // PerfSampleNeeds
 #include "common/error.h"
 
 namespace ember::collector {
@@ -25,8 +25,5 @@ struct CapturedSamples {
 // unwinder needs attached. An error when the event or its ring cannot be opened.
 [[nodiscard]] Result<CapturedSamples> capture_samples(pid_t pid, uint32_t frequency, PerfSampleNeeds needs,
                                                       double seconds);
-
-// What an unwinder is given for a decoded sample of `process`.
-SampleContext user_sample_context(const SampleRecord& sample, const SampleFormat& format, const Process* process);
 
 }  // namespace ember::collector

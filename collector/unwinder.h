@@ -51,6 +51,9 @@ struct UnwoundFrame {
   bool interrupted = false;
 };
 
+// What an unwinder is given for a decoded sample of `process` (registers read with `format`).
+SampleContext user_sample_context(const SampleRecord& sample, const SampleFormat& format, const Process* process);
+
 // What the kernel must attach to each sample for an unwinder.
 struct PerfSampleNeeds {
   bool user_callchain = true;  // false: exclude_callchain_user (the unwinder walks the stack itself)

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <new>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -39,22 +40,36 @@
 #include <thread>
 #include <vector>
 
+#include "bench/unwind/unwind_bench.h"
 #include "collector/dwarf_unwinder.h"
 #include "collector/event_source.h"
 #include "collector/module_cache.h"
 #include "collector/process_table.h"
 #include "collector/recorder.h"
-#include "collector/ring_buffer.h"
 #include "profile/folded.h"
 #include "symbolizer/build_profile.h"
 #include "symbolizer/symbolizer.h"
 
+namespace unwind_bench {
 namespace {
+std::atomic<uint64_t> g_allocations{0};
+}  // namespace
+uint64_t allocations() { return g_allocations.load(std::memory_order_relaxed); }
+}  // namespace unwind_bench
+
+// Every C++ allocation of the benchmark is counted, so that the sample path's can be shown.
+void* operator new(std::size_t n) {
+  unwind_bench::g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace unwind_bench {
 
 using namespace std::chrono_literals;
 using ember::collector::CollectorStats;
-
-constexpr uint32_t kPerfRecordSample = 9;  // PERF_RECORD_SAMPLE
 
 // ---------------------------------------------------------------------------------------------
 // Processes
@@ -77,8 +92,7 @@ double self_cpu_seconds() {
 }
 
 // Starts argv with stdout to `out` ("" for /dev/null) and stderr to /dev/null unless `show_errors`.
-pid_t spawn(const std::vector<std::string>& argv, const std::string& out = "", bool show_errors = false,
-            int stdout_fd = -1) {
+pid_t spawn(const std::vector<std::string>& argv, const std::string& out, bool show_errors, int stdout_fd) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -95,11 +109,6 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out = "", b
   }
   return pid;
 }
-
-struct Exit {
-  int status = 0;
-  double cpu_seconds = 0;  // the child's user + system time
-};
 
 Exit wait_child(pid_t pid) {
   Exit e;
@@ -159,9 +168,6 @@ std::vector<std::string> xz_command(const std::string& input) { return {"xz", "-
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-struct Summary {
-  double median = 0, p90 = 0, p99 = 0, mean = 0;
-};
 Summary summarize(std::vector<double> v) {
   Summary s;
   if (v.empty()) return s;
@@ -188,12 +194,6 @@ std::string load_average() {
 // ---------------------------------------------------------------------------------------------
 // perf
 
-struct PerfRun {
-  std::string data;
-  double record_cpu = 0;
-  bool ok = false;
-};
-
 // perf record --call-graph dwarf[,size] -F f for `seconds`, on a command it launches.
 PerfRun perf_record(const std::vector<std::string>& command, uint32_t stack_size, uint32_t frequency,
                     double seconds, const std::string& data) {
@@ -217,8 +217,6 @@ PerfRun perf_record(const std::vector<std::string>& command, uint32_t stack_size
   return r;
 }
 
-// Should perf still abort reading a recording (see perf_record), the run is made again.
-constexpr int kPerfAttempts = 5;
 bool perf_exited_normally(std::initializer_list<Exit> exits) {
   for (const Exit& e : exits) {
     if (!WIFEXITED(e.status) || WEXITSTATUS(e.status) != 0) return false;
@@ -227,10 +225,6 @@ bool perf_exited_normally(std::initializer_list<Exit> exits) {
 }
 
 // perf script's samples: one header line, then one line per frame, then a blank line.
-struct PerfSample {
-  std::string comm;
-  std::vector<std::string> symbols;
-};
 std::vector<PerfSample> parse_perf_script(const std::string& text) {
   std::vector<PerfSample> out;
   std::istringstream in(text);
@@ -266,117 +260,7 @@ std::vector<PerfSample> parse_perf_script(const std::string& text) {
 // ---------------------------------------------------------------------------------------------
 // ember
 
-// Records a running process's samples (raw records with registers and stack copies) for
-// `seconds`, through the collector's own event and ring code.
-struct Captured {
-  std::vector<std::vector<std::byte>> samples;
-  ember::collector::SampleFormat format;
-  std::string event;
-};
-
-Captured capture_samples(pid_t pid, uint32_t frequency, ember::collector::PerfSampleNeeds needs, double seconds) {
-  using namespace ember::collector;
-  Captured c;
-  EventSpec spec;
-  spec.frequency_hz = frequency;
-  spec.needs = needs;
-  spec.max_stack = max_stack_depth();
-  std::vector<std::string> warnings;
-  std::string note;
-  auto fd = negotiate_event(spec, pid, -1, warnings, note);
-  if (!fd) {
-    fmt::print(stderr, "perf_event_open: {}\n", std::strerror(fd.error()));
-    return c;
-  }
-  c.format = spec.sample_format();
-  c.event = spec.name();
-  auto ring = MappedRing::map(*fd, size_t{32} << 20);
-  if (!ring) {
-    fmt::print(stderr, "{}\n", ring.error().message());
-    return c;
-  }
-  auto drain = [&] {
-    ring->reader().read([&](std::span<const std::byte> record) {
-      if (record.size() >= 8 && read_record_header(record.data()).type == kPerfRecordSample) {
-        c.samples.emplace_back(record.begin(), record.end());
-      }
-    });
-  };
-  (void)enable_event(*fd);
-  const double end = now_seconds() + seconds;
-  while (now_seconds() < end) {
-    std::this_thread::sleep_for(20ms);
-    drain();
-  }
-  disable_event(*fd);
-  drain();
-  return c;
-}
-
-struct ReplayFigures {
-  size_t samples = 0;
-  double frames_per_sample = 0;
-  double to_root_percent = 0;
-  Summary wall_us;
-  double cpu_us_per_sample = 0;
-  ember::collector::CollectorStats stats;
-};
-
-ReplayFigures replay(ember::collector::DwarfUnwinder& unwinder, const Captured& captured,
-                     const ember::collector::Process* process, int32_t pid) {
-  using namespace ember::collector;
-  ReplayFigures f;
-  CollectorStats before;
-  unwinder.add_stats(before);
-  std::vector<double> times;
-  std::vector<UnwoundFrame> frames;
-  uint64_t frame_count = 0;
-  timespec cpu0{}, cpu1{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
-  for (const auto& bytes : captured.samples) {
-    auto record = decode_record(bytes, captured.format);
-    if (!record) continue;
-    const auto* s = std::get_if<SampleRecord>(&record->body);
-    if (s == nullptr || s->sid.pid != pid) continue;
-    SampleContext ctx;
-    ctx.pid = s->sid.pid;
-    ctx.tid = s->sid.tid;
-    ctx.process = process;
-    ctx.ip = s->ip;
-    ctx.mode = s->mode;
-    ctx.regs_abi = s->regs_abi;
-    ctx.regs_mask = captured.format.regs_user_mask;
-    ctx.regs_user = s->regs_user;
-    ctx.stack_user = s->stack_user;
-    ctx.stack_user_dynamic_size = s->stack_user_dynamic_size;
-    frames.clear();
-    const auto t0 = std::chrono::steady_clock::now();
-    unwinder.unwind_user(ctx, frames);
-    const auto t1 = std::chrono::steady_clock::now();
-    times.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-    frame_count += frames.size();
-  }
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-  const double cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + static_cast<double>(cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
-  CollectorStats after;
-  unwinder.add_stats(after);
-  f.samples = times.size();
-  f.wall_us = summarize(times);
-  f.cpu_us_per_sample = f.samples == 0 ? 0 : cpu * 1e6 / static_cast<double>(f.samples);
-  f.frames_per_sample = f.samples == 0 ? 0 : static_cast<double>(frame_count) / static_cast<double>(f.samples);
-  const uint64_t unwinds = after.dwarf_unwinds - before.dwarf_unwinds;
-  f.to_root_percent = unwinds == 0 ? 0 : 100.0 * static_cast<double>(after.dwarf_to_root - before.dwarf_to_root) / static_cast<double>(unwinds);
-  f.stats = after;
-  return f;
-}
-
 // Records a command with the Recorder until it ends or `seconds` pass; ember's own CPU time.
-struct EmberRun {
-  ember::profile::RawProfile raw;
-  CollectorStats stats;
-  double cpu_seconds = 0;
-  int32_t pid = 0;
-};
 EmberRun ember_record(const std::vector<std::string>& command, ember::collector::RecordOptions options, double seconds) {
   EmberRun run;
   ember::collector::Target target;
@@ -388,10 +272,28 @@ EmberRun ember_record(const std::vector<std::string>& command, ember::collector:
     return run;
   }
   run.pid = (*rec)->command_pid();
-  const double end = seconds > 0 ? now_seconds() + seconds : 1e300;
+  const double start = now_seconds();
+  const double end = seconds > 0 ? start + seconds : 1e300;
+  // Past the start (tables loaded, the target's maps read): the steady per-sample cost.
+  const double steady_from = start + std::min(2.0, seconds / 4);
+  double steady_cpu0 = -1;
+  uint64_t steady_samples0 = 0, steady_allocations0 = 0;
   while (now_seconds() < end) {
     auto more = (*rec)->poll(100ms);
     if (!more || !*more) break;
+    if (steady_cpu0 < 0 && now_seconds() >= steady_from) {
+      steady_cpu0 = self_cpu_seconds();
+      steady_samples0 = (*rec)->stats().samples;
+      steady_allocations0 = allocations();
+    }
+  }
+  const double steady_cpu1 = self_cpu_seconds();
+  const uint64_t steady_allocations1 = allocations();
+  run.stats = (*rec)->stats();
+  if (steady_cpu0 >= 0) {
+    run.steady_cpu_seconds = steady_cpu1 - steady_cpu0;
+    run.steady_samples = run.stats.samples - steady_samples0;
+    run.steady_allocations = steady_allocations1 - steady_allocations0;
   }
   (*rec)->stop();
   run.raw = (*rec)->take_profile();
@@ -410,118 +312,6 @@ std::vector<std::string> shell_quiet(const std::vector<std::string>& command) {
 // ---------------------------------------------------------------------------------------------
 // Modes
 
-struct Args {
-  std::string mode;
-  double seconds = 10;
-  uint32_t frequency = 999;
-  uint32_t stack_size = 32768;
-  int rounds = 5;
-  size_t size_mb = 200;
-  std::string input_dir = "/tmp";
-  bool ember_only = false;  // cost: the replay alone (for profiling the unwinder)
-  int passes = 2;           // cost: replays of the captured samples
-  std::vector<std::string> rest;  // timeit: OUT -- COMMAND...
-};
-
-int cost(const Args& a) {
-  const std::string input = ensure_input(a.input_dir + "/ember-bench-xz-input.txt", 64);
-  fmt::print("workload: xz -T1 -6 on {} | {} Hz | stack copy {} B | {} s per tool | load {}\n", input, a.frequency,
-             a.stack_size, a.seconds, load_average());
-
-  // ember: capture, then replay through the unwinder.
-  ember::collector::DwarfUnwinderOptions uo;
-  uo.stack_bytes = a.stack_size;
-  auto unwinder = ember::collector::DwarfUnwinder::create(uo);
-  if (!unwinder) {
-    fmt::print(stderr, "{}\n", unwinder.error().message());
-    return 1;
-  }
-  pid_t pid = spawn(xz_command(input));
-  std::this_thread::sleep_for(300ms);  // past the dynamic loader: the maps are final
-  ember::collector::ModuleCache modules(ember::collector::ProcFs(), 256);
-  ember::collector::ProcessTable table(ember::collector::ProcFs(), modules, 16);
-  const ember::collector::Process* process = table.load(pid);
-  Captured captured = capture_samples(pid, a.frequency, (*unwinder)->needs(), a.seconds);
-  ::kill(pid, SIGKILL);
-  wait_child(pid);
-  if (process == nullptr || captured.samples.empty()) {
-    fmt::print(stderr, "no samples captured\n");
-    return 1;
-  }
-  ReplayFigures cold = replay(**unwinder, captured, process, pid);
-  ReplayFigures warm;
-  for (int pass = 1; pass < a.passes; ++pass) warm = replay(**unwinder, captured, process, pid);
-  if (a.ember_only) {
-    fmt::print("ember replay: {} samples, {:.1f} frames, median {:.2f} µs, p90 {:.2f} µs (first pass); "
-               "median {:.2f} µs (second)\n",
-               cold.samples, cold.frames_per_sample, cold.wall_us.median, cold.wall_us.p90, warm.wall_us.median);
-    return 0;
-  }
-
-  // ember as it records: everything per sample (ring, reorder, unwind, aggregate).
-  EmberRun live = ember_record(shell_quiet(xz_command(input)), [&] {
-    ember::collector::RecordOptions o;
-    o.frequency_hz = a.frequency;
-    o.stack_size = a.stack_size;
-    return o;
-  }(), a.seconds);
-
-  // perf: unwinding happens in perf script / report.
-  const std::string data = a.input_dir + "/ember-bench-perf.data";
-  PerfRun pr;
-  Exit with_exit, without_exit, report_cg_exit, report_none_exit;
-  size_t perf_samples = 0;
-  int perf_aborts = 0;
-  for (int attempt = 0; attempt < kPerfAttempts && perf_samples == 0; ++attempt) {
-    pr = perf_record(xz_command(input), a.stack_size, a.frequency, a.seconds, data);
-    auto [with_cg, e1] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso"});
-    auto [without_cg, e2] = run_capture({"perf", "script", "-i", data, "-F", "comm,tid,ip,sym,dso", "-G"});
-    auto [report_cg, e3] = run_capture({"perf", "report", "-i", data, "--stdio", "-g", "caller", "--no-children"});
-    auto [report_none, e4] = run_capture({"perf", "report", "-i", data, "--stdio", "-g", "none", "--no-children"});
-    ::unlink(data.c_str());
-    if (!perf_exited_normally({e1, e2, e3, e4})) {
-      perf_aborts++;
-      continue;
-    }
-    with_exit = e1;
-    without_exit = e2;
-    report_cg_exit = e3;
-    report_none_exit = e4;
-    perf_samples = parse_perf_script(with_cg).size();
-  }
-  if (perf_aborts > 0) fmt::print("  (perf aborted on {} recording(s), see README; figures from a clean one)\n", perf_aborts);
-
-  fmt::print("\nCPU per sample for unwinding the user stack (µs)\n");
-  fmt::print("  {:<48} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n", "", "samples", "frames", "median", "p90", "p99", "cpu/smp");
-  auto row = [](const char* name, const ReplayFigures& f) {
-    fmt::print("  {:<48} {:>8} {:>8.1f} {:>8.2f} {:>8.2f} {:>8.2f} {:>8.2f}\n", name, f.samples, f.frames_per_sample,
-               f.wall_us.median, f.wall_us.p90, f.wall_us.p99, f.cpu_us_per_sample);
-  };
-  row("ember, replayed, first pass (caches empty)", cold);
-  row("ember, replayed, second pass", warm);
-  fmt::print("  ember unwinds reaching the root: {:.2f}%  (tables {} / {} KiB, stack-copy end {}, no CFI {}, bad memory {}, bad frame {})\n",
-             cold.to_root_percent, warm.stats.unwind_tables, warm.stats.unwind_table_bytes >> 10,
-             cold.stats.dwarf_stack_end, cold.stats.dwarf_no_cfi, cold.stats.dwarf_bad_memory, cold.stats.dwarf_bad_frame);
-  const double live_per_sample = live.stats.samples == 0 ? 0 : live.cpu_seconds * 1e6 / static_cast<double>(live.stats.samples);
-  fmt::print("  ember recording, all of ember's CPU per sample (ring, decode, reorder, unwind, aggregate): {:.2f} µs ({} samples, {} lost)\n",
-             live_per_sample, live.stats.samples, live.stats.lost_samples);
-  if (perf_samples > 0) {
-    const double n = static_cast<double>(perf_samples);
-    const double script_unwind = (with_exit.cpu_seconds - without_exit.cpu_seconds) * 1e6 / n;
-    const double report_unwind = (report_cg_exit.cpu_seconds - report_none_exit.cpu_seconds) * 1e6 / n;
-    fmt::print("  perf script, with call graphs: {:.2f} µs/sample, without (-G): {:.2f} µs/sample -> unwinding {:.2f} µs/sample\n",
-               with_exit.cpu_seconds * 1e6 / n, without_exit.cpu_seconds * 1e6 / n, script_unwind);
-    fmt::print("  perf report, -g caller: {:.2f} µs/sample, -g none: {:.2f} µs/sample -> unwinding {:.2f} µs/sample\n",
-               report_cg_exit.cpu_seconds * 1e6 / n, report_none_exit.cpu_seconds * 1e6 / n, report_unwind);
-    fmt::print("  perf samples: {}\n", perf_samples);
-    fmt::print("  ratio perf script unwinding / ember median (first pass): {:.1f}x\n",
-               cold.wall_us.median > 0 ? script_unwind / cold.wall_us.median : 0.0);
-  } else {
-    fmt::print("  perf: no samples (is perf installed and permitted?)\n");
-  }
-  fmt::print("  load after: {}\n", load_average());
-  return 0;
-}
 
 // The target measures itself: `ember_unwind_bench timeit OUT -- COMMAND...` runs COMMAND and
 // writes "wall cpu" seconds to OUT, so each tool's start-up and wind-down stay out of it.
@@ -715,9 +505,10 @@ int xz(const Args& a) {
   return 0;
 }
 
-}  // namespace
+}  // namespace unwind_bench
 
 int main(int argc, char** argv) {
+  using namespace unwind_bench;
   Args a;
   if (argc < 2) {
     fmt::print(stderr, "usage: {} cost|overhead|xz [--seconds N] [--frequency F] [--stack-size B] [--rounds R] [--size-mb M] [--dir D]\n", argv[0]);
