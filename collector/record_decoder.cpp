@@ -484,4 +484,27 @@ std::expected<Record, DecodeError> decode_record(std::span<const std::byte> byte
   return rec;
 }
 
+std::span<const std::byte> trim_stack_copy(const SampleRecord& sample, std::span<const std::byte> bytes,
+                                           std::vector<std::byte>& out) {
+  if (sample.stack_user.empty()) return bytes;
+  // Layout: ... u64 size; size bytes of stack; u64 dynamic size (the record's end: ember asks for
+  // nothing after the stack).
+  const std::byte* size_word = sample.stack_user.data() - 8;
+  const std::byte* stack_end = sample.stack_user.data() + sample.stack_user.size();
+  if (size_word < bytes.data() || stack_end + 8 != bytes.data() + bytes.size()) return bytes;
+  const uint64_t used = (sample.stack_user_dynamic_size + 7) & ~uint64_t{7};
+  if (used + 256 >= sample.stack_user.size()) return bytes;  // little to gain
+  const auto head = static_cast<size_t>(size_word - bytes.data());
+  out.resize(head + 8 + used + (used != 0 ? 8 : 0));
+  std::memcpy(out.data(), bytes.data(), head);
+  std::memcpy(out.data() + head, &used, 8);  // a size of 0 has no dynamic size after it
+  if (used != 0) {
+    std::memcpy(out.data() + head + 8, sample.stack_user.data(), used);
+    std::memcpy(out.data() + head + 8 + used, &sample.stack_user_dynamic_size, 8);
+  }
+  const auto size = static_cast<uint16_t>(out.size());
+  std::memcpy(out.data() + 6, &size, 2);  // perf_event_header.size
+  return out;
+}
+
 }  // namespace ember::collector

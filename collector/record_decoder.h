@@ -13,6 +13,7 @@
 #include <span>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace ember::collector {
 
@@ -222,6 +223,14 @@ std::string_view to_string(DecodeError error);
 // `bytes`; every count and size inside is checked before use.
 [[nodiscard]] std::expected<Record, DecodeError> decode_record(std::span<const std::byte> bytes,
                                                  const SampleFormat& format);
+
+// A sample's record with its user stack copy cut to what the kernel says was in use (the dynamic
+// size, rounded up to 8): all that unwinding reads, without the unused rest of a 32 KiB copy,
+// so that queueing the record copies a few KiB rather than the whole copy. Written into `out`
+// (its capacity reused); `bytes` itself when there is little to cut or the copy is not the
+// record's last field.
+std::span<const std::byte> trim_stack_copy(const SampleRecord& sample, std::span<const std::byte> bytes,
+                                           std::vector<std::byte>& out);
 
 // Points a decoded record's views at a copy of its bytes. `from` is the address the record was
 // decoded from (only an address: those bytes may be gone by now), `to` where the same bytes are

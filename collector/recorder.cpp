@@ -158,6 +158,17 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     }
   } else {
     note_for_python(*rec);  // CPU samples, mmaps, execs, exits: the Python side reads now
+    if (const auto* s = std::get_if<SampleRecord>(&rec->body); s && !s->stack_user.empty()) {
+      // Queued with the used part of its stack copy only (a few KiB of 32): decoded again, since
+      // the queued record's views must point into the bytes it is queued with.
+      const std::span<const std::byte> trimmed = trim_stack_copy(*s, bytes, trimmed_);
+      if (trimmed.data() != bytes.data()) {
+        if (auto shorter = decode_record(trimmed, format_)) {
+          reorder_.push(*shorter, trimmed);
+          return;
+        }
+      }
+    }
   }
   reorder_.push(*rec, bytes);
 }

@@ -165,6 +165,7 @@ class Recorder::Impl final : public OffCpuHost {
   bool stopped_ = false;
   bool finished_ = false;
   std::vector<UnwoundFrame> frames_;
+  std::vector<std::byte> trimmed_;  // a CPU sample with its stack copy cut to the used part
   std::vector<profile::RawFrame> raw_frames_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <deque>
 #include <random>
 
@@ -82,6 +84,49 @@ TEST(RecordDecoder, SampleWithUserRegistersAndStack) {
   ASSERT_TRUE(r.has_value()) << to_string(r.error());
   EXPECT_TRUE(body_as<SampleRecord>(*r).regs_user.empty());
   EXPECT_TRUE(body_as<SampleRecord>(*r).stack_user.empty());
+}
+
+TEST(RecordDecoder, AStackCopyIsTrimmedToItsUsedPartAndDecodesTheSame) {
+  SampleFormat f = kFormat;
+  f.sample_type |= kSampleRegsUser | kSampleStackUser;
+  f.regs_user_mask = 0b11;
+  test::SampleValues v;
+  v.id = {7, 8, 99, 1, 0};
+  v.ip = 0x401000;
+  v.regs_abi = 2;
+  v.regs = {0x11, 0x22};
+  v.stack.resize(32768);
+  for (size_t i = 0; i < v.stack.size(); ++i) v.stack[i] = static_cast<std::byte>(i * 7);
+  v.stack_dynamic_size = 1001;  // rounded up to 1008 bytes kept
+  Bytes bytes = test::encode_sample(f, v);
+  auto full = decode_record(bytes, f);
+  ASSERT_TRUE(full.has_value());
+  std::vector<std::byte> scratch;
+  const std::span<const std::byte> trimmed = trim_stack_copy(body_as<SampleRecord>(*full), bytes, scratch);
+  ASSERT_EQ(trimmed.size(), bytes.size() - (32768 - 1008));
+  auto r = decode_record(trimmed, f);
+  ASSERT_TRUE(r.has_value()) << to_string(r.error());
+  const auto& s = body_as<SampleRecord>(*r);
+  EXPECT_EQ(s.sid.tid, 8u);
+  EXPECT_EQ(s.ip, 0x401000u);
+  EXPECT_EQ(s.regs_user[1], 0x22u);
+  EXPECT_EQ(s.stack_user_dynamic_size, 1001u);
+  ASSERT_EQ(s.stack_user.size(), 1008u);
+  EXPECT_TRUE(std::equal(s.stack_user.begin(), s.stack_user.end(), v.stack.begin()));
+
+  // Nothing used (a thread in the kernel): no stack at all, as the kernel writes it.
+  v.stack_dynamic_size = 0;
+  bytes = test::encode_sample(f, v);
+  full = decode_record(bytes, f);
+  r = decode_record(trim_stack_copy(body_as<SampleRecord>(*full), bytes, scratch), f);
+  ASSERT_TRUE(r.has_value()) << to_string(r.error());
+  EXPECT_TRUE(body_as<SampleRecord>(*r).stack_user.empty());
+
+  // A copy mostly used is kept as it is.
+  v.stack_dynamic_size = 32700;
+  bytes = test::encode_sample(f, v);
+  full = decode_record(bytes, f);
+  EXPECT_EQ(trim_stack_copy(body_as<SampleRecord>(*full), bytes, scratch).data(), bytes.data());
 }
 
 TEST(RecordDecoder, StackDynamicSizeLargerThanStackIsRejected) {
