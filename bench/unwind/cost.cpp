@@ -133,11 +133,13 @@ struct LiveFigures {
   CollectorStats stats;
 };
 
-LiveFigures live(const Args& a, const Workload& w, DwarfEngine engine) {
+LiveFigures live(const Args& a, const Workload& w, DwarfEngine engine, bool python) {
   ember::collector::RecordOptions o;
   o.frequency_hz = a.frequency;
   o.stack_size = a.stack_size;
   o.dwarf_engine = engine;
+  // Python frames (the default) wake the poller at every sample; off, at a quarter of the ring.
+  o.python.enabled = python;
   EmberRun run = ember_record(shell_quiet(w.command), o, a.seconds);
   LiveFigures f;
   f.stats = run.stats;
@@ -216,8 +218,9 @@ int cost_of(const Args& a, const Workload& w) {
   if (a.ember_only || !w.with_perf) return 0;
 
   // ember as it records: everything per sample (ring, decode, reorder, unwind, aggregate).
-  const LiveFigures lc = live(a, w, DwarfEngine::kCompiled);
-  const LiveFigures ll = live(a, w, DwarfEngine::kLibunwind);
+  const LiveFigures lc = live(a, w, DwarfEngine::kCompiled, true);
+  const LiveFigures ll = live(a, w, DwarfEngine::kLibunwind, true);
+  const LiveFigures ln = live(a, w, DwarfEngine::kCompiled, false);
   fmt::print("  ember recording, all of ember's CPU per sample (ring, decode, reorder, unwind, aggregate), "
              "steady (from 2 s in) and whole run:\n");
   auto live_row = [](const char* name, const LiveFigures& f) {
@@ -227,6 +230,8 @@ int cost_of(const Args& a, const Workload& w) {
   };
   live_row("compiled", lc);
   live_row("libunwind", ll);
+  fmt::print("    without Python frames (--no-python: the poller wakes at a quarter of the ring, not at every sample):\n");
+  live_row("compiled", ln);
 
   PerfFigures p = perf_cost(a, w);
   if (p.aborts > 0) fmt::print("  (perf aborted on {} recording(s), see README; figures from a clean one)\n", p.aborts);

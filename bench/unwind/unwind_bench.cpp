@@ -32,7 +32,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <new>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -49,22 +48,6 @@
 #include "profile/folded.h"
 #include "symbolizer/build_profile.h"
 #include "symbolizer/symbolizer.h"
-
-namespace unwind_bench {
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-uint64_t allocations() { return g_allocations.load(std::memory_order_relaxed); }
-}  // namespace unwind_bench
-
-// Every C++ allocation of the benchmark is counted, so that the sample path's can be shown.
-void* operator new(std::size_t n) {
-  unwind_bench::g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace unwind_bench {
 
