@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstring>
+#include <map>
 
 #include "common/byte_reader.h"
 
@@ -217,10 +219,10 @@ bool run(std::span<const std::byte> program, uint64_t program_address, const cfi
 }  // namespace
 
 void CompiledCfi::push(CfiRow row) {
-  if (!rows_.empty() && rows_.back().pc == row.pc) {
-    rows_.back() = row;
+  if (!building_.empty() && building_.back().pc == row.pc) {
+    building_.back() = row;
   } else {
-    rows_.push_back(row);
+    building_.push_back(row);
   }
 }
 
@@ -229,7 +231,7 @@ void CompiledCfi::add_fde(const cfi::Cie& cie, std::span<const std::byte> cie_in
                           uint64_t end) {
   if (start < base_ || end <= start || end - base_ > UINT32_MAX) return;
   // A later FDE starting inside an earlier one takes over from its start.
-  while (!rows_.empty() && rows_.back().pc >= start - base_) rows_.pop_back();
+  while (!building_.empty() && building_.back().pc >= start - base_) building_.pop_back();
   const bool signal_frame = cie.augmentation.find('S') != std::string::npos;
   State initial;
   std::vector<State> stack;
@@ -265,27 +267,37 @@ void CompiledCfi::add_fde(const cfi::Cie& cie, std::span<const std::byte> cie_in
 }
 
 void CompiledCfi::finish() {
-  // Consecutive rows with the same rule are one.
-  std::vector<CfiRow> merged;
-  merged.reserve(rows_.size());
-  for (const CfiRow& r : rows_) {
-    if (!merged.empty()) {
-      CfiRow a = merged.back(), b = r;
-      a.pc = b.pc = 0;
-      if (a == b) continue;
+  // Consecutive rows with the same rule are one; each distinct rule is kept once.
+  auto key = [](CfiRow r) {
+    r.pc = 0;
+    uint64_t words[2];
+    std::memcpy(words, &r, sizeof words);
+    return std::pair(words[0], words[1]);
+  };
+  std::map<std::pair<uint64_t, uint64_t>, uint32_t> index;
+  rows_.clear();
+  rules_.clear();
+  for (const CfiRow& r : building_) {
+    auto [it, added] = index.emplace(key(r), static_cast<uint32_t>(rules_.size()));
+    if (added) {
+      CfiRow rule = r;
+      rule.pc = 0;
+      rules_.push_back(rule);
     }
-    merged.push_back(r);
+    if (!rows_.empty() && rows_.back().rule == it->second) continue;
+    rows_.push_back(Row{r.pc, it->second});
   }
-  rows_ = std::move(merged);
+  building_ = {};
   rows_.shrink_to_fit();
+  rules_.shrink_to_fit();
 }
 
 const CfiRow* CompiledCfi::find(uint64_t link_pc) const {
   if (link_pc < base_ || link_pc - base_ > UINT32_MAX) return nullptr;
   const auto pc = static_cast<uint32_t>(link_pc - base_);
-  auto it = std::upper_bound(rows_.begin(), rows_.end(), pc, [](uint32_t p, const CfiRow& r) { return p < r.pc; });
+  auto it = std::upper_bound(rows_.begin(), rows_.end(), pc, [](uint32_t p, const Row& r) { return p < r.pc; });
   if (it == rows_.begin()) return nullptr;
-  return &*std::prev(it);
+  return &rules_[std::prev(it)->rule];
 }
 
 }  // namespace ember::collector

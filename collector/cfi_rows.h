@@ -51,17 +51,20 @@ struct CfiRow {
   uint8_t plt_threshold() const { return flags >> 4; }
   bool operator==(const CfiRow&) const = default;
 };
-static_assert(sizeof(CfiRow) == 16);
+static_assert(sizeof(CfiRow) == 16);  // two words: the key of a distinct rule
 
-// Rows sorted by pc, consecutive equal rules merged.
+// Rows sorted by pc, consecutive equal rules merged; each row 8 bytes (its pc and the index of
+// its rule among the binary's distinct rules, of which a binary has a few hundred).
 class CompiledCfi {
  public:
-  // The row in force at link-time address `link_pc` (nullptr: none, i.e. below the first FDE).
+  // The rule in force at link-time address `link_pc` (nullptr: none, i.e. below the first FDE).
+  // Its pc field is not the row's.
   const CfiRow* find(uint64_t link_pc) const;
   uint64_t base() const { return base_; }
   size_t size() const { return rows_.size(); }
-  size_t memory_bytes() const { return rows_.capacity() * sizeof(CfiRow); }
-  std::span<const CfiRow> rows() const { return rows_; }
+  size_t memory_bytes() const {
+    return rows_.capacity() * sizeof(Row) + rules_.capacity() * sizeof(CfiRow) + building_.capacity() * sizeof(CfiRow);
+  }
 
   // Building, FDE by FDE in the order of their start addresses (the table's order).
   explicit CompiledCfi(uint64_t base = 0) : base_(base) {}
@@ -74,9 +77,15 @@ class CompiledCfi {
   void finish();
 
  private:
+  struct Row {
+    uint32_t pc;
+    uint32_t rule;  // index into rules_
+  };
   void push(CfiRow row);
   uint64_t base_ = 0;
-  std::vector<CfiRow> rows_;
+  std::vector<CfiRow> building_;  // until finish()
+  std::vector<Row> rows_;
+  std::vector<CfiRow> rules_;
 };
 
 }  // namespace ember::collector
