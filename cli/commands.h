@@ -27,5 +27,6 @@ void add_trend_command(CLI::App& app, int& exit_code);
 // `ember scale`: `command` as for record; {} in it is replaced by each size.
 void add_scale_command(CLI::App& app, int& exit_code, std::vector<std::string> command);
 void add_symbolize_command(CLI::App& app, int& exit_code);
+void add_annotate_command(CLI::App& app, int& exit_code);
 
 }  // namespace ember::cli

@@ -48,6 +48,14 @@ void add_limit_options(CLI::App* command, Limits& limits, bool inputs = true);
 // ("ember: FILE: 1 stack deeper than 4096 frames: ..."); what they refuse is an error.
 [[nodiscard]] Result<profile::Profile> load_profile(const std::string& path, const Limits& limits);
 
+// One input as load_profile reads it, except that folded text stays as parsed (FlatStacks) when
+// `flat_folded` is set: an SVG of it then needs no Profile (see render_flat_svg).
+struct LoadedInput {
+  std::optional<profile::FlatStacks> folded;
+  profile::Profile profile;  // when not `folded`
+};
+[[nodiscard]] Result<LoadedInput> load_input(const std::string& path, const Limits& limits, bool flat_folded);
+
 struct RenderOptions {
   profile::FoldOptions fold;
   std::optional<std::string> sample_type;  // --sample-type; default: the pprof default
@@ -67,10 +75,20 @@ struct RenderOptions {
 [[nodiscard]] Result<std::string> render(const profile::Profile& profile, OutputFormat format,
                            const RenderOptions& options);
 
+// Whether `options` draw folded text exactly as render() would from its Profile, so that
+// render_flat_svg may be used: an SVG of one folded input without --focus, --reverse or
+// --sample-type.
+bool renders_flat(OutputFormat format, const RenderOptions& options, size_t inputs);
+// The SVG of parsed folded text, named as fold() names it (profile::name_as_folded).
+std::string render_flat_svg(profile::FlatStacks& stacks, const RenderOptions& options);
+
 // Renders and writes (see common::write_output; "-" is stdout). Errors: what cannot be rendered
 // or exceeds --max-output-bytes (kInvalidArgument), or "cannot write PATH: reason".
 [[nodiscard]] Result<void> write_profile(const profile::Profile& profile, const std::string& path,
                            OutputFormat format, const RenderOptions& options);
+
+// write_bounded, with the errors of write_profile ("cannot write PATH: reason").
+[[nodiscard]] Result<void> write_rendered(const std::string& path, std::string_view contents, size_t max_bytes);
 
 // Writes `contents` to `path` (common::write_output) unless it is larger than `max_bytes`
 // (kResourceExhausted naming the path and --max-output-bytes).

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   ember::cli::add_flamegraph_command(app, exit_code);
   ember::cli::add_convert_command(app, exit_code);
   ember::cli::add_report_command(app, exit_code);
+  ember::cli::add_annotate_command(app, exit_code);
   ember::cli::add_diff_command(app, exit_code);
   ember::cli::add_compare_command(app, exit_code);
   ember::cli::add_trend_command(app, exit_code);

@@ -32,15 +32,22 @@ struct ViewArgs {
   bool inverted = false;
   bool reverse = false;
   std::optional<std::string> focus;
+  std::string colors = "hot";
 
-  // flamegraph and convert: other views of the same stacks.
+  // flamegraph: other views of the same stacks.
   void add_views_to(CLI::App* cmd) {
     cmd->add_flag("--reverse", reverse,
                   "Merge stacks from the leaf: the functions that ran at the root, their callers above");
     cmd->add_option("--focus", focus,
-                    "Sandwich view of the functions matching this RE2 regex: their callees, and beside "
-                    "them 'callers of NAME' with their callers, nearest first")
+                    "Sandwich view of the functions matching this RE2 regex: the function in the middle, "
+                    "its callers above it (nearest first), its callees below it. Folded output: the "
+                    "callees, and beside them 'callers of NAME'")
         ->type_name("REGEX");
+    cmd->add_option("--colors", colors,
+                    "Palette, as flamegraph.pl names them: " + flamegraph::palette_names() +
+                        ". Colours are a hash of the name in every palette, so a function keeps its "
+                        "colour from graph to graph [default: hot]")
+        ->type_name("PALETTE");
   }
 
   void add_to(CLI::App* cmd, bool svg_options) {
@@ -82,6 +89,12 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// A failed write_profile/write_rendered: exit 2 when the output would pass its limit.
+int report_write_error(const Error& error) {
+  fail(error.message());
+  return error.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
 // flamegraph and convert: one or more inputs merged, written in one format.
 struct ConvertArgs {
   std::vector<std::string> inputs;
@@ -98,15 +111,17 @@ int run_convert(const ConvertArgs& args) {
     return kExitUsage;
   }
   if (!output_writable(args.output)) return kExitFailure;
-  auto profile = load_profiles(args.inputs, args.limits);
-  if (!profile) {
-    fail(profile.error().message());
-    return kExitUsage;
-  }
   const std::string& first = args.inputs.front();
   std::string title = first == "-" ? "Flame Graph" : base_name(first);
   if (args.inputs.size() > 1) title += fmt::format(" and {} more", args.inputs.size() - 1);
   RenderOptions options = args.view.render_options(title);
+  auto palette = flamegraph::palette_from_name(args.view.colors);
+  if (!palette) {
+    fail(fmt::format("--colors: unknown palette '{}' (choose {})", args.view.colors,
+                     flamegraph::palette_names()));
+    return kExitUsage;
+  }
+  options.svg.palette = *palette;
   options.max_output_bytes = args.limits.max_output_bytes;
   options.reverse = args.view.reverse;
   if (args.view.focus) {
@@ -117,11 +132,26 @@ int run_convert(const ConvertArgs& args) {
     }
     options.focus = std::move(*focus);
   }
-  if (auto ok = write_profile(*profile, args.output, *format, options); !ok) {
-    fail(ok.error().message());
-    return ok.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+  // One folded file to SVG: drawn from the parsed text, without building a Profile.
+  const bool flat = renders_flat(*format, options, args.inputs.size());
+  auto loaded = flat ? load_input(first, args.limits, true) : Result<LoadedInput>(LoadedInput{});
+  if (!loaded) {
+    fail(loaded.error().message());
+    return kExitUsage;
   }
-  return kExitOk;
+  if (loaded->folded) {
+    std::string svg = render_flat_svg(*loaded->folded, options);
+    loaded->folded.reset();
+    auto written = write_rendered(args.output, svg, args.limits.max_output_bytes);
+    return written ? kExitOk : report_write_error(written.error());
+  }
+  auto profile = flat ? Result<profile::Profile>(std::move(loaded->profile)) : load_profiles(args.inputs, args.limits);
+  if (!profile) {
+    fail(profile.error().message());
+    return kExitUsage;
+  }
+  auto written = write_profile(*profile, args.output, *format, options);
+  return written ? kExitOk : report_write_error(written.error());
 }
 
 struct DiffArgs {

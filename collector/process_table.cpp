@@ -189,6 +189,14 @@ const Thread& ProcessTable::thread(Process& p, int32_t tid) {
   return p.threads_.emplace(tid, std::move(t)).first->second;
 }
 
+const std::string& ProcessTable::service(Process& p) {
+  if (!p.service_) {
+    std::optional<std::string> cgroup = p.unknown_ || p.pid_ <= 0 ? std::nullopt : procfs_.systemd_cgroup(p.pid_);
+    p.service_ = cgroup ? systemd_service(*cgroup) : std::string();
+  }
+  return *p.service_;
+}
+
 void ProcessTable::on_mmap(const MmapRecord& r) {
   // Without prot (old MMAP records) the kernel only reports executable mappings.
   if (r.is_mmap2 && (r.prot & kProtExec) == 0) return;
@@ -264,6 +272,7 @@ void ProcessTable::on_fork(const TaskRecord& r) {
   // Copy before insert(): inserting may evict the parent.
   std::string comm = parent->comm_;
   std::string exe = parent->exe_;
+  std::optional<std::string> service = parent->service_;  // a child starts in its parent's cgroup
   bool recorded = parent->recorded_;
   std::vector<Mapping> maps = parent->maps_;
   std::shared_ptr<const profile::Module> parent_jit = parent->jit_;
@@ -274,6 +283,7 @@ void ProcessTable::on_fork(const TaskRecord& r) {
   Process& child = insert(r.pid);
   child.comm_ = std::move(comm);
   child.exe_ = std::move(exe);
+  child.service_ = std::move(service);
   child.recorded_ = recorded;
   child.main_module_ = std::move(main_module);
   child.maps_ = std::move(maps);

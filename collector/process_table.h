@@ -78,6 +78,7 @@ class Process {
 
   mutable uint64_t window_generation = 0;  // cache of comm's StringId in the current window
   mutable profile::StringId window_comm;
+  mutable profile::StringId window_service;
 
  private:
   friend class ProcessTable;
@@ -87,6 +88,7 @@ class Process {
   int32_t pid_ = 0;
   std::string comm_;
   std::string exe_;
+  std::optional<std::string> service_;  // read from /proc at the first sample (ProcessTable::service)
   bool recorded_ = true;
   bool unknown_ = false;
   bool awaiting_main_module_ = false;  // exec'd: the next file mapping is the executable
@@ -124,6 +126,9 @@ class ProcessTable {
   Process* find(int32_t pid);
   // The sampled thread; its name is read from /proc the first time the tid is seen.
   const Thread& thread(Process& process, int32_t tid);
+  // The process's systemd service (systemd_service of its cgroup), read from /proc once;
+  // empty when it has none or is gone.
+  const std::string& service(Process& process);
 
   size_t size() const { return processes_.size(); }
   const ProcessTableStats& stats() const { return stats_; }

@@ -96,19 +96,55 @@ std::optional<std::vector<int32_t>> ProcFs::threads(int32_t pid) const {
   return numeric_entries(dir);
 }
 
+namespace {
+// The path of the /proc/PID/cgroup line that starts with `prefix` ("0::"), or contains it after
+// the hierarchy number (":name=systemd:").
+std::optional<std::string_view> cgroup_line(std::string_view text, std::string_view prefix) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (prefix.front() == ':') {
+      size_t at = line.find(prefix);
+      if (at != std::string_view::npos && line.find(':') == at) return line.substr(at + prefix.size());
+    } else if (line.starts_with(prefix)) {
+      return line.substr(prefix.size());
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 std::optional<std::string> ProcFs::cgroup(int32_t pid) const {
   auto text = read_proc_file(path(pid, "cgroup"), 1u << 20);
   if (!text) return std::nullopt;
   // cgroup v2: "0::/system.slice/nginx.service"; v1 lists one line per hierarchy: keep the text
   // of the unified line when there is one, else the whole file.
-  std::string_view rest(*text);
-  while (!rest.empty()) {
-    size_t nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    if (line.starts_with("0::")) return std::string(line.substr(3));
-  }
+  if (auto unified = cgroup_line(*text, "0::")) return std::string(*unified);
   return std::string(trim_newline(*text));
+}
+
+std::optional<std::string> ProcFs::systemd_cgroup(int32_t pid) const {
+  auto text = read_proc_file(path(pid, "cgroup"), 1u << 20);
+  if (!text) return std::nullopt;
+  // systemd keeps its tree in the name=systemd hierarchy on cgroup v1 and hybrid hosts (where
+  // the unified line may say "/"), in the unified one on pure cgroup v2.
+  for (std::string_view prefix : {std::string_view(":name=systemd:"), std::string_view("0::")}) {
+    if (auto line = cgroup_line(*text, prefix)) return std::string(*line);
+  }
+  return std::string();
+}
+
+std::string systemd_service(std::string_view cgroup) {
+  constexpr std::string_view kSuffix = ".service";
+  std::string_view best;
+  while (!cgroup.empty()) {
+    size_t slash = cgroup.find('/');
+    std::string_view part = cgroup.substr(0, slash);
+    cgroup.remove_prefix(slash == std::string_view::npos ? cgroup.size() : slash + 1);
+    if (part.size() > kSuffix.size() && part.ends_with(kSuffix)) best = part.substr(0, part.size() - kSuffix.size());
+  }
+  return std::string(best);
 }
 
 std::optional<int32_t> ProcFs::tgid(int32_t tid) const {

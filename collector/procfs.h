@@ -34,6 +34,9 @@ class ProcFs {
   std::optional<std::vector<MapsEntry>> maps(int32_t pid) const;
   std::optional<std::vector<int32_t>> threads(int32_t pid) const;
   std::optional<std::string> cgroup(int32_t pid) const;
+  // The cgroup path systemd manages the process in (see systemd_cgroup in procfs.cpp); "" when
+  // the file names none.
+  std::optional<std::string> systemd_cgroup(int32_t pid) const;
   // The thread-group id of a task id, from /proc/TID/status.
   std::optional<int32_t> tgid(int32_t tid) const;
   std::vector<int32_t> all_pids() const;
@@ -41,6 +44,12 @@ class ProcFs {
  private:
   std::string root_;
 };
+
+// The systemd service of a process, from its cgroup path (ProcFs::systemd_cgroup): the
+// innermost "NAME.service" component without the suffix ("/system.slice/nginx.service" ->
+// "nginx", ".../user@1000.service/app.slice/app-x.service" -> "app-x"). Empty when the process
+// is in no service (a login session's scope, a container's scope, no systemd).
+std::string systemd_service(std::string_view cgroup);
 
 // "0-3,5,7-8" (the format of /sys/devices/system/cpu/online) to a list of CPU numbers.
 [[nodiscard]] Result<std::vector<int>> parse_cpu_list(std::string_view text);

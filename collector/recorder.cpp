@@ -316,6 +316,7 @@ bool Recorder::Impl::add_raw_stack(Process& process, const Thread& thread, int32
   origin.tid = tid;
   if (process.window_generation != generation_) {
     process.window_comm = window_.intern(process.comm());
+    process.window_service = window_.intern(processes_.service(process));
     process.window_generation = generation_;
   }
   if (thread.window_generation != generation_) {
@@ -324,6 +325,7 @@ bool Recorder::Impl::add_raw_stack(Process& process, const Thread& thread, int32
   }
   origin.comm = process.window_comm;
   origin.thread_comm = thread.window_comm;
+  origin.service = process.window_service;
   return window_.add(origin, raw_frames_, counts);
 }
 

@@ -180,6 +180,8 @@ bool valid_label_value(std::string_view s) {
 [[nodiscard]] Result<void> read_push(ConfigSection& s, PushConfig& p) {
   s.read("url", p.url);
   s.read("app_name", p.app_name);
+  s.read("series", p.series);
+  s.read_int("max_series", p.max_series, 1, 10000);
   s.read_string_map("labels", p.labels, 32);
   s.read("token_file", p.token_file);
   s.read("basic_auth_user", p.basic_auth_user);
@@ -205,11 +207,14 @@ bool valid_label_value(std::string_view s) {
     return std::unexpected(
         s.invalid("app_name", fmt::format("'{}' must be 1-64 letters, digits, '_', '.' or '-'", p.app_name)));
   }
+  if (p.series != "service" && p.series != "host") {
+    return std::unexpected(s.invalid("series", fmt::format("'{}' is neither \"service\" nor \"host\"", p.series)));
+  }
   for (const auto& [k, v] : p.labels) {
-    if (!valid_label_name(k) || !valid_label_value(v) || k == "host") {
+    if (!valid_label_name(k) || !valid_label_value(v) || k == "host" || k == "service_name") {
       return std::unexpected(s.invalid(
           "labels", fmt::format("'{}' = '{}' is not a valid label (names: letters, digits, '_', '.', '-'; values "
-                                "without , {{ }} = \"; 'host' is set by emberd)",
+                                "without , {{ }} = \"; 'host' and 'service_name' are set by emberd)",
                                 k, v)));
     }
   }

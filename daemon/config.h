@@ -87,7 +87,12 @@ struct HttpConfig {
 
 struct PushConfig {
   std::string url;  // empty: no push. "http(s)://host:4040" (Pyroscope /ingest)
-  std::string app_name = "emberd";
+  std::string app_name = "emberd";  // the series name when series = "host"
+  // "service": one series per service (Pyroscope's service_name: the process's systemd service,
+  // else its name), the busiest max_series of each snapshot, the rest together as "other".
+  // "host": the whole host as one series named app_name.
+  std::string series = "service";
+  uint64_t max_series = 100;
   std::map<std::string, std::string> labels;  // added to the series name, with host=
   std::string token_file;  // optional bearer token
   std::string basic_auth_user;           // HTTP basic (Grafana Cloud: the stack's user id)

@@ -101,6 +101,8 @@ toml::table push_table(const PushConfig& p) {
   return toml::table{
       {"url", p.url},
       {"app_name", p.app_name},
+      {"series", p.series},
+      {"max_series", integer(p.max_series)},
       {"labels", labels},
       {"token_file", p.token_file},
       {"basic_auth_user", p.basic_auth_user},

@@ -153,6 +153,7 @@ class Daemon::Impl : public StatusSource {
   // on the I/O thread.
   mutable std::mutex symbol_stats_mutex_;
   symbolizer::Stats symbol_stats_;
+  symbolizer::DebuginfodStats debuginfod_stats_;  // the same, for the same reason
   std::once_flag shutdown_once_;
 };
 
@@ -276,8 +277,11 @@ void Daemon::Impl::seal_and_store() {
   }
   {
     symbolizer::Stats stats = symbols_->stats();
+    symbolizer::DebuginfodStats fetches;
+    if (symbol_options_.debuginfod) fetches = symbol_options_.debuginfod->stats();
     std::lock_guard lock(symbol_stats_mutex_);
     symbol_stats_ = std::move(stats);
+    debuginfod_stats_ = std::move(fetches);
   }
   auto written = store_->write_pending();
   spdlog::info("msg=snapshot name={} bytes={} samples={} stacks={} written={} symbolize_cpu_ms={:.1f} encode_cpu_ms={:.1f}",
@@ -291,11 +295,20 @@ void Daemon::Impl::seal_and_store() {
   ::malloc_trim(0);
 
   std::shared_ptr<PushClient> push;
+  PushConfig push_config;
   {
     std::lock_guard lock(config_mutex_);
     push = push_;
+    push_config = config_.push;
   }
-  if (push) push->enqueue(shared, sealed.start, sealed.end);
+  if (push) {
+    auto parts = push_parts(p, shared, push_config);
+    if (parts) {
+      push->enqueue(std::move(*parts), sealed.start, sealed.end);
+    } else {
+      spdlog::error("msg=\"push: snapshot not split into series\" error={}", lf(parts.error().message()));
+    }
+  }
 }
 
 void Daemon::Impl::reload() {
@@ -457,7 +470,9 @@ DaemonStatus Daemon::Impl::status() const {
   {
     std::lock_guard lock(symbol_stats_mutex_);
     s.symbolizer = symbol_stats_;
+    s.debuginfod = debuginfod_stats_;
   }
+  s.debuginfod_enabled = symbol_options_.debuginfod != nullptr;
   s.live_unique_stacks = live_.unique_stacks();
   s.live_bytes = live_.memory_bytes();
   s.reloads = reloads_;

@@ -35,6 +35,8 @@ double d(T v) {
 
 PrometheusText::Labels code(const char* c) { return {{"code", c}}; }
 bool push_enabled(const MetricInput& in) { return in.st.push_enabled; }
+bool debuginfod_enabled(const MetricInput& in) { return in.st.debuginfod_enabled; }
+PrometheusText::Labels outcome(const char* o) { return {{"outcome", o}}; }
 
 // clang-format off
 const MetricRow kMetrics[] = {
@@ -110,6 +112,18 @@ const MetricRow kMetrics[] = {
   {"emberd_symbolizer_cache_evictions_total", "counter", "Binaries evicted from the symbolizer cache.",
    [](const MetricInput& in) { return d(in.st.symbolizer.cache_evictions); }},
 
+  // debuginfod (present when it is on).
+  {"emberd_debuginfod_queries_total", "counter", "Debug files asked of debuginfod by outcome (skipped: asked again too soon after a miss or failure).",
+   [](const MetricInput& in) { return d(in.st.debuginfod.fetched); }, [](const MetricInput&) { return outcome("fetched"); }, debuginfod_enabled},
+  {"emberd_debuginfod_queries_total", "counter", "Debug files asked of debuginfod by outcome (skipped: asked again too soon after a miss or failure).",
+   [](const MetricInput& in) { return d(in.st.debuginfod.missing); }, [](const MetricInput&) { return outcome("missing"); }, debuginfod_enabled},
+  {"emberd_debuginfod_queries_total", "counter", "Debug files asked of debuginfod by outcome (skipped: asked again too soon after a miss or failure).",
+   [](const MetricInput& in) { return d(in.st.debuginfod.failed); }, [](const MetricInput&) { return outcome("failed"); }, debuginfod_enabled},
+  {"emberd_debuginfod_queries_total", "counter", "Debug files asked of debuginfod by outcome (skipped: asked again too soon after a miss or failure).",
+   [](const MetricInput& in) { return d(in.st.debuginfod.skipped); }, [](const MetricInput&) { return outcome("skipped"); }, debuginfod_enabled},
+  {"emberd_debuginfod_cache_evictions_total", "counter", "Files removed from the debuginfod cache to stay under its size bound.",
+   [](const MetricInput& in) { return d(in.st.debuginfod.evicted); }, nullptr, debuginfod_enabled},
+
   // HTTP.
   {"emberd_http_connections_total", "counter", "HTTP connections accepted.",
    [](const MetricInput& in) { return d(in.st.http.connections); }},
@@ -139,15 +153,15 @@ const MetricRow kMetrics[] = {
    [](const MetricInput& in) { return d(in.st.reload_failures); }},
 
   // Push.
-  {"emberd_push_sent_total", "counter", "Snapshots accepted by the push server.",
+  {"emberd_push_sent_total", "counter", "Series pushes accepted by the push server (a snapshot is one per service).",
    [](const MetricInput& in) { return d(in.st.push.sent); }, nullptr, push_enabled},
   {"emberd_push_failures_total", "counter", "Push attempts that failed.",
    [](const MetricInput& in) { return d(in.st.push.failures); }, nullptr, push_enabled},
   {"emberd_push_tls_failures_total", "counter", "Push attempts whose TLS handshake failed (certificate or host name refused).",
    [](const MetricInput& in) { return d(in.st.push.tls_failures); }, nullptr, push_enabled},
-  {"emberd_push_dropped_total", "counter", "Snapshots given up on (attempts exhausted, refused, queue full).",
+  {"emberd_push_dropped_total", "counter", "Series pushes given up on (attempts exhausted, refused, queue full).",
    [](const MetricInput& in) { return d(in.st.push.dropped); }, nullptr, push_enabled},
-  {"emberd_push_queue", "gauge", "Snapshots waiting to be pushed.",
+  {"emberd_push_queue", "gauge", "Series pushes waiting to be sent.",
    [](const MetricInput& in) { return d(in.st.push.queued); }, nullptr, push_enabled},
 
   // The process, with the names and help of the Prometheus client libraries.

@@ -123,6 +123,14 @@ Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profil
     }
     return {};
   }
+  Matcher matcher(from, filter);
+  return merge_selected(into, from, [&](const profile::Sample& s) { return matcher.keep(s); }, max_samples, control);
+}
+
+Result<void> merge_selected(profile::ProfileBuilder& into, const profile::Profile& from,
+                            const std::function<bool(const profile::Sample&)>& keep, size_t max_samples,
+                            const QueryControl& control) {
+  if (auto ok = control.check(); !ok) return ok;
   // Same checks and header handling as ProfileBuilder::merge, by merging an empty profile
   // with the same header first.
   profile::Profile header;
@@ -135,7 +143,6 @@ Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profil
   header.duration_nanos = from.duration_nanos;
   if (auto ok = into.merge(header); !ok) return ok;
 
-  Matcher matcher(from, filter);
   std::vector<std::optional<profile::MappingId>> mappings(from.mappings.size());
   std::vector<std::optional<profile::FunctionId>> functions(from.functions.size());
   std::vector<std::optional<profile::LocationId>> locations(from.locations.size());
@@ -178,7 +185,7 @@ Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profil
     if (++examined % kSamplesPerCheck == 0) {
       if (auto ok = control.check(); !ok) return ok;
     }
-    if (!matcher.keep(s)) continue;
+    if (!keep(s)) continue;
     stack.clear();
     for (profile::LocationId id : s.locations) {
       if (id.value < from.locations.size()) stack.push_back(location(id));

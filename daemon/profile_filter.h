@@ -3,6 +3,7 @@
 // those samples, with only the mappings, functions and locations they use.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -32,6 +33,12 @@ struct SampleFilter {
 [[nodiscard]] Result<void> merge_filtered(profile::ProfileBuilder& into, const profile::Profile& from,
                                           const SampleFilter& filter, size_t max_samples,
                                           const QueryControl& control = QueryControl::none());
+
+// Adds the samples of `from` for which keep() is true to `into`, with only the mappings,
+// functions and locations they use; errors as merge_filtered.
+[[nodiscard]] Result<void> merge_selected(profile::ProfileBuilder& into, const profile::Profile& from,
+                                          const std::function<bool(const profile::Sample&)>& keep,
+                                          size_t max_samples, const QueryControl& control = QueryControl::none());
 
 // Sets ember's sample types (samples/count, cpu/nanoseconds) on an empty builder, so that an
 // answer without samples is still a valid pprof profile.

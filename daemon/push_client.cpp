@@ -50,17 +50,14 @@ constexpr std::string_view kSampleTypeConfig =
 
 }  // namespace
 
-std::string push_series_name(const PushConfig& config, std::string_view host) {
-  std::string labels = fmt::format("host={}", host);
-  for (const auto& [k, v] : config.labels) labels += fmt::format(",{}={}", k, v);
-  return fmt::format("{}{{{}}}", config.app_name, labels);
-}
 
 class PushClient::Impl {
  public:
   struct Item {
     std::shared_ptr<const std::string> pprof;
+    std::string service;
     UnixNanos start = 0, end = 0;
+    uint64_t snapshot = 0;  // which enqueue() it came from: the queue is bounded in snapshots
   };
   struct Outcome {
     bool ok = false;
@@ -94,15 +91,22 @@ class PushClient::Impl {
     });
   }
 
-  void enqueue(Item item) {
+  void enqueue(std::vector<PushPart> parts, UnixNanos start, UnixNanos end) {
     {
       std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      queue_.push_back(std::move(item));
-      while (queue_.size() > config_.max_queue) {
-        queue_.pop_front();
-        stats_.dropped++;
-        spdlog::warn("msg=\"push: queue full, oldest snapshot dropped\" max_queue={}", config_.max_queue);
+      if (stopping_ || parts.empty()) return;
+      const uint64_t snapshot = ++snapshots_;
+      for (PushPart& p : parts) queue_.push_back(Item{std::move(p.pprof), std::move(p.service), start, end, snapshot});
+      while (snapshot - queue_.front().snapshot >= config_.max_queue) {
+        const uint64_t oldest = queue_.front().snapshot;
+        uint64_t series = 0;
+        while (queue_.front().snapshot == oldest) {
+          queue_.pop_front();
+          ++series;
+        }
+        stats_.dropped += series;
+        spdlog::warn("msg=\"push: queue full, oldest snapshot dropped\" max_queue={} series={}", config_.max_queue,
+                     series);
       }
       stats_.queued = queue_.size();
     }
@@ -287,7 +291,7 @@ class PushClient::Impl {
 
     const std::string target = fmt::format(
         "{}/ingest?name={}&from={}&until={}&format=pprof&spyName=ember&sampleRate={}", url_.prefix,
-        url_encode(push_series_name(config_, host_)), item.start / 1'000'000'000,
+        url_encode(push_series_name(config_, host_, item.service)), item.start / 1'000'000'000,
         (item.end + 999'999'999) / 1'000'000'000, 99);
     http::request<http::string_body> req{http::verb::post, target, 11};
     req.set(http::field::host, url_.port == (url_.tls ? 443 : 80) ? url_.host : fmt::format("{}:{}", url_.host, url_.port));
@@ -350,6 +354,7 @@ class PushClient::Impl {
 
   mutable std::mutex mutex_;
   std::deque<Item> queue_;
+  uint64_t snapshots_ = 0;  // enqueue() calls so far
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_{};
   PushStats stats_;
@@ -374,8 +379,8 @@ Result<std::unique_ptr<PushClient>> PushClient::start(const PushConfig& config, 
 PushClient::PushClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PushClient::~PushClient() { stop(Duration(0)); }
 
-void PushClient::enqueue(std::shared_ptr<const std::string> pprof, UnixNanos start, UnixNanos end) {
-  impl_->enqueue(Impl::Item{std::move(pprof), start, end});
+void PushClient::enqueue(std::vector<PushPart> parts, UnixNanos start, UnixNanos end) {
+  impl_->enqueue(std::move(parts), start, end);
 }
 
 void PushClient::stop(Duration drain) { impl_->stop(drain); }

@@ -11,19 +11,21 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "daemon/config.h"
+#include "daemon/push_series.h"
 #include "daemon/units.h"
 
 namespace ember::daemon {
 
 struct PushStats {
-  uint64_t sent = 0;       // accepted by the server (2xx)
+  uint64_t sent = 0;       // series pushes accepted by the server (2xx); a snapshot is one per service
   uint64_t failures = 0;   // attempts that failed (network error, timeout, non-2xx)
   uint64_t tls_failures = 0;  // of those, TLS handshakes refused (certificate, host name, protocol)
-  uint64_t dropped = 0;    // given up: attempts exhausted, refused (4xx) or queue full
-  uint64_t queued = 0;
+  uint64_t dropped = 0;    // series pushes given up: attempts exhausted, refused (4xx) or queue full
+  uint64_t queued = 0;     // series pushes waiting
   bool failing = false;    // the last attempt failed
   std::string last_error;
   UnixNanos last_success = 0;
@@ -37,8 +39,13 @@ class PushClient {
   PushClient(const PushClient&) = delete;
   PushClient& operator=(const PushClient&) = delete;
 
-  // Queues one gzip'd pprof snapshot covering [start, end).
-  void enqueue(std::shared_ptr<const std::string> pprof, UnixNanos start, UnixNanos end);
+  // Queues one snapshot covering [start, end): its series (push_series.h), each a gzip'd pprof.
+  // The queue holds at most push.max_queue snapshots; past it the oldest one is dropped whole.
+  void enqueue(std::vector<PushPart> parts, UnixNanos start, UnixNanos end);
+  // The whole host as one series (series = "host").
+  void enqueue(std::shared_ptr<const std::string> pprof, UnixNanos start, UnixNanos end) {
+    enqueue(std::vector<PushPart>{PushPart{std::string(), std::move(pprof)}}, start, end);
+  }
   // Tries to send what is queued for up to `drain`, then stops. Idempotent.
   void stop(Duration drain);
   PushStats stats() const;
@@ -50,7 +57,5 @@ class PushClient {
   std::unique_ptr<Impl> impl_;
 };
 
-// The series name Pyroscope expects: "APP{host=h,k=v}" (URL-encoded by the caller).
-std::string push_series_name(const PushConfig& config, std::string_view host);
 
 }  // namespace ember::daemon

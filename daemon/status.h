@@ -9,6 +9,7 @@
 #include "daemon/push_client.h"
 #include "daemon/query_engine.h"
 #include "daemon/snapshot_store.h"
+#include "symbolizer/debuginfod_client.h"
 #include "symbolizer/symbolizer.h"
 
 namespace ember::daemon {
@@ -24,6 +25,8 @@ struct DaemonStatus {
   QueryStats queries;
   HttpServerStats http;
   symbolizer::Stats symbolizer;
+  bool debuginfod_enabled = false;
+  symbolizer::DebuginfodStats debuginfod;
   bool push_enabled = false;
   PushStats push;
   uint64_t live_unique_stacks = 0;

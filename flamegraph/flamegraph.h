@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include "flamegraph/palette.h"
 #include "profile/folded.h"
+#include "profile/folded_views.h"
 
 namespace ember::flamegraph {
 
@@ -18,6 +20,7 @@ struct SvgOptions {
   int frame_height = 16;      // pixels, 1 of which separates one level from the next
   int font_size = 12;         // pixels
   bool inverted = false;      // icicle graph: the root at the top
+  Palette palette = Palette::kHot;  // --colors: flamegraph.pl's palette names
   // What a value counts, in tooltips ("1,234 samples"). Empty: derived from the profile's
   // value_type/value_unit; nanoseconds are always shown as time ("12.35 ms of CPU").
   std::string count_name;
@@ -32,6 +35,14 @@ inline constexpr int kMinWidth = 120;
 // Never fails: every name, however hostile (markup, "]]>", control characters, invalid UTF-8),
 // comes out escaped, and an empty profile gives a graph that says so.
 std::string render_svg(const profile::FoldedStacks& stacks, const SvgOptions& options);
+// The same from folded text as parsed (equal stacks need not be merged: the layout merges them).
+std::string render_svg(const profile::FlatStacks& stacks, const SvgOptions& options);
+
+// The sandwich view of one or more functions (--focus): the matched function in the middle row
+// (or, when several functions matched, a row "all" with the functions on each side), its
+// callers above it, nearest caller adjacent, and its callees below it, as one graph. Widths are
+// shares of the samples through a match; clicking zooms within the callers or the callees.
+std::string render_sandwich_svg(const profile::Sandwich& sandwich, const SvgOptions& options);
 
 struct DiffOptions {
   SvgOptions svg;

@@ -86,9 +86,13 @@ std::vector<uint32_t> canonical_ids(const profile::StringTable& names) {
   return order_names(names).canonical;
 }
 
-Layout layout_frames(const profile::FoldedStacks& stacks, double min_share) {
+namespace {
+
+// Builds the tree from every stack that `for_each_stack(visit)` hands to visit(frames, value).
+template <class ForEachStack>
+Layout layout_stacks(const profile::StringTable& names, ForEachStack for_each_stack, double min_share) {
   Layout layout;
-  NameOrder order = order_names(stacks.names);
+  NameOrder order = order_names(names);
   const uint32_t table_size = static_cast<uint32_t>(order.rank.size());
 
   // Each stack as a run of (rank, canonical id) in one flat buffer: sorting compares ranks only,
@@ -101,21 +105,26 @@ Layout layout_frames(const profile::FoldedStacks& stacks, double min_share) {
   std::vector<Run> runs;
   std::vector<uint32_t> ranks;
   std::vector<uint32_t> ids;
-  runs.reserve(stacks.stacks.size());
   size_t frames = 0;
-  for (const auto& stack : stacks.stacks) frames += stack.value > 0 ? stack.frames.size() : 0;
+  size_t count = 0;
+  for_each_stack([&](std::span<const profile::StringId> stack, int64_t value) {
+    if (value <= 0) return;
+    frames += stack.size();
+    ++count;
+  });
+  runs.reserve(count);
   ranks.reserve(frames);
   ids.reserve(frames);
-  for (const auto& stack : stacks.stacks) {
-    if (stack.value <= 0) continue;
-    runs.push_back(Run{ranks.size(), static_cast<uint32_t>(stack.frames.size()), stack.value});
-    for (profile::StringId id : stack.frames) {
+  for_each_stack([&](std::span<const profile::StringId> stack, int64_t value) {
+    if (value <= 0) return;
+    runs.push_back(Run{ranks.size(), static_cast<uint32_t>(stack.size()), value});
+    for (profile::StringId id : stack) {
       uint32_t v = id.value < table_size ? id.value : 0;  // out of range: the empty name
       ranks.push_back(order.rank[v]);
       ids.push_back(order.canonical[v]);
     }
-    layout.total = saturating_add(layout.total, stack.value);
-  }
+    layout.total = saturating_add(layout.total, value);
+  });
   if (runs.empty()) return layout;
   const double min_value = min_share * static_cast<double>(layout.total);
 
@@ -173,6 +182,31 @@ Layout layout_frames(const profile::FoldedStacks& stacks, double min_share) {
   }
   while (!path.empty()) close();
   return layout;
+}
+
+}  // namespace
+
+Layout layout_frames(const profile::FoldedStacks& stacks, double min_share) {
+  return layout_frames(stacks.names, stacks.stacks, min_share);
+}
+
+Layout layout_frames(const profile::StringTable& names, std::span<const profile::FoldedStacks::Stack> stacks,
+                     double min_share) {
+  return layout_stacks(
+      names,
+      [&](auto&& visit) {
+        for (const auto& s : stacks) visit(std::span<const profile::StringId>(s.frames), s.value);
+      },
+      min_share);
+}
+
+Layout layout_frames(const profile::FlatStacks& stacks, double min_share) {
+  return layout_stacks(
+      stacks.names,
+      [&](auto&& visit) {
+        for (const auto& s : stacks.stacks) visit(stacks.frames_of(s), s.value);
+      },
+      min_share);
 }
 
 }  // namespace ember::flamegraph

@@ -4,6 +4,7 @@
 // the parent's own (self) value to the right of its children, as flamegraph.pl draws them.
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "profile/folded.h"
@@ -35,6 +36,9 @@ std::vector<uint32_t> canonical_ids(const profile::StringTable& names);
 // cannot be wider). Stacks with a value <= 0 are ignored; frame ids outside the table name ""
 // frames.
 Layout layout_frames(const profile::FoldedStacks& stacks, double min_share);
+Layout layout_frames(const profile::StringTable& names, std::span<const profile::FoldedStacks::Stack> stacks,
+                     double min_share);
+Layout layout_frames(const profile::FlatStacks& stacks, double min_share);
 
 // Drops the deepest levels until an SVG of the layout fits in `max_bytes` (by a generous
 // estimate per frame and name byte). Returns a note for the graph ("12,345 frames deeper than

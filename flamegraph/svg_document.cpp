@@ -97,15 +97,23 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
   const double line_step = fs * 1.5;
   const double top = fs * 3 + line_step * static_cast<double>(lines.size());
   const double bottom = fs * 2 + 10;
-  const size_t rows = depth == 0 ? 2 : depth;
+  size_t rows = depth == 0 ? 2 : depth;
+  if (!doc.rows.empty()) rows = *std::max_element(doc.rows.begin(), doc.rows.end()) + 1;
   const double height = std::ceil(top + static_cast<double>(rows * fh) + bottom);
   auto level_y = [&](size_t d) {
+    if (d < doc.rows.size()) return top + static_cast<double>(doc.rows[d] * fh);
     return options.inverted ? top + static_cast<double>(d * fh)
                             : top + static_cast<double>((depth - 1 - d) * fh);
   };
 
   std::string out;
-  out.reserve(16 * 1024 + layout.frame_count() * 160);
+  // Sized once: a frame is about 200 bytes and its name up to three times (tooltip, label,
+  // data); growing a multi-megabyte string copies it and touches fresh memory.
+  size_t estimate = 32 * 1024 + doc.palette_css.size();
+  for (const auto& level : layout.levels) {
+    for (const Frame& f : level) estimate += 200 + 2 * frame_name(names, f).size();
+  }
+  out.reserve(estimate);
   auto it = std::back_inserter(out);
 
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
@@ -181,8 +189,7 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
     return shown[static_cast<size_t>(index)];
   };
 
-  std::string labels;
-  std::string data_levels;
+  // One buffer: frames, then labels, then the script's data, each a pass over the layout.
   const std::string height_text = fmt::format("{}", fh - 1);
   out += "<g clip-path=\"url(#fg-clip)\"><g id=\"fg-frames\">\n";
   for (size_t d = 0; d < depth; ++d) {
@@ -190,9 +197,6 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
     out += "<g transform=\"translate(0,";
     append_number(out, y);
     out += ")\">\n";
-    if (d != 0) data_levels += ',';
-    data_levels += '[';
-    int64_t previous_end = 0;
     const auto& level = layout.levels[d];
     for (size_t i = 0; i < level.size(); ++i) {
       const Frame& f = level[i];
@@ -212,34 +216,33 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
       out += " (";
       style.append_details(out, d, i, f);
       out += ")</title></rect>\n";
-
-      double width = static_cast<double>(x2 - x1) / 100.0;
-      auto chars = static_cast<size_t>(std::max(0.0, std::floor(width / char_width)));
-      if (chars >= 3) {
-        labels += "<text x=\"";
-        append_hundredths(labels, x1 + 300);
-        labels += "\" y=\"";
-        append_number(labels, y + text_dy);
-        labels += "\">";
-        if (name.points <= chars) {
-          labels += name.xml;
-        } else {
-          append_xml_escaped(labels, first_code_points(name.display, chars - 2));
-          labels += "..";
-        }
-        labels += "</text>\n";
-      }
-
-      if (i != 0) data_levels += ',';
-      fmt::format_to(std::back_inserter(data_levels), "{},{},{}", name.data_id,
-                     f.start - previous_end, f.value);
-      previous_end = end_of(f);
     }
-    data_levels += ']';
     out += "</g>\n";
   }
   out += "</g></g>\n<g id=\"fg-labels\">\n";
-  out += labels;
+  for (size_t d = 0; d < depth; ++d) {
+    const double y = level_y(d);
+    for (const Frame& f : layout.levels[d]) {
+      int64_t x1 = hundredths(g.pad + static_cast<double>(f.start) * scale);
+      int64_t x2 = hundredths(g.pad + static_cast<double>(end_of(f)) * scale);
+      double width = static_cast<double>(x2 - x1) / 100.0;
+      auto chars = static_cast<size_t>(std::max(0.0, std::floor(width / char_width)));
+      if (chars < 3) continue;
+      const ShownName& name = shown_name(f);
+      out += "<text x=\"";
+      append_hundredths(out, x1 + 300);
+      out += "\" y=\"";
+      append_number(out, y + text_dy);
+      out += "\">";
+      if (name.points <= chars) {
+        out += name.xml;
+      } else {
+        append_xml_escaped(out, first_code_points(name.display, chars - 2));
+        out += "..";
+      }
+      out += "</text>\n";
+    }
+  }
   out += "</g>\n<g id=\"fg-zlabels\"></g>\n";
 
   // What the script needs, as JSON in a data block that is never executed. Names are JSON
@@ -251,13 +254,34 @@ std::string write_svg(const Document& doc, FrameStyle& style) {
     if (d != 0) out += ',';
     append_number(out, level_y(d));
   }
-  out += "],\"names\":[";
+  out += ']';
+  if (!doc.trees.empty()) {
+    out += ",\"trees\":[";
+    for (size_t d = 0; d < depth; ++d) {
+      if (d != 0) out += ',';
+      fmt::format_to(it, "{}", d < doc.trees.size() ? doc.trees[d] : 0);
+    }
+    out += ']';
+  }
+  out += ",\"names\":[";
   for (size_t i = 0; i < shown.size(); ++i) {
     if (i != 0) out += ',';
     append_json_string(out, shown[i].display);
   }
   out += "],\"levels\":[";
-  out += data_levels;
+  for (size_t d = 0; d < depth; ++d) {
+    if (d != 0) out += ',';
+    out += '[';
+    int64_t previous_end = 0;
+    const auto& level = layout.levels[d];
+    for (size_t i = 0; i < level.size(); ++i) {
+      const Frame& f = level[i];
+      if (i != 0) out += ',';
+      fmt::format_to(it, "{},{},{}", shown_name(f).data_id, f.start - previous_end, f.value);
+      previous_end = end_of(f);
+    }
+    out += ']';
+  }
   out += "]}</script>\n</svg>\n";
   return out;
 }

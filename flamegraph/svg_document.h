@@ -43,6 +43,13 @@ struct Document {
   std::vector<std::string> notes;     // plain-text lines under the subtitle
   std::string_view background_top;    // colours of the background gradient
   std::string_view background_bottom;
+  // Where each level is drawn, in rows from the top; empty: the root at the bottom (or at the
+  // top when inverted) and each level one row further.
+  std::vector<size_t> rows;
+  // Which tree each level belongs to when one graph holds two trees that share the root
+  // (0 the root, 1 and 2 the trees: a sandwich's callees and callers); empty: one tree. The
+  // script zooms within one tree and counts matches in tree 1.
+  std::vector<int> trees;
 };
 
 std::string write_svg(const Document& document, FrameStyle& style);

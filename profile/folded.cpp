@@ -19,16 +19,6 @@ namespace {
 constexpr std::string_view kKernelSuffix = "_[k]";
 constexpr std::string_view kJitSuffix = "_[j]";
 
-struct StackHash {
-  size_t operator()(const std::vector<StringId>& frames) const noexcept {
-    uint64_t h = 1469598103934665603ull;
-    for (StringId id : frames) {
-      h ^= id.value;
-      h *= 1099511628211ull;
-    }
-    return h;
-  }
-};
 
 // A frame name must not break the folded format: ';' separates frames (stackcollapse-perf.pl
 // turns it into ':' too) and a line ends at a newline.
@@ -129,13 +119,35 @@ std::string unsymbolized_name(const Profile& profile, const Location& location) 
 }
 
 FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
-  FoldedStacks out;
+  return merge_stacks(fold_flat(profile, options));
+}
+
+FlatStacks fold_flat(const Profile& profile, const FoldOptions& options) {
+  FlatStacks out;
   size_t value_index = options.value_index.value_or(profile.default_value_index());
   if (value_index < profile.sample_types.size()) {
     out.value_type = profile.str(profile.sample_types[value_index].type);
     out.value_unit = profile.str(profile.sample_types[value_index].unit);
   }
 
+  // Per name id, the file and the lines its frames were on (for FoldedStacks::sources).
+  struct Seen {
+    std::string_view file;
+    int64_t low = 0, high = 0;
+  };
+  std::vector<Seen> seen;
+  auto note_source = [&](StringId id, const Function& f, int64_t line) {
+    std::string_view file = profile.str(f.filename);
+    if (file.empty()) return;
+    if (seen.size() <= id.value) seen.resize(id.value + 1);
+    Seen& s = seen[id.value];
+    if (s.file.empty()) {
+      s = Seen{file, line, line};
+    } else if (s.file == file && line > 0) {
+      s.low = s.low > 0 ? std::min(s.low, line) : line;
+      s.high = std::max(s.high, line);
+    }
+  };
   // Names per location, computed once: a location is usually shared by many samples.
   std::vector<std::vector<StringId>> location_frames(profile.locations.size());
   std::vector<bool> named(profile.locations.size(), false);
@@ -173,6 +185,7 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
         std::string_view name = profile.str(f.name);
         if (name.empty()) name = profile.str(f.system_name);
         add(python_frame_name(name, profile.str(f.filename), options.python_lines ? line.line : 0));
+        note_source(frames.back(), f, line.line);
       }
       if (frames.empty()) add(unsymbolized_name(profile, loc));
       return frames;
@@ -182,15 +195,17 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
     for (size_t i = loc.lines.size(); i-- > first;) {
       const Line& line = loc.lines[i];
       std::string_view name;
+      const Function* f = nullptr;
       if (line.function.valid() && line.function.value < profile.functions.size()) {
-        const Function& f = profile.function(line.function);
-        name = profile.str(f.name);
-        if (name.empty()) name = profile.str(f.system_name);
+        f = &profile.function(line.function);
+        name = profile.str(f->name);
+        if (name.empty()) name = profile.str(f->system_name);
       }
       if (name.empty()) {
         add(unsymbolized_name(profile, loc));
       } else {
         add(name);
+        note_source(frames.back(), *f, line.line);
       }
     }
     return frames;
@@ -212,16 +227,10 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
     }
   }
 
-  std::unordered_map<std::vector<StringId>, size_t, StackHash> index;
   std::vector<StringId> stack;
   auto add = [&](int64_t value) {
-    auto [it, inserted] = index.try_emplace(stack, out.stacks.size());
-    if (inserted) {
-      out.stacks.push_back(FoldedStacks::Stack{stack, value});
-    } else {
-      int64_t& sum = out.stacks[it->second].value;
-      sum = common::saturating_add(sum, value);
-    }
+    out.stacks.push_back(FlatStacks::Stack{out.frames.size(), static_cast<uint32_t>(stack.size()), value});
+    out.frames.insert(out.frames.end(), stack.begin(), stack.end());
   };
   for (const Sample& sample : profile.samples) {
     if (value_index >= sample.values.size() || sample.values[value_index] == 0) continue;
@@ -260,6 +269,14 @@ FoldedStacks fold(const Profile& profile, const FoldOptions& options) {
       rest -= part;
     }
     if (rest != 0) add(rest);
+  }
+  out.sources.resize(seen.size());
+  for (size_t id = 0; id < seen.size(); ++id) {
+    const Seen& s = seen[id];
+    if (s.file.empty()) continue;
+    out.sources[id] = s.low <= 0              ? std::string(s.file)
+                      : s.low == s.high       ? fmt::format("{}:{}", s.file, s.low)
+                                              : fmt::format("{}:{}-{}", s.file, s.low, s.high);
   }
   return out;
 }
@@ -325,100 +342,38 @@ Profile to_profile(const FoldedStacks& folded) {
   return p;
 }
 
-Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source,
-                                  const InputLimits& limits, LimitReport* report) {
-  FoldedStacks out;
-  LimitReport cuts;
-  std::unordered_set<std::string_view> long_names;  // counted once each
-  uint64_t all_frames = 0;
-  std::unordered_map<std::vector<StringId>, size_t, StackHash> index;
-  std::vector<StringId> frames;
-  size_t line_number = 0;
-  int64_t total = 0;
-  while (!text.empty()) {
-    ++line_number;
-    size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
-      line.remove_suffix(1);
-    }
-    if (line.empty()) continue;
-    auto fail = [&](std::string_view what) {
-      return make_error(ErrorCode::kMalformed,
-                        fmt::format("{}:{}: {}", source, line_number, what));
-    };
-    if (line.find('\0') != std::string_view::npos) {
-      return fail("binary data, not folded stacks (expected 'frame;frame COUNT' lines)");
-    }
-    size_t space = line.find_last_of(" \t");
-    if (space == std::string_view::npos) {
-      return fail("no sample count at the end of the line (expected 'frame;frame COUNT')");
-    }
-    std::string_view count_text = line.substr(space + 1);
-    std::string_view stack_text = line.substr(0, space);
-    while (!stack_text.empty() && (stack_text.back() == ' ' || stack_text.back() == '\t')) {
-      stack_text.remove_suffix(1);
-    }
-    int64_t count = 0;
-    auto [ptr, ec] = std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
-    if (ec == std::errc::result_out_of_range) return fail("sample count out of range");
-    if (ec != std::errc() || ptr != count_text.data() + count_text.size()) {
-      return fail(fmt::format("'{}' is not a sample count (expected 'frame;frame COUNT')",
-                              count_text.substr(0, 40)));
-    }
-    if (count < 0) return fail("negative sample count");
-    // Every later sum (equal stacks merged, frames' totals, shares) is bounded by this one.
-    auto new_total = common::checked_add(total, count);
-    if (!new_total) {
-      return fail(fmt::format("the sample counts add up past {}, the largest total ember can hold",
-                              INT64_MAX));
-    }
-    total = *new_total;
-    if (stack_text.empty()) return fail("empty stack before the sample count");
-    // Frames between the cut's two ends are never interned: a 20-million-frame line costs one
-    // pass over its text, not 20 million entries.
-    const size_t depth = static_cast<size_t>(std::count(stack_text.begin(), stack_text.end(), ';')) + 1;
-    const StackCut cut = cut_stack(depth, limits.max_stack_depth);
-    if (cut.root_end != depth) {
-      ++cuts.stacks_cut;
-      cuts.deepest = std::max<uint64_t>(cuts.deepest, depth);
-    }
-    frames.clear();
-    size_t start = 0;
-    for (size_t j = 0;; ++j) {
-      size_t semi = stack_text.find(';', start);
-      if (j < cut.root_end || j >= cut.leaf_begin) {
-        std::string_view name = stack_text.substr(start, semi - start);
-        if (name.size() > limits.max_name_length) {
-          if (long_names.insert(name).second) {
-            ++cuts.names_cut;
-            cuts.longest = std::max<uint64_t>(cuts.longest, name.size());
-          }
-          frames.push_back(out.names.intern(shorten_name(name, limits.max_name_length)));
-        } else {
-          frames.push_back(out.names.intern(name));
-        }
-      } else if (j == cut.root_end) {
-        frames.push_back(out.names.intern(kElidedFrames));
-      }
-      if (semi == std::string_view::npos) break;
-      start = semi + 1;
-    }
-    all_frames += frames.size();
-    if (all_frames > limits.max_frames) {
-      return fail(fmt::format("more than {} frames in all stacks (the limit; --max-frames raises it)",
-                              limits.max_frames));
-    }
-    auto [it, inserted] = index.try_emplace(frames, out.stacks.size());
-    if (inserted) {
-      out.stacks.push_back(FoldedStacks::Stack{frames, count});
-    } else {
-      out.stacks[it->second].value += count;
+void name_as_folded(FlatStacks& stacks, const FoldOptions& options) {
+  // Only names fold() may change or give a source: empty ones, ones with control characters or
+  // ';', kernel/JIT suffixes alone, Python-like endings. Each under a root of its own (its
+  // position) so that fold() neither merges nor reorders them.
+  std::vector<uint32_t> ids;
+  FoldedStacks probe;
+  for (uint32_t i = 0; i < stacks.names.size(); ++i) {
+    std::string_view name = stacks.names.get(StringId{i});
+    std::string_view bare;
+    frame_kind(name, &bare);
+    if (!bare.empty() && !name.ends_with(')') && !needs_sanitizing(name)) continue;
+    StringId root = probe.names.intern(fmt::format("{}", ids.size()));
+    probe.stacks.push_back(FoldedStacks::Stack{{root, probe.names.intern(name)}, 1});
+    ids.push_back(i);
+  }
+  if (ids.empty()) return;
+  FoldOptions plain = options;
+  plain.value_index.reset();
+  const FoldedStacks named = fold(to_profile(probe), plain);
+  if (named.stacks.size() != ids.size()) return;  // cannot happen: every root is distinct
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const auto& frames = named.stacks[k].frames;
+    if (frames.size() != 2) continue;
+    const StringId id{ids[k]};
+    std::string_view renamed = named.names.get(frames[1]);
+    if (renamed != stacks.names.get(id)) stacks.names.replace(id, std::string(renamed));
+    std::string_view source = named.source(frames[1]);
+    if (!source.empty()) {
+      if (stacks.sources.size() <= id.value) stacks.sources.resize(id.value + 1);
+      stacks.sources[id.value] = source;
     }
   }
-  if (report != nullptr) report->add(cuts);
-  return out;
 }
 
 std::string format_folded(const FoldedStacks& folded) {

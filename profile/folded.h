@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,8 +27,37 @@ struct FoldedStacks {
   // What the values count (shown in flamegraph tooltips): "samples"/"count", "cpu"/"nanoseconds".
   std::string value_type = "samples";
   std::string value_unit = "count";
+  // Where each frame's code is, by name id, for tooltips: "src/app.cpp:42", or "src/app.cpp:30-42"
+  // when the frame's samples are on several lines. Empty (or shorter than the table) where
+  // unknown: folded text has no files, profiles without line numbers neither.
+  std::vector<std::string> sources;
 
   int64_t total() const;
+  std::string_view source(StringId id) const {
+    return id.value < sources.size() ? std::string_view(sources[id.value]) : std::string_view();
+  }
+};
+
+// Folded stacks as read, before equal stacks are merged: the frames of every line in one buffer,
+// no allocation per line. For renderers that merge stacks themselves (the flamegraph layout
+// builds its tree from them in one pass).
+struct FlatStacks {
+  struct Stack {
+    size_t offset = 0;  // of its first (root) frame in `frames`
+    uint32_t length = 0;
+    int64_t value = 0;
+  };
+  StringTable names;
+  std::vector<StringId> frames;
+  std::vector<Stack> stacks;
+  std::vector<std::string> sources;  // as FoldedStacks::sources
+  std::string value_type = "samples";
+  std::string value_unit = "count";
+
+  std::span<const StringId> frames_of(const Stack& s) const { return {frames.data() + s.offset, s.length}; }
+  std::string_view source(StringId id) const {
+    return id.value < sources.size() ? std::string_view(sources[id.value]) : std::string_view();
+  }
 };
 
 struct FoldOptions {
@@ -50,6 +80,11 @@ struct FoldOptions {
 // zero are left out (see FoldOptions::mark_off_cpu for off-CPU time). A location without symbols is named "module+0xOFFSET" ("[unknown]" when it
 // lies in no mapping).
 FoldedStacks fold(const Profile& profile, const FoldOptions& options = {});
+// fold() without merging equal stacks: each sample's stack in one buffer, for renderers that
+// merge stacks themselves.
+FlatStacks fold_flat(const Profile& profile, const FoldOptions& options = {});
+// Equal stacks merged (values summed, saturating), in the order of their first appearance.
+FoldedStacks merge_stacks(FlatStacks&& flat);
 
 // Each frame becomes a function with a location of its own; "_[k]" and "_[j]" frames are placed in
 // kernel and JIT mappings (the suffix is removed from the name and restored by fold()); Python
@@ -62,6 +97,16 @@ Profile to_profile(const FoldedStacks& folded);
 // `report` when given; more frames in all than limits.max_frames is an error.
 [[nodiscard]] Result<FoldedStacks> parse_folded(std::string_view text, std::string_view source,
                                   const InputLimits& limits = {}, LimitReport* report = nullptr);
+
+// parse_folded without merging equal lines, into one buffer.
+[[nodiscard]] Result<FlatStacks> parse_folded_flat(std::string_view text, std::string_view source,
+                                                   const InputLimits& limits = {}, LimitReport* report = nullptr);
+
+// Renames the frames of parsed folded text as fold(to_profile(...), options) names them (control
+// characters replaced, Python frames "f (app.py:40)" with the file's base name, empty names
+// "[unknown]"), and fills `sources` for Python frames: one pass over the distinct names, so
+// rendering folded text skips the round trip through a Profile.
+void name_as_folded(FlatStacks& stacks, const FoldOptions& options);
 
 // One line per stack, sorted, as stackcollapse-perf.pl writes them.
 std::string format_folded(const FoldedStacks& folded);

@@ -7,68 +7,94 @@ namespace ember::profile {
 
 namespace {
 
-// Collects stacks by their names, summing equal ones, and hands them over sorted.
-class StackSet {
+// Copies names (and where their code is) from one table into another.
+class NameCopier {
  public:
-  explicit StackSet(const FoldedStacks& from) {
-    out_.value_type = from.value_type;
-    out_.value_unit = from.value_unit;
+  NameCopier(const FoldedStacks& from, FoldedStacks& to) : from_(from), to_(to) {
+    to_.value_type = from.value_type;
+    to_.value_unit = from.value_unit;
   }
-  void add(const std::vector<std::string_view>& names, int64_t value) {
-    std::vector<StringId> ids;
-    ids.reserve(names.size());
-    for (std::string_view n : names) ids.push_back(out_.names.intern(n));
-    auto [it, inserted] = index_.try_emplace(ids, out_.stacks.size());
-    if (inserted) {
-      out_.stacks.push_back(FoldedStacks::Stack{std::move(ids), value});
-    } else {
-      out_.stacks[it->second].value += value;
+  StringId take(StringId from_id) {
+    StringId id = to_.names.intern(from_.names.get(from_id));
+    std::string_view source = from_.source(from_id);
+    if (!source.empty()) {
+      if (to_.sources.size() <= id.value) to_.sources.resize(id.value + 1);
+      to_.sources[id.value] = source;
     }
+    return id;
   }
-  FoldedStacks finish() && { return std::move(out_); }
 
  private:
-  FoldedStacks out_;
+  const FoldedStacks& from_;
+  FoldedStacks& to_;
+};
+
+// Collects stacks, summing equal ones.
+class StackSet {
+ public:
+  explicit StackSet(std::vector<FoldedStacks::Stack>& into) : into_(into) {}
+  void add(const std::vector<StringId>& ids, int64_t value) {
+    auto [it, inserted] = index_.try_emplace(ids, into_.size());
+    if (inserted) {
+      into_.push_back(FoldedStacks::Stack{ids, value});
+    } else {
+      into_[it->second].value += value;
+    }
+  }
+
+ private:
+  std::vector<FoldedStacks::Stack>& into_;
   std::map<std::vector<StringId>, size_t> index_;
 };
 
 }  // namespace
 
 FoldedStacks reverse_stacks(const FoldedStacks& stacks) {
-  StackSet out(stacks);
-  std::vector<std::string_view> names;
+  FoldedStacks out;
+  NameCopier names(stacks, out);
+  StackSet set(out.stacks);
+  std::vector<StringId> ids;
   for (const FoldedStacks::Stack& s : stacks.stacks) {
-    names.clear();
-    for (auto it = s.frames.rbegin(); it != s.frames.rend(); ++it) names.push_back(stacks.names.get(*it));
-    out.add(names, s.value);
+    ids.clear();
+    for (auto it = s.frames.rbegin(); it != s.frames.rend(); ++it) ids.push_back(names.take(*it));
+    set.add(ids, s.value);
   }
-  return std::move(out).finish();
+  return out;
 }
 
 std::string callers_root(std::string_view name) { return "callers of " + std::string(name); }
 
-FoldedStacks focus_stacks(const FoldedStacks& stacks, const common::Regex& function) {
-  StackSet out(stacks);
-  std::vector<std::string_view> names;
-  std::string root;
+Sandwich sandwich_stacks(const FoldedStacks& stacks, const common::Regex& function) {
+  Sandwich out;
+  NameCopier names(stacks, out.callees);
+  StackSet callees(out.callees.stacks);
+  StackSet callers(out.callers);
+  std::vector<StringId> ids;
   for (const FoldedStacks::Stack& s : stacks.stacks) {
     auto match = std::find_if(s.frames.begin(), s.frames.end(),
                               [&](StringId id) { return function.search(stacks.names.get(id)); });
     if (match == s.frames.end()) continue;
-    // Callees: the matched function and what it called, root first.
-    names.clear();
-    for (auto it = match; it != s.frames.end(); ++it) names.push_back(stacks.names.get(*it));
-    out.add(names, s.value);
-    // Callers: nearest caller first, above a root that names the function.
-    root = callers_root(stacks.names.get(*match));
-    names.clear();
-    names.push_back(root);
-    for (auto it = std::make_reverse_iterator(match); it != s.frames.rend(); ++it) {
-      names.push_back(stacks.names.get(*it));
+    ids.clear();
+    for (auto it = match; it != s.frames.end(); ++it) ids.push_back(names.take(*it));
+    callees.add(ids, s.value);
+    ids.clear();
+    for (auto it = std::make_reverse_iterator(match + 1); it != s.frames.rend(); ++it) {
+      ids.push_back(names.take(*it));
     }
-    out.add(names, s.value);
+    callers.add(ids, s.value);
   }
-  return std::move(out).finish();
+  return out;
+}
+
+FoldedStacks focus_stacks(const FoldedStacks& stacks, const common::Regex& function) {
+  Sandwich sandwich = sandwich_stacks(stacks, function);
+  FoldedStacks out = std::move(sandwich.callees);
+  StackSet set(out.stacks);
+  for (FoldedStacks::Stack& s : sandwich.callers) {
+    s.frames.front() = out.names.intern(callers_root(out.names.get(s.frames.front())));
+    set.add(s.frames, s.value);
+  }
+  return out;
 }
 
 }  // namespace ember::profile

@@ -151,5 +151,7 @@ inline constexpr std::string_view kLabelPid = "pid";
 inline constexpr std::string_view kLabelTid = "tid";
 inline constexpr std::string_view kLabelComm = "comm";
 inline constexpr std::string_view kLabelThreadComm = "thread_comm";
+// Pyroscope's series key: the systemd service of the process, else the process name.
+inline constexpr std::string_view kLabelService = "service_name";
 
 }  // namespace ember::profile

@@ -41,6 +41,7 @@ uint64_t RawProfile::hash_stack(const SampleOrigin& origin, std::span<const RawF
   mix((static_cast<uint64_t>(static_cast<uint32_t>(origin.pid)) << 32) |
       static_cast<uint32_t>(origin.tid));
   mix((static_cast<uint64_t>(origin.comm.value) << 32) | origin.thread_comm.value);
+  mix(origin.service.value);
   for (const RawFrame& f : frames) {
     mix(f.module.value);
     mix(f.offset);
@@ -143,7 +144,8 @@ void RawProfile::merge(const RawProfile& other) {
       }
       frames.push_back(RawFrame{f.module.valid() ? module_map[f.module.value] : ModuleId{}, f.offset});
     }
-    SampleOrigin origin{o.pid, o.tid, intern(other.str(o.comm)), intern(other.str(o.thread_comm))};
+    SampleOrigin origin{o.pid, o.tid, intern(other.str(o.comm)), intern(other.str(o.thread_comm)),
+                        intern(other.str(o.service))};
     if (add(origin, frames, counts)) entry_map.back() = last_entry_;
   });
   merge_timeline(other, entry_map);

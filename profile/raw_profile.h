@@ -60,6 +60,9 @@ struct SampleOrigin {
   int32_t tid = 0;
   StringId comm;         // the process name (its main thread's comm)
   StringId thread_comm;  // the sampled thread's name
+  // The systemd service of the process's cgroup ("nginx" for .../nginx.service); none: the
+  // process is in no service (a session, a container, no systemd): the empty string.
+  StringId service;
   constexpr bool operator==(const SampleOrigin&) const = default;
 };
 

@@ -192,7 +192,7 @@ ReadStatus StackReader::read_attempt(int32_t tid, std::vector<Frame>& out, bool&
       return ReadStatus::kMiss;
     }
   }
-  memo.frames = walked_;
+  memo.frames.swap(walked_);  // walked_ is not needed again before the next read
   memo.checked = true;
   if (raw_.empty()) {
     memo.codes.clear();
@@ -200,68 +200,66 @@ ReadStatus StackReader::read_attempt(int32_t tid, std::vector<Frame>& out, bool&
     return ReadStatus::kNoPythonThread;
   }
 
-  // The code objects' heads: from the batch when they were in the last stack, the others
-  // with one more system call.
+  // Each distinct code object once (a recursion is many frames of one): its head from the batch
+  // when it was in the last stack, the others with one more system call; then its names.
   std::vector<uint64_t>& codes = memo.codes;
   codes.clear();
+  code_of_.resize(raw_.size());
+  for (size_t i = 0; i < raw_.size(); ++i) {
+    const uint64_t c = raw_[i].code;
+    const size_t k = i > 0 && raw_[i - 1].code == c
+                         ? code_of_[i - 1]
+                         : static_cast<size_t>(std::find(codes.begin(), codes.end(), c) - codes.begin());
+    if (k == codes.size()) codes.push_back(c);
+    code_of_[i] = static_cast<uint32_t>(k);
+  }
   std::vector<const std::byte*>& heads = heads_;
-  heads.assign(raw_.size(), nullptr);
+  heads.assign(codes.size(), nullptr);
   std::vector<size_t>& missing = missing_;
   missing.clear();
-  for (size_t i = 0; i < raw_.size(); ++i) {
-    heads[i] = fetched_.find(raw_[i].code, layout_.code_size);
-    if (!heads[i]) missing.push_back(i);
-    if (std::find(codes.begin(), codes.end(), raw_[i].code) == codes.end()) {
-      codes.push_back(raw_[i].code);
-    }
+  for (size_t k = 0; k < codes.size(); ++k) {
+    heads[k] = fetched_.find(codes[k], layout_.code_size);
+    if (!heads[k]) missing.push_back(k);
   }
   std::vector<std::byte>& extra = extra_;
   extra.resize(missing.size() * layout_.code_size);
   if (!missing.empty()) {
-    std::vector<RemoteMemory::Piece> pieces(missing.size());
-    for (size_t k = 0; k < missing.size(); ++k) {
-      pieces[k] = {raw_[missing[k]].code,
-                   std::span<std::byte>(extra.data() + k * layout_.code_size, layout_.code_size)};
-      heads[missing[k]] = pieces[k].out.data();
+    std::vector<RemoteMemory::Piece>& pieces = check_pieces_;
+    pieces.resize(missing.size());
+    for (size_t m = 0; m < missing.size(); ++m) {
+      pieces[m] = {codes[missing[m]], std::span<std::byte>(extra.data() + m * layout_.code_size, layout_.code_size)};
+      heads[missing[m]] = pieces[m].out.data();
     }
     if (ReadResult r = memory_.read_many(pieces); r != ReadResult::kOk) return miss(to_miss(r));
   }
+  pinned_.reserve(codes.size());
+  for (size_t k = 0; k < codes.size(); ++k) {
+    auto head = objects_.parse_head({heads[k], layout_.code_size});
+    if (!head) return miss(Miss::kBadObject);
+    Miss code_miss = Miss::kNone;
+    std::shared_ptr<const CodeInfo> code = objects_.code(codes[k], *head, code_miss);
+    if (!code) return miss(code_miss);
+    pinned_.push_back(std::move(code));
+  }
 
   out.reserve(raw_.size());
-  pinned_.reserve(raw_.size());
-  CodeHead last_head;
   for (size_t i = 0; i < raw_.size(); ++i) {
     const RawFrame& f = raw_[i];
-    auto head = objects_.parse_head({heads[i], layout_.code_size});
-    if (!head) {
-      out.clear();
-      return miss(Miss::kBadObject);
-    }
-    Miss code_miss = Miss::kNone;
-    // Recursion: the same code object as the frame below, with the same head, is the same.
-    std::shared_ptr<const CodeInfo> code =
-        i > 0 && f.code == raw_[i - 1].code && *head == last_head ? pinned_.back()
-                                                                   : objects_.code(f.code, *head, code_miss);
-    last_head = *head;
-    if (!code) {
-      out.clear();
-      return miss(code_miss);
-    }
+    const CodeInfo& code = *pinned_[code_of_[i]];
     int64_t offset = f.instr_offset;
     if (layout_.frame_model != FrameModel::kFrameObject) {
       // The instruction pointer must point into this code object's bytecode (or one unit
       // before it, a frame that has not started): anything else is a frame torn mid-read.
       int64_t start = static_cast<int64_t>(f.code + layout_.code_adaptive);
       offset = static_cast<int64_t>(f.instr_pointer) - start;
-      if (offset < -2 || offset >= static_cast<int64_t>(code->code_units * 2) || offset % 2) {
+      if (offset < -2 || offset >= static_cast<int64_t>(code.code_units * 2) || offset % 2) {
         out.clear();
         return miss(Miss::kBadObject);
       }
     }
-    auto line = code->line_at(layout_.line_table, offset);
+    auto line = code.line_at(layout_.line_table, offset);
     if (!line) stats_.line_unknown++;
-    out.push_back(Frame{code->function, code->file, line.value_or(0), code->first_line, f.entry});
-    pinned_.push_back(std::move(code));
+    out.push_back(Frame{code.function, code.file, line.value_or(0), code.first_line, f.entry});
   }
   stats_.stacks_read++;
   stats_.frames_read += out.size();

@@ -158,6 +158,7 @@ class StackReader final : public ProcessReader {
   };
   std::vector<Span> spans_;
   std::vector<RemoteMemory::Piece> check_pieces_;
+  std::vector<uint32_t> code_of_;  // per raw_ frame: its code object's index in memo.codes
   std::vector<const std::byte*> heads_;
   std::vector<size_t> missing_;
   std::vector<std::byte> extra_;
@@ -169,7 +170,8 @@ class StackReader final : public ProcessReader {
   Check recheck(uint64_t tstate, uint64_t tstate_frame, uint64_t cframe, uint64_t leaf);
   // One attempt; kChanged in `changed` when the stack moved while it was read.
   ReadStatus read_attempt(int32_t tid, std::vector<Frame>& out, bool& changed);
-  std::vector<std::shared_ptr<const CodeInfo>> pinned_;  // keeps the last stack's names alive
+  // The last stack's code objects, as memo.codes: keeps its names alive.
+  std::vector<std::shared_ptr<const CodeInfo>> pinned_;
 };
 
 }  // namespace ember::python

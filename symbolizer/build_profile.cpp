@@ -166,6 +166,7 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
   const auto tid_key = builder.intern(profile::kLabelTid);
   const auto comm_key = builder.intern(profile::kLabelComm);
   const auto thread_comm_key = builder.intern(profile::kLabelThreadComm);
+  const auto service_key = builder.intern(profile::kLabelService);
   std::vector<uint32_t> sample_of_stack;  // for the timeline: unique stack -> sample
   sample_of_stack.reserve(raw.unique_stacks());
   raw.for_each_stack([&](const profile::SampleOrigin& origin, std::span<const profile::RawFrame> frames,
@@ -185,7 +186,9 @@ profile::Profile build_profile(const profile::RawProfile& raw, Symbolizer& symbo
     labels.push_back(profile::Label{tid_key, {}, origin.tid, {}});
     std::string_view comm = raw.str(origin.comm);
     std::string_view thread_comm = raw.str(origin.thread_comm);
+    std::string_view service = raw.str(origin.service);
     if (!comm.empty()) labels.push_back(profile::Label{comm_key, builder.intern(comm), 0, {}});
+    if (!service.empty()) labels.push_back(profile::Label{service_key, builder.intern(service), 0, {}});
     if (!thread_comm.empty()) {
       labels.push_back(profile::Label{thread_comm_key, builder.intern(thread_comm), 0, {}});
     }

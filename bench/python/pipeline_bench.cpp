@@ -2,20 +2,24 @@
 // stack read after a sample disagrees with the sample's native stack. One run prints:
 //
 //   merge      merge_python_stack on a synthetic stack with 30 Python frames: ns per sample
-//   per-sample ember's CPU per Python sample at depth 30 (bench/python/depth30.py): getrusage of
-//              the Recorder polling loop with Python frames on, minus the same recording with
-//              them off, divided by the Python samples; and the read+intern time ember measured
-//   slowdown   bench/python/cpu_bound.py alone, under `ember record -F 99`, and under
-//              `perf record -F 99 --call-graph dwarf` (the peer: the same kernel-side sampling
-//              without Python stacks): the program's own CPU seconds, runs interleaved, medians
+//   per-sample ember's CPU per Python sample at depth 30 (bench/python/depth30.py), per installed
+//              CPython: getrusage of the Recorder polling loop with Python frames on and off (same
+//              program, alternating), per sample, their difference, the read+intern time ember
+//              measured, and the kernel's floor (one raw process_vm_readv of 7.5 KiB)
+//   slowdown   bench/python/cpu_bound.py alone, under `ember record -F 99`, under `perf record -g`
+//              and `perf record --call-graph dwarf` (the peer: the same kernel-side sampling without
+//              Python stacks), and both DWARF recorders at 999 Hz: the program's own CPU seconds,
+//              runs interleaved, medians of the per-round ratios
 //   staleness  bench/python/switcher.py (switches between one and two eval-loop calls every
 //              millisecond): samples whose Python stack disagreed with the native stack
 //
-//   ember_python_bench [--python PATH] [--seconds N] [--runs R] [--rounds N]
+//   ember_python_bench [--python PATH] [--seconds N] [--runs R] [--rounds N]   (--python: that
+//                      interpreter only; per-sample runs every installed one without it)
 //                      [--parts merge,per-sample,staleness,slowdown]
 
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "collector/python_merge.h"
+#include "pythons.h"
 #include "collector/recorder.h"
 
 namespace {
@@ -123,36 +128,89 @@ uint64_t python_samples(const ember::collector::CollectorStats& p) {
 }
 
 // Python frames read after a wake-up at every sample (the default), and after wake-ups at a
-// quarter of the ring (as without Python frames): what the per-sample wake-up costs and buys.
+// quarter of the ring (as without Python frames): what the per-sample wake-up buys.
 const char* wake_name(bool per_sample) { return per_sample ? "wake at every sample" : "wake at 1/4 ring  "; }
 
-void bench_per_sample(const std::string& python, double seconds, int runs) {
-  const std::string secs = fmt::format("{}", seconds);
-  std::vector<double> per_sample[2], read[2];
-  double frames = 0;
-  for (int r = 0; r < runs; ++r) {
-    InProcess off = record({python, kDir + "/depth30.py", secs}, 999, false);
-    for (bool wake : {true, false}) {
-      InProcess on = record({python, kDir + "/depth30.py", secs}, 999, true, wake);
-      const auto& p = on.stats;
-      const uint64_t n = python_samples(p);
-      if (n == 0 || on.stats.samples == 0 || off.stats.samples == 0) continue;
-      // Per sample, each recording: the difference is what Python frames add.
-      const double on_per = on.cpu / static_cast<double>(on.stats.samples);
-      const double off_per = off.cpu / static_cast<double>(off.stats.samples);
-      per_sample[wake].push_back((on_per - off_per) * 1e6);
-      read[wake].push_back(static_cast<double>(p.python_read_ns) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1)) / 1e3);
-      frames = static_cast<double>(p.python_frames_read) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1));
-      fmt::print("  run {}, {}: {} samples, ember {:.1f} us/sample with Python frames, {:.1f} without; "
-                 "read+intern {:.2f} us; merged {}, stale {}, missed {}\n",
-                 r + 1, wake_name(wake), on.stats.samples, on_per * 1e6, off_per * 1e6, read[wake].back(),
-                 p.python_merged + p.python_merged_below_cut, p.python_stale_fewer + p.python_stale_more, p.python_read_missed);
+// A Python process to measure the kernel's floor against: the same interpreter, parked.
+struct Parked {
+  pid_t pid = -1;
+  explicit Parked(const std::string& python) {
+    pid = ::fork();
+    if (pid == 0) {
+      int devnull = ::open("/dev/null", O_WRONLY);
+      ::dup2(devnull, 1);
+      ::execl(python.c_str(), python.c_str(), "-c", "import time; time.sleep(60)", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::usleep(300'000);
+  }
+  ~Parked() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
     }
   }
-  for (bool wake : {true, false}) {
-    fmt::print("per-sample {}: {:.2f} us of ember CPU per Python sample at depth {:.0f} (median of {}; reading and "
-               "interning alone {:.2f} us)\n",
-               wake_name(wake), median(per_sample[wake]), frames, per_sample[wake].size(), median(read[wake]));
+};
+
+// "3.8.18 (pyenv)" for $PYENV_ROOT/versions/3.8.18/bin/python3.8, the path otherwise.
+std::string label(const std::string& python) {
+  const size_t versions = python.find("/versions/");
+  if (versions == std::string::npos) return python;
+  const size_t from = versions + 10;
+  return python.substr(from, python.find('/', from) - from) + " (pyenv)";
+}
+
+// Per interpreter: ember's CPU per sample of depth30.py at 999 Hz with DWARF, with Python frames
+// and without (the same program, recordings alternating), what ember timed of reading and
+// interning, and the kernel's floor (one process_vm_readv of a 30-frame stack's 7.5 KiB).
+void bench_per_sample(const std::vector<std::string>& pythons, double seconds, int runs) {
+  const std::string secs = fmt::format("{}", seconds);
+  fmt::print("per-sample ember CPU per sample of depth30.py (30 Python frames), 999 Hz, DWARF; medians of {} runs\n", runs);
+  fmt::print("           {:<22} {:>14} {:>14} {:>16} {:>12} {:>16}\n", "interpreter", "without Python",
+             "with Python", "Python frames:", "of which", "raw floor: one");
+  fmt::print("           {:<22} {:>14} {:>14} {:>16} {:>12} {:>16}\n", "", "us/sample", "us/sample",
+             "+us/sample", "read+intern", "7.5 KiB read us");
+  {
+    // The wake-up alone: a program without CPython (a shell loop) recorded with Python frames on,
+    // so the poller is woken at every sample but reads nothing, against the same with them off.
+    std::vector<double> woken, quarter;
+    for (int r = 0; r < runs; ++r) {
+      const std::vector<std::string> loop = {"timeout", secs, "sh", "-c", "while :; do :; done"};
+      InProcess off = record(loop, 999, false);
+      InProcess on = record(loop, 999, true);
+      if (on.stats.samples == 0 || off.stats.samples == 0) continue;
+      woken.push_back(on.cpu / static_cast<double>(on.stats.samples) * 1e6);
+      quarter.push_back(off.cpu / static_cast<double>(off.stats.samples) * 1e6);
+    }
+    fmt::print("           {:<22} {:>14.2f} {:>14.2f} {:>16.2f} {:>12} {:>16}   (no CPython: the wake-up alone)\n",
+               "sh loop", median(quarter), median(woken), median(woken) - median(quarter), "-", "-");
+  }
+  for (const std::string& python : pythons) {
+    std::vector<double> with, without, added, read;
+    for (int r = 0; r < runs; ++r) {
+      InProcess off = record({python, kDir + "/depth30.py", secs}, 999, false);
+      InProcess on = record({python, kDir + "/depth30.py", secs}, 999, true);
+      const auto& p = on.stats;
+      if (python_samples(p) == 0 || on.stats.samples == 0 || off.stats.samples == 0) continue;
+      const double on_per = on.cpu / static_cast<double>(on.stats.samples) * 1e6;
+      const double off_per = off.cpu / static_cast<double>(off.stats.samples) * 1e6;
+      with.push_back(on_per);
+      without.push_back(off_per);
+      added.push_back(on_per - off_per);
+      read.push_back(static_cast<double>(p.python_read_ns) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1)) / 1e3);
+    }
+    double floor = -1;
+    {
+      Parked parked(python);
+      floor = ember::bench::raw_read_us(parked.pid, 1, 1, 30 * 256, 2000);
+    }
+    fmt::print("           {:<22} {:>14.2f} {:>14.2f} {:>16.2f} {:>12.2f} {:>16.2f}   (+: {})\n",
+               label(python), median(without), median(with),
+               median(added), median(read), floor, [&] {
+                 std::string runs_text;
+                 for (double a : added) runs_text += fmt::format("{}{:.1f}", runs_text.empty() ? "" : " ", a);
+                 return runs_text;
+               }());
   }
 }
 
@@ -236,15 +294,16 @@ void bench_slowdown(const std::string& python, int runs, int rounds) {
   auto ember = [&](const char* hz) {
     return std::vector<std::string>{EMBER_BIN, "record", "-q", "-F", hz, "-o", tmp + ".folded", "--", python, program, n};
   };
-  auto perf = [&](const char* hz) {
-    return std::vector<std::string>{"perf", "record", "-q", "-F", hz, "--call-graph", "dwarf", "-o", tmp + ".data", "--",
+  auto perf = [&](const char* hz, const char* graph) {
+    return std::vector<std::string>{"perf", "record", "-q", "-F", hz, "--call-graph", graph, "-o", tmp + ".data", "--",
                                     python, program, n};
   };
   const std::vector<Mode> modes = {{"alone", {python, program, n}},
                                    {"ember -F 99", ember("99")},
-                                   {"perf -F 99", perf("99")},
+                                   {"perf -g -F 99", perf("99", "fp")},
+                                   {"perf dwarf -F 99", perf("99", "dwarf")},
                                    {"ember -F 999", ember("999")},
-                                   {"perf -F 999", perf("999")}};
+                                   {"perf dwarf -F 999", perf("999", "dwarf")}};
   const size_t m = modes.size();
   std::vector<std::vector<double>> ratios(m);
   std::vector<double> alone;
@@ -277,15 +336,16 @@ void bench_slowdown(const std::string& python, int runs, int rounds) {
   };
   fmt::print("slowdown   program CPU (median {:.3f} s alone), per-round ratio to the same round alone{}:\n",
              median(alone), failed ? fmt::format(" ({} runs failed and were left out)", failed) : "");
-  for (size_t mode = 1; mode < m; ++mode) fmt::print("           {:13} {}\n", modes[mode].name, spread(ratios[mode]));
-  fmt::print("           99 Hz estimated from 999 Hz / 10: ember {:+.2f}%, perf {:+.2f}%\n",
-             (median(ratios[3]) - 1) * 10, (median(ratios[4]) - 1) * 10);
+  for (size_t mode = 1; mode < m; ++mode) fmt::print("           {:17} {}\n", modes[mode].name, spread(ratios[mode]));
+  fmt::print("           99 Hz estimated from 999 Hz / 10: ember {:+.2f}%, perf dwarf {:+.2f}%\n",
+             (median(ratios[4]) - 1) * 10, (median(ratios[5]) - 1) * 10);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string python = "/usr/bin/python3.11";
+  bool all_pythons = true;  // per-sample: every installed CPython unless --python names one
   double seconds = 5;
   int runs = 5;
   int rounds = 600;
@@ -301,6 +361,7 @@ int main(int argc, char** argv) {
     };
     if (a == "--python") {
       python = value();
+      all_pythons = false;
     } else if (a == "--seconds") {
       seconds = std::strtod(value().c_str(), nullptr);
     } else if (a == "--runs") {
@@ -317,7 +378,7 @@ int main(int argc, char** argv) {
   fmt::print("ember_python_bench: {} , {} s recordings, {} runs\n", python, seconds, runs);
   auto wanted = [&](const char* part) { return ("," + parts + ",").find(std::string(",") + part + ",") != std::string::npos; };
   if (wanted("merge")) bench_merge();
-  if (wanted("per-sample")) bench_per_sample(python, seconds, runs);
+  if (wanted("per-sample")) bench_per_sample(all_pythons ? ember::bench::installed_pythons() : std::vector{python}, seconds, runs);
   if (wanted("staleness")) bench_staleness(python, seconds, runs);
   if (wanted("slowdown")) bench_slowdown(python, runs, rounds);
   return 0;

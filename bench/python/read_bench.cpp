@@ -10,34 +10,27 @@
 
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "common/proc_maps.h"
+#include "pythons.h"
 #include "python/process_reader.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using ember::bench::installed_pythons;
+using ember::bench::raw_read_us;
+using ember::bench::thread_cpu_us;
 using ember::python::Frame;
 using ember::python::ProcessReader;
 using ember::python::ReadStatus;
-
-double thread_cpu_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 struct Target {
   pid_t pid = -1;
@@ -89,50 +82,6 @@ std::unique_ptr<ProcessReader> attach_when_deep(pid_t pid, int32_t tid) {
     ::usleep(10000);
   }
   return nullptr;
-}
-
-// The kernel's floor: `calls` process_vm_readv calls, each of `pieces` pieces of `bytes` bytes
-// on as many different pages of the target's heap.
-double raw_read_us(pid_t pid, size_t calls, size_t pieces, size_t bytes, int rounds) {
-  auto maps = ember::common::read_maps("/proc", pid);
-  if (!maps) return -1;
-  uint64_t address = 0;
-  for (const auto& m : *maps) {
-    if (m.path == "[heap]" && m.end - m.start >= pieces * 4096) address = m.start;
-  }
-  if (!address) return -1;
-  std::vector<char> buffer(bytes * pieces);
-  std::vector<iovec> local(pieces), remote(pieces);
-  for (size_t p = 0; p < pieces; ++p) {
-    local[p] = {buffer.data() + p * bytes, bytes};
-    remote[p] = {reinterpret_cast<void*>(address + p * 4096), bytes};
-  }
-  double start = thread_cpu_us();
-  for (int r = 0; r < rounds; ++r) {
-    for (size_t i = 0; i < calls; ++i) {
-      if (::process_vm_readv(pid, local.data(), pieces, remote.data(), pieces, 0) !=
-          static_cast<ssize_t>(bytes * pieces)) {
-        return -1;
-      }
-    }
-  }
-  return (thread_cpu_us() - start) / rounds;
-}
-
-std::vector<std::string> installed_pythons() {
-  std::vector<std::string> out;
-  const char* root = std::getenv("PYENV_ROOT");
-  fs::path versions = fs::path(root ? root : "/root/.pyenv") / "versions";
-  for (int minor = 8; minor <= 13; ++minor) {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(versions, ec)) {
-      std::string v = e.path().filename().string();
-      fs::path exe = e.path() / "bin" / fmt::format("python3.{}", minor);
-      if (v.starts_with(fmt::format("3.{}.", minor)) && fs::exists(exe)) out.push_back(exe);
-    }
-  }
-  if (fs::exists("/usr/bin/python3.11")) out.push_back("/usr/bin/python3.11");
-  return out;
 }
 
 }  // namespace

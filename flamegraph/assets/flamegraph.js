@@ -34,7 +34,9 @@
       var packed = data.levels[l];
       var n = Math.floor(packed.length / 3);
       var level = {
-        rects: groups[l].children, y: data.ys[l], indexed: false,
+        rects: groups[l].children, y: data.ys[l], indexed: false, group: groups[l],
+        // A sandwich holds two trees over the shared root (0): callees (1) and callers (2).
+        tree: data.trees ? data.trees[l] : 0,
         name: new Int32Array(n), start: new Float64Array(n), value: new Float64Array(n)
       };
       var end = 0;
@@ -141,6 +143,7 @@
     }
     touched = [];
     zlabels.textContent = '';
+    for (var l = 0; l < levels.length; l++) levels[l].group.classList.remove('h');
   }
 
   // The frame fills the width; its ancestors stay, greyed and as wide; the rest is out of view.
@@ -167,6 +170,11 @@
     var into = document.createDocumentFragment();
     for (var d = 0; d < levels.length; d++) {
       var b = levels[d], j0, j1, m;
+      if (b.tree && b.tree !== level.tree) {
+        // The other tree of a sandwich orders its frames differently: it leaves the view.
+        b.group.classList.add('h');
+        continue;
+      }
       if (d < l) {
         j0 = upperBound(b.start, s) - 1;  // the ancestor: the frame that starts at or before s
         if (j0 < 0) continue;
@@ -236,7 +244,8 @@
         if (!hit[level.name[j]]) continue;
         level.rects[j].classList.add('m');
         highlighted.push(level.rects[j]);
-        hits.push([level.start[j], level.start[j] + level.value[j]]);
+        // Positions of a sandwich's callers follow another order: the share counts the callees.
+        if (level.tree !== 2) hits.push([level.start[j], level.start[j] + level.value[j]]);
       }
     }
     hits.sort(function (x, y) { return x[0] - y[0]; });

@@ -184,6 +184,30 @@ TEST_F(InputLimitsTest, CountsThatAddUpPastInt64AreRefused) {
   EXPECT_NE(one.out.find("\"self_share\": 1.0"), std::string::npos) << one.out;
 }
 
+// perf script text that goes wrong part way: one line naming the file and the line, exit 2, for
+// every command that reads it (and stdin is named as such).
+TEST_F(InputLimitsTest, MalformedPerfScriptTextNamesTheFileAndLine) {
+  const std::string text =
+      "app 1234/1234 [000] 100.000100:     250000 cpu-clock:u: \n"
+      "\t            1190 work+0x20 (/tmp/app)\n"
+      "\t            1100 main+0x10 (/tmp/app)\n"
+      "\n"
+      "app 1234/1234 [000] 100.000350:     250000 cpu-clock:u: \n"
+      "\t            1190 work+0x20 (/tmp/app)\n"
+      "\tnot a frame at all\n";
+  std::string bad = write("bad.perf.txt", text);
+  for (const char* command : {"flamegraph", "report", "convert"}) {
+    std::vector<std::string> argv{EMBER_BIN, command, bad};
+    if (std::string(command) != "report") argv.insert(argv.end(), {"-o", path("out.svg")});
+    auto r = run(argv);
+    EXPECT_EQ(r.exit_code, 2) << command;
+    EXPECT_EQ(r.err, "ember: " + bad + ":7: not a stack frame (expected 'ADDRESS SYMBOL (DSO)')\n") << command;
+  }
+  auto piped = run({EMBER_BIN, "flamegraph", "-", "-o", path("piped.svg")}, text);
+  EXPECT_EQ(piped.exit_code, 2);
+  EXPECT_EQ(piped.err, "ember: stdin:7: not a stack frame (expected 'ADDRESS SYMBOL (DSO)')\n");
+}
+
 TEST_F(InputLimitsTest, NegativePprofValuesAreRefusedByIndex) {
   PprofWriter p;
   p.bytes_field(1, PprofWriter::value_type(1, 2));

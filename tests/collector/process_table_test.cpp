@@ -34,6 +34,7 @@ class FakeProc {
     std::ofstream(dir / "maps") << maps;
     if (!exe.empty()) fs::create_symlink(exe, dir / "exe");
   }
+  void set_cgroup(int32_t pid, const std::string& text) { std::ofstream(root_ / std::to_string(pid) / "cgroup") << text; }
   void add_thread(int32_t pid, int32_t tid, const std::string& comm) {
     fs::path dir = root_ / std::to_string(pid) / "task" / std::to_string(tid);
     fs::create_directories(dir);
@@ -291,6 +292,47 @@ TEST(ProcessTableFilter, FilterIsAskedOnLoadAndAfterExec) {
   table.on_fork(task_record(false, 12, 11, 12, 11));
   EXPECT_TRUE(table.find(12)->recorded());
   EXPECT_EQ(asked.size(), 3u);
+}
+
+TEST(SystemdService, TheInnermostServiceOfTheCgroup) {
+  EXPECT_EQ(systemd_service("/system.slice/nginx.service"), "nginx");
+  EXPECT_EQ(systemd_service("/system.slice/system-getty.slice/getty@tty1.service"), "getty@tty1");
+  EXPECT_EQ(systemd_service("/user.slice/user-1000.slice/user@1000.service/app.slice/app-term.service"), "app-term");
+  // A delegated subtree below the service is still the service.
+  EXPECT_EQ(systemd_service("/system.slice/postgresql.service/payload"), "postgresql");
+  // A login session, a container, the root, nothing: no service.
+  EXPECT_EQ(systemd_service("/user.slice/user-1000.slice/session-3.scope"), "");
+  EXPECT_EQ(systemd_service("/system.slice/docker-4f2a.scope"), "");
+  EXPECT_EQ(systemd_service("/"), "");
+  EXPECT_EQ(systemd_service(""), "");
+  EXPECT_EQ(systemd_service("/.service"), "");
+}
+
+TEST(ProcessTableService, ReadOnceFromTheCgroupAndInheritedByAChild) {
+  FakeProc proc;
+  proc.add_process(10, "nginx", "");
+  proc.set_cgroup(10, "0::/system.slice/nginx.service\n");
+  proc.add_process(11, "bash", "");
+  proc.set_cgroup(11, "0::/user.slice/user-0.slice/session-1.scope\n");
+  ModuleCache modules(ProcFs(proc.root()), 4);
+  ProcessTable table(ProcFs(proc.root()), modules, 100);
+  EXPECT_EQ(table.service(table.get(10)), "nginx");
+  EXPECT_EQ(table.service(table.get(11)), "");
+  // Read once: a later change of the file is not seen (the cgroup of a process rarely moves).
+  proc.set_cgroup(10, "0::/system.slice/other.service\n");
+  EXPECT_EQ(table.service(table.get(10)), "nginx");
+  // A worker forked by the service is in the service, even if it is gone from /proc already.
+  table.on_fork(task_record(false, 12, 10, 12, 10));
+  EXPECT_EQ(table.service(*table.find(12)), "nginx");
+  // A process that was never in /proc has none.
+  EXPECT_EQ(table.service(table.get(99)), "");
+  // cgroup v1 and hybrid hosts: systemd's tree is the name=systemd hierarchy, whatever the
+  // controllers' paths and the unified line say.
+  proc.add_process(13, "redis-server", "");
+  proc.set_cgroup(13, "12:memory:/system.slice/wrong.service\n1:name=systemd:/system.slice/redis.service\n0::/\n");
+  EXPECT_EQ(table.service(table.get(13)), "redis");
+  EXPECT_EQ(ProcFs(proc.root()).systemd_cgroup(13), "/system.slice/redis.service");
+  EXPECT_EQ(ProcFs(proc.root()).cgroup(13), "/");
 }
 
 TEST(ModuleCacheFiles, OpensVerifiesAndReadsBuildId) {

@@ -44,8 +44,13 @@ class FakeStatus : public StatusSource {
     s.store.last_error = degraded ? "disk full: No space left on device" : "";
     s.http.stuck_workers = stuck ? 1 : 0;
     s.http.stuck_query = stuck ? "GET /api/v1/folded?from=-7d (31.0 s)" : "";
+    s.debuginfod_enabled = debuginfod;
+    s.debuginfod.fetched = 3;
+    s.debuginfod.missing = 2;
+    s.debuginfod.skipped = 40;
     return s;
   }
+  bool debuginfod = false;
   bool running = true;
   bool degraded = false;
   bool off_cpu = false;
@@ -394,6 +399,17 @@ TEST_F(ApiTest, HealthAndMetrics) {
             std::string::npos)
       << m.body;
   EXPECT_EQ(m.body.find("emberd_push_sent_total"), std::string::npos);  // push is off
+  EXPECT_EQ(m.body.find("emberd_debuginfod"), std::string::npos);       // and debuginfod
+  status_.debuginfod = true;
+  m = get("/metrics");
+  EXPECT_NE(m.body.find("# TYPE emberd_debuginfod_queries_total counter\n"
+                        "emberd_debuginfod_queries_total{outcome=\"fetched\"} 3\n"
+                        "emberd_debuginfod_queries_total{outcome=\"missing\"} 2\n"
+                        "emberd_debuginfod_queries_total{outcome=\"failed\"} 0\n"
+                        "emberd_debuginfod_queries_total{outcome=\"skipped\"} 40\n"),
+            std::string::npos)
+      << m.body;
+  EXPECT_EQ(test::metric_value(m.body, "emberd_debuginfod_cache_evictions_total"), 0);
   EXPECT_TRUE(Api::is_cheap("/metrics"));
   EXPECT_FALSE(Api::is_cheap("/api/v1/flamegraph.svg"));
 }

@@ -253,6 +253,24 @@ TEST(PushUrl, AcceptsHttpAndHttps) {
   EXPECT_FALSE(parse_config("[push]\nurl = \"http://p\"\nlabels = { env = \"a,b\" }\n", "x.toml"));
 }
 
+TEST(PushConfig, SeriesPerServiceOrPerHost) {
+  auto c = parse_config("[push]\nurl = \"http://p:4040\"\n", "d.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->push.series, "service");
+  EXPECT_EQ(c->push.max_series, 100u);
+  c = parse_config("[push]\nseries = \"host\"\nmax_series = 5\n", "d.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->push.series, "host");
+  EXPECT_EQ(c->push.max_series, 5u);
+  auto error_of = [](std::string_view push) {
+    auto c = parse_config(fmt::format("[push]\n{}", push), "e.toml");
+    return c ? std::string("accepted") : c.error().message();
+  };
+  EXPECT_EQ(error_of("series = \"pod\"\n"), "e.toml: push.series: 'pod' is neither \"service\" nor \"host\"");
+  EXPECT_NE(error_of("labels = { service_name = \"x\" }\n").find("'service_name' = 'x' is not a valid label"),
+            std::string::npos);
+}
+
 TEST(PushConfig, AuthenticationAndTlsKeysGoTogether) {
   auto error_of = [](std::string_view push) {
     auto c = parse_config(fmt::format("[push]\n{}", push), "e.toml");

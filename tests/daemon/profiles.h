@@ -17,6 +17,7 @@ struct FakeSample {
   std::vector<std::string> stack;  // root first
   int64_t count;
   std::string thread_comm = "";
+  std::string service = "";  // the service_name label, when set
 };
 
 inline profile::Profile make_profile(const std::vector<FakeSample>& samples, int64_t time_ns = 0) {
@@ -47,6 +48,7 @@ inline profile::Profile make_profile(const std::vector<FakeSample>& samples, int
         {b.intern("comm"), b.intern(s.comm), 0, {}},
         {b.intern("thread_comm"), b.intern(s.thread_comm.empty() ? s.comm : s.thread_comm), 0, {}},
     };
+    if (!s.service.empty()) labels.push_back({b.intern("service_name"), b.intern(s.service), 0, {}});
     int64_t values[] = {s.count, s.count * 10'101'010};
     b.add_sample(leaf_first, values, labels);
   }

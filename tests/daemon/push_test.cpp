@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
+#include <set>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -72,6 +74,93 @@ TEST(Push, DeliversSnapshotsInPyroscopesIngestFormat) {
   EXPECT_NE(r.sample_type_config.find("\"samples\""), std::string::npos);
   EXPECT_FALSE((*client)->stats().failing);
   EXPECT_EQ(push_series_name(config, "web-1"), "emberd{host=web-1,env=prod}");
+  EXPECT_EQ(push_series_name(config, "web-1", "nginx"), "nginx{service_name=nginx,host=web-1,env=prod}");
+}
+
+// A host's snapshot: nginx's two processes are in nginx.service, postgres and bash in none.
+profile::Profile services_snapshot() {
+  return test::make_profile({{10, "nginx", {"main", "serve"}, 5, "", "nginx"},
+                             {11, "nginx: worker", {"main", "work"}, 3, "", "nginx"},
+                             {20, "postgres", {"main", "query"}, 7},
+                             {30, "bash", {"main", "read"}, 1},
+                             {41, ":41", {"gone"}, 1},
+                             {42, ":42", {"gone"}, 1}});
+}
+
+// service -> (total samples, the leaf functions)
+std::map<std::string, std::pair<int64_t, std::set<std::string>>> contents(const std::vector<PushPart>& parts) {
+  std::map<std::string, std::pair<int64_t, std::set<std::string>>> out;
+  for (const PushPart& part : parts) {
+    auto p = proto::decode(*part.pprof, part.service);
+    EXPECT_TRUE(p) << p.error().message();
+    if (!p) continue;
+    auto& [total, leaves] = out[part.service];
+    total = p->total(0);
+    for (const profile::Sample& s : p->samples) {
+      const profile::Location& leaf = p->locations[s.locations.front().value];
+      leaves.insert(std::string(p->str(p->functions[leaf.lines.back().function.value].name)));
+    }
+  }
+  return out;
+}
+
+TEST(PushSeries, OneSeriesPerServiceHoldingOnlyItsSamples) {
+  PushConfig config = config_for(1);
+  auto parts = push_parts(services_snapshot(), nullptr, config);
+  ASSERT_TRUE(parts) << parts.error().message();
+  using Contents = std::map<std::string, std::pair<int64_t, std::set<std::string>>>;
+  // Processes gone before they were seen (":PID") are one series, not one per pid.
+  EXPECT_EQ(contents(*parts), (Contents{{"nginx", {8, {"serve", "work"}}},
+                                        {"postgres", {7, {"query"}}},
+                                        {"bash", {1, {"read"}}},
+                                        {"unknown", {2, {"gone"}}}}));
+  // Busiest first.
+  ASSERT_EQ(parts->size(), 4u);
+  EXPECT_EQ((*parts)[0].service, "nginx");
+
+  // Past max_series, the quietest services share one series.
+  config.max_series = 1;
+  parts = push_parts(services_snapshot(), nullptr, config);
+  ASSERT_TRUE(parts);
+  EXPECT_EQ(contents(*parts), (Contents{{"nginx", {8, {"serve", "work"}}}, {"other", {10, {"query", "read", "gone"}}}}));
+
+  // series = "host": the snapshot as it is, one series.
+  config.series = "host";
+  auto whole = std::make_shared<const std::string>("bytes");
+  parts = push_parts(services_snapshot(), whole, config);
+  ASSERT_TRUE(parts);
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].service, "");
+  EXPECT_EQ((*parts)[0].pprof, whole);
+}
+
+TEST(PushSeries, NamesAreMadeSafeForSeriesNames) {
+  EXPECT_EQ(series_safe("kworker/0:1"), "kworker_0:1");
+  EXPECT_EQ(series_safe("a b{c}=d,\"e\""), "a_b_c__d__e_");
+  EXPECT_EQ(series_safe(""), "unknown");
+  EXPECT_EQ(series_safe(std::string(100, 'x')), std::string(64, 'x'));
+}
+
+TEST(Push, EachServiceArrivesAsItsOwnSeries) {
+  Receiver receiver({200});
+  PushConfig config = config_for(receiver.port());
+  auto client = PushClient::start(config, "web-1");
+  ASSERT_TRUE(client) << client.error().message();
+  auto parts = push_parts(services_snapshot(), nullptr, config);
+  ASSERT_TRUE(parts);
+  (*client)->enqueue(std::move(*parts), 0, 60'000'000'000);
+  ASSERT_TRUE(wait_for([&] { return (*client)->stats().sent == 4; }));
+  std::set<std::string> names;
+  for (const Received& r : receiver.received()) {
+    names.insert(r.target.substr(0, r.target.find('&')));
+    auto p = proto::decode(r.profile, "received");
+    ASSERT_TRUE(p) << p.error().message();
+  }
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "/pyro/ingest?name=nginx%7Bservice_name%3Dnginx%2Chost%3Dweb-1%2Cenv%3Dprod%7D",
+                       "/pyro/ingest?name=postgres%7Bservice_name%3Dpostgres%2Chost%3Dweb-1%2Cenv%3Dprod%7D",
+                       "/pyro/ingest?name=bash%7Bservice_name%3Dbash%2Chost%3Dweb-1%2Cenv%3Dprod%7D",
+                       "/pyro/ingest?name=unknown%7Bservice_name%3Dunknown%2Chost%3Dweb-1%2Cenv%3Dprod%7D"}));
 }
 
 TEST(Push, RetriesWithBackoffUntilTheServerAccepts) {
@@ -118,6 +207,16 @@ TEST(Push, AnUnreachableServerFailsWithABoundedQueue) {
   auto s = (*client)->stats();
   EXPECT_LE(s.queued, 2u);
   EXPECT_GE(s.dropped, 4u);
+  // The bound counts snapshots: one of three series is dropped with its snapshot, whole.
+  const uint64_t dropped = s.dropped;
+  for (int i = 0; i < 2; ++i) {
+    auto parts = push_parts(services_snapshot(), nullptr, config);
+    ASSERT_TRUE(parts);
+    (*client)->enqueue(std::move(*parts), 0, 1'000'000'000);
+  }
+  s = (*client)->stats();
+  EXPECT_LE(s.queued, 8u);
+  EXPECT_GE(s.dropped, dropped + 2);
   EXPECT_NE(s.last_error.find("connect"), std::string::npos) << s.last_error;
   (*client)->stop(Duration(0));
   EXPECT_EQ((*client)->stats().queued, 0u);

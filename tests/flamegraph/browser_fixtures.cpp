@@ -129,6 +129,12 @@ int main(int argc, char** argv) {
   fg::DiffOptions diff;
   diff.svg.title = "Differential Flame Graph";
   ok &= write(dir + "/diff.svg", fg::render_diff_svg(parse(kBaseline), plain, diff));
+  // A sandwich of f: callers a and b (both called by main) above it, callees x and y below.
+  auto f = ember::common::Regex::compile("^f$");
+  ok &= f.has_value() &&
+        write(dir + "/sandwich.svg",
+              fg::render_sandwich_svg(ember::profile::sandwich_stacks(parse("main;a;f;x 30\nmain;b;f;y 20\nmain;b;f 10\n"), *f),
+                                      options));
   ok &= write(dir + "/trend.svg", fg::render_line_chart(trend_chart()));
   ok &= write(dir + "/scale.svg", fg::render_line_chart(scale_chart()));
   return ok ? 0 : 1;

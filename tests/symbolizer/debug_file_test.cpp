@@ -4,23 +4,20 @@
 #include "symbolizer/debug_file.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <thread>
 
 #include "elf/elf_file.h"
 #include "symbolizer/debuginfod_client.h"
 #include "symbolizer/symbolizer.h"
 #include "test_support.h"
-#include "tests/support/process.h"
+#include "tests/support/debuginfod_server.h"
 
 namespace ember::symbolizer {
 namespace {
 
 using testing::copy_file;
+using ::ember::testing::DebuginfodServer;
 using testing::fixture;
 using testing::fixture_source;
 using testing::nm_symbols;
@@ -145,39 +142,6 @@ TEST(DebugFile, CrcIsZlibCrc32) {
   EXPECT_EQ(link->file, "cpp_fixture.debug");
   EXPECT_EQ(link->crc, debuglink_crc(debug->image()));
 }
-
-// Debian's own debuginfod server on a loopback port, serving the files of one directory.
-class DebuginfodServer {
- public:
-  DebuginfodServer(const std::string& dir, const std::string& db, const std::string& ready_build_id)
-      : port_(free_port()),
-        server_({"/usr/bin/debuginfod", "-F", "-p", std::to_string(port_), "-d", db, "-t", "0", "-g", "0", dir}) {
-    // Ready once its first scan has indexed the file.
-    const std::string url = this->url() + "/buildid/" + ready_build_id + "/debuginfo";
-    for (int i = 0; i < 300; ++i) {
-      if (::ember::testing::run({"/usr/bin/curl", "-sf", "-o", "/dev/null", url}).exit_code == 0) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "debuginfod did not serve " << url;
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  uint16_t port() const { return port_; }
-
- private:
-  static uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-  uint16_t port_;
-  ::ember::testing::Background server_;
-};
 
 std::shared_ptr<DebuginfodClient> debuginfod_client(const std::string& url, const std::string& cache,
                                                     uint64_t max_cache_bytes = uint64_t{1} << 30) {

@@ -197,6 +197,36 @@ test('click zooms: the frame fills the width, ancestors stay greyed, the rest is
   await page.close();
 });
 
+test('sandwich: callers above, callees below, and a zoom stays on its side', { timeout: TEST_TIMEOUT }, async () => {
+  const { page, errors } = await open('sandwich.svg');
+  const f = await frame(page, 'f');
+  near(f.width, FULL, 'f is the middle row');
+  const [a, b, x] = [await frame(page, 'a'), await frame(page, 'b'), await frame(page, 'x')];
+  near(a.y + a.height + 1, f.y, 'callers right above f', 1);
+  near(f.y + f.height + 1, x.y, 'callees right below f', 1);
+  near(a.width, 0.5 * FULL, 'a: 30 of 60');
+  near(b.width, 0.5 * FULL, 'b: 30 of 60');
+  // A callee zoomed: f stays greyed above it, the callers leave the view.
+  await clickFrame(page, 'x');
+  near((await frame(page, 'x')).width, FULL, 'x zoomed');
+  assert.equal((await frame(page, 'f')).opacity, 0.5);
+  for (const other of ['a', 'b', 'y']) assert.equal((await frame(page, other)).visible, false, `${other} is hidden`);
+  // A caller zoomed: its own callers stay, the callees leave.
+  await clickFrame(page, 'f');
+  await clickFrame(page, 'b');
+  near((await frame(page, 'b')).width, FULL, 'b zoomed');
+  assert.equal((await frame(page, 'f')).opacity, 0.5);
+  for (const other of ['a', 'x', 'y']) assert.equal((await frame(page, other)).visible, false, `${other} is hidden`);
+  const mains = (await frames(page, 'main')).filter((m) => m.visible);
+  assert.equal(mains.length, 1);
+  near(mains[0].width, FULL, 'the main above b');
+  await page.keyboard.press('Escape');
+  near((await frame(page, 'a')).width, 0.5 * FULL, 'a after Escape');
+  assert.equal((await frame(page, 'x')).visible, true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('search highlights matches and counts a recursive function once', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await open('plain.svg');
   await search(page, 'recurse');
