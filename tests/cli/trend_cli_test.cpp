@@ -23,11 +23,7 @@ namespace fs = std::filesystem;
 
 constexpr int kRuns = 10;
 constexpr const char* kFrequency = "4999";
-// The histories are recorded at 999 Hz for ~1 s a run rather than at 4999 Hz for 0.25 s: the
-// same samples, but a loaded machine (other builds) made the 4999 Hz rings overflow, losing up to
-// 40% of a run's samples at random and hiding the drift in the CPU-time series.
-constexpr const char* kTrendFrequency = "999";
-constexpr const char* kScale = "600";
+constexpr const char* kScale = "150";  // ~0.25 s a run
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
@@ -53,7 +49,7 @@ class TrendCliTest : public ::testing::Test {
   }
   static void record(const fs::path& dir, int i, int hash_percent) {
     std::string stem = (dir / ("run-" + std::to_string(i))).string();
-    auto r = run({EMBER_BIN, "record", "-q", "-F", kTrendFrequency, "-o", stem + ".pb.gz", "--metadata", stem + ".json",
+    auto r = run({EMBER_BIN, "record", "-q", "-F", kFrequency, "-o", stem + ".pb.gz", "--metadata", stem + ".json",
                   "--", COMPARE_BASELINE_BIN, "--scale", kScale, "--hash-percent", std::to_string(hash_percent)});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
