@@ -1,5 +1,5 @@
 // `ember trend` and `ember scale` end to end, on recordings of real fixture programs:
-//   - bench::hash made 5% slower every run over 10 runs fails --fail-on-drift naming it, and 10
+//   - bench::hash made 5% slower every run over 16 runs fails --fail-on-drift naming it, and 16
 //     unchanged runs pass;
 //   - a program with a linear and a quadratic function of n gives exponents near 1 and 2, the
 //     quadratic one flagged first, every recording kept;
@@ -21,7 +21,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kRuns = 10;
+// 16 runs, not 10: with 10 the drift test's power on real recordings was marginal (adjusted p
+// 0.007 against 0.01 in a good run, misses when run-to-run CPU time jitters, as it did in a
+// clean-clone CI run); analysis/README.md's sweep gives 100% detection at 20 runs with jitter.
+constexpr int kRuns = 16;
 constexpr const char* kFrequency = "4999";
 constexpr const char* kScale = "150";  // ~0.25 s a run
 
@@ -77,9 +80,9 @@ TEST_F(TrendCliTest, FunctionFivePercentSlowerPerRunFailsTheGateByName) {
     EXPECT_EQ(f["direction"], "slower") << f.dump();
     if (f["name"] == "bench::hash" && f["kind"] == "self") {
       hash_self = true;
-      // 5% more hash work a run: hash's CPU time grows ~55% over the ten runs.
-      EXPECT_GT(f["trend"]["value_change"].get<double>(), 0.3) << f.dump();
-      EXPECT_LT(f["trend"]["value_change"].get<double>(), 0.8) << f.dump();
+      // 5% more hash work a run: hash's CPU time grows ~75% over the sixteen runs.
+      EXPECT_GT(f["trend"]["value_change"].get<double>(), 0.45) << f.dump();
+      EXPECT_LT(f["trend"]["value_change"].get<double>(), 1.1) << f.dump();
     } else {
       // Only hash and what calls it (totals) may drift.
       std::string name = f["name"];
