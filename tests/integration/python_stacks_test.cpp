@@ -178,7 +178,7 @@ void expect_seventy_thirty(const Recording& r, const std::string& label) {
     if (s.has("_PyEval_EvalFrameDefault")) eval_left += s.samples;
     for (const std::string& f : s.frames) {
       if (f.starts_with("alpha (")) {
-        EXPECT_TRUE(f.starts_with("alpha (seventy_thirty.py:1")) << f;  // lines 12-16
+        EXPECT_TRUE(f.starts_with("alpha (seventy_thirty.py:1")) << f;  // lines 14-18
       }
     }
   }

@@ -1,9 +1,11 @@
 """A known call tree for ember's Python tests: <module> -> main -> run -> step -> alpha | beta.
 
 alpha does 7 units of pure-Python work per step and beta 3, so 70% / 30% of the CPU time is
-spent in them. Prints "ready" once running (tests that attach wait for it), then works for the
-given number of seconds and exits.
+spent in them. Step sizes vary at random: steps of one length can fall into step with the sampling
+clock (2 ms of CPU against a 1 ms period) and shift the shares by points (a CI run saw 64.6%).
+Prints "ready" once running (tests that attach wait for it), works for the given seconds, exits.
 """
+import random
 import sys
 import time
 
@@ -28,9 +30,10 @@ def step(unit):
 
 
 def run(seconds):
+    sizes = random.Random(70)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        step(2000)
+        step(sizes.randrange(1000, 3000))
 
 
 def main():
