@@ -28,20 +28,6 @@ constexpr size_t kTrimAfterBytes = size_t{16} << 20;
 
 constexpr std::string_view kSvgPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
 
-HttpResponse bad_request(std::string reason) { return error_response(400, std::move(reason)); }
-
-// A query that could not be answered: a limit reached is the client's to change (422), a
-// deadline or a shutdown is worth a retry later (503), anything else is ours (500).
-HttpResponse query_failed(const Error& e) {
-  if (e.code() == ErrorCode::kResourceExhausted) return error_response(422, e.message());
-  if (e.code() == ErrorCode::kInterrupted) {
-    HttpResponse r = error_response(503, e.message());
-    r.headers.emplace_back("Retry-After", "10");
-    return r;
-  }
-  return error_response(500, e.message());
-}
-
 // The bytes of format_folded(stacks), counted without writing them.
 uint64_t folded_bytes(const profile::FoldedStacks& stacks) {
   uint64_t bytes = 0;
@@ -54,8 +40,20 @@ uint64_t folded_bytes(const profile::FoldedStacks& stacks) {
 
 }  // namespace
 
+HttpResponse Api::bad_request(std::string reason) { return error_response(400, std::move(reason)); }
+
+HttpResponse Api::query_failed(const Error& e) {
+  if (e.code() == ErrorCode::kResourceExhausted) return error_response(422, e.message());
+  if (e.code() == ErrorCode::kInterrupted) {
+    HttpResponse r = error_response(503, e.message());
+    r.headers.emplace_back("Retry-After", "10");
+    return r;
+  }
+  return error_response(500, e.message());
+}
+
 Api::Api(QueryEngine& queries, const StatusSource& status, ApiOptions options)
-    : queries_(queries), status_(status), options_(std::move(options)) {}
+    : queries_(queries), series_(queries), status_(status), options_(std::move(options)) {}
 
 void Api::set_limits(Duration max_range, uint64_t max_answer_bytes) {
   std::lock_guard lock(mutex_);
@@ -108,6 +106,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
   if (path == "/api/v1/speedscope.json") return profile_answer("speedscope", params, control);
   if (path == "/api/v1/report.json") return profile_answer("report", params, control);
   if (path == "/api/v1/diff.svg") return diff(params, control);
+  if (path == "/api/v1/series") return series(params, control);
   return error_response(404, "no such endpoint; see / for what emberd serves");
 }
 

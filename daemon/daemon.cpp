@@ -18,6 +18,7 @@
 #include "daemon/query_engine.h"
 #include "daemon/sd_notify.h"
 #include "daemon/snapshot_store.h"
+#include "daemon/snapshot_summary.h"
 #include "daemon/target_filter.h"
 #include "proto/pprof.h"
 #include "symbolizer/build_profile.h"
@@ -268,11 +269,19 @@ void Daemon::Impl::seal_and_store() {
     return;
   }
   auto shared = std::make_shared<const std::string>(std::move(*bytes));
+  // The summary that series read instead of the profile; without it they decode the snapshot.
+  std::shared_ptr<const std::string> summary;
+  if (auto s = encode_summary(summarize(p), shared->size()); s) {
+    summary = std::make_shared<const std::string>(std::move(*s));
+  } else {
+    spdlog::warn("msg=\"cannot encode snapshot summary\" error={}", lf(s.error().message()));
+  }
+  const double summarized = thread_cpu_ms();
   std::string name;
   {
     // Queries see the window either as live or as stored, never both, never neither.
     std::lock_guard lock(handoff_);
-    name = store_->add(sealed.start, sealed.end, shared);
+    name = store_->add(sealed.start, sealed.end, shared, summary);
     live_.release_sealed();
   }
   {
@@ -284,9 +293,11 @@ void Daemon::Impl::seal_and_store() {
     debuginfod_stats_ = std::move(fetches);
   }
   auto written = store_->write_pending();
-  spdlog::info("msg=snapshot name={} bytes={} samples={} stacks={} written={} symbolize_cpu_ms={:.1f} encode_cpu_ms={:.1f}",
-               lf(name), shared->size(), sealed.raw->total_samples(), sealed.raw->unique_stacks(),
-               written.has_value(), symbolized - cpu_start, encoded - symbolized);
+  spdlog::info("msg=snapshot name={} bytes={} summary_bytes={} samples={} stacks={} written={} symbolize_cpu_ms={:.1f} "
+               "encode_cpu_ms={:.1f} summary_cpu_ms={:.1f}",
+               lf(name), shared->size(), summary ? summary->size() : 0, sealed.raw->total_samples(),
+               sealed.raw->unique_stacks(), written.has_value(), symbolized - cpu_start, encoded - symbolized,
+               summarized - encoded);
   store_->apply_retention(unix_now_ns());
   // Symbolizing a window reads binaries and debug files and allocates and frees a lot at
   // once: give the file pages and the free heap back instead of keeping a high-water mark

@@ -70,8 +70,9 @@ class QueryEngine {
                   uint64_t max_query_memory = kDefaultMaxQueryMemory);
   uint64_t max_query_memory() const;
   QueryStats stats() const;
+  SnapshotStore& store() { return store_; }
 
- private:
+  // What a range is made of (for the series, series.h): stored snapshots and the live window.
   struct Part {
     std::string key;  // snapshot name, or "live:..." for the live window
     SnapshotInfo snapshot;
@@ -82,6 +83,8 @@ class QueryEngine {
   // Decoded (or symbolized) profile of one part; nullptr when it cannot be read (logged,
   // quarantined) or has vanished.
   std::shared_ptr<const profile::Profile> load(const Part& part);
+
+ private:
   std::shared_ptr<const profile::Profile> cached(const std::string& key);
   void remember(const std::string& key, std::shared_ptr<const profile::Profile> p);
   const std::vector<TargetRow>& summary(const Part& part, const profile::Profile& p);

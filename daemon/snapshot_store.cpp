@@ -13,6 +13,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <unordered_map>
 
 #include "common/files.h"
 #include "daemon/logfmt.h"
@@ -25,6 +26,8 @@ namespace {
 
 constexpr std::string_view kSuffix = ".pb.gz";
 constexpr std::string_view kQuarantine = "quarantine";
+constexpr std::string_view kSummaries = "summaries";
+constexpr std::string_view kSummarySuffix = ".sum.gz";
 constexpr std::string_view kLockFile = ".emberd.lock";
 // Quarantined files are kept for a person to look at, not forever.
 constexpr size_t kMaxQuarantined = 64;
@@ -130,7 +133,7 @@ void SnapshotStore::scan() {
   std::vector<std::string> names;
   while (dirent* e = ::readdir(dir)) {
     std::string_view name = e->d_name;
-    if (name == "." || name == ".." || name == kLockFile || name == kQuarantine) continue;
+    if (name == "." || name == ".." || name == kLockFile || name == kQuarantine || name == kSummaries) continue;
     names.emplace_back(name);
   }
   ::closedir(dir);
@@ -164,20 +167,52 @@ void SnapshotStore::scan() {
       quarantine(name, problem);
       continue;
     }
-    entries_.push_back(SnapshotInfo{name, start, end, bytes->size(), nullptr});
+    entries_.push_back(SnapshotInfo{name, start, end, bytes->size(), 0, nullptr, nullptr});
   }
   std::sort(entries_.begin(), entries_.end(),
             [](const SnapshotInfo& a, const SnapshotInfo& b) { return std::tie(a.start, a.name) < std::tie(b.start, b.name); });
   stats_.leftovers_removed += leftovers;
+  scan_summaries();
   update_totals();
   spdlog::info("msg=\"snapshot store opened\" dir={} snapshots={} bytes={} leftovers_removed={} quarantined={}{}",
                lf(directory_), stats_.snapshots, stats_.bytes, leftovers, stats_.quarantined,
                unknown ? fmt::format(" other_files={}", unknown) : "");
 }
 
+std::string SnapshotStore::summary_path(std::string_view snapshot_name) const {
+  snapshot_name.remove_suffix(kSuffix.size());
+  return fmt::format("{}/{}/{}{}", directory_, kSummaries, snapshot_name, kSummarySuffix);
+}
+
+// Summaries are checked when read (a damaged one is rebuilt then); here only their sizes are
+// taken, leftovers of interrupted writes removed, and those of snapshots no longer there deleted.
+void SnapshotStore::scan_summaries() {
+  const std::string dir = directory_ + "/" + std::string(kSummaries);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::unordered_map<std::string, SnapshotInfo*> by_name;
+  for (SnapshotInfo& e : entries_) by_name.emplace(e.name, &e);
+  size_t orphans = 0;
+  for (const auto& file : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = file.path().filename().string();
+    auto it = name.ends_with(kSummarySuffix)
+                  ? by_name.find(name.substr(0, name.size() - kSummarySuffix.size()) + std::string(kSuffix))
+                  : by_name.end();
+    std::error_code ec2;
+    if (it == by_name.end()) {
+      if (!is_leftover(name)) ++orphans;
+      std::filesystem::remove(file.path(), ec2);
+      continue;
+    }
+    it->second->summary_bytes = file.file_size(ec2);
+  }
+  if (orphans) spdlog::info("msg=\"summaries without their snapshot deleted\" count={}", orphans);
+}
+
 void SnapshotStore::update_totals() {
   stats_.snapshots = 0;
   stats_.bytes = 0;
+  stats_.summary_bytes = 0;
   stats_.pending = 0;
   stats_.pending_bytes = 0;
   stats_.oldest = entries_.empty() ? 0 : entries_.front().start;
@@ -187,7 +222,8 @@ void SnapshotStore::update_totals() {
       stats_.pending_bytes += e.bytes;
     } else {
       stats_.snapshots++;
-      stats_.bytes += e.bytes;
+      stats_.bytes += e.bytes + e.summary_bytes;
+      stats_.summary_bytes += e.summary_bytes;
     }
   }
 }
@@ -202,7 +238,8 @@ StoreLimits SnapshotStore::limits() const {
   return limits_;
 }
 
-std::string SnapshotStore::add(UnixNanos start, UnixNanos end, std::shared_ptr<const std::string> data) {
+std::string SnapshotStore::add(UnixNanos start, UnixNanos end, std::shared_ptr<const std::string> data,
+                               std::shared_ptr<const std::string> summary) {
   std::lock_guard lock(mutex_);
   std::string name;
   for (int collision = 0;; ++collision) {
@@ -211,7 +248,7 @@ std::string SnapshotStore::add(UnixNanos start, UnixNanos end, std::shared_ptr<c
     struct stat st{};
     if (!taken && ::stat((directory_ + "/" + name).c_str(), &st) != 0) break;
   }
-  SnapshotInfo info{name, start, end, data->size(), data};
+  SnapshotInfo info{name, start, end, data->size(), 0, data, std::move(summary)};
   auto at = std::upper_bound(entries_.begin(), entries_.end(), info,
                              [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.start < b.start; });
   entries_.insert(at, std::move(info));
@@ -245,6 +282,18 @@ Result<void> SnapshotStore::write_pending() {
     }
     std::string path = directory_ + "/" + next.name;
     auto written = common::write_file_atomic(path, *next.pending);
+    // After the snapshot: a crash between the two leaves a snapshot whose summary is rebuilt
+    // when a query needs it, never a summary without its snapshot.
+    uint64_t summary_bytes = 0;
+    if (written && next.pending_summary) {
+      const std::string summary = summary_path(next.name);
+      if (auto ok = common::write_file_atomic(summary, *next.pending_summary); ok) {
+        summary_bytes = next.pending_summary->size();
+      } else {
+        spdlog::warn("msg=\"cannot write snapshot summary; it is rebuilt when needed\" file={} error={}", lf(summary),
+                     lf(ok.error().message()));
+      }
+    }
     std::lock_guard lock(mutex_);
     auto it = std::find_if(entries_.begin(), entries_.end(), [&](const SnapshotInfo& e) { return e.name == next.name; });
     if (!written) {
@@ -263,7 +312,11 @@ Result<void> SnapshotStore::write_pending() {
     stats_.writes++;
     stats_.last_write_time = unix_now_ns();
     stats_.last_write_name = next.name;
-    if (it != entries_.end()) it->pending.reset();
+    if (it != entries_.end()) {
+      it->pending.reset();
+      it->pending_summary.reset();
+      it->summary_bytes = summary_bytes;
+    }
     update_totals();
   }
 }
@@ -274,6 +327,7 @@ void SnapshotStore::remove_file(const SnapshotInfo& info, std::string_view why) 
     spdlog::warn("msg=\"cannot delete snapshot\" file={} error={}", lf(path), lf(std::strerror(errno)));
     return;
   }
+  ::unlink(summary_path(info.name).c_str());
   spdlog::debug("msg=\"snapshot deleted\" file={} reason={}", lf(path), lf(why));
   stats_.deleted++;
 }
@@ -330,6 +384,30 @@ Result<std::shared_ptr<const std::string>> SnapshotStore::read(const SnapshotInf
   return std::make_shared<const std::string>(std::move(*bytes));
 }
 
+Result<std::shared_ptr<const std::string>> SnapshotStore::read_summary(const SnapshotInfo& info) const {
+  if (info.pending_summary) return info.pending_summary;
+  if (info.pending) return make_error(ErrorCode::kNotFound, info.name + ": no summary");
+  auto bytes = common::read_file(summary_path(info.name), limits().max_snapshot_bytes);
+  if (!bytes) return std::unexpected(bytes.error());
+  return std::make_shared<const std::string>(std::move(*bytes));
+}
+
+Result<void> SnapshotStore::write_summary(const SnapshotInfo& info, std::string_view bytes) {
+  if (info.pending) return {};  // written with its snapshot
+  auto written = common::write_file_atomic(summary_path(info.name), bytes);
+  if (!written) return written;
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const SnapshotInfo& e) { return e.name == info.name; });
+  if (it == entries_.end()) {
+    // Deleted by retention meanwhile: its summary goes too.
+    ::unlink(summary_path(info.name).c_str());
+    return {};
+  }
+  it->summary_bytes = bytes.size();
+  update_totals();
+  return {};
+}
+
 void SnapshotStore::quarantine(const std::string& name, std::string_view reason) {
   std::string qdir = directory_ + "/" + std::string(kQuarantine);
   ::mkdir(qdir.c_str(), 0750);
@@ -341,6 +419,7 @@ void SnapshotStore::quarantine(const std::string& name, std::string_view reason)
     spdlog::error("msg=\"cannot move unreadable snapshot aside\" file={} error={}", lf(path), lf(std::strerror(errno)));
     return;
   }
+  ::unlink(summary_path(name).c_str());
   spdlog::warn("msg=\"unreadable snapshot moved to quarantine\" file={} to={} reason={}", lf(path), lf(target), lf(reason));
   {
     std::lock_guard lock(mutex_);

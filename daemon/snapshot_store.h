@@ -7,6 +7,8 @@
 // writes are removed at start-up, and files that cannot be read are moved to quarantine/.
 // A window that cannot be written (disk full) stays in memory, bounded, and is written when
 // space returns; files already written are never touched by a failed write.
+// Each snapshot may have a summary (snapshot_summary.h) in summaries/, written after it the
+// same way and deleted with it; a missing one is rebuilt by the query that needs it.
 // Thread-safe: the writer thread adds and writes, queries list and read.
 
 #include <cstdint>
@@ -34,13 +36,16 @@ struct SnapshotInfo {
   UnixNanos start = 0;
   UnixNanos end = 0;
   uint64_t bytes = 0;
-  // Not yet on disk: the encoded file is held here.
+  uint64_t summary_bytes = 0;  // 0: none on disk
+  // Not yet on disk: the encoded file (and its summary, when there is one) is held here.
   std::shared_ptr<const std::string> pending;
+  std::shared_ptr<const std::string> pending_summary;
 };
 
 struct StoreStats {
   uint64_t snapshots = 0;  // on disk
-  uint64_t bytes = 0;      // on disk
+  uint64_t bytes = 0;      // on disk, summaries included
+  uint64_t summary_bytes = 0;  // of which summaries
   uint64_t pending = 0;    // waiting to be written
   uint64_t pending_bytes = 0;
   uint64_t writes = 0;
@@ -70,7 +75,9 @@ class SnapshotStore {
 
   // Adds the encoded window [start, end); it is pending until write_pending() writes it.
   // Past max_pending_bytes the oldest pending windows are dropped (and counted).
-  std::string add(UnixNanos start, UnixNanos end, std::shared_ptr<const std::string> encoded);
+  // `summary` (encode_summary of it), when given, is written after it.
+  std::string add(UnixNanos start, UnixNanos end, std::shared_ptr<const std::string> encoded,
+                  std::shared_ptr<const std::string> summary = nullptr);
   // Writes pending windows, oldest first, stopping at the first failure (kept for the next try).
   [[nodiscard]] Result<void> write_pending();
   // Deletes files older than max_age, then the oldest while the store is larger than
@@ -81,6 +88,10 @@ class SnapshotStore {
   std::vector<SnapshotInfo> list(UnixNanos from, UnixNanos to) const;
   // The encoded file; kNotFound when retention deleted it meanwhile.
   [[nodiscard]] Result<std::shared_ptr<const std::string>> read(const SnapshotInfo& info) const;
+  // The summary file of a snapshot; kNotFound when it has none.
+  [[nodiscard]] Result<std::shared_ptr<const std::string>> read_summary(const SnapshotInfo& info) const;
+  // Writes (or replaces) the summary of a stored snapshot, crash-safe as snapshots are.
+  [[nodiscard]] Result<void> write_summary(const SnapshotInfo& info, std::string_view bytes);
   // Moves an unreadable file aside, with a log line.
   void quarantine(const std::string& name, std::string_view reason);
 
@@ -93,6 +104,8 @@ class SnapshotStore {
  private:
   SnapshotStore(std::string directory, const StoreLimits& limits, common::UniqueFd lock);
   void scan();
+  void scan_summaries();
+  std::string summary_path(std::string_view snapshot_name) const;
   void remove_file(const SnapshotInfo& info, std::string_view why);
   void trim_quarantine();
   void update_totals();

@@ -1,0 +1,238 @@
+#include "daemon/series.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+
+#include "daemon/logfmt.h"
+#include "profile/builder.h"
+
+namespace ember::daemon {
+
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+// The defaults aim at a chart a few hundred pixels wide.
+constexpr int64_t kDefaultPoints = 300;
+// Function names shared by the cached summaries; past this the cache starts again.
+constexpr size_t kMaxNames = 1'000'000;
+
+bool keeps_process(const SampleFilter& f, int32_t pid, std::string_view comm) {
+  if (!f.pids.empty() && std::find(f.pids.begin(), f.pids.end(), pid) == f.pids.end()) return false;
+  return !f.comm || f.comm->search(comm);
+}
+
+// One function's values in the steps it has any, in step order (parts come oldest first).
+struct Sparse {
+  std::vector<std::pair<size_t, std::array<int64_t, 4>>> points;
+  std::array<int64_t, 4> sum{};
+  void add(size_t step, const std::array<int64_t, 4>& v) {
+    if (points.empty() || points.back().first != step) points.push_back({step, {}});
+    for (size_t i = 0; i < 4; ++i) {
+      points.back().second[i] += v[i];
+      sum[i] += v[i];
+    }
+  }
+};
+
+}  // namespace
+
+int64_t SeriesEngine::default_step(int64_t range_ns, int64_t snapshot_ns) {
+  static constexpr int64_t kSteps[] = {1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+                                       3600, 7200, 10800, 21600, 43200, 86400};
+  const int64_t wanted = std::max((range_ns + kDefaultPoints - 1) / kDefaultPoints, snapshot_ns);
+  for (int64_t s : kSteps) {
+    if (s * kSecond >= wanted) return s * kSecond;
+  }
+  return (wanted + 86400 * kSecond - 1) / (86400 * kSecond) * 86400 * kSecond;
+}
+
+SeriesEngine::SeriesEngine(QueryEngine& queries, uint64_t cache_bytes) : queries_(queries), cache_limit_(cache_bytes) {}
+
+size_t SeriesEngine::Compact::bytes() const {
+  return sizeof(*this) + processes.capacity() * sizeof(Process) + functions.capacity() * sizeof(Function);
+}
+
+uint32_t SeriesEngine::intern(std::string_view name) {
+  auto it = name_ids_.find(name);
+  if (it != name_ids_.end()) return it->second;
+  names_.emplace_back(name);
+  const auto id = static_cast<uint32_t>(names_.size() - 1);
+  name_ids_.emplace(names_.back(), id);
+  return id;
+}
+
+std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::compact(const SnapshotSummary& s) {
+  auto out = std::make_shared<Compact>();
+  std::vector<uint32_t> ids(s.strings.size());
+  for (size_t i = 0; i < s.strings.size(); ++i) ids[i] = intern(s.strings[i]);
+  out->processes.reserve(s.processes.size());
+  for (const SnapshotSummary::Process& p : s.processes) {
+    const auto first = static_cast<uint32_t>(out->functions.size());
+    for (const SnapshotSummary::Function& f : p.functions) {
+      out->functions.push_back({ids[f.name], f.self_samples, f.self_cpu_ns, f.total_samples, f.total_cpu_ns});
+    }
+    out->processes.push_back({p.pid, ids[p.comm], p.samples, p.cpu_ns, first,
+                              static_cast<uint32_t>(out->functions.size())});
+  }
+  return out;
+}
+
+void SeriesEngine::remember(const std::string& key, std::shared_ptr<const Compact> c) {
+  const size_t bytes = c->bytes();
+  if (bytes > cache_limit_) return;
+  while (cache_bytes_ + bytes > cache_limit_ && !cache_.empty()) {
+    cache_bytes_ -= cache_.oldest()->second->bytes();
+    cache_.evict_oldest();
+  }
+  if (auto* old = cache_.peek(key)) cache_bytes_ -= (*old)->bytes();
+  cache_.put(key, std::move(c));
+  cache_bytes_ += bytes;
+}
+
+std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::decoded(const QueryEngine::Part& part,
+                                                                   const SampleFilter& filter) {
+  auto p = queries_.load(part);
+  if (!p) return nullptr;
+  if (filter.labels.empty()) return compact(summarize(*p));
+  profile::ProfileBuilder kept;
+  if (auto ok = merge_filtered(kept, *p, filter, SIZE_MAX); !ok) {
+    spdlog::warn("msg=\"snapshot left out of a series\" name={} error={}", lf(part.key), lf(ok.error().message()));
+    return nullptr;
+  }
+  return compact(summarize(std::move(kept).finish()));
+}
+
+std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEngine::Part& part,
+                                                                  Series::Sources& sources) {
+  if (auto* hit = cache_.find(part.key)) {
+    sources.cached++;
+    return *hit;
+  }
+  const SnapshotInfo& info = part.snapshot;
+  const uint64_t snapshot_bytes = info.pending ? info.pending->size() : info.bytes;
+  std::string problem;
+  if (auto bytes = queries_.store().read_summary(info); bytes) {
+    if (auto s = decode_summary(**bytes, snapshot_bytes); s) {
+      sources.summaries++;
+      auto c = compact(*s);
+      remember(part.key, c);
+      return c;
+    } else {
+      problem = s.error().message();
+    }
+  } else if (bytes.error().code() != ErrorCode::kNotFound) {
+    problem = bytes.error().message();
+  }
+  // Missing (written before summaries existed, or a crash between the two files) or damaged:
+  // made again from the snapshot, never trusted in part.
+  if (!problem.empty()) {
+    spdlog::warn("msg=\"snapshot summary unusable; rebuilding it from the snapshot\" name={} error={}", lf(info.name),
+                 lf(problem));
+  }
+  auto p = queries_.load(part);
+  if (!p) return nullptr;
+  SnapshotSummary s = summarize(*p);
+  if (auto bytes = encode_summary(s, snapshot_bytes); bytes) {
+    if (auto ok = queries_.store().write_summary(info, *bytes); !ok) {
+      spdlog::warn("msg=\"cannot write snapshot summary\" name={} error={}", lf(info.name), lf(ok.error().message()));
+    }
+  }
+  sources.rebuilt++;
+  auto c = compact(s);
+  remember(part.key, c);
+  return c;
+}
+
+Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& control) {
+  std::lock_guard lock(mutex_);
+  if (names_.size() > kMaxNames) {
+    cache_.clear();
+    cache_bytes_ = 0;
+    name_ids_.clear();
+    names_.clear();
+  }
+  std::vector<QueryEngine::Part> parts = queries_.parts(q.range);
+  Series out;
+  out.range = q.range;
+  out.step_ns = q.step_ns;
+  if (out.step_ns <= 0) {
+    int64_t longest = kSecond;
+    for (const QueryEngine::Part& p : parts) {
+      if (!p.raw) longest = std::max(longest, p.end - p.start);
+    }
+    out.step_ns = default_step(q.range.to - q.range.from, longest);
+  }
+  const auto steps = static_cast<size_t>((q.range.to - q.range.from + out.step_ns - 1) / out.step_ns);
+  for (size_t i = 0; i < steps; ++i) out.starts.push_back(q.range.from + static_cast<int64_t>(i) * out.step_ns);
+  out.samples.assign(steps, 0);
+  out.cpu_ns.assign(steps, 0);
+
+  std::vector<int8_t> matches;  // per name id: -1 unknown, 0 no, 1 yes
+  std::unordered_map<uint32_t, Sparse> functions;
+  for (const QueryEngine::Part& part : parts) {
+    if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
+    // A snapshot counts in the step that holds the middle of its window.
+    const UnixNanos middle = part.start + (part.end - part.start) / 2;
+    if (middle < q.range.from || middle >= q.range.to) continue;
+    const auto step = static_cast<size_t>((middle - q.range.from) / out.step_ns);
+    std::shared_ptr<const Compact> c;
+    if (part.raw) {
+      out.sources.live++;
+      c = decoded(part, q.filter);
+    } else if (q.decode_only || !q.filter.labels.empty()) {
+      out.sources.decoded++;
+      c = decoded(part, q.filter);
+    } else {
+      c = stored(part, out.sources);
+    }
+    if (!c) continue;
+    if (!part.raw) out.sources.snapshots++;
+    for (const Compact::Process& p : c->processes) {
+      if (!keeps_process(q.filter, p.pid, names_[p.comm])) continue;
+      out.samples[step] += p.samples;
+      out.cpu_ns[step] += p.cpu_ns;
+      if (!q.function) continue;
+      for (uint32_t i = p.first; i < p.last; ++i) {
+        const Compact::Function& f = c->functions[i];
+        if (matches.size() <= f.name) matches.resize(names_.size(), -1);
+        if (matches[f.name] < 0) matches[f.name] = q.function->search(names_[f.name]) ? 1 : 0;
+        if (matches[f.name] == 0) continue;
+        functions[f.name].add(step, {f.self_samples, f.total_samples, f.self_cpu_ns, f.total_cpu_ns});
+      }
+    }
+  }
+
+  out.matched_functions = functions.size();
+  std::vector<std::pair<uint32_t, const Sparse*>> ranked;
+  for (const auto& [id, s] : functions) ranked.emplace_back(id, &s);
+  std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+    if (a.second->sum[1] != b.second->sum[1]) return a.second->sum[1] > b.second->sum[1];
+    return names_[a.first] < names_[b.first];
+  });
+  if (ranked.size() > q.top) ranked.resize(q.top);
+  for (const auto& [id, s] : ranked) {
+    FunctionSeries f;
+    f.name = names_[id];
+    f.self_samples = s->sum[0];
+    f.total_samples = s->sum[1];
+    f.self_cpu_ns = s->sum[2];
+    f.total_cpu_ns = s->sum[3];
+    for (auto* v : {&f.step_self_samples, &f.step_total_samples, &f.step_self_cpu_ns, &f.step_total_cpu_ns}) {
+      v->assign(steps, 0);
+    }
+    for (const auto& [step, v] : s->points) {
+      f.step_self_samples[step] = v[0];
+      f.step_total_samples[step] = v[1];
+      f.step_self_cpu_ns[step] = v[2];
+      f.step_total_cpu_ns[step] = v[3];
+    }
+    out.functions.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace ember::daemon

@@ -1,0 +1,192 @@
+#include "daemon/snapshot_summary.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <unordered_map>
+
+#include "profile/folded.h"
+#include "proto/gzip.h"
+#include "proto/wire.h"
+
+namespace ember::daemon {
+
+namespace {
+
+constexpr std::string_view kMagic = "ember-summary-1\n";
+// A summary is a fraction of its snapshot; more than this is not one.
+constexpr size_t kMaxSummaryBytes = size_t{256} << 20;
+
+uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+class Decoder {
+ public:
+  explicit Decoder(std::string_view bytes) : rest_(bytes) {}
+  bool ok() const { return ok_; }
+  bool done() const { return rest_.empty(); }
+  uint64_t u() {
+    uint64_t v = 0;
+    if (ok_ && !proto::wire::take_varint(rest_, v)) ok_ = false;
+    return ok_ ? v : 0;
+  }
+  int64_t i() { return unzigzag(u()); }
+  // A count of things each at least `min_bytes` long: never more than the bytes left.
+  size_t count(size_t min_bytes) {
+    uint64_t n = u();
+    if (n > rest_.size() / min_bytes) ok_ = false;
+    return ok_ ? static_cast<size_t>(n) : 0;
+  }
+  std::string str() {
+    size_t n = count(1);
+    if (!ok_) return {};
+    std::string s(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return s;
+  }
+
+ private:
+  std::string_view rest_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+SnapshotSummary summarize(const profile::Profile& profile) {
+  SnapshotSummary out;
+  auto samples_index = profile.value_index("samples");
+  if (!samples_index) return out;
+  auto cpu_index = profile.value_index("cpu");
+  profile::FoldOptions options;
+  options.value_index = *samples_index;
+  options.process_root = false;
+  options.python_lines = false;  // a Python function once, whatever line it was running
+  options.mark_off_cpu = false;  // one stack per sample, in the samples' order
+  profile::FlatStacks flat = profile::fold_flat(profile, options);
+
+  // Keys view the names of `flat` and `profile`, which stay unchanged while this runs.
+  std::unordered_map<std::string_view, uint32_t> string_ids;
+  auto intern = [&](std::string_view s) {
+    auto [it, added] = string_ids.emplace(s, static_cast<uint32_t>(out.strings.size()));
+    if (added) out.strings.emplace_back(s);
+    return it->second;
+  };
+  struct Acc {
+    int32_t pid = 0;
+    uint32_t comm = 0;
+    int64_t samples = 0, cpu = 0;
+    std::map<uint32_t, SnapshotSummary::Function> functions;  // by name id: a stable order
+    std::vector<size_t> seen;  // per name id: stack number + 1 when already counted in it
+  };
+  std::map<std::pair<int32_t, std::string_view>, Acc> processes;
+  size_t stack_number = 0;
+  // fold_flat leaves out the samples whose value is zero and, without off-CPU markers, gives
+  // one stack per remaining sample, in order.
+  for (const profile::Sample& s : profile.samples) {
+    if (*samples_index >= s.values.size() || s.values[*samples_index] == 0) continue;
+    if (stack_number >= flat.stacks.size()) break;
+    const profile::FlatStacks::Stack& stack = flat.stacks[stack_number++];
+    const int64_t n = s.values[*samples_index];
+    const int64_t cpu = cpu_index && *cpu_index < s.values.size() ? s.values[*cpu_index] : 0;
+    const int32_t pid = static_cast<int32_t>(profile.num_label(s, profile::kLabelPid).value_or(0));
+    const std::string_view comm = profile.str_label(s, profile::kLabelComm);
+    auto [at, added] = processes.try_emplace({pid, comm});
+    Acc& acc = at->second;
+    if (added) {
+      acc.pid = pid;
+      acc.comm = intern(comm);
+    }
+    acc.samples += n;
+    acc.cpu += cpu;
+    std::span<const profile::StringId> frames = flat.frames_of(stack);
+    if (frames.empty()) continue;
+    auto function = [&](profile::StringId id) -> SnapshotSummary::Function& {
+      uint32_t name = intern(flat.names.get(id));
+      SnapshotSummary::Function& f = acc.functions[name];
+      f.name = name;
+      return f;
+    };
+    SnapshotSummary::Function& leaf = function(frames.back());
+    leaf.self_samples += n;
+    leaf.self_cpu_ns += cpu;
+    if (acc.seen.size() < flat.names.size()) acc.seen.resize(flat.names.size(), 0);
+    for (profile::StringId id : frames) {
+      if (acc.seen[id.value] == stack_number) continue;
+      acc.seen[id.value] = stack_number;
+      SnapshotSummary::Function& f = function(id);
+      f.total_samples += n;
+      f.total_cpu_ns += cpu;
+    }
+  }
+  for (auto& [key, acc] : processes) {
+    SnapshotSummary::Process p{acc.pid, acc.comm, acc.samples, acc.cpu, {}};
+    p.functions.reserve(acc.functions.size());
+    for (auto& [id, f] : acc.functions) p.functions.push_back(f);
+    out.processes.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snapshot_bytes) {
+  using proto::wire::put_varint;
+  std::string raw(kMagic);
+  put_varint(raw, snapshot_bytes);
+  put_varint(raw, summary.strings.size());
+  for (const std::string& s : summary.strings) {
+    put_varint(raw, s.size());
+    raw += s;
+  }
+  put_varint(raw, summary.processes.size());
+  for (const SnapshotSummary::Process& p : summary.processes) {
+    put_varint(raw, zigzag(p.pid));
+    put_varint(raw, p.comm);
+    put_varint(raw, zigzag(p.samples));
+    put_varint(raw, zigzag(p.cpu_ns));
+    put_varint(raw, p.functions.size());
+    for (const SnapshotSummary::Function& f : p.functions) {
+      put_varint(raw, f.name);
+      put_varint(raw, zigzag(f.self_samples));
+      put_varint(raw, zigzag(f.self_cpu_ns));
+      put_varint(raw, zigzag(f.total_samples));
+      put_varint(raw, zigzag(f.total_cpu_ns));
+    }
+  }
+  return proto::gzip_compress(raw);
+}
+
+Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes) {
+  auto raw = proto::gzip_decompress(bytes, kMaxSummaryBytes);
+  if (!raw) return make_error(ErrorCode::kMalformed, "damaged summary: " + raw.error().message());
+  std::string_view data = *raw;
+  if (!data.starts_with(kMagic)) return make_error(ErrorCode::kMalformed, "not an emberd summary of this version");
+  Decoder in(data.substr(kMagic.size()));
+  const uint64_t made_from = in.u();
+  if (in.ok() && made_from != snapshot_bytes) {
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("summary made from a snapshot of {} bytes, not {}", made_from, snapshot_bytes));
+  }
+  SnapshotSummary out;
+  out.strings.resize(in.count(1));
+  for (std::string& s : out.strings) s = in.str();
+  out.processes.resize(in.count(5));
+  for (SnapshotSummary::Process& p : out.processes) {
+    p.pid = static_cast<int32_t>(in.i());
+    p.comm = static_cast<uint32_t>(in.u());
+    p.samples = in.i();
+    p.cpu_ns = in.i();
+    p.functions.resize(in.count(5));
+    for (SnapshotSummary::Function& f : p.functions) {
+      f.name = static_cast<uint32_t>(in.u());
+      f.self_samples = in.i();
+      f.self_cpu_ns = in.i();
+      f.total_samples = in.i();
+      f.total_cpu_ns = in.i();
+      if (f.name >= out.strings.size()) return make_error(ErrorCode::kMalformed, "summary names an unknown string");
+    }
+    if (p.comm >= out.strings.size() && in.ok()) return make_error(ErrorCode::kMalformed, "summary names an unknown string");
+  }
+  if (!in.ok() || !in.done()) return make_error(ErrorCode::kMalformed, "summary cut short or with bytes after its end");
+  return out;
+}
+
+}  // namespace ember::daemon

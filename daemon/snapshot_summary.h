@@ -1,0 +1,50 @@
+#pragma once
+// The summary of one snapshot: per process (pid, comm), its samples and CPU time, and per
+// function its self and total samples and CPU time. Written beside each snapshot so that a
+// series over a week (GET /api/v1/series) reads 10,080 small files, not 10,080 profiles.
+//
+// The file is gzip'd (its CRC catches damage) and names the size of the snapshot it was made
+// from, so a summary that is damaged, cut short or left over from another file is refused and
+// rebuilt from the snapshot: it never gives a wrong series.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "profile/profile.h"
+
+namespace ember::daemon {
+
+struct SnapshotSummary {
+  struct Function {
+    uint32_t name = 0;  // index into strings
+    int64_t self_samples = 0;   // samples whose leaf frame is the function
+    int64_t self_cpu_ns = 0;
+    int64_t total_samples = 0;  // samples whose stack holds it (once, however recursive)
+    int64_t total_cpu_ns = 0;
+  };
+  struct Process {
+    int32_t pid = 0;
+    uint32_t comm = 0;  // index into strings
+    int64_t samples = 0;
+    int64_t cpu_ns = 0;
+    std::vector<Function> functions;
+  };
+  std::vector<std::string> strings;
+  std::vector<Process> processes;
+};
+
+// Functions named as the flamegraph and the report name them (inlined functions as their own
+// frames, a Python function once whatever its line). Counts the `samples` value of samples that
+// have one, and their `cpu` value.
+SnapshotSummary summarize(const profile::Profile& profile);
+
+// The file: gzip of a versioned record naming `snapshot_bytes`, the size of its snapshot file.
+[[nodiscard]] Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snapshot_bytes);
+// kMalformed when the bytes are not a whole summary of this version, or were made from a
+// snapshot of another size.
+[[nodiscard]] Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes);
+
+}  // namespace ember::daemon
