@@ -65,14 +65,16 @@ uint32_t SeriesEngine::intern(std::string_view name) {
   return id;
 }
 
-std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::compact(const SnapshotSummary& s) {
+std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::compact(const SnapshotSummary& s, const Keep& keep) {
   auto out = std::make_shared<Compact>();
+  out->has_functions = s.has_functions;
   std::vector<uint32_t> ids(s.strings.size());
   for (size_t i = 0; i < s.strings.size(); ++i) ids[i] = intern(s.strings[i]);
   out->processes.reserve(s.processes.size());
   for (const SnapshotSummary::Process& p : s.processes) {
     const auto first = static_cast<uint32_t>(out->functions.size());
     for (const SnapshotSummary::Function& f : p.functions) {
+      if (keep && !keep(ids[f.name])) continue;
       out->functions.push_back({ids[f.name], f.self_samples, f.self_cpu_ns, f.total_samples, f.total_cpu_ns});
     }
     out->processes.push_back({p.pid, ids[p.comm], p.samples, p.cpu_ns, first,
@@ -97,18 +99,23 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::decoded(const QueryEn
                                                                    const SampleFilter& filter) {
   auto p = queries_.load(part);
   if (!p) return nullptr;
-  if (filter.labels.empty()) return compact(summarize(*p));
+  if (filter.labels.empty()) return compact(summarize(*p), {});
   profile::ProfileBuilder kept;
   if (auto ok = merge_filtered(kept, *p, filter, SIZE_MAX); !ok) {
     spdlog::warn("msg=\"snapshot left out of a series\" name={} error={}", lf(part.key), lf(ok.error().message()));
     return nullptr;
   }
-  return compact(summarize(std::move(kept).finish()));
+  return compact(summarize(std::move(kept).finish()), {});
 }
 
 std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEngine::Part& part,
-                                                                  Series::Sources& sources) {
-  if (auto* hit = cache_.find(part.key)) {
+                                                                  const std::optional<common::Regex>& function,
+                                                                  const Keep& keep, Series::Sources& sources) {
+  // Kept in memory: the processes, and for a function regex only the functions it matches
+  // (a week of whole summaries would not fit; a chart asked for again does).
+  const bool with_functions = function.has_value();
+  const std::string key = with_functions ? part.key + "\nfunction=" + function->pattern() : part.key;
+  if (auto* hit = cache_.find(key)) {
     sources.cached++;
     return *hit;
   }
@@ -116,10 +123,10 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
   const uint64_t snapshot_bytes = info.pending ? info.pending->size() : info.bytes;
   std::string problem;
   if (auto bytes = queries_.store().read_summary(info); bytes) {
-    if (auto s = decode_summary(**bytes, snapshot_bytes); s) {
+    if (auto s = decode_summary(**bytes, snapshot_bytes, with_functions); s) {
       sources.summaries++;
-      auto c = compact(*s);
-      remember(part.key, c);
+      auto c = compact(*s, keep);
+      remember(key, c);
       return c;
     } else {
       problem = s.error().message();
@@ -142,8 +149,9 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
     }
   }
   sources.rebuilt++;
-  auto c = compact(s);
-  remember(part.key, c);
+  if (!with_functions) s.has_functions = false;
+  auto c = compact(s, with_functions ? keep : [](uint32_t) { return false; });
+  remember(key, c);
   return c;
 }
 
@@ -172,6 +180,11 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
   out.cpu_ns.assign(steps, 0);
 
   std::vector<int8_t> matches;  // per name id: -1 unknown, 0 no, 1 yes
+  const Keep matching = [&](uint32_t name) {
+    if (matches.size() <= name) matches.resize(names_.size(), -1);
+    if (matches[name] < 0) matches[name] = q.function->search(names_[name]) ? 1 : 0;
+    return matches[name] == 1;
+  };
   std::unordered_map<uint32_t, Sparse> functions;
   for (const QueryEngine::Part& part : parts) {
     if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
@@ -187,7 +200,7 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
       out.sources.decoded++;
       c = decoded(part, q.filter);
     } else {
-      c = stored(part, out.sources);
+      c = stored(part, q.function, q.function ? matching : Keep(), out.sources);
     }
     if (!c) continue;
     if (!part.raw) out.sources.snapshots++;
@@ -198,9 +211,7 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
       if (!q.function) continue;
       for (uint32_t i = p.first; i < p.last; ++i) {
         const Compact::Function& f = c->functions[i];
-        if (matches.size() <= f.name) matches.resize(names_.size(), -1);
-        if (matches[f.name] < 0) matches[f.name] = q.function->search(names_[f.name]) ? 1 : 0;
-        if (matches[f.name] == 0) continue;
+        if (!matching(f.name)) continue;
         functions[f.name].add(step, {f.self_samples, f.total_samples, f.self_cpu_ns, f.total_cpu_ns});
       }
     }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -90,11 +91,16 @@ class SeriesEngine {
     };
     std::vector<Process> processes;
     std::vector<Function> functions;
+    bool has_functions = false;  // read without them when the series did not need them
     size_t bytes() const;
   };
-  std::shared_ptr<const Compact> compact(const SnapshotSummary& s);
+  // Which functions (by name id) to keep; empty: all.
+  using Keep = std::function<bool(uint32_t)>;
+  std::shared_ptr<const Compact> compact(const SnapshotSummary& s, const Keep& keep);
   // The part's summary: from the cache, its file, or rebuilt; nullptr when it cannot be read.
-  std::shared_ptr<const Compact> stored(const QueryEngine::Part& part, Series::Sources& sources);
+  // With a function regex, only the functions `keep` accepts.
+  std::shared_ptr<const Compact> stored(const QueryEngine::Part& part, const std::optional<common::Regex>& function,
+                                        const Keep& keep, Series::Sources& sources);
   // Summarized from the decoded profile (filtered by labels when the filter has any).
   std::shared_ptr<const Compact> decoded(const QueryEngine::Part& part, const SampleFilter& filter);
   uint32_t intern(std::string_view name);

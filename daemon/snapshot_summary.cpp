@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <zlib.h>
+
 #include <map>
 #include <unordered_map>
 
@@ -13,7 +15,7 @@ namespace ember::daemon {
 
 namespace {
 
-constexpr std::string_view kMagic = "ember-summary-1\n";
+constexpr std::string_view kMagic = "ember-summary-2\n";
 // A summary is a fraction of its snapshot; more than this is not one.
 constexpr size_t kMaxSummaryBytes = size_t{256} << 20;
 
@@ -54,6 +56,8 @@ class Decoder {
 
 SnapshotSummary summarize(const profile::Profile& profile) {
   SnapshotSummary out;
+  out.has_functions = true;
+  out.period = profile.period > 0 ? profile.period : 0;
   auto samples_index = profile.value_index("samples");
   if (!samples_index) return out;
   auto cpu_index = profile.value_index("cpu");
@@ -127,65 +131,112 @@ SnapshotSummary summarize(const profile::Profile& profile) {
   return out;
 }
 
+// The file: kMagic, then the process section (uncompressed: a series without functions reads
+// only this) with its CRC-32, then the function section, gzip'd (its own CRC). CPU times are
+// stored as their difference from samples × period, which is zero for most of them.
+//   process section: snapshot_bytes period n (pid comm samples cpu_delta){n} function_section_size
+//   function section: strings (len bytes)* then per process: m (name total self total_cpu_delta self_cpu_delta){m}
 Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snapshot_bytes) {
   using proto::wire::put_varint;
-  std::string raw(kMagic);
-  put_varint(raw, snapshot_bytes);
-  put_varint(raw, summary.strings.size());
+  const int64_t period = summary.period;
+  std::string functions;
+  put_varint(functions, summary.strings.size());
   for (const std::string& s : summary.strings) {
-    put_varint(raw, s.size());
-    raw += s;
+    put_varint(functions, s.size());
+    functions += s;
   }
-  put_varint(raw, summary.processes.size());
   for (const SnapshotSummary::Process& p : summary.processes) {
-    put_varint(raw, zigzag(p.pid));
-    put_varint(raw, p.comm);
-    put_varint(raw, zigzag(p.samples));
-    put_varint(raw, zigzag(p.cpu_ns));
-    put_varint(raw, p.functions.size());
+    put_varint(functions, p.functions.size());
     for (const SnapshotSummary::Function& f : p.functions) {
-      put_varint(raw, f.name);
-      put_varint(raw, zigzag(f.self_samples));
-      put_varint(raw, zigzag(f.self_cpu_ns));
-      put_varint(raw, zigzag(f.total_samples));
-      put_varint(raw, zigzag(f.total_cpu_ns));
+      put_varint(functions, f.name);
+      put_varint(functions, zigzag(f.total_samples));
+      put_varint(functions, zigzag(f.self_samples));
+      put_varint(functions, zigzag(f.total_cpu_ns - f.total_samples * period));
+      put_varint(functions, zigzag(f.self_cpu_ns - f.self_samples * period));
     }
   }
-  return proto::gzip_compress(raw);
+  auto packed = proto::gzip_compress(functions);
+  if (!packed) return std::unexpected(packed.error());
+
+  std::string head;
+  put_varint(head, snapshot_bytes);
+  put_varint(head, zigzag(period));
+  put_varint(head, summary.processes.size());
+  for (const SnapshotSummary::Process& p : summary.processes) {
+    put_varint(head, zigzag(p.pid));
+    const std::string& comm = summary.strings[p.comm];
+    put_varint(head, comm.size());
+    head += comm;
+    put_varint(head, zigzag(p.samples));
+    put_varint(head, zigzag(p.cpu_ns - p.samples * period));
+  }
+  put_varint(head, packed->size());
+
+  std::string out(kMagic);
+  put_varint(out, head.size());
+  out += head;
+  const uint32_t crc = static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(head.data()), head.size()));
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((crc >> (8 * i)) & 0xff);
+  out += *packed;
+  return out;
 }
 
-Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes) {
-  auto raw = proto::gzip_decompress(bytes, kMaxSummaryBytes);
-  if (!raw) return make_error(ErrorCode::kMalformed, "damaged summary: " + raw.error().message());
-  std::string_view data = *raw;
-  if (!data.starts_with(kMagic)) return make_error(ErrorCode::kMalformed, "not an emberd summary of this version");
-  Decoder in(data.substr(kMagic.size()));
+Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes, bool with_functions) {
+  auto damaged = [](std::string_view why) { return make_error(ErrorCode::kMalformed, "damaged summary: " + std::string(why)); };
+  if (!bytes.starts_with(kMagic)) return make_error(ErrorCode::kMalformed, "not an emberd summary of this version");
+  bytes.remove_prefix(kMagic.size());
+  uint64_t head_size = 0;
+  if (!proto::wire::take_varint(bytes, head_size) || head_size > bytes.size() || bytes.size() - head_size < 4) {
+    return damaged("cut short");
+  }
+  const std::string_view head = bytes.substr(0, head_size);
+  uint32_t crc = 0;
+  for (int i = 0; i < 4; ++i) crc |= uint32_t{static_cast<unsigned char>(bytes[head_size + i])} << (8 * i);
+  if (crc != static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(head.data()), head.size()))) {
+    return damaged("CRC mismatch");
+  }
+  const std::string_view packed = bytes.substr(head_size + 4);
+
+  Decoder in(head);
   const uint64_t made_from = in.u();
   if (in.ok() && made_from != snapshot_bytes) {
     return make_error(ErrorCode::kMalformed,
                       fmt::format("summary made from a snapshot of {} bytes, not {}", made_from, snapshot_bytes));
   }
   SnapshotSummary out;
-  out.strings.resize(in.count(1));
-  for (std::string& s : out.strings) s = in.str();
-  out.processes.resize(in.count(5));
+  out.period = in.i();
+  out.processes.resize(in.count(4));
   for (SnapshotSummary::Process& p : out.processes) {
     p.pid = static_cast<int32_t>(in.i());
-    p.comm = static_cast<uint32_t>(in.u());
+    p.comm = static_cast<uint32_t>(out.strings.size());
+    out.strings.push_back(in.str());
     p.samples = in.i();
-    p.cpu_ns = in.i();
-    p.functions.resize(in.count(5));
-    for (SnapshotSummary::Function& f : p.functions) {
-      f.name = static_cast<uint32_t>(in.u());
-      f.self_samples = in.i();
-      f.self_cpu_ns = in.i();
-      f.total_samples = in.i();
-      f.total_cpu_ns = in.i();
-      if (f.name >= out.strings.size()) return make_error(ErrorCode::kMalformed, "summary names an unknown string");
-    }
-    if (p.comm >= out.strings.size() && in.ok()) return make_error(ErrorCode::kMalformed, "summary names an unknown string");
+    p.cpu_ns = in.i() + p.samples * out.period;
   }
-  if (!in.ok() || !in.done()) return make_error(ErrorCode::kMalformed, "summary cut short or with bytes after its end");
+  const uint64_t packed_size = in.u();
+  if (!in.ok() || !in.done() || packed_size != packed.size()) return damaged("cut short or with bytes after its end");
+  if (!with_functions) return out;
+
+  auto raw = proto::gzip_decompress(packed, kMaxSummaryBytes);
+  if (!raw) return damaged(raw.error().message());
+  Decoder fn(*raw);
+  const auto base = static_cast<uint32_t>(out.strings.size());
+  const size_t names = fn.count(1);
+  for (size_t i = 0; i < names && fn.ok(); ++i) out.strings.push_back(fn.str());
+  for (SnapshotSummary::Process& p : out.processes) {
+    p.functions.resize(fn.count(5));
+    for (SnapshotSummary::Function& f : p.functions) {
+      const uint64_t name = fn.u();
+      if (name >= names) return damaged("a function names an unknown string");
+      f.name = base + static_cast<uint32_t>(name);
+      f.total_samples = fn.i();
+      f.self_samples = fn.i();
+      f.total_cpu_ns = fn.i() + f.total_samples * out.period;
+      f.self_cpu_ns = fn.i() + f.self_samples * out.period;
+    }
+  }
+  if (!fn.ok() || !fn.done()) return damaged("function section cut short or with bytes after its end");
+  out.has_functions = true;
   return out;
 }
 

@@ -3,8 +3,9 @@
 // function its self and total samples and CPU time. Written beside each snapshot so that a
 // series over a week (GET /api/v1/series) reads 10,080 small files, not 10,080 profiles.
 //
-// The file is gzip'd (its CRC catches damage) and names the size of the snapshot it was made
-// from, so a summary that is damaged, cut short or left over from another file is refused and
+// The file has the processes first, uncompressed with a CRC (a series without functions reads
+// only those), then the functions gzip'd (with gzip's CRC); it names the size of the snapshot it
+// was made from, so a summary that is damaged, cut short or left over from another file is refused and
 // rebuilt from the snapshot: it never gives a wrong series.
 
 #include <cstdint>
@@ -34,6 +35,8 @@ struct SnapshotSummary {
   };
   std::vector<std::string> strings;
   std::vector<Process> processes;
+  int64_t period = 0;          // CPU time of one sample: the base the file stores CPU times from
+  bool has_functions = false;  // false when decoded without them
 };
 
 // Functions named as the flamegraph and the report name them (inlined functions as their own
@@ -41,10 +44,11 @@ struct SnapshotSummary {
 // have one, and their `cpu` value.
 SnapshotSummary summarize(const profile::Profile& profile);
 
-// The file: gzip of a versioned record naming `snapshot_bytes`, the size of its snapshot file.
+// The file, naming `snapshot_bytes`, the size of its snapshot file.
 [[nodiscard]] Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snapshot_bytes);
 // kMalformed when the bytes are not a whole summary of this version, or were made from a
-// snapshot of another size.
-[[nodiscard]] Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes);
+// snapshot of another size. Without `with_functions` only the process section is read.
+[[nodiscard]] Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes,
+                                                     bool with_functions = true);
 
 }  // namespace ember::daemon

@@ -242,11 +242,13 @@ TEST_F(SeriesTest, DamagedSummaryIsRebuiltNeverBelieved) {
   ASSERT_EQ(files.size(), 2u);
   const std::string first = test::read_text(files[0]), second = test::read_text(files[1]);
   ASSERT_NE(first.size(), second.size());
-  std::string flipped = first;
-  flipped[flipped.size() / 2] ^= 0x40;
-  // Cut short, a byte changed (the gzip CRC), another snapshot's summary (the size it names),
-  // not a summary at all.
-  for (const std::string& damage : {first.substr(0, first.size() / 2), flipped, second, std::string("junk")}) {
+  std::string in_processes = first, in_functions = first;
+  in_processes[20] ^= 0x40;
+  in_functions[in_functions.size() - 12] ^= 0x40;
+  // Cut short, a byte changed in either section (their CRCs), another snapshot's summary (the
+  // size it names), not a summary at all.
+  for (const std::string& damage :
+       {first.substr(0, first.size() / 2), in_processes, in_functions, second, std::string("junk")}) {
     test::write_text(files[0], damage);
     restart_api();
     nlohmann::json j = series(query);
