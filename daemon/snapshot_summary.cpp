@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -139,23 +140,37 @@ SnapshotSummary summarize(const profile::Profile& profile) {
 Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snapshot_bytes) {
   using proto::wire::put_varint;
   const int64_t period = summary.period;
+  // Names sorted and front-coded (the length shared with the previous one, then the rest):
+  // names of one program share long prefixes, and this is most of the section.
+  std::vector<uint32_t> order(summary.strings.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return summary.strings[a] < summary.strings[b]; });
+  std::vector<uint32_t> rank(order.size());
   std::string functions;
-  put_varint(functions, summary.strings.size());
-  for (const std::string& s : summary.strings) {
-    put_varint(functions, s.size());
-    functions += s;
+  put_varint(functions, order.size());
+  std::string_view previous;
+  for (uint32_t i = 0; i < order.size(); ++i) {
+    rank[order[i]] = i;
+    const std::string& name = summary.strings[order[i]];
+    size_t shared = 0;
+    while (shared < previous.size() && shared < name.size() && previous[shared] == name[shared]) ++shared;
+    put_varint(functions, shared);
+    put_varint(functions, name.size() - shared);
+    functions.append(name, shared);
+    previous = name;
   }
   for (const SnapshotSummary::Process& p : summary.processes) {
     put_varint(functions, p.functions.size());
     for (const SnapshotSummary::Function& f : p.functions) {
-      put_varint(functions, f.name);
+      put_varint(functions, rank[f.name]);
       put_varint(functions, zigzag(f.total_samples));
       put_varint(functions, zigzag(f.self_samples));
       put_varint(functions, zigzag(f.total_cpu_ns - f.total_samples * period));
       put_varint(functions, zigzag(f.self_cpu_ns - f.self_samples * period));
     }
   }
-  auto packed = proto::gzip_compress(functions);
+  // Written once a minute and read many times: the smallest gzip is worth its few milliseconds.
+  auto packed = proto::gzip_compress(functions, 9);
   if (!packed) return std::unexpected(packed.error());
 
   std::string head;
@@ -222,7 +237,14 @@ Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot
   Decoder fn(*raw);
   const auto base = static_cast<uint32_t>(out.strings.size());
   const size_t names = fn.count(1);
-  for (size_t i = 0; i < names && fn.ok(); ++i) out.strings.push_back(fn.str());
+  for (size_t i = 0; i < names && fn.ok(); ++i) {
+    const uint64_t shared = fn.u();
+    const std::string_view& previous = i == 0 ? std::string_view() : std::string_view(out.strings.back());
+    if (shared > previous.size()) return damaged("a name shares more than the previous one has");
+    std::string name(previous.substr(0, shared));
+    name += fn.str();
+    out.strings.push_back(std::move(name));
+  }
   for (SnapshotSummary::Process& p : out.processes) {
     p.functions.resize(fn.count(5));
     for (SnapshotSummary::Function& f : p.functions) {
