@@ -12,6 +12,8 @@
 //   GET /api/v1/report.json
 //   GET /api/v1/diff.svg          base_from..base_to against from..to
 //   GET /api/v1/series            samples (and functions' self/total) per step (series_api.cpp)
+//   GET /api/v1/compare           the same as `ember compare` (JSON, or format=markdown), each
+//                                 snapshot one run (api_compare.cpp)
 //
 // Query values are validated (a bad one is a 400 naming it and why); unknown parameters are
 // refused too, so that a typo is not silently ignored. Paths never name files. A query that
@@ -57,10 +59,6 @@ class Api {
   void set_limits(Duration max_range, uint64_t max_answer_bytes);
 
  private:
-  static HttpResponse bad_request(std::string reason);
-  // A query that could not be answered: a limit reached is the client's to change (422), a
-  // deadline or a shutdown is worth a retry later (503), anything else is ours (500).
-  static HttpResponse query_failed(const Error& e);
   HttpResponse index(const class Params& params);
   HttpResponse metrics();
   HttpResponse targets(const class Params& params);
@@ -70,6 +68,7 @@ class Api {
                              const std::optional<std::string>& title, int64_t width);
   HttpResponse diff(const class Params& params, const QueryControl& control);
   HttpResponse series(const class Params& params, const QueryControl& control);
+  HttpResponse compare(const class Params& params, const QueryControl& control);
   // A 422 naming http.max_answer_bytes when `bytes` is over it.
   std::optional<HttpResponse> check_answer_size(uint64_t bytes) const;
   Duration max_range() const;
