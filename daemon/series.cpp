@@ -87,11 +87,14 @@ void SeriesEngine::remember(const std::string& key, std::shared_ptr<const Compac
   const size_t bytes = c->bytes();
   if (bytes > cache_limit_) return;
   while (cache_bytes_ + bytes > cache_limit_ && !cache_.empty()) {
-    cache_bytes_ -= cache_.oldest()->second->bytes();
+    // A series longer than the cache holds keeps what it has cached and adds no more:
+    // evicting its own first steps for its last ones would leave nothing for the next time.
+    if (cache_.oldest()->second.used == generation_) return;
+    cache_bytes_ -= cache_.oldest()->second.compact->bytes();
     cache_.evict_oldest();
   }
-  if (auto* old = cache_.peek(key)) cache_bytes_ -= (*old)->bytes();
-  cache_.put(key, std::move(c));
+  if (auto* old = cache_.peek(key)) cache_bytes_ -= old->compact->bytes();
+  cache_.put(key, Cached{std::move(c), generation_});
   cache_bytes_ += bytes;
 }
 
@@ -117,7 +120,8 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
   const std::string key = with_functions ? part.key + "\nfunction=" + function->pattern() : part.key;
   if (auto* hit = cache_.find(key)) {
     sources.cached++;
-    return *hit;
+    hit->used = generation_;
+    return hit->compact;
   }
   const SnapshotInfo& info = part.snapshot;
   const uint64_t snapshot_bytes = info.pending ? info.pending->size() : info.bytes;
@@ -157,6 +161,7 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
 
 Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& control) {
   std::lock_guard lock(mutex_);
+  ++generation_;
   if (names_.size() > kMaxNames) {
     cache_.clear();
     cache_bytes_ = 0;

@@ -111,7 +111,12 @@ class SeriesEngine {
   std::mutex mutex_;
   uint64_t cache_limit_;
   uint64_t cache_bytes_ = 0;
-  common::LruCache<std::string, std::shared_ptr<const Compact>> cache_;
+  struct Cached {
+    std::shared_ptr<const Compact> compact;
+    uint64_t used = 0;  // the last series (generation_) that read it
+  };
+  common::LruCache<std::string, Cached> cache_;
+  uint64_t generation_ = 0;
   std::deque<std::string> names_;
   std::unordered_map<std::string_view, uint32_t> name_ids_;
 };
