@@ -81,8 +81,10 @@ SnapshotSummary summarize(const profile::Profile& profile) {
     uint32_t comm = 0;
     int64_t samples = 0, cpu = 0;
     std::map<uint32_t, SnapshotSummary::Function> functions;  // by name id: a stable order
-    std::vector<size_t> seen;  // per name id: stack number + 1 when already counted in it
   };
+  // Per frame name: the number of the last stack that counted it (stack numbers start at 1 and
+  // each stack is one process's), so that a recursive function's total counts a stack once.
+  std::vector<size_t> seen(flat.names.size(), 0);
   std::map<std::pair<int32_t, std::string_view>, Acc> processes;
   size_t stack_number = 0;
   // fold_flat leaves out the samples whose value is zero and, without off-CPU markers, gives
@@ -114,10 +116,9 @@ SnapshotSummary summarize(const profile::Profile& profile) {
     SnapshotSummary::Function& leaf = function(frames.back());
     leaf.self_samples += n;
     leaf.self_cpu_ns += cpu;
-    if (acc.seen.size() < flat.names.size()) acc.seen.resize(flat.names.size(), 0);
     for (profile::StringId id : frames) {
-      if (acc.seen[id.value] == stack_number) continue;
-      acc.seen[id.value] = stack_number;
+      if (seen[id.value] == stack_number) continue;
+      seen[id.value] = stack_number;
       SnapshotSummary::Function& f = function(id);
       f.total_samples += n;
       f.total_cpu_ns += cpu;
