@@ -31,6 +31,37 @@ std::string join_frames(const std::vector<std::string>& frames) {
   return out;
 }
 
+std::string frame_list(const std::vector<FindingFrame>& frames) {
+  std::string out;
+  for (const auto& f : frames) {
+    if (!out.empty()) out += ", ";
+    out += f.name + " " + format_share(f.share);
+  }
+  return out;
+}
+
+std::string format_findings_text(const std::vector<Finding>& findings, const std::string& unit) {
+  if (findings.empty()) return {};
+  std::string out = fmt::format("\nFindings ({}):\n", findings.size());
+  for (const auto& f : findings) {
+    const std::string title = f.id == "hot_function" ? "One function: " + f.title : f.title;
+    out += fmt::format("  {:<8}  {}: {} ({})\n", to_string(f.severity), title, format_share(f.share),
+                       format_value(f.value, unit));
+    if (f.id != "hot_function") out += fmt::format("            in: {}\n", frame_list(f.frames));
+    if (!f.callers.empty()) out += fmt::format("            from: {}\n", frame_list(f.callers));
+    if (!f.path.empty()) out += fmt::format("            hottest path: {}\n", join_frames(f.path));
+    // One function's advice is the same for all: said once, by the table's severity column.
+    if (f.id != "hot_function") out += fmt::format("            try: {}\n", f.advice);
+  }
+  return out;
+}
+
+nlohmann::json frames_json(const std::vector<FindingFrame>& frames) {
+  auto out = nlohmann::json::array();
+  for (const auto& f : frames) out.push_back({{"name", f.name}, {"value", f.value}, {"share", f.share}});
+  return out;
+}
+
 nlohmann::json function_json(const FunctionStats& f) {
   return {{"name", f.name},
           {"self", f.self},
@@ -41,27 +72,6 @@ nlohmann::json function_json(const FunctionStats& f) {
 }
 
 }  // namespace
-
-Severity severity_of(double self_share) {
-  if (self_share >= kCriticalShare) return Severity::kCritical;
-  if (self_share >= kHighShare) return Severity::kHigh;
-  if (self_share >= kMediumShare) return Severity::kMedium;
-  return Severity::kLow;
-}
-
-std::string_view to_string(Severity severity) {
-  switch (severity) {
-    case Severity::kLow:
-      return "low";
-    case Severity::kMedium:
-      return "medium";
-    case Severity::kHigh:
-      return "high";
-    case Severity::kCritical:
-      return "critical";
-  }
-  return "low";
-}
 
 Result<Report> make_report(const profile::Profile& profile, const ReportOptions& options) {
   auto index = profile.choose_value_index(options.sample_type);
@@ -121,6 +131,7 @@ Result<Report> make_report(const profile::Profile& profile, const ReportOptions&
               return a.frames < b.frames;
             });
   keep_top(report.hot_paths, options.hot_paths);
+  report.findings = find_findings(values);
   return report;
 }
 
@@ -131,6 +142,7 @@ std::string format_report_text(const Report& report) {
                   unit, format_value(report.total, unit), unit == "count" ? " samples" : "",
                   report.function_count, report.path_count);
 
+  out += format_findings_text(report.findings, unit);
   out += fmt::format("\nBy self (top {} of {} functions):\n", report.top_self.size(),
                      report.function_count);
   TextTable by_self(
@@ -178,6 +190,18 @@ nlohmann::json to_json(const Report& report) {
   auto& paths = j["hot_paths"] = nlohmann::json::array();
   for (const auto& p : report.hot_paths) {
     paths.push_back({{"frames", p.frames}, {"value", p.value}, {"share", p.share}});
+  }
+  auto& findings = j["findings"] = nlohmann::json::array();
+  for (const auto& f : report.findings) {
+    findings.push_back({{"id", f.id},
+                        {"title", f.title},
+                        {"severity", to_string(f.severity)},
+                        {"value", f.value},
+                        {"share", f.share},
+                        {"frames", frames_json(f.frames)},
+                        {"callers", frames_json(f.callers)},
+                        {"path", f.path},
+                        {"advice", f.advice}});
   }
   return j;
 }

@@ -25,7 +25,13 @@
 //     "top_self":  [{"name": "b", "self": 400000000, "self_share": 0.4,
 //                    "total": 400000000, "total_share": 0.4, "severity": "critical"}, ...],
 //     "top_total": [same objects, ordered by total],
-//     "hot_paths": [{"frames": ["main", "a", "b", "b"], "value": 400000000, "share": 0.4}, ...]
+//     "hot_paths": [{"frames": ["main", "a", "b", "b"], "value": 400000000, "share": 0.4}, ...],
+//     "findings": [{"id": "allocator", "title": "Memory allocation", "severity": "high",
+//                   "value": 180000000, "share": 0.18,
+//                   "frames":  [{"name": "malloc", "value": 120000000, "share": 0.12}, ...],
+//                   "callers": [{"name": "parse", "value": 150000000, "share": 0.15}, ...],
+//                   "path": [],            // hot_function: its hottest stack, root first
+//                   "advice": "allocate less in the hot paths ..."}, ...]
 //   }
 
 #include <cstdint>
@@ -35,22 +41,13 @@
 #include <string_view>
 #include <vector>
 
+#include "analysis/findings.h"
+#include "analysis/severity.h"
 #include "common/error.h"
 #include "profile/profile.h"
 
 namespace ember::analysis {
 
-// How much of the profile a function's self share is. The lower bound of each class counts in it
-// (exactly 30% is critical). A function at 30% is a third of the cost: fixing it alone changes
-// the program; 15% is still worth a focused look; below 5% the gain is in the noise of most
-// benchmarks.
-enum class Severity { kLow, kMedium, kHigh, kCritical };
-inline constexpr double kCriticalShare = 0.30;
-inline constexpr double kHighShare = 0.15;
-inline constexpr double kMediumShare = 0.05;
-
-Severity severity_of(double self_share);
-std::string_view to_string(Severity severity);  // "low", "medium", "high", "critical"
 
 struct FunctionStats {
   std::string name;
@@ -84,13 +81,15 @@ struct Report {
   std::vector<FunctionStats> top_total;
   // Ordered by value, then by frames.
   std::vector<HotPath> hot_paths;
+  // What kinds of work the time goes to (findings.h), largest first.
+  std::vector<Finding> findings;
 };
 
 // Error when options.sample_type names no sample type of the profile.
 [[nodiscard]] Result<Report> make_report(const profile::Profile& profile, const ReportOptions& options = {});
 
-// Terminal tables: a header line with sample type and total, then "By self", "By total" and
-// "Hottest paths", columns aligned, values in human units (format_value).
+// Terminal tables: a header line with sample type and total, then "Findings", "By self",
+// "By total" and "Hottest paths", columns aligned, values in human units (format_value).
 std::string format_report_text(const Report& report);
 
 nlohmann::json to_json(const Report& report);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/stop_signal.h"
 #include "common/command_line.h"
 #include "common/log.h"
 
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   int parsed_argc = argc;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "record" || std::string_view(argv[i]) == "scale") {
+      // First thing: a Ctrl-C while ember starts up must not kill it silently, leaving nothing.
+      ember::cli::install_stop_handlers();
       for (int j = i + 1; j < argc; ++j) {
         if (std::string_view(argv[j]) == "--") {
           command.assign(argv + j + 1, argv + argc);

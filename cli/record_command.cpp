@@ -207,9 +207,17 @@ int run_record(RecordArgs& args) {
     return kExitUsage;
   }
 
-  install_stop_handlers();
+  // main() installed the stop handlers; a Ctrl-C that came before sampling starts
+  // leaves nothing to write, and no command is launched.
+  // (A launched command gets the same Ctrl-C and may die while the events open: the same case.)
+  auto interrupted_at_start = [] {
+    fail("interrupted by " + signal_name(stop_signal()) + " before recording started: nothing recorded");
+    return 128 + stop_signal();
+  };
+  if (stop_requested()) return interrupted_at_start();
   auto recorder = collector::Recorder::start(target, options);
   if (!recorder) {
+    if (stop_requested()) return interrupted_at_start();
     fail(recorder.error().message());
     return kExitFailure;
   }
@@ -386,7 +394,13 @@ int run_record(RecordArgs& args) {
   }
   if (auto status = rec.command_wait_status()) {
     bool clean_exit = WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-    if (!args.quiet || (!clean_exit && !args.quiet_command_status)) {
+    // The Ctrl-C that stopped ember reached the command too (one process group): say so
+    // plainly rather than as a failure of the command.
+    const bool stopped_with_us = stop_requested() && WIFSIGNALED(*status) && WTERMSIG(*status) == stop_signal();
+    if (stopped_with_us) {
+      if (!args.quiet) fmt::print(stderr, "ember: the command was stopped by the same {} as the recording\n",
+                                  signal_name(stop_signal()));
+    } else if (!args.quiet || (!clean_exit && !args.quiet_command_status)) {
       fmt::print(stderr, "ember: command {}\n", describe_wait_status(*status));
     }
     // Like perf record: a failing workload fails the recording step, so CI notices.

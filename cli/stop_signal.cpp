@@ -1,6 +1,7 @@
 #include "cli/stop_signal.h"
 
 #include <signal.h>
+#include <string.h>
 
 namespace ember::cli {
 
@@ -26,5 +27,10 @@ void install_stop_handlers() {
 
 bool stop_requested() { return g_stop_signal != 0; }
 int stop_signal() { return g_stop_signal; }
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : std::to_string(sig);
+}
 
 }  // namespace ember::cli

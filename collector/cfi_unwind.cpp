@@ -101,10 +101,8 @@ const CfiRow* DwarfUnwinder::Impl::row_for(const Mapping& mapping, uint64_t ip) 
 }
 
 void DwarfUnwinder::Impl::unwind_compiled(SampleState& st, std::vector<UnwoundFrame>& out) {
-  bool interrupted = true;
+  FrameWalk walk;
   bool exact_ip = true;  // the leaf, and the frame a signal interrupted, are not return addresses
-  uint64_t previous_sp = 0;
-  size_t frames = 0;
   // Where a saved register could not be read (0: nowhere to read, e.g. after a frame-pointer
   // step): a later rule that needs it reports that address as libunwind would.
   uint64_t unreadable_at[kRegCount] = {};
@@ -112,19 +110,8 @@ void DwarfUnwinder::Impl::unwind_compiled(SampleState& st, std::vector<UnwoundFr
   while (true) {
     const uint64_t ip = st.regs[kRegRip];
     const uint64_t sp = st.regs[kRegRsp];
-    // A caller lives above its callee on the stack, and its code lies in some mapping.
     const Mapping* mapping = st.process->find_mapping(common::ProcessAddress(ip));
-    if (frames > 0 && (sp < previous_sp || ip < kMinCodeAddress || mapping == nullptr)) {
-      stats_.dwarf_bad_frame++;
-      break;
-    }
-    out.push_back(UnwoundFrame{common::ProcessAddress(ip), false, interrupted});
-    interrupted = false;
-    previous_sp = sp;
-    if (++frames >= options_.max_frames) {
-      stats_.dwarf_max_depth++;
-      break;
-    }
+    if (!take_frame(walk, ip, sp, mapping, out)) break;
     st.no_cfi = false;
     st.fault = Fault::kNone;
     const uint64_t lookup = exact_ip ? ip : ip - 1;

@@ -296,6 +296,24 @@ int DwarfUnwinder::Impl::libunwind_step(SampleState& st, bool exact_ip) {
   return step;
 }
 
+bool DwarfUnwinder::Impl::take_frame(FrameWalk& walk, uint64_t ip, uint64_t sp, const Mapping* mapping,
+                                     std::vector<UnwoundFrame>& out) {
+  // A caller lives above its callee on the stack, and its code lies in some mapping; a frame
+  // that breaks either came from CFI or a frame pointer that cannot be right.
+  if (walk.frames > 0 && (sp < walk.previous_sp || ip < kMinCodeAddress || mapping == nullptr)) {
+    stats_.dwarf_bad_frame++;
+    return false;
+  }
+  out.push_back(UnwoundFrame{common::ProcessAddress(ip), false, walk.interrupted});
+  walk.interrupted = false;
+  walk.previous_sp = sp;
+  if (++walk.frames >= options_.max_frames) {
+    stats_.dwarf_max_depth++;
+    return false;
+  }
+  return true;
+}
+
 void DwarfUnwinder::Impl::unwind_libunwind(SampleState& st, std::vector<UnwoundFrame>& out) {
   unw_addr_space_t as = space_for(*st.process);
   unw_cursor_t cursor;
@@ -305,9 +323,7 @@ void DwarfUnwinder::Impl::unwind_libunwind(SampleState& st, std::vector<UnwoundF
     return;
   }
 
-  bool interrupted = true;
-  uint64_t previous_sp = 0;
-  size_t frames = 0;
+  FrameWalk walk;
   // After a frame-pointer or shim step the cursor starts again at a return address, given to
   // libunwind one byte back so that its rules are those of the call (as for any caller).
   uint64_t ip_bias = 0;
@@ -320,20 +336,8 @@ void DwarfUnwinder::Impl::unwind_libunwind(SampleState& st, std::vector<UnwoundF
     }
     ip += ip_bias;
     ip_bias = 0;
-    // A caller lives above its callee on the stack, and its code lies in some mapping; a frame
-    // that breaks either came from CFI or a frame pointer that cannot be right.
     const Mapping* mapping = st.process->find_mapping(common::ProcessAddress(ip));
-    if (frames > 0 && (sp < previous_sp || ip < kMinCodeAddress || mapping == nullptr)) {
-      stats_.dwarf_bad_frame++;
-      break;
-    }
-    out.push_back(UnwoundFrame{common::ProcessAddress(ip), false, interrupted});
-    interrupted = false;
-    previous_sp = sp;
-    if (++frames >= options_.max_frames) {
-      stats_.dwarf_max_depth++;
-      break;
-    }
+    if (!take_frame(walk, ip, sp, mapping, out)) break;
     unw_word_t rbp = 0;
     const bool have_rbp = unw_get_reg(&cursor, UNW_X86_64_RBP, &rbp) == 0;
     // Anonymous code has no CFI: its registers are kept before unw_step guesses over them.

@@ -103,6 +103,16 @@ class DwarfUnwinder::Impl {
   bool frame_pointer_step(SampleState& st, uint64_t sp, uint64_t rbp);
   // `saved`: the callee-saved registers of the shim's frame (its caller's, as a shim keeps them).
   bool shim_step(SampleState& st, const SampleState& saved, uint64_t sp, const Mapping* callee);
+  // The frames one unwind has taken, for the checks every engine makes on the next one.
+  struct FrameWalk {
+    bool interrupted = true;  // the next frame taken is where execution stopped (the leaf)
+    uint64_t previous_sp = 0;
+    size_t frames = 0;
+  };
+  // Takes the frame at ip/sp (in `mapping`, nullptr: none) when it can be the caller of the
+  // last one taken; false when the unwind ends here (a bad frame, or the depth limit), counted.
+  bool take_frame(FrameWalk& walk, uint64_t ip, uint64_t sp, const Mapping* mapping,
+                  std::vector<UnwoundFrame>& out);
   // How an unwind that cannot go on ended, from the fault its last reads noted (`without_cfi`:
   // at a frame without CFI whose frame pointer and shim rules failed).
   void count_stop(const SampleState& st, bool without_cfi);

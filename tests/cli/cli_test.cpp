@@ -205,6 +205,24 @@ TEST_F(CliTest, CtrlCStopsAndStillWrites) {
   EXPECT_NE(read_text(svg).find("truth::Worker::compute_alpha"), std::string::npos);
 }
 
+// Ctrl-C at a terminal reaches the whole foreground group: ember and the command it launched.
+// The recording is written, and the command's death by that SIGINT is not reported as a failure.
+TEST_F(CliTest, CtrlCOfALaunchedCommandWritesAndSaysSo) {
+  auto out = path("launched_interrupted.folded");
+  // Background makes ember lead a process group of its own, as a shell's foreground job does.
+  Background ember({EMBER_BIN, "record", "--call-graph", "fp", "-o", out, "--", SEVENTY_THIRTY_BIN,
+                    "--seconds", "60"});
+  ASSERT_TRUE(wait_for_err(ember, "recording"));
+  usleep(1500 * 1000);
+  ASSERT_EQ(kill(-ember.pid(), SIGINT), 0);
+  auto r = ember.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ember: the command was stopped by the same SIGINT as the recording\n"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("killed by signal"), std::string::npos) << r.err;
+  EXPECT_GT(summarize_folded(read_text(out)).containing("truth::Worker::compute_alpha"), 0);
+}
+
 TEST_F(CliTest, TargetExitingMidRecordingEndsIt) {
   Background target({EXIT_MIDWAY_BIN, "--seconds", "2"});
   ASSERT_EQ(target.read_line(), "ready");

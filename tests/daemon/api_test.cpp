@@ -186,6 +186,15 @@ TEST_F(ApiTest, AllFormatsOfTheSameAnswer) {
   auto j = nlohmann::json::parse(report.body);
   EXPECT_EQ(j["top_self"].size(), 1u);
   EXPECT_EQ(j["top_self"][0]["name"], "serve");
+  // Findings come with the report: serve (10 of 21 samples) and query (7) are single functions
+  // above the thresholds; fn_10 (3 of 21, 14%) is not.
+  ASSERT_EQ(j["findings"].size(), 2u) << j["findings"].dump();
+  EXPECT_EQ(j["findings"][0]["id"], "hot_function");
+  EXPECT_EQ(j["findings"][0]["title"], "serve");
+  EXPECT_EQ(j["findings"][0]["severity"], "critical");
+  EXPECT_DOUBLE_EQ(j["findings"][0]["share"].get<double>(), 10.0 / 21);
+  EXPECT_EQ(j["findings"][0]["path"], nlohmann::json::array({"main", "serve"}));
+  EXPECT_EQ(j["findings"][1]["title"], "query");
 
   HttpResponse diff = get("/api/v1/diff.svg?from=-15m&base_from=-30m&base_to=-15m");
   ASSERT_EQ(diff.status, 200) << diff.body;
