@@ -40,6 +40,8 @@ constexpr std::array kFields{
     StatField{"bytes", kCounter, &S::bytes, "Bytes of perf records read from the ring buffers.",
               "emberd_record_bytes_total"},
     StatField{"processes_evicted", kCounter, &S::processes_evicted, "Processes evicted at profiling.max_processes."},
+    StatField{"cpu_events_reopened", kCounter, &S::cpu_events_reopened,
+              "Whole-system events opened again on a CPU that went offline and came back (or came online)."},
     StatField{"processes", kGauge, &S::processes, "Processes in the collector's process table."},
     StatField{"modules", kGauge, &S::modules, "Distinct binaries known."},
     StatField{"held_files", kGauge, &S::held_files, "Binaries held open for symbolization."},

@@ -29,6 +29,7 @@ struct CollectorStats {
   uint64_t records = 0;          // every record read from the rings
   uint64_t bytes = 0;
   uint64_t processes_evicted = 0;  // process-table bound
+  uint64_t cpu_events_reopened = 0;  // -a: a CPU's events opened again after it went offline
   uint64_t processes = 0;          // gauge: in the process table now
   uint64_t modules = 0;            // gauge: distinct binaries known now
   uint64_t held_files = 0;         // gauge: binaries held open for the symbolizer

@@ -39,6 +39,9 @@ perf_event_attr make_attr(const EventSpec& spec) {
   attr.sample_freq = spec.frequency_hz;
   attr.sample_type = sample_type_for(spec);
   attr.sample_id_all = 1;
+  // read() gives the time the event has been enabled: frozen once its CPU went offline, which
+  // removes a whole-system event for good (recorder_hotplug.cpp).
+  attr.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED;
   attr.disabled = spec.start_disabled ? 1 : 0;
   attr.inherit = spec.inherit ? 1 : 0;
   attr.enable_on_exec = spec.enable_on_exec ? 1 : 0;
@@ -179,6 +182,12 @@ std::optional<uint64_t> event_id(const common::UniqueFd& fd) {
   uint64_t id = 0;
   if (::ioctl(fd.get(), PERF_EVENT_IOC_ID, &id) != 0) return std::nullopt;
   return id;
+}
+
+std::optional<uint64_t> event_enabled_ns(const common::UniqueFd& fd) {
+  uint64_t values[2] = {};  // the count, then time_enabled (read_format)
+  if (::read(fd.get(), values, sizeof values) != static_cast<ssize_t>(sizeof values)) return std::nullopt;
+  return values[1];
 }
 
 std::optional<int64_t> perf_event_paranoid() {

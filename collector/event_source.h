@@ -59,6 +59,8 @@ struct EventSpec {
 [[nodiscard]] Result<void> enable_event(const common::UniqueFd& fd);
 void disable_event(const common::UniqueFd& fd);
 std::optional<uint64_t> event_id(const common::UniqueFd& fd);
+// The nanoseconds the event has been enabled (nullopt when it cannot be read).
+std::optional<uint64_t> event_enabled_ns(const common::UniqueFd& fd);
 
 // Current limits, read from /proc/sys/kernel.
 std::optional<int64_t> perf_event_paranoid();

@@ -388,6 +388,7 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   // so a wake-up for samples alone needs no waitpid; without an exit fd, look every time.
   const bool ended = (exit_reported || (command_ && !command_->exit_fd())) && targets_ended();
   const uint64_t round_start = now_ns(CLOCK_MONOTONIC);
+  check_cpus(round_start);
   const uint64_t unread_after = read_rings(ended ? 0 : round_start + kMaxPollWorkNs);
   if (ended) {
     // Every task is gone: its records are all in the rings already.

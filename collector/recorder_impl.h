@@ -104,6 +104,10 @@ class Recorder::Impl final : public OffCpuHost {
                    const std::shared_ptr<const profile::Module>& stand_in,
                    const profile::RawStackCounts& counts, const OffCpuPython& python) override;
   void open_switch_event(pid_t pid, int cpu_index, int32_t tid);
+  // -a: once a second, opens again the events of CPUs that went offline and came back, and opens
+  // events on CPUs that came online since the start (recorder_hotplug.cpp).
+  void check_cpus(uint64_t now);
+  [[nodiscard]] Result<void> open_cpu(size_t cpu_index);
   void start_off_cpu(const Target& target);
   void note_main_module();
   bool targets_ended();
@@ -126,6 +130,12 @@ class Recorder::Impl final : public OffCpuHost {
   bool rings_shrunk_ = false;
   uint64_t last_record_time_ = 0;  // of the last record queued, while reading a ring
   std::vector<Event> events_;
+  // -a: per CPU index, the index into events_ of its sampling event and the enabled time last
+  // read from it (the event is dead when it stops advancing).
+  bool system_wide_ = false;
+  std::vector<size_t> cpu_event_;
+  std::vector<uint64_t> cpu_enabled_ns_;
+  uint64_t next_cpu_check_ = 0;
   std::vector<std::optional<MappedRing>> rings_;  // per CPU index
   std::vector<size_t> ring_owner_;                // per CPU index: index into events_
   // --off-cpu: switch events get rings of their own, so a flood of them cannot crowd out samples.

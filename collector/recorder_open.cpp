@@ -122,30 +122,40 @@ Error Recorder::Impl::pid_open_error(int32_t pid, int err) const {
 
 Result<void> Recorder::Impl::open_system_wide() {
   spec_.inherit = false;
+  system_wide_ = true;
+  cpu_event_.assign(cpus_.size(), SIZE_MAX);
+  cpu_enabled_ns_.assign(cpus_.size(), 0);
   // Any process may run CPython: which one a per-CPU event's switch belongs to is known too late.
   wake_per_switch_ = all_woken_per_switch_ = python_wakes();
   for (size_t c = 0; c < cpus_.size(); ++c) {
-    auto index = open_one(-1, static_cast<int>(c), -1);
-    if (!index) {
-      int err = index.error();
-      if (err == EACCES || err == EPERM) {
-        return make_error(ErrorCode::kPermissionDenied,
-                          fmt::format("not permitted to profile the whole system (-a): it needs "
-                                      "CAP_PERFMON (or root), or kernel.perf_event_paranoid <= 0 "
-                                      "(it is {})",
-                                      paranoid_text()));
-      }
-      return errno_error(fmt::format("cannot open the {} event on CPU {}",
-                                     event_name_.empty() ? spec_.name() : event_name_, cpus_[c]),
-                         err);
-    }
-    if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
+    if (auto r = open_cpu(c); !r) return r;
   }
   for (const Event& e : events_) {
     if (auto r = enable_event(e.fd); !r) return std::unexpected(r.error());
   }
   // Enabled first, then scanned: a process that starts meanwhile is in the scan or in the records.
   for (int32_t pid : processes_.procfs().all_pids()) processes_.load(pid);
+  return {};
+}
+
+Result<void> Recorder::Impl::open_cpu(size_t c) {
+  auto index = open_one(-1, static_cast<int>(c), -1);
+  if (!index) {
+    int err = index.error();
+    if (err == EACCES || err == EPERM) {
+      return make_error(ErrorCode::kPermissionDenied,
+                        fmt::format("not permitted to profile the whole system (-a): it needs "
+                                    "CAP_PERFMON (or root), or kernel.perf_event_paranoid <= 0 "
+                                    "(it is {})",
+                                    paranoid_text()));
+    }
+    return errno_error(fmt::format("cannot open the {} event on CPU {}",
+                                   event_name_.empty() ? spec_.name() : event_name_, cpus_[c]),
+                       err);
+  }
+  if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
+  cpu_event_[c] = *index;
+  cpu_enabled_ns_[c] = 0;
   return {};
 }
 

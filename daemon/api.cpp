@@ -28,20 +28,6 @@ constexpr size_t kTrimAfterBytes = size_t{16} << 20;
 
 constexpr std::string_view kSvgPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
 
-HttpResponse bad_request(std::string reason) { return error_response(400, std::move(reason)); }
-
-// A query that could not be answered: a limit reached is the client's to change (422), a
-// deadline or a shutdown is worth a retry later (503), anything else is ours (500).
-HttpResponse query_failed(const Error& e) {
-  if (e.code() == ErrorCode::kResourceExhausted) return error_response(422, e.message());
-  if (e.code() == ErrorCode::kInterrupted) {
-    HttpResponse r = error_response(503, e.message());
-    r.headers.emplace_back("Retry-After", "10");
-    return r;
-  }
-  return error_response(500, e.message());
-}
-
 // The bytes of format_folded(stacks), counted without writing them.
 uint64_t folded_bytes(const profile::FoldedStacks& stacks) {
   uint64_t bytes = 0;
@@ -108,6 +94,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
   if (path == "/api/v1/speedscope.json") return profile_answer("speedscope", params, control);
   if (path == "/api/v1/report.json") return profile_answer("report", params, control);
   if (path == "/api/v1/diff.svg") return diff(params, control);
+  if (path == "/api/v1/compare") return compare(params, control);
   return error_response(404, "no such endpoint; see / for what emberd serves");
 }
 
@@ -242,34 +229,8 @@ HttpResponse Api::diff(const Params& p, const QueryControl& control) {
   const UnixNanos now = unix_now_ns();
   auto current = parse_range(p, "from", "to", "-1h", now, max_range);
   if (!current) return bad_request(current.error().message());
-  // By default the baseline is the same length of time just before.
-  const int64_t length = current->to - current->from;
-  TimeRange base;
-  {
-    auto bf = p.one("base_from");
-    auto bt = p.one("base_to");
-    if (!bf) return bad_request(bf.error().message());
-    if (!bt) return bad_request(bt.error().message());
-    UnixNanos base_to = current->from;
-    UnixNanos base_from = current->from - length;
-    if (*bt) {
-      auto t = parse_time(**bt, now);
-      if (!t) return bad_request("base_to: " + t.error().message());
-      base_to = *t;
-      if (!*bf) base_from = base_to - length;
-    }
-    if (*bf) {
-      auto f = parse_time(**bf, now);
-      if (!f) return bad_request("base_from: " + f.error().message());
-      base_from = *f;
-      if (!*bt) base_to = base_from + length;
-    }
-    if (base_from >= base_to) return bad_request("base_from must be before base_to");
-    if (base_to - base_from > std::chrono::duration_cast<std::chrono::nanoseconds>(max_range).count()) {
-      return bad_request(fmt::format("the range base_from..base_to is longer than http.max_range ({})", format_duration(max_range)));
-    }
-    base = TimeRange{base_from, base_to};
-  }
+  auto base = parse_base_range(p, *current, now, max_range);
+  if (!base) return bad_request(base.error().message());
   auto filter = parse_filter(p);
   if (!filter) return bad_request(filter.error().message());
   flamegraph::DiffOptions options;
@@ -279,7 +240,7 @@ HttpResponse Api::diff(const Params& p, const QueryControl& control) {
   auto width = optional_int(p, "width", 200, 10000);
   if (!width) return bad_request(width.error().message());
   if (*width) options.svg.width = static_cast<int>(**width);
-  auto baseline = queries_.profile(base, *filter, control);
+  auto baseline = queries_.profile(*base, *filter, control);
   if (!baseline) return query_failed(baseline.error());
   auto now_profile = queries_.profile(*current, *filter, control);
   if (!now_profile) return query_failed(now_profile.error());
@@ -288,7 +249,7 @@ HttpResponse Api::diff(const Params& p, const QueryControl& control) {
   std::string what = filter->empty() ? "all processes" : filter->describe();
   options.svg.title = *title ? (*title)->substr(0, 200) : fmt::format("emberd diff: {} · {}", options_.host, what);
   options.svg.subtitle = fmt::format("{} to {} (red: more than in {} to {}, blue: less)", format_time(current->from),
-                                     format_time(current->to), format_time(base.from), format_time(base.to));
+                                     format_time(current->to), format_time(base->from), format_time(base->to));
   HttpResponse r;
   r.content_type = "image/svg+xml";
   if (auto ok = control.check(); !ok) return query_failed(ok.error());

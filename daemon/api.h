@@ -11,6 +11,8 @@
 //   GET /api/v1/folded            the same merged profile in four forms
 //   GET /api/v1/report.json
 //   GET /api/v1/diff.svg          base_from..base_to against from..to
+//   GET /api/v1/compare           the same as `ember compare` (JSON, or format=markdown), each
+//                                 snapshot one run (api_compare.cpp)
 //
 // Query values are validated (a bad one is a 400 naming it and why); unknown parameters are
 // refused too, so that a typo is not silently ignored. Paths never name files. A query that
@@ -63,6 +65,7 @@ class Api {
                              const SampleFilter& filter, const profile::FoldOptions& fold, int64_t top,
                              const std::optional<std::string>& title, int64_t width);
   HttpResponse diff(const class Params& params, const QueryControl& control);
+  HttpResponse compare(const class Params& params, const QueryControl& control);
   // A 422 naming http.max_answer_bytes when `bytes` is over it.
   std::optional<HttpResponse> check_answer_size(uint64_t bytes) const;
   Duration max_range() const;

@@ -101,6 +101,35 @@ Result<TimeRange> parse_range(const Params& p, std::string_view from_key, std::s
   return TimeRange{*from, *to};
 }
 
+Result<TimeRange> parse_base_range(const Params& p, const TimeRange& current, UnixNanos now, Duration max_range) {
+  auto bf = p.one("base_from");
+  if (!bf) return std::unexpected(bf.error());
+  auto bt = p.one("base_to");
+  if (!bt) return std::unexpected(bt.error());
+  const int64_t length = current.to - current.from;
+  UnixNanos base_to = current.from;
+  UnixNanos base_from = current.from - length;
+  if (*bt) {
+    auto t = parse_time(**bt, now);
+    if (!t) return make_error(ErrorCode::kInvalidArgument, "base_to: " + t.error().message());
+    base_to = *t;
+    if (!*bf) base_from = base_to - length;
+  }
+  if (*bf) {
+    auto f = parse_time(**bf, now);
+    if (!f) return make_error(ErrorCode::kInvalidArgument, "base_from: " + f.error().message());
+    base_from = *f;
+    if (!*bt) base_to = base_from + length;
+  }
+  if (base_from >= base_to) return make_error(ErrorCode::kInvalidArgument, "base_from must be before base_to");
+  if (base_to - base_from > std::chrono::duration_cast<std::chrono::nanoseconds>(max_range).count()) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("the range base_from..base_to is longer than "
+                                                               "http.max_range ({})",
+                                                               format_duration(max_range)));
+  }
+  return TimeRange{base_from, base_to};
+}
+
 Result<SampleFilter> parse_filter(const Params& p) {
   SampleFilter f;
   for (const std::string& list : p.all("pid")) {

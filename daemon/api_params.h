@@ -46,6 +46,10 @@ class Params {
 // longer than `max_range` (http.max_range).
 [[nodiscard]] Result<TimeRange> parse_range(const Params& p, std::string_view from_key, std::string_view to_key,
                                             std::string_view default_from, UnixNanos now, Duration max_range);
+// base_from..base_to, the range to compare `current` with: by default the same length of time just
+// before it; with only one end given, the same length from or to that end.
+[[nodiscard]] Result<TimeRange> parse_base_range(const Params& p, const TimeRange& current, UnixNanos now,
+                                                 Duration max_range);
 // pid=1,2 (repeatable), comm=REGEX (RE2), label=key:value (repeatable, all must match).
 [[nodiscard]] Result<SampleFilter> parse_filter(const Params& p);
 

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
+
 namespace ember::daemon {
 
 class QueryControl;
@@ -34,6 +36,20 @@ inline HttpResponse error_response(int status, std::string reason) {
   r.body = std::move(reason);
   r.body += '\n';
   return r;
+}
+
+inline HttpResponse bad_request(std::string reason) { return error_response(400, std::move(reason)); }
+
+// A query that could not be answered: a limit reached is the client's to change (422), a
+// deadline or a shutdown is worth a retry later (503), anything else is ours (500).
+inline HttpResponse query_failed(const Error& e) {
+  if (e.code() == ErrorCode::kResourceExhausted) return error_response(422, e.message());
+  if (e.code() == ErrorCode::kInterrupted) {
+    HttpResponse r = error_response(503, e.message());
+    r.headers.emplace_back("Retry-After", "10");
+    return r;
+  }
+  return error_response(500, e.message());
 }
 
 }  // namespace ember::daemon

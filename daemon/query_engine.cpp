@@ -166,6 +166,36 @@ std::shared_ptr<const profile::Profile> QueryEngine::load(const Part& part) {
   return loaded;
 }
 
+Result<bool> QueryEngine::merge_part(profile::ProfileBuilder& builder, const Part& part, const SampleFilter& filter,
+                                     uint64_t max_samples, const QueryControl& control) {
+  if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
+  auto p = load(part);
+  if (!p) return false;
+  auto ok = merge_filtered(builder, *p, filter, max_samples, control);
+  if (ok) return true;
+  if (ok.error().code() == ErrorCode::kResourceExhausted) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      fmt::format("the answer would hold more than {} distinct samples "
+                                  "(http.max_query_samples): narrow the time range or filter by pid, "
+                                  "comm or label",
+                                  max_samples));
+  }
+  if (ok.error().code() == ErrorCode::kInterrupted) return std::unexpected(ok.error());
+  // A foreign snapshot with other sample types: leave it out rather than fail the query.
+  spdlog::warn("msg=\"snapshot left out of a query\" name={} error={}", lf(part.key), lf(ok.error().message()));
+  return false;
+}
+
+namespace {
+Error too_much_memory(uint64_t max_bytes) {
+  return Error(ErrorCode::kResourceExhausted,
+               fmt::format("the merged profile would need more than {} of memory (http.max_query_memory): "
+                           "narrow the time range, filter by pid, comm or label, or raise "
+                           "http.max_query_memory",
+                           format_bytes(max_bytes)));
+}
+}  // namespace
+
 Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const SampleFilter& filter,
                                               const QueryControl& control) {
   uint64_t max_samples;
@@ -177,31 +207,10 @@ Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const Samp
   }
   profile::ProfileBuilder builder;
   for (const Part& part : parts(range)) {
-    if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
-    auto p = load(part);
-    if (!p) continue;
-    auto ok = merge_filtered(builder, *p, filter, max_samples, control);
-    if (!ok) {
-      if (ok.error().code() == ErrorCode::kResourceExhausted) {
-        return make_error(ErrorCode::kResourceExhausted,
-                          fmt::format("the answer would hold more than {} distinct samples "
-                                      "(http.max_query_samples): narrow the time range or filter by pid, "
-                                      "comm or label",
-                                      max_samples));
-      }
-      if (ok.error().code() == ErrorCode::kInterrupted) return std::unexpected(ok.error());
-      // A foreign snapshot with other sample types: leave it out rather than fail the query.
-      spdlog::warn("msg=\"snapshot left out of a query\" name={} error={}", lf(part.key), lf(ok.error().message()));
-      continue;
-    }
+    auto merged = merge_part(builder, part, filter, max_samples, control);
+    if (!merged) return std::unexpected(merged.error());
     // The memory the answer is built from, bounded while it grows (not after rendering).
-    if (const size_t bytes = estimate_bytes(builder.profile()); bytes > max_bytes) {
-      return make_error(ErrorCode::kResourceExhausted,
-                        fmt::format("the merged profile would need more than {} of memory (http.max_query_memory): "
-                                    "narrow the time range, filter by pid, comm or label, or raise "
-                                    "http.max_query_memory",
-                                    format_bytes(max_bytes)));
-    }
+    if (estimate_bytes(builder.profile()) > max_bytes) return std::unexpected(too_much_memory(max_bytes));
   }
   set_default_sample_types(builder);
   profile::Profile out = std::move(builder).finish();
@@ -209,6 +218,31 @@ Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const Samp
     out.time_nanos = range.from;
     out.duration_nanos = range.to - range.from;
   }
+  return out;
+}
+
+Result<std::vector<RangeRun>> QueryEngine::runs(const TimeRange& range, const SampleFilter& filter,
+                                                const QueryControl& control) {
+  uint64_t max_samples;
+  uint64_t max_bytes;
+  {
+    std::lock_guard lock(mutex_);
+    max_samples = max_query_samples_;
+    max_bytes = max_query_memory_;
+  }
+  std::vector<RangeRun> out;
+  uint64_t bytes = 0;
+  for (const Part& part : parts(range)) {
+    profile::ProfileBuilder builder;
+    auto merged = merge_part(builder, part, filter, max_samples, control);
+    if (!merged) return std::unexpected(merged.error());
+    if (!*merged || builder.profile().samples.empty()) continue;
+    bytes += estimate_bytes(builder.profile());
+    if (bytes > max_bytes) return std::unexpected(too_much_memory(max_bytes));
+    set_default_sample_types(builder);
+    out.push_back(RangeRun{part.raw ? "live" : part.snapshot.name, part.start, part.end, std::move(builder).finish()});
+  }
+  std::sort(out.begin(), out.end(), [](const RangeRun& a, const RangeRun& b) { return a.start < b.start; });
   return out;
 }
 

@@ -37,6 +37,13 @@ struct TargetRow {
   UnixNanos last_seen = 0;
 };
 
+// One snapshot (or the live window) of a range, filtered: a run for the "what changed" answer.
+struct RangeRun {
+  std::string name;  // the snapshot's name, or "live"
+  UnixNanos start = 0, end = 0;
+  profile::Profile profile;
+};
+
 struct QueryStats {
   uint64_t snapshots_decoded = 0;  // cache misses
   uint64_t cache_hits = 0;
@@ -63,6 +70,10 @@ class QueryEngine {
   // the query must stop.
   [[nodiscard]] Result<profile::Profile> profile(const TimeRange& range, const SampleFilter& filter,
                                                  const QueryControl& control = QueryControl::none());
+  // The same, one profile per snapshot (and live window) with samples the filter keeps, oldest
+  // first; bounded as profile() is, by the samples of each and the memory of all.
+  [[nodiscard]] Result<std::vector<RangeRun>> runs(const TimeRange& range, const SampleFilter& filter,
+                                                   const QueryControl& control = QueryControl::none());
   // Processes seen in the range, most samples first, at most `max`.
   std::vector<TargetRow> targets(const TimeRange& range, size_t max);
 
@@ -79,6 +90,10 @@ class QueryEngine {
     UnixNanos start = 0, end = 0;
   };
   std::vector<Part> parts(const TimeRange& range);
+  // Adds the part's samples that the filter keeps; false when the part was left out (unreadable,
+  // foreign); an error when a limit is reached or the query must stop.
+  [[nodiscard]] Result<bool> merge_part(profile::ProfileBuilder& builder, const Part& part, const SampleFilter& filter,
+                                        uint64_t max_samples, const QueryControl& control);
   // Decoded (or symbolized) profile of one part; nullptr when it cannot be read (logged,
   // quarantined) or has vanished.
   std::shared_ptr<const profile::Profile> load(const Part& part);

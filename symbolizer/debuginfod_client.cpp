@@ -1,5 +1,6 @@
 #include "symbolizer/debuginfod_client.h"
 
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -16,6 +17,38 @@ namespace ember::symbolizer {
 namespace fs = std::filesystem;
 
 namespace {
+
+// libdebuginfod is loaded when a client is first made, not linked: it pulls in libcurl, GnuTLS,
+// Kerberos and LDAP (25 of ember's 46 libraries), which every ember command paid for at start-up.
+struct DebuginfodLibrary {
+  decltype(&debuginfod_begin) begin = nullptr;
+  decltype(&debuginfod_end) end = nullptr;
+  decltype(&debuginfod_find_debuginfo) find_debuginfo = nullptr;
+  decltype(&debuginfod_get_url) get_url = nullptr;
+  std::string error;  // why it could not be loaded; empty when loaded
+
+  static const DebuginfodLibrary& get() {
+    static const DebuginfodLibrary library = load();  // loaded once, kept for the process's life
+    return library;
+  }
+
+ private:
+  static DebuginfodLibrary load() {
+    DebuginfodLibrary l;
+    void* handle = ::dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = ::dlerror();
+      l.error = why != nullptr ? why : "libdebuginfod.so.1 not found";
+      return l;
+    }
+    l.begin = reinterpret_cast<decltype(l.begin)>(::dlsym(handle, "debuginfod_begin"));
+    l.end = reinterpret_cast<decltype(l.end)>(::dlsym(handle, "debuginfod_end"));
+    l.find_debuginfo = reinterpret_cast<decltype(l.find_debuginfo)>(::dlsym(handle, "debuginfod_find_debuginfo"));
+    l.get_url = reinterpret_cast<decltype(l.get_url)>(::dlsym(handle, "debuginfod_get_url"));
+    if (!l.begin || !l.end || !l.find_debuginfo || !l.get_url) l.error = "libdebuginfod.so.1 lacks a function ember uses";
+    return l;
+  }
+};
 
 constexpr size_t kMaxNegative = 4096;  // build-ids remembered as missing
 
@@ -65,7 +98,11 @@ Result<std::unique_ptr<DebuginfodClient>> DebuginfodClient::create(DebuginfodSet
   ::setenv(DEBUGINFOD_URLS_ENV_VAR, join_urls(settings.urls).c_str(), 1);
   ::setenv(DEBUGINFOD_CACHE_PATH_ENV_VAR, settings.cache_dir.c_str(), 1);
   ::setenv(DEBUGINFOD_TIMEOUT_ENV_VAR, std::to_string(settings.timeout.count()).c_str(), 1);
-  debuginfod_client* client = debuginfod_begin();
+  const DebuginfodLibrary& library = DebuginfodLibrary::get();
+  if (!library.error.empty()) {
+    return make_error(ErrorCode::kUnsupported, "debuginfod: cannot load the client library: " + library.error);
+  }
+  debuginfod_client* client = library.begin();
   if (client == nullptr) return make_error(ErrorCode::kInternal, "debuginfod: cannot start the client");
   return std::unique_ptr<DebuginfodClient>(new DebuginfodClient(std::move(settings), client));
 }
@@ -73,7 +110,7 @@ Result<std::unique_ptr<DebuginfodClient>> DebuginfodClient::create(DebuginfodSet
 DebuginfodClient::DebuginfodClient(DebuginfodSettings settings, debuginfod_client* client)
     : settings_(std::move(settings)), client_(client) {}
 
-DebuginfodClient::~DebuginfodClient() { debuginfod_end(client_); }
+DebuginfodClient::~DebuginfodClient() { DebuginfodLibrary::get().end(client_); }
 
 std::optional<std::string> DebuginfodClient::find_debuginfo(const common::BuildId& id) {
   if (id.raw().size() < 2) return std::nullopt;
@@ -88,7 +125,7 @@ std::optional<std::string> DebuginfodClient::find_debuginfo(const common::BuildI
     negative_.erase(it);
   }
   char* path = nullptr;
-  const int fd = debuginfod_find_debuginfo(client_, reinterpret_cast<const unsigned char*>(id.raw().data()),
+  const int fd = DebuginfodLibrary::get().find_debuginfo(client_, reinterpret_cast<const unsigned char*>(id.raw().data()),
                                            static_cast<int>(id.raw().size()), &path);
   if (fd >= 0) {
     ::close(fd);
@@ -102,7 +139,7 @@ std::optional<std::string> DebuginfodClient::find_debuginfo(const common::BuildI
     ++stats_.missing;
   } else {
     ++stats_.failed;
-    const char* url = debuginfod_get_url(client_);
+    const char* url = DebuginfodLibrary::get().get_url(client_);
     stats_.last_error = fmt::format("{}: {}", url != nullptr ? url : join_urls(settings_.urls), std::strerror(-fd));
   }
   if (negative_.size() >= kMaxNegative) {

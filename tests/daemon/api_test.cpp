@@ -201,6 +201,69 @@ TEST_F(ApiTest, AllFormatsOfTheSameAnswer) {
   EXPECT_NE(diff.body.find("<svg"), std::string::npos);
 }
 
+// "What changed": yesterday's hour against today's, each snapshot one run, as `ember compare`.
+TEST_F(ApiTest, CompareFlagsTheFunctionThatGrewBetweenTwoRanges) {
+  const UnixNanos now = unix_now_ns();
+  // Four one-minute snapshots 10 hours ago: parse a third of the time; four 8 hours ago: parse
+  // half of it. serve stays at 400 samples a minute; nginx's pid 10 is also in other windows.
+  for (int i = 0; i < 4; ++i) {
+    add_snapshot(now - 10 * 3600 * kSecond + i * 60 * kSecond,
+                 {{10, "nginx", {"main", "serve"}, 400}, {10, "nginx", {"main", "parse"}, 200 + i}});
+    add_snapshot(now - 8 * 3600 * kSecond + i * 60 * kSecond,
+                 {{10, "nginx", {"main", "serve"}, 400}, {10, "nginx", {"main", "parse"}, 400 + i}});
+  }
+  ASSERT_TRUE(store_->write_pending());
+  HttpResponse r = get("/api/v1/compare?from=-8h5m&to=-7h&base_from=-10h5m&base_to=-9h");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["regressed"], true);
+  EXPECT_EQ(j["runs"]["baseline"].size(), 4u);
+  EXPECT_EQ(j["runs"]["current"].size(), 4u);
+  EXPECT_EQ(j["settings"]["fixed_workload"], false);  // windows of a server: shares only
+  bool parse_regressed = false, serve_improved = false;
+  for (const auto& f : j["functions"]) {
+    if (f["name"] == "parse" && f["kind"] == "self") {
+      parse_regressed = f["verdict"] == "regression";
+      // The mean of the runs' shares.
+      double base = 0, current = 0;
+      for (int i = 0; i < 4; ++i) {
+        base += (200.0 + i) / (600.0 + i) / 4;
+        current += (400.0 + i) / (800.0 + i) / 4;
+      }
+      EXPECT_NEAR(f["baseline_share"].get<double>(), base, 1e-12);
+      EXPECT_NEAR(f["current_share"].get<double>(), current, 1e-12);
+    }
+    if (f["name"] == "serve" && f["kind"] == "self") serve_improved = f["verdict"] == "improvement";
+  }
+  EXPECT_TRUE(parse_regressed) << r.body;
+  EXPECT_TRUE(serve_improved) << r.body;
+  EXPECT_TRUE(j["ranges"]["base"]["from"].is_string());
+
+  // The same answer as a pull-request comment would show it.
+  HttpResponse md = get("/api/v1/compare?from=-8h5m&to=-7h&base_from=-10h5m&base_to=-9h&format=markdown");
+  ASSERT_EQ(md.status, 200) << md.body;
+  EXPECT_EQ(md.content_type, "text/markdown; charset=utf-8");
+  EXPECT_TRUE(md.body.starts_with("### ❌")) << md.body.substr(0, 200);
+  EXPECT_NE(md.body.find("parse"), std::string::npos);
+
+  // Filtered to a process that is in neither range: nothing to compare, said plainly.
+  HttpResponse empty = get("/api/v1/compare?from=-8h5m&to=-7h&base_from=-10h5m&base_to=-9h&pid=20");
+  EXPECT_EQ(empty.status, 422);
+  EXPECT_TRUE(empty.body.starts_with("no profile with samples in base_from..base_to (")) << empty.body;
+  EXPECT_NE(empty.body.find(") for pid=20: nothing to compare"), std::string::npos) << empty.body;
+  // Bad settings are 400s naming the parameter.
+  for (auto [target, why] : {std::pair{"/api/v1/compare?threshold=ten", "threshold: "},
+                             std::pair{"/api/v1/compare?confidence=150%25", "confidence"},
+                             std::pair{"/api/v1/compare?format=xml", "format: 'xml' is not json or markdown"},
+                             std::pair{"/api/v1/compare?base_from=-1h&base_to=-2h", "base_from must be before base_to"},
+                             std::pair{"/api/v1/compare?treshold=10%25", "unknown parameter 'treshold'"}}) {
+    HttpResponse bad = get(target);
+    EXPECT_EQ(bad.status, 400) << target << ": " << bad.body;
+    EXPECT_NE(bad.body.find(why), std::string::npos) << target << ": " << bad.body;
+  }
+}
+
 TEST_F(ApiTest, TargetsAndTheIndexPage) {
   HttpResponse t = get("/api/v1/targets");
   ASSERT_EQ(t.status, 200);

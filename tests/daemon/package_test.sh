@@ -23,6 +23,8 @@ cmake --build "$build" --target package >"$build/package.log" 2>&1 || { cat "$bu
 deb=$(ls "$build"/ember_*.deb)
 echo "package: $deb"
 dpkg-deb --info "$deb" | grep -E "Package: ember|Depends:"
+# libdebuginfod is loaded at run time, so the dependency is declared, not found by shlibdeps.
+dpkg-deb --field "$deb" Depends | grep -q "libdebuginfod1" || { echo "FAIL: the package does not depend on libdebuginfod1"; exit 1; }
 dpkg-deb --contents "$deb" >"$build/package.contents"
 
 dpkg -i "$deb"
