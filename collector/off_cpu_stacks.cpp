@@ -120,7 +120,14 @@ bool OffCpuStacks::take_short_unwind(uint64_t now) {
 std::span<const std::byte> OffCpuStacks::compact(const SampleRecord& sample,
                                                 std::span<const std::byte> bytes) {
   if (threshold_ns_ == 0 || sample.stack_user.empty()) return bytes;
-  if (!remembered_.contains(place_of(sample))) return bytes;
+  const uint64_t place = place_of(sample);
+  if (!remembered_.contains(place)) {
+    // The first switch-out from a place keeps its copy; the next ones from there, read before it
+    // is unwound (a backlog at the start, a poller woken at a quarter of the ring), take its stack
+    // then: the same thread left from the same place, and its block ended before they began.
+    if (first_copies_.size() >= kMaxRemembered) first_copies_.clear();
+    if (first_copies_.insert(place).second) return bytes;
+  }
   // The stack copy is the record's last field (ember asks for nothing after it): cut the record
   // at its size word and write a size of 0, as the kernel does when there is no stack.
   const std::byte* size_word = sample.stack_user.data() - 8;
@@ -160,6 +167,7 @@ void OffCpuStacks::on_switch_out_sample(const SampleRecord& sample, std::span<co
     slot.complete = host_.unwind_switch_out(sample, slot.frames);
     counters_.unwound++;
     slot.resolved = true;
+    first_copies_.erase(slot.place);
   }
   slot.python = host_.take_python(sample);
   slot.charged = false;
@@ -189,8 +197,12 @@ void OffCpuStacks::resolve(Slot& slot, bool long_block) {
   slot.frames.clear();
   slot.complete = false;
   const SampleRecord* s = record ? std::get_if<SampleRecord>(&record->body) : nullptr;
+  first_copies_.erase(slot.place);
   if (s != nullptr) {
-    if (long_block || take_short_unwind(s->sid.time)) {
+    // User registers without a stack: its copy was dropped on arrival, and its place was not
+    // unwound after all (its first switch-out past the budget, or lost). Nothing to unwind.
+    const bool copy_dropped = s->stack_user.empty() && !s->regs_user.empty();
+    if (!copy_dropped && (long_block || take_short_unwind(s->sid.time))) {
       slot.complete = host_.unwind_switch_out(*s, slot.frames);
       counters_.unwound++;
       if (threshold_ns_ > 0) {

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "collector/process_table.h"
+#include "collector/python_targets.h"
 #include "profile/string_table.h"
 #include "python/process_reader.h"
 
@@ -21,13 +22,6 @@ uint64_t monotonic_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// A new libpython (an embedding program loading the interpreter) or python executable mapped:
-// a process remembered as "no CPython" may have one now.
-bool may_be_python(std::string_view filename) {
-  std::string_view base = filename.substr(filename.rfind('/') + 1);
-  return base.starts_with("libpython") || base.starts_with("python");
 }
 
 // What the merge needs of one attached interpreter; shared with the reads waiting for their
@@ -556,6 +550,8 @@ void PythonStacks::merge_off_cpu(const Process& process, const PythonRead& read,
 }
 void PythonStacks::on_exec(int32_t pid) { impl_->forget(pid, false); }
 void PythonStacks::on_mmap(int32_t pid, std::string_view filename) {
+  // A new libpython (an embedding program loading the interpreter) or python executable mapped:
+  // a process remembered as "no CPython" may have one now.
   if (may_be_python(filename)) impl_->forget(pid, true);
 }
 void PythonStacks::on_exit(int32_t pid) { impl_->forget(pid, false); }

@@ -22,6 +22,7 @@
 #include "collector/event_source.h"
 #include "collector/module_cache.h"
 #include "collector/process_table.h"
+#include "collector/python_targets.h"
 #include "collector/procfs.h"
 #include "collector/record_decoder.h"
 #include "collector/reorder_queue.h"
@@ -43,6 +44,9 @@ constexpr size_t kReadChunkBytes = 256u << 10;
 // poll() stops reading after this long even if the rings still hold data (a machine that
 // produces faster than ember can process): the caller gets control back regularly.
 constexpr uint64_t kMaxPollWorkNs = 250'000'000;
+// --off-cpu: how often the rings are read at least while a process runs CPython without
+// per-switch wake-ups (Recorder::Impl::python_without_wakeups_).
+constexpr std::chrono::milliseconds kLatePythonPoll{1};
 
 uint64_t now_ns(clockid_t clock) {
   timespec ts{};
@@ -181,6 +185,10 @@ void Recorder::Impl::note_for_python(const Record& rec) {
     if (p == nullptr || p->recorded()) python_.on_sample_read(s->sid.pid, s->sid.tid, s->sid.time);
   } else if (const auto* m = std::get_if<MmapRecord>(&rec.body)) {
     python_.on_mmap(m->pid, m->filename);
+    if (off_cpu_ && python_wakes() && !all_woken_per_switch_ && !woken_per_switch_.contains(m->pid) &&
+        may_be_python(m->filename)) {
+      python_without_wakeups_ = true;
+    }
   } else if (const auto* c = std::get_if<CommRecord>(&rec.body)) {
     if (c->exec) python_.on_exec(c->pid);
   } else if (const auto* t = std::get_if<TaskRecord>(&rec.body)) {
@@ -360,6 +368,7 @@ void Recorder::Impl::drain() {
 
 Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   if (finished_) return false;
+  if (python_without_wakeups_) timeout = std::min(timeout, kLatePythonPoll);
   epoll_event ready[64];
   int n = ::epoll_wait(epoll_.get(), ready, 64, static_cast<int>(std::max<int64_t>(timeout.count(), 0)));
   if (n < 0) {

@@ -114,6 +114,8 @@ class Recorder::Impl final : public OffCpuHost {
   void drain();
 
   size_t default_ring_bytes() const;
+  // Python frames wanted, read right after each sample (PythonOptions::wake_per_sample).
+  bool python_wakes() const { return options_.python.enabled && options_.python.wake_per_sample; }
   profile::ModuleId module_id(const Mapping& m);
   profile::ModuleId kernel_module_id();
   profile::ModuleId python_module_id();
@@ -142,6 +144,18 @@ class Recorder::Impl final : public OffCpuHost {
   size_t switch_ring_bytes_ = 0;
   bool reading_switch_ring_ = false;
   std::unordered_set<uint64_t> switch_ids_;
+  // Switch events wake the poller at every switch only in processes that run CPython (their
+  // Python stack is read while the thread is still off CPU, python_stacks.h); elsewhere at
+  // switch_wakeup_bytes_ in the ring, like CPU-only recordings (python_targets.h). Set per target
+  // before its events are opened; -a and a command that starts CPython: all or nothing.
+  bool wake_per_switch_ = false;
+  bool all_woken_per_switch_ = false;
+  std::unordered_set<int32_t> woken_per_switch_;  // -p: the processes opened so
+  uint32_t switch_wakeup_bytes_ = 0;
+  // A CPython appeared in a process whose switch events do not wake per switch (a launched
+  // script or program that starts one): poll() returns at least every kLatePythonPoll, so its
+  // blocks longer than that still get their Python stacks.
+  bool python_without_wakeups_ = false;
   std::unique_ptr<OffCpuStacks> off_cpu_;  // set once a switch event is open
   bool off_cpu_refused_ = false;           // the kernel refused them: said once, CPU samples only
   common::UniqueFd epoll_;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <set>
 
+#include "collector/python_targets.h"
 #include "collector/recorder_impl.h"
 
 namespace ember::collector {
@@ -124,6 +125,8 @@ Result<void> Recorder::Impl::open_system_wide() {
   system_wide_ = true;
   cpu_event_.assign(cpus_.size(), SIZE_MAX);
   cpu_enabled_ns_.assign(cpus_.size(), 0);
+  // Any process may run CPython: which one a per-CPU event's switch belongs to is known too late.
+  wake_per_switch_ = all_woken_per_switch_ = python_wakes();
   for (size_t c = 0; c < cpus_.size(); ++c) {
     if (auto r = open_cpu(c); !r) return r;
   }
@@ -181,11 +184,17 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
   // creator's event exists. Threads created while we were opening are caught by re-scanning.
   spec_.inherit = true;
   std::set<int32_t> opened;
+  if (python_wakes()) {
+    for (int32_t pid : pids) {
+      if (runs_python(procfs, pid)) woken_per_switch_.insert(pid);
+    }
+  }
   auto open_new_threads = [&](bool enable_now) -> Result<size_t> {
     size_t added = 0;
     for (int32_t pid : pids) {
       auto tids = procfs.threads(pid);
       if (!tids) continue;  // exited meanwhile: the pidfd reports it
+      wake_per_switch_ = woken_per_switch_.contains(pid);
       for (int32_t tid : *tids) {
         if (opened.contains(tid)) continue;
         bool gone = false;
@@ -243,6 +252,10 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
   // Disabled until exec, then inherited by every thread and child the command creates.
   spec_.inherit = true;
   spec_.enable_on_exec = true;
+  if (python_wakes()) {
+    auto executable = resolve_executable(argv[0]);
+    wake_per_switch_ = all_woken_per_switch_ = executable && launches_python(*executable);
+  }
   for (size_t c = 0; c < cpus_.size(); ++c) {
     auto index = open_one(pid, static_cast<int>(c), pid);
     if (!index) {
@@ -293,9 +306,8 @@ Result<void> Recorder::Impl::open(const Target& target) {
   // Python frames, at every sample instead: the Python stack is read when the sample is read,
   // and a poller that wakes once per ~60 DWARF samples would read them all milliseconds late,
   // in one burst, nearly the same Python stack for each.
-  spec_.wakeup_bytes = options_.python.enabled && options_.python.wake_per_sample
-                           ? 0
-                           : static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
+  switch_wakeup_bytes_ = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
+  spec_.wakeup_bytes = python_wakes() ? 0 : switch_wakeup_bytes_;
   // Switch events come in bursts of thousands a second, each with a stack copy: more room.
   switch_ring_bytes_ = round_ring_bytes(std::min<size_t>(8 * ring_bytes_, kMaxSwitchRingBytes));
 

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -39,36 +40,54 @@ class ReorderQueue {
   void flush_until(uint64_t limit);
   void flush_all();
 
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return keys_.size(); }
   // Bytes of the records held (the arena may hold as much again of records already handed out).
-  size_t bytes() const { return (arena_.size() - dead_words_) * sizeof(uint64_t); }
+  size_t bytes() const { return (arena_.size - dead_words_) * sizeof(uint64_t); }
   uint64_t last_flushed_time() const { return last_flush_; }
   const ReorderStats& stats() const { return stats_; }
 
  private:
-  struct Entry {
-    uint64_t time;
-    uint64_t seq;          // arrival order, to keep ties stable
-    uint32_t offset;       // in u64 words into arena_
-    uint32_t size;         // bytes
-    std::uintptr_t origin; // where record's views point: the bytes it was decoded from
+  // A queued record, in arrival order; its bytes lie in arena_.
+  struct Held {
+    uint32_t offset;        // in u64 words into arena_
+    uint32_t size;          // bytes
+    std::uintptr_t origin;  // where record's views point: the bytes it was decoded from
     Record record;
+    bool out = false;       // handed out: dead until the next compaction
+  };
+  // The order records are handed out in, small enough to sort: a Held is ~250 bytes.
+  struct Key {
+    uint64_t time;
+    uint64_t seq;   // arrival order, to keep ties stable
+    uint32_t held;  // index into held_
+  };
+  // Growable u64 words, not zero-filled: every word is written by the record copied in.
+  struct Words {
+    std::unique_ptr<uint64_t[]> data;
+    size_t size = 0;
+    size_t capacity = 0;
+    uint64_t* append(size_t words);
   };
   void sort();
-  // Hands out the first `count` entries. The sink must not push: the record it is handed lies
-  // in the arena a push may move.
+  // Hands out the first `count` keys. The sink must not push: the record it is handed lies in
+  // the arena a push may move.
   void flush_count(size_t count, uint64_t new_last_flush);
   void compact();
 
   size_t max_bytes_;
   Sink sink_;
-  std::vector<uint64_t> arena_;  // u64 words: records stay 8-byte aligned
-  size_t dead_words_ = 0;        // of records already handed out, until the next compaction
-  std::vector<Entry> entries_;
-  // Reused between flushes and compactions (their capacity is kept): no allocation churn.
-  std::vector<uint64_t> spare_arena_;
-  std::vector<Entry> spare_entries_;
-  bool sorted_ = true;
+  Words arena_;             // records stay 8-byte aligned
+  size_t dead_words_ = 0;   // of records already handed out, until the next compaction
+  std::vector<Held> held_;
+  size_t dead_held_ = 0;
+  // Keys of the records held: [0, sorted_) in time order, the rest as they arrived (each ring's
+  // records come in time order, so sorting the new ones and merging is all a flush needs).
+  std::vector<Key> keys_;
+  size_t sorted_ = 0;
+  // Reused between compactions (their capacity is kept): no allocation churn.
+  Words spare_arena_;
+  std::vector<Held> spare_held_;
+  std::vector<uint32_t> moved_to_;
   uint64_t next_seq_ = 0;
   uint64_t last_flush_ = 0;
   ReorderStats stats_;

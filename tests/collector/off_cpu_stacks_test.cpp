@@ -75,13 +75,20 @@ struct Harness {
   OffCpuStacks stacks;
   explicit Harness(uint64_t threshold_ns) : stacks(host, format, threshold_ns) {}
 
-  // Arrival (compact), then the switch-out, its record and the switch-in `length` later.
-  size_t block(uint64_t time, uint64_t length, uint64_t pc = 0x7f0000001000, uint64_t sp = 0x7ffc1000) {
+  // Arrival: the switch-out as the reorder queue keeps it (compacted or not).
+  Bytes arrive(uint64_t time, uint64_t pc = 0x7f0000001000, uint64_t sp = 0x7ffc1000) {
     Bytes raw = switch_out(time, pc, sp);
     auto first = decode_record(raw, format);
     EXPECT_TRUE(first.has_value());
     std::span<const std::byte> kept = stacks.compact(std::get<SampleRecord>(first->body), raw);
-    Bytes queued(kept.begin(), kept.end());  // the reorder queue's copy
+    return Bytes(kept.begin(), kept.end());
+  }
+  // Arrival, then the switch-out, its record and the switch-in `length` later.
+  size_t block(uint64_t time, uint64_t length, uint64_t pc = 0x7f0000001000, uint64_t sp = 0x7ffc1000) {
+    return apply(arrive(time, pc, sp), time, length);
+  }
+  // The queued switch-out applied, with its switch records.
+  size_t apply(const Bytes& queued, uint64_t time, uint64_t length) {
     auto rec = decode_record(queued, format);
     EXPECT_TRUE(rec.has_value());
     stacks.on_switch_out_sample(std::get<SampleRecord>(rec->body), queued);
@@ -116,6 +123,48 @@ TEST(OffCpuStacks, LongBlockIsUnwoundAndItsPlaceRemembered) {
   EXPECT_EQ(c.remembered, 1u);
   EXPECT_EQ(c.compacted, 1u);
   EXPECT_EQ(c.pending_bytes, 0u);
+}
+
+// A backlog read at once (the start of a recording, a poller woken at a quarter of the ring):
+// only the first switch-out from a place keeps its stack copy; the others take its stack.
+TEST(OffCpuStacks, SwitchOutsReadBeforeTheirPlaceIsUnwoundDropTheirCopies) {
+  Harness r(100'000);
+  std::vector<Bytes> queued;
+  for (uint64_t i = 0; i < 3; ++i) queued.push_back(r.arrive(1'000'000 * (i + 1)));
+  EXPECT_GT(queued[0].size(), 8192u);
+  EXPECT_LT(queued[1].size(), 512u);
+  EXPECT_LT(queued[2].size(), 512u);
+  for (uint64_t i = 0; i < 3; ++i) r.apply(queued[i], 1'000'000 * (i + 1), 20'000);
+  EXPECT_EQ(r.host.unwinds, 1);
+  ASSERT_EQ(r.host.charges.size(), 3u);
+  for (const auto& c : r.host.charges) EXPECT_EQ(c.depth, 3u);
+  const OffCpuCounters c = r.stacks.counters();
+  EXPECT_EQ(c.compacted, 2u);
+  EXPECT_EQ(c.remembered, 2u);
+  EXPECT_EQ(c.pending_bytes, 0u);
+}
+
+// When the first switch-out from a place is not unwound after all (short, past the unwind
+// budget), those that dropped their copy behind it get what is known without a stack, as it
+// did: kernel frames and the user pc, counted as not unwound, never an unwind of no stack.
+TEST(OffCpuStacks, CopiesDroppedBehindAFirstPastTheBudgetKeepKernelFramesAndPc) {
+  Harness r(100'000);
+  // Spend the budget (a second's worth) at ever new places, within microseconds.
+  uint64_t time = 1'000'000;
+  for (uint64_t i = 0; i < 1000; ++i, time += 20) r.block(time, 10, 0x7f0000100000 + i * 16);
+  const int spent = r.host.unwinds;
+  const uint64_t not_unwound = r.stacks.counters().not_unwound;
+  const Bytes first = r.arrive(time, 0x7f0000002000);
+  const Bytes second = r.arrive(time + 100, 0x7f0000002000);
+  EXPECT_GT(first.size(), 8192u);
+  EXPECT_LT(second.size(), 512u);
+  r.apply(first, time, 10);
+  r.apply(second, time + 100, 10);
+  EXPECT_EQ(r.host.unwinds, spent);
+  EXPECT_EQ(r.stacks.counters().not_unwound, not_unwound + 2);
+  ASSERT_GE(r.host.charges.size(), 2u);
+  EXPECT_EQ(r.host.charges.back().depth, 3u);  // two kernel frames and the pc
+  EXPECT_EQ(r.stacks.counters().pending_bytes, 0u);
 }
 
 TEST(OffCpuStacks, ThresholdZeroUnwindsEverySwitch) {
