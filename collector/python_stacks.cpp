@@ -8,6 +8,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "collector/process_table.h"
 #include "collector/python_targets.h"
@@ -264,6 +265,8 @@ class PythonStacks::Impl {
   std::vector<profile::RawFrame> merged_;
   python::ReaderStats retired_;  // of readers already dropped
   size_t warnings_ = 0;
+  static constexpr size_t kMaxWarned = 4096;
+  std::unordered_set<std::string> warned_;  // attach errors already said (they name the pid)
   CollectorStats stats_;  // its python_* fields
   // Budget of switch-out reads (kOffCpuPythonReadsPerSecond), refilled by the samples' times.
   double off_cpu_tokens_ = kOffCpuPythonReadsPerSecond;
@@ -302,8 +305,13 @@ PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid) {
       p.state = State::kStarting;
     } else {
       p.state = State::kCannotRead;
-      (e.code() == ErrorCode::kUnsupported ? stats_.python_unsupported : stats_.python_attach_failed)++;
-      warn(e.message());
+      // A process is looked at again after its exec record is applied, which can come after its
+      // first samples were read: the same verdict is said and counted once.
+      if (warned_.size() >= kMaxWarned) warned_.clear();
+      if (warned_.insert(e.message()).second) {
+        (e.code() == ErrorCode::kUnsupported ? stats_.python_unsupported : stats_.python_attach_failed)++;
+        warn(e.message());
+      }
     }
     return &p;
   }
