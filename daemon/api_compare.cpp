@@ -39,14 +39,11 @@ HttpResponse Api::compare(const Params& p, const QueryControl& control) {
   auto allowed = p.allow({"base_from", "base_to", "from", "to", "pid", "comm", "label", "sample_type", "threshold",
                           "min_share", "confidence", "fixed_workload", "format"});
   if (!allowed) return bad_request(allowed.error().message());
-  const Duration max_range = this->max_range();
-  const UnixNanos now = unix_now_ns();
-  auto current = parse_range(p, "from", "to", "-1h", now, max_range);
-  if (!current) return bad_request(current.error().message());
-  auto base = parse_base_range(p, *current, now, max_range);
-  if (!base) return bad_request(base.error().message());
-  auto filter = parse_filter(p);
-  if (!filter) return bad_request(filter.error().message());
+  auto ranges = parse_two_ranges(p, unix_now_ns(), max_range());
+  if (!ranges) return bad_request(ranges.error().message());
+  const TimeRange* current = &ranges->current;
+  const TimeRange* base = &ranges->base;
+  const SampleFilter* filter = &ranges->filter;
 
   analysis::CompareOptions options;
   // A server's windows do not all do the same work: shares are compared, not values, unless the

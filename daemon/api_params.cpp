@@ -130,6 +130,16 @@ Result<TimeRange> parse_base_range(const Params& p, const TimeRange& current, Un
   return TimeRange{base_from, base_to};
 }
 
+Result<TwoRanges> parse_two_ranges(const Params& p, UnixNanos now, Duration max_range) {
+  auto current = parse_range(p, "from", "to", "-1h", now, max_range);
+  if (!current) return std::unexpected(current.error());
+  auto base = parse_base_range(p, *current, now, max_range);
+  if (!base) return std::unexpected(base.error());
+  auto filter = parse_filter(p);
+  if (!filter) return std::unexpected(filter.error());
+  return TwoRanges{*current, *base, std::move(*filter)};
+}
+
 Result<SampleFilter> parse_filter(const Params& p) {
   SampleFilter f;
   for (const std::string& list : p.all("pid")) {

@@ -50,6 +50,14 @@ class Params {
 // before it; with only one end given, the same length from or to that end.
 [[nodiscard]] Result<TimeRange> parse_base_range(const Params& p, const TimeRange& current, UnixNanos now,
                                                  Duration max_range);
+// What diff and compare both take: from..to (default the last hour), base_from..base_to (see
+// parse_base_range) and the filters.
+struct TwoRanges {
+  TimeRange current;
+  TimeRange base;
+  SampleFilter filter;
+};
+[[nodiscard]] Result<TwoRanges> parse_two_ranges(const Params& p, UnixNanos now, Duration max_range);
 // pid=1,2 (repeatable), comm=REGEX (RE2), label=key:value (repeatable, all must match).
 [[nodiscard]] Result<SampleFilter> parse_filter(const Params& p);
 

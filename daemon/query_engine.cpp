@@ -196,15 +196,14 @@ Error too_much_memory(uint64_t max_bytes) {
 }
 }  // namespace
 
+std::pair<uint64_t, uint64_t> QueryEngine::query_limits() const {
+  std::lock_guard lock(mutex_);
+  return {max_query_samples_, max_query_memory_};
+}
+
 Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const SampleFilter& filter,
                                               const QueryControl& control) {
-  uint64_t max_samples;
-  uint64_t max_bytes;
-  {
-    std::lock_guard lock(mutex_);
-    max_samples = max_query_samples_;
-    max_bytes = max_query_memory_;
-  }
+  const auto [max_samples, max_bytes] = query_limits();
   profile::ProfileBuilder builder;
   for (const Part& part : parts(range)) {
     auto merged = merge_part(builder, part, filter, max_samples, control);
@@ -223,13 +222,7 @@ Result<profile::Profile> QueryEngine::profile(const TimeRange& range, const Samp
 
 Result<std::vector<RangeRun>> QueryEngine::runs(const TimeRange& range, const SampleFilter& filter,
                                                 const QueryControl& control) {
-  uint64_t max_samples;
-  uint64_t max_bytes;
-  {
-    std::lock_guard lock(mutex_);
-    max_samples = max_query_samples_;
-    max_bytes = max_query_memory_;
-  }
+  const auto [max_samples, max_bytes] = query_limits();
   std::vector<RangeRun> out;
   uint64_t bytes = 0;
   for (const Part& part : parts(range)) {

@@ -91,6 +91,8 @@ class QueryEngine {
     UnixNanos start = 0, end = 0;
   };
   std::vector<Part> parts(const TimeRange& range);
+  // max_query_samples and max_query_memory as set now.
+  std::pair<uint64_t, uint64_t> query_limits() const;
   // Decoded (or symbolized) profile of one part; nullptr when it cannot be read (logged,
   // quarantined) or has vanished.
   std::shared_ptr<const profile::Profile> load(const Part& part);
