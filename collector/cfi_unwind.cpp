@@ -154,12 +154,7 @@ void DwarfUnwinder::Impl::unwind_compiled(SampleState& st, std::vector<UnwoundFr
         callee = mapping;
         continue;
       }
-      if (step == 0) {
-        stats_.dwarf_to_root++;
-        last_to_root_ = true;
-      } else {
-        count_stop(st, false);
-      }
+      count_libunwind_end(st, step);
       break;
     }
 

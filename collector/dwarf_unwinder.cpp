@@ -296,6 +296,15 @@ int DwarfUnwinder::Impl::libunwind_step(SampleState& st, bool exact_ip) {
   return step;
 }
 
+void DwarfUnwinder::Impl::count_libunwind_end(const SampleState& st, int step) {
+  if (step == 0) {
+    stats_.dwarf_to_root++;
+    last_to_root_ = true;
+  } else {
+    count_stop(st, false);
+  }
+}
+
 bool DwarfUnwinder::Impl::take_frame(FrameWalk& walk, uint64_t ip, uint64_t sp, const Mapping* mapping,
                                      std::vector<UnwoundFrame>& out) {
   // A caller lives above its callee on the stack, and its code lies in some mapping; a frame
@@ -385,12 +394,7 @@ void DwarfUnwinder::Impl::unwind_libunwind(SampleState& st, std::vector<UnwoundF
       callee = mapping;
       continue;
     }
-    if (step == 0) {
-      stats_.dwarf_to_root++;
-      last_to_root_ = true;
-    } else {
-      count_stop(st, false);
-    }
+    count_libunwind_end(st, step);
     break;
   }
 }

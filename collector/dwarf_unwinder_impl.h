@@ -116,6 +116,8 @@ class DwarfUnwinder::Impl {
   // How an unwind that cannot go on ended, from the fault its last reads noted (`without_cfi`:
   // at a frame without CFI whose frame pointer and shim rules failed).
   void count_stop(const SampleState& st, bool without_cfi);
+  // How an unwind ended whose last libunwind step gave `step` (0: the outermost frame).
+  void count_libunwind_end(const SampleState& st, int step);
 
   std::unordered_map<int32_t, Space> spaces_;
   std::unordered_map<const profile::Module*, ModuleTable> module_tables_;
