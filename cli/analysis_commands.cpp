@@ -160,7 +160,7 @@ int run_compare(CompareArgs& args) {
 
 void add_report_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ReportArgs>();
-  CLI::App* cmd = app.add_subcommand("report", "Top functions by self and total, hottest paths, severity");
+  CLI::App* cmd = app.add_subcommand("report", "Findings (allocator, locks, syscalls, page faults, copies, GC, hot functions), top functions by self and total, hottest paths");
   add_inputs_option(cmd, args->inputs);
   cmd->add_flag("--json", args->json, "Machine-readable JSON instead of a table");
   add_count_option(cmd, "-n,--top", args->top, "Functions per table; 0 for all [default: 20]");
