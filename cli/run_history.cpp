@@ -17,8 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kMaxMetadataBytes = size_t{1} << 20;
-
 constexpr const char* kProfileSuffixes[] = {".pb.gz", ".pb", ".pprof", ".folded", ".collapsed"};
 
 bool is_profile_name(const std::string& name) {

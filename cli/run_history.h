@@ -3,6 +3,7 @@
 // `ember record --metadata` JSON written beside it when there is one, in the order they were
 // recorded.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,9 @@
 #include "profile/profile.h"
 
 namespace ember::cli {
+
+// The largest `ember record --metadata` file read back (they are a few KiB).
+inline constexpr size_t kMaxMetadataBytes = size_t{1} << 20;
 
 struct HistoryRun {
   std::string path;

@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "cli/record_command.h"
+#include "cli/run_history.h"
 #include "cli/stop_signal.h"
 #include "common/files.h"
 #include "common/regex.h"
@@ -32,10 +33,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kMaxChartLines = 10;
 constexpr size_t kMaxSizes = 1000;
 constexpr size_t kMaxRepeat = 1000;
-constexpr size_t kMaxMetadataBytes = size_t{1} << 20;
 
 struct ScaleArgs {
   RecordArgs record;
@@ -120,7 +119,7 @@ flamegraph::LineChart growth_chart(const analysis::Growth& g, size_t top) {
   }
   size_t shown = 0;
   for (const auto& r : g.functions) {
-    if (chart.series.size() == kMaxChartLines || (top != 0 && shown++ >= top)) break;
+    if (chart.series.size() == flamegraph::kMaxChartLines || (top != 0 && shown++ >= top)) break;
     flamegraph::ChartSeries s;
     s.name = fmt::format("{} ({}) k={:.2f}", r.name, analysis::to_string(r.kind), r.fit.exponent);
     s.emphasized = r.flagged;

@@ -23,7 +23,6 @@ namespace ember::cli {
 
 namespace {
 
-constexpr size_t kMaxChartLines = 10;
 
 struct TrendArgs {
   std::vector<std::string> inputs;
@@ -51,7 +50,7 @@ flamegraph::LineChart trend_chart(const analysis::Trend& t, size_t top) {
     chart.x_labels.push_back(t.runs[i].label);
   }
   for (const analysis::TrendRow* r : analysis::shown_rows(t, top)) {
-    if (chart.series.size() == kMaxChartLines) break;
+    if (chart.series.size() == flamegraph::kMaxChartLines) break;
     flamegraph::ChartSeries s;
     s.name = fmt::format("{} ({})", r->name, analysis::to_string(r->kind));
     s.y = r->shares;

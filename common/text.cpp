@@ -20,6 +20,14 @@ std::string thousands(uint64_t n) {
   return out;
 }
 
+std::string count_of(uint64_t n, std::string_view noun) {
+  std::string out = std::to_string(n);
+  out += ' ';
+  out += noun;
+  if (n != 1) out += 's';
+  return out;
+}
+
 void append_markup_escaped(std::string& out, std::string_view text) {
   size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (size_t i = 0; i < text.size(); ++i) {

@@ -12,6 +12,9 @@ namespace ember::common {
 void append_thousands(std::string& out, uint64_t magnitude, bool negative = false);
 std::string thousands(uint64_t n);
 
+// "1 value", "2 values": a count and a regular English noun.
+std::string count_of(uint64_t n, std::string_view noun);
+
 // & < > " ' as entities: text fit for HTML and XML element content and quoted attributes.
 void append_markup_escaped(std::string& out, std::string_view text);
 std::string markup_escaped(std::string_view text);

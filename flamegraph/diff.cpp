@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/checked.h"
 #include "flamegraph/layout.h"
 #include "flamegraph/palette.h"
 #include "flamegraph/svg_document.h"
@@ -33,11 +34,6 @@ struct BaselineMatch {
   };
   std::vector<Vanished> vanished;  // baseline functions in no current stack, largest first
 };
-
-int64_t saturating_add(int64_t a, int64_t b) {
-  int64_t sum;
-  return __builtin_add_overflow(a, b, &sum) ? INT64_MAX : sum;
-}
 
 BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
                              const profile::FoldedStacks& current, const Layout& layout) {
@@ -90,9 +86,9 @@ BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
   for (size_t s = 0; s < baseline.stacks.size(); ++s) {
     const auto& stack = baseline.stacks[s];
     if (stack.value <= 0) continue;
-    match.total = saturating_add(match.total, stack.value);
+    match.total = common::saturating_add<int64_t>(match.total, stack.value);
     uint32_t frame = has_root ? 0 : kNoFrame;
-    if (frame != kNoFrame) match.value[frame] = saturating_add(match.value[frame], stack.value);
+    if (frame != kNoFrame) match.value[frame] = common::saturating_add<int64_t>(match.value[frame], stack.value);
     for (profile::StringId id : stack.frames) {
       if (id.value >= base_strings.size()) {
         frame = kNoFrame;
@@ -102,7 +98,7 @@ BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
         uint32_t name = base_canonical[id.value];
         if (last_counted[name] != s) {
           last_counted[name] = s;
-          vanished_value[name] = saturating_add(vanished_value[name], stack.value);
+          vanished_value[name] = common::saturating_add<int64_t>(vanished_value[name], stack.value);
         }
       }
       if (frame == kNoFrame) continue;
@@ -114,7 +110,7 @@ BaselineMatch match_baseline(const profile::FoldedStacks& baseline,
         continue;
       }
       frame = next->second;
-      match.value[frame] = saturating_add(match.value[frame], stack.value);
+      match.value[frame] = common::saturating_add<int64_t>(match.value[frame], stack.value);
     }
   }
   for (uint32_t id = 0; id < base_strings.size(); ++id) {

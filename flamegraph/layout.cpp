@@ -7,15 +7,11 @@
 #include <numeric>
 #include <string_view>
 
+#include "common/checked.h"
+
 namespace ember::flamegraph {
 
 namespace {
-
-int64_t saturating_add(int64_t a, int64_t b) {
-  int64_t sum;
-  if (__builtin_add_overflow(a, b, &sum)) return std::numeric_limits<int64_t>::max();
-  return sum;
-}
 
 // Ranks of names in byte order; equal strings share a rank.
 struct NameOrder {
@@ -123,7 +119,7 @@ Layout layout_stacks(const profile::StringTable& names, ForEachStack for_each_st
       ranks.push_back(order.rank[v]);
       ids.push_back(order.canonical[v]);
     }
-    layout.total = saturating_add(layout.total, value);
+    layout.total = common::saturating_add<int64_t>(layout.total, value);
   });
   if (runs.empty()) return layout;
   const double min_value = min_share * static_cast<double>(layout.total);
@@ -154,7 +150,7 @@ Layout layout_stacks(const profile::StringTable& names, ForEachStack for_each_st
     Open node = path.back();
     path.pop_back();
     size_t depth = path.size();
-    if (!path.empty()) path.back().value = saturating_add(path.back().value, node.value);
+    if (!path.empty()) path.back().value = common::saturating_add<int64_t>(path.back().value, node.value);
     if (static_cast<double>(node.value) < min_value) return;
     if (layout.levels.size() <= depth) layout.levels.resize(depth + 1);
     // Frames close children first, so the parent is the next frame its level will receive.
@@ -176,8 +172,8 @@ Layout layout_stacks(const profile::StringTable& names, ForEachStack for_each_st
     for (uint32_t i = common; i < run.length; ++i) {
       path.push_back(Open{ids[run.offset + i], cursor, 0});
     }
-    path.back().value = saturating_add(path.back().value, run.value);
-    cursor = saturating_add(cursor, run.value);
+    path.back().value = common::saturating_add<int64_t>(path.back().value, run.value);
+    cursor = common::saturating_add<int64_t>(cursor, run.value);
     previous = &run;
   }
   while (!path.empty()) close();

@@ -5,6 +5,7 @@
 // (and as the point's native tooltip), hovering a legend entry highlights its line. Names are
 // escaped like a flamegraph's: any byte string gives well-formed, inert output.
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -20,6 +21,9 @@ struct ChartSeries {
   // y = coefficient · x^exponent drawn dashed across the plot (a fitted growth), when set.
   std::optional<std::pair<double, double>> power_law;
 };
+
+// The most lines a chart should carry: one colour each, and more would not be told apart.
+inline constexpr size_t kMaxChartLines = 10;
 
 struct LineChart {
   std::string title;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/checked.h"
+#include "common/text.h"
 #include "proto/gzip.h"
 #include "proto/pprof.h"
 #include "proto/profile.pb.h"
@@ -106,11 +107,6 @@ uint32_t wire_type_of(const google::protobuf::UnknownField& f) {
     case google::protobuf::UnknownField::TYPE_GROUP: return wire::kStartGroup;
   }
   return wire::kStartGroup;
-}
-
-// "1 value", "2 values".
-std::string count_of(size_t n, std::string_view noun) {
-  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
 
 // The Profile message's field with this number, or nullptr for numbers it does not have. A
@@ -261,7 +257,7 @@ class Decoder {
             seen_string = true;
             if (!field->bytes.empty()) {
               return set_error(fmt::format("string_table[0] must be the empty string, but it has {}",
-                                           count_of(field->bytes.size(), "byte")));
+                                           common::count_of(field->bytes.size(), "byte")));
             }
             break;
           }
@@ -376,7 +372,7 @@ class Decoder {
   bool string_id(int64_t index, StringId& out, Describe&& describe) {
     if (index < 0 || static_cast<uint64_t>(index) >= profile_.strings.size()) {
       return set_error(fmt::format("{} is string {}, but the string table has {}", describe(),
-                                   index, count_of(profile_.strings.size(), "string")));
+                                   index, common::count_of(profile_.strings.size(), "string")));
     }
     out = StringId{static_cast<uint32_t>(index)};
     return true;
@@ -535,8 +531,8 @@ class Decoder {
       if (!parse(s, spans_.samples[i], what)) return false;
       if (static_cast<size_t>(s.value_size()) != profile_.sample_types.size()) {
         return set_error(fmt::format("sample #{} has {}, but the profile has {}", i + 1,
-                                     count_of(static_cast<size_t>(s.value_size()), "value"),
-                                     count_of(profile_.sample_types.size(), "sample type")));
+                                     common::count_of(static_cast<size_t>(s.value_size()), "value"),
+                                     common::count_of(profile_.sample_types.size(), "sample type")));
       }
       profile::Sample out;
       if (!reserve(out.locations, static_cast<size_t>(s.location_id_size())) ||

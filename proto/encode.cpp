@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/text.h"
 #include "proto/gzip.h"
 #include "proto/pprof.h"
 #include "proto/profile.pb.h"
@@ -25,11 +26,6 @@ using profile::FunctionId;
 using profile::LocationId;
 using profile::MappingId;
 using profile::StringId;
-
-// "1 value", "2 values".
-std::string count_of(size_t n, std::string_view noun) {
-  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
-}
 
 // Gives model strings their index in the file: only strings that are referenced, each content
 // once (a decoded model may hold duplicates), "" at index 0.
@@ -91,7 +87,7 @@ class Encoder {
   int64_t str(StringId id, Describe&& describe) {
     if (strings_.contains(id)) return strings_.index(id);
     fail(fmt::format("{} refers to string {}, but the profile has {}", describe(), id.value,
-                     count_of(p_.strings.size(), "string")));
+                     common::count_of(p_.strings.size(), "string")));
     return 0;
   }
 
@@ -132,8 +128,8 @@ class Encoder {
       const profile::Sample& sample = p_.samples[i];
       if (sample.values.size() != p_.sample_types.size()) {
         fail(fmt::format("sample {} has {}, but the profile has {}", i,
-                         count_of(sample.values.size(), "value"),
-                         count_of(p_.sample_types.size(), "sample type")));
+                         common::count_of(sample.values.size(), "value"),
+                         common::count_of(p_.sample_types.size(), "sample type")));
         return;
       }
       s.Clear();
@@ -143,7 +139,7 @@ class Encoder {
         if (!loc.valid() || loc.value >= p_.locations.size()) {
           fail(fmt::format("sample {} refers to location {}, but the profile has {}", i,
                            loc.valid() ? std::to_string(loc.value) : "(none)",
-                           count_of(p_.locations.size(), "location")));
+                           common::count_of(p_.locations.size(), "location")));
           return;
         }
         ids->AddAlreadyReserved(uint64_t{loc.value} + 1);
@@ -189,7 +185,7 @@ class Encoder {
       if (loc.mapping.valid()) {
         if (loc.mapping.value >= p_.mappings.size()) {
           fail(fmt::format("location {} refers to mapping {}, but the profile has {}", i,
-                           loc.mapping.value, count_of(p_.mappings.size(), "mapping")));
+                           loc.mapping.value, common::count_of(p_.mappings.size(), "mapping")));
           return;
         }
         l.set_mapping_id(uint64_t{loc.mapping.value} + 1);
@@ -200,7 +196,7 @@ class Encoder {
         if (line.function.valid()) {
           if (line.function.value >= p_.functions.size()) {
             fail(fmt::format("location {} refers to function {}, but the profile has {}", i,
-                             line.function.value, count_of(p_.functions.size(), "function")));
+                             line.function.value, common::count_of(p_.functions.size(), "function")));
             return;
           }
           out->set_function_id(uint64_t{line.function.value} + 1);

@@ -96,17 +96,17 @@ std::vector<std::string> drifting(const Trend& t) {
   return out;
 }
 
-struct NoiseCase {
+struct TrendNoiseCase {
   const char* name;
   size_t runs;
   RunShape shape;
 };
 
-class TrendNoFalseAlarms : public ::testing::TestWithParam<NoiseCase> {};
+class TrendNoFalseAlarms : public ::testing::TestWithParam<TrendNoiseCase> {};
 
 // The noise sweep: unchanged programs, 20 seeds per configuration, no drift anywhere.
 TEST_P(TrendNoFalseAlarms, UnchangedRunsTwentySeeds) {
-  const NoiseCase& param = GetParam();
+  const TrendNoiseCase& param = GetParam();
   size_t tested = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     Trend t = trend_of(history(seed, param.runs, param.shape, 1.0));
@@ -119,10 +119,10 @@ TEST_P(TrendNoFalseAlarms, UnchangedRunsTwentySeeds) {
 
 INSTANTIATE_TEST_SUITE_P(
     Noise, TrendNoFalseAlarms,
-    ::testing::Values(NoiseCase{"ten_runs_sampling_only", 10, {.samples_per_unit = 100}},
-                      NoiseCase{"ten_runs_jittered", 10, {.samples_per_unit = 100, .run_jitter = 0.03, .total_jitter = 0.02}},
-                      NoiseCase{"twenty_runs_jittered", 20, {.samples_per_unit = 50, .run_jitter = 0.03, .total_jitter = 0.02}},
-                      NoiseCase{"five_runs_small", 5, {.samples_per_unit = 20}}),
+    ::testing::Values(TrendNoiseCase{"ten_runs_sampling_only", 10, {.samples_per_unit = 100}},
+                      TrendNoiseCase{"ten_runs_jittered", 10, {.samples_per_unit = 100, .run_jitter = 0.03, .total_jitter = 0.02}},
+                      TrendNoiseCase{"twenty_runs_jittered", 20, {.samples_per_unit = 50, .run_jitter = 0.03, .total_jitter = 0.02}},
+                      TrendNoiseCase{"five_runs_small", 5, {.samples_per_unit = 20}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Trend, FivePercentSlowerEveryRunIsASteadyDriftOfThatFunction) {

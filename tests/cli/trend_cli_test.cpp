@@ -24,9 +24,9 @@ namespace fs = std::filesystem;
 // 16 runs, not 10: with 10 the drift test's power on real recordings was marginal (adjusted p
 // 0.007 against 0.01 in a good run, misses when run-to-run CPU time jitters, as it did in a
 // clean-clone CI run); analysis/README.md's sweep gives 100% detection at 20 runs with jitter.
-constexpr int kRuns = 16;
-constexpr const char* kFrequency = "4999";
-constexpr const char* kScale = "150";  // ~0.25 s a run
+constexpr int kTrendRuns = 16;
+constexpr const char* kTrendFrequency = "4999";
+constexpr const char* kTrendScale = "150";  // ~0.25 s a run
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
@@ -42,7 +42,7 @@ class TrendCliTest : public ::testing::Test {
     fs::create_directories(dir_ / "slowing");
     fs::create_directories(dir_ / "steady");
     // Interleaved, so that a change of the machine's load during the test falls on both histories.
-    for (int i = 0; i < kRuns; ++i) {
+    for (int i = 0; i < kTrendRuns; ++i) {
       record(dir_ / "slowing", i, 100 + 5 * i);
       record(dir_ / "steady", i, 100);
     }
@@ -52,8 +52,8 @@ class TrendCliTest : public ::testing::Test {
   }
   static void record(const fs::path& dir, int i, int hash_percent) {
     std::string stem = (dir / ("run-" + std::to_string(i))).string();
-    auto r = run({EMBER_BIN, "record", "-q", "-F", kFrequency, "-o", stem + ".pb.gz", "--metadata", stem + ".json",
-                  "--", COMPARE_BASELINE_BIN, "--scale", kScale, "--hash-percent", std::to_string(hash_percent)});
+    auto r = run({EMBER_BIN, "record", "-q", "-F", kTrendFrequency, "-o", stem + ".pb.gz", "--metadata", stem + ".json",
+                  "--", COMPARE_BASELINE_BIN, "--scale", kTrendScale, "--hash-percent", std::to_string(hash_percent)});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static fs::path dir_;
@@ -69,9 +69,9 @@ TEST_F(TrendCliTest, FunctionFivePercentSlowerPerRunFailsTheGateByName) {
   EXPECT_NE(r.out.find("bench::hash"), std::string::npos) << r.out;
   auto report = nlohmann::json::parse(read_text(json));
   EXPECT_TRUE(report["drifted"].get<bool>());
-  ASSERT_EQ(report["runs"].size(), static_cast<size_t>(kRuns));
+  ASSERT_EQ(report["runs"].size(), static_cast<size_t>(kTrendRuns));
   // Ordered by recording time (from the profiles), oldest first: run-0 ... run-9.
-  for (int i = 0; i < kRuns; ++i) {
+  for (int i = 0; i < kTrendRuns; ++i) {
     EXPECT_EQ(fs::path(report["runs"][i]["source"].get<std::string>()).filename(), "run-" + std::to_string(i) + ".pb.gz");
   }
   bool hash_self = false;
@@ -167,7 +167,7 @@ class ScaleCliTest : public ::testing::Test {
 
 TEST_F(ScaleCliTest, LinearAndQuadraticExponentsQuadraticFlaggedFirst) {
   fs::path out = dir_ / "runs", svg = dir_ / "scale.svg";
-  auto r = run({EMBER_BIN, "scale", "--sizes", "4000,8000,16000,32000", "-F", kFrequency, "--output-dir", out.string(),
+  auto r = run({EMBER_BIN, "scale", "--sizes", "4000,8000,16000,32000", "-F", kTrendFrequency, "--output-dir", out.string(),
                 "-o", svg.string(), "--", SCALE_GROWTH_BIN, "--n", "{}"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   for (const char* size : {"4000", "8000", "16000", "32000"}) {
@@ -196,7 +196,7 @@ TEST_F(ScaleCliTest, AFailingSizeIsNamedAndTheOthersAreStillFitted) {
   fs::path out = dir_ / "runs";
   // The command fails at n = 8000 only.
   std::string script = std::string("[ \"$1\" != 8000 ] && exec ") + SCALE_GROWTH_BIN + " --n \"$1\"";
-  auto r = run({EMBER_BIN, "scale", "--sizes", "4000,8000,16000", "-F", kFrequency, "--output-dir", out.string(), "--",
+  auto r = run({EMBER_BIN, "scale", "--sizes", "4000,8000,16000", "-F", kTrendFrequency, "--output-dir", out.string(), "--",
                 "/bin/sh", "-c", script, "sh", "{}"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("ember: size 8000: command exited with status 1; its recording (" +

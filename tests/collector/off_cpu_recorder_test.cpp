@@ -196,38 +196,13 @@ TEST(OffCpuRecorder, ThreadLosingItsCpuShowsRunnableTime) {
   EXPECT_LT(static_cast<double>(blocked), 0.05 * static_cast<double>(total));
 }
 
-// Runs `fn` in a child that dropped root for `nobody` (dumpable, as a user's processes are).
-std::string as_nobody(const std::function<std::string()>& fn) {
-  int out[2];
-  if (::pipe(out) != 0) return "pipe failed";
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::close(out[0]);
-    std::string result = "cannot drop privileges";
-    if (::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
-        ::setresuid(65534, 65534, 65534) == 0 && ::prctl(PR_SET_DUMPABLE, 1) == 0) {
-      result = fn();
-    }
-    (void)!::write(out[1], result.data(), result.size());
-    _exit(0);
-  }
-  ::close(out[1]);
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  ::close(out[0]);
-  ::waitpid(child, nullptr, 0);
-  return text;
-}
-
 TEST(OffCpuRecorder, RefusedSwitchEventsLeaveOneLineAndTheCpuProfile) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
   std::ifstream paranoid_file("/proc/sys/kernel/perf_event_paranoid");
   int paranoid = 0;
   paranoid_file >> paranoid;
   if (paranoid < 2) GTEST_SKIP() << "kernel.perf_event_paranoid < 2 lets users record switches";
-  std::string report = as_nobody([] {
+  std::string report = testing::as_nobody([] {
     Target t;
     t.command = {kWallShares, "--seconds", "1.5"};
     auto rec = Recorder::start(t, off_cpu_options());

@@ -445,35 +445,6 @@ TEST(Recorder, TargetMustBeExactlyOne) {
   EXPECT_FALSE(Recorder::start(Target{}, RecordOptions{}).has_value());
 }
 
-// Runs `fn` in a child process that has dropped root for `nobody`; returns what it wrote.
-std::string as_nobody(const std::function<std::string()>& fn) {
-  int out[2];
-  if (::pipe(out) != 0) return "pipe failed";
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::close(out[0]);
-    std::string result;
-    // Changing uid makes a process non-dumpable, which would bar it from profiling even its own
-    // children; an ordinary user's processes are dumpable.
-    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
-        ::setresuid(65534, 65534, 65534) != 0 || ::prctl(PR_SET_DUMPABLE, 1) != 0) {
-      result = "cannot drop privileges";
-    } else {
-      result = fn();
-    }
-    (void)!::write(out[1], result.data(), result.size());
-    _exit(0);
-  }
-  ::close(out[1]);
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  ::close(out[0]);
-  ::waitpid(child, nullptr, 0);
-  return text;
-}
-
 int paranoid_level() {
   std::ifstream f("/proc/sys/kernel/perf_event_paranoid");
   int v = 99;
@@ -485,7 +456,7 @@ TEST(RecorderPermissions, SystemWideWithoutPrivilegeExplainsParanoid) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
   const int paranoid = paranoid_level();
   if (paranoid <= 0) GTEST_SKIP() << "perf_event_paranoid <= 0 lets every user profile system-wide";
-  std::string message = as_nobody([] {
+  std::string message = testing::as_nobody([] {
     Target t;
     t.system_wide = true;
     auto rec = Recorder::start(t, RecordOptions{});
@@ -499,7 +470,7 @@ TEST(RecorderPermissions, OtherUsersProcessExplainsParanoid) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
   const int paranoid = paranoid_level();
   const pid_t self = ::getpid();  // a root process, out of reach for nobody
-  std::string message = as_nobody([self] {
+  std::string message = testing::as_nobody([self] {
     auto rec = Recorder::start(Target{{self}, false, {}}, RecordOptions{});
     return rec ? std::string("started") : rec.error().message();
   });
@@ -512,7 +483,7 @@ TEST(RecorderPermissions, KernelFramesFallBackToUserOnly) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
   const int paranoid = paranoid_level();
   if (paranoid < 2 || paranoid > 2) GTEST_SKIP() << "kernel frames are refused to users only at paranoid 2";
-  std::string report = as_nobody([] {
+  std::string report = testing::as_nobody([] {
     Target t;
     t.command = {kExitMidway, "--seconds", "1"};
     auto rec = Recorder::start(t, RecordOptions{});

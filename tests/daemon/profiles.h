@@ -2,6 +2,7 @@
 // Small synthetic profiles for the daemon tests, shaped like emberd's own snapshots
 // (samples/count and cpu/nanoseconds, labels pid, tid, comm, thread_comm).
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,8 @@
 #include "proto/pprof.h"
 
 namespace ember::daemon::test {
+
+inline constexpr int64_t kSecond = 1'000'000'000;  // in nanoseconds, as snapshot times are
 
 struct FakeSample {
   int32_t pid;

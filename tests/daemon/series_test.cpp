@@ -24,8 +24,7 @@
 namespace ember::daemon {
 namespace {
 
-constexpr UnixNanos kSecond = 1'000'000'000;
-constexpr UnixNanos kMinute = 60 * kSecond;
+constexpr UnixNanos kMinute = 60 * test::kSecond;
 constexpr int64_t kPeriod = 10'101'010;  // the cpu value of one sample in test::make_profile
 
 class NoStatus : public StatusSource {
@@ -168,10 +167,10 @@ TEST_F(SeriesTest, EveryStepIsPresentAndEmptyOnesAreZero) {
 }
 
 TEST_F(SeriesTest, DefaultStepFollowsTheRangeAndTheSnapshotLength) {
-  EXPECT_EQ(SeriesEngine::default_step(3600 * kSecond, kMinute), kMinute);
-  EXPECT_EQ(SeriesEngine::default_step(24 * 3600 * kSecond, kMinute), 5 * kMinute);
-  EXPECT_EQ(SeriesEngine::default_step(7 * 24 * 3600 * kSecond, kMinute), 60 * kMinute);
-  EXPECT_EQ(SeriesEngine::default_step(600 * kSecond, 10 * kSecond), 10 * kSecond);
+  EXPECT_EQ(SeriesEngine::default_step(3600 * test::kSecond, kMinute), kMinute);
+  EXPECT_EQ(SeriesEngine::default_step(24 * 3600 * test::kSecond, kMinute), 5 * kMinute);
+  EXPECT_EQ(SeriesEngine::default_step(7 * 24 * 3600 * test::kSecond, kMinute), 60 * kMinute);
+  EXPECT_EQ(SeriesEngine::default_step(600 * test::kSecond, 10 * test::kSecond), 10 * test::kSecond);
 }
 
 TEST_F(SeriesTest, ProcessAndLabelFiltersAsTheProfileEndpoints) {

@@ -16,8 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::TempDir;
 
-constexpr UnixNanos kSecond = 1'000'000'000;
-constexpr UnixNanos kT0 = 1'700'000'000 * kSecond;
+constexpr UnixNanos kT0 = 1'700'000'000 * test::kSecond;
 
 std::shared_ptr<const std::string> snapshot(int32_t pid = 1, int64_t count = 10) {
   return std::make_shared<const std::string>(
@@ -25,12 +24,12 @@ std::shared_ptr<const std::string> snapshot(int32_t pid = 1, int64_t count = 10)
 }
 
 TEST(SnapshotStore, FileNamesRoundTrip) {
-  std::string name = SnapshotStore::file_name(kT0 + 123'000'000, kT0 + 60 * kSecond);
+  std::string name = SnapshotStore::file_name(kT0 + 123'000'000, kT0 + 60 * test::kSecond);
   EXPECT_EQ(name, "20231114T221320.123Z_20231114T221420.000Z.pb.gz");
   UnixNanos start = 0, end = 0;
   ASSERT_TRUE(SnapshotStore::parse_file_name(name, start, end));
   EXPECT_EQ(start, kT0 + 123'000'000);
-  EXPECT_EQ(end, kT0 + 60 * kSecond);
+  EXPECT_EQ(end, kT0 + 60 * test::kSecond);
   EXPECT_TRUE(SnapshotStore::parse_file_name(SnapshotStore::file_name(kT0, kT0, 3), start, end));
   for (const char* bad : {"x.pb.gz", "20231114T221320.123Z_20231114T222320.000Z.pb", "../20231114T221320.123Z_20231114T222320.000Z.pb.gz",
                           "20231114T221320.123Z_20231114T212320.000Z.pb.gz", "20231314T221320.123Z_20231314T222320.000Z.pb.gz"}) {
@@ -52,8 +51,8 @@ TEST(SnapshotStore, WritesListsAndReadsBack) {
   auto store = SnapshotStore::open(dir.path(), {});
   ASSERT_TRUE(store);
   auto data = snapshot();
-  std::string a = (*store)->add(kT0, kT0 + 60 * kSecond, data);
-  std::string b = (*store)->add(kT0 + 60 * kSecond, kT0 + 120 * kSecond, snapshot(2));
+  std::string a = (*store)->add(kT0, kT0 + 60 * test::kSecond, data);
+  std::string b = (*store)->add(kT0 + 60 * test::kSecond, kT0 + 120 * test::kSecond, snapshot(2));
   EXPECT_EQ((*store)->stats().pending, 2u);
   ASSERT_TRUE((*store)->write_pending());
   EXPECT_EQ((*store)->stats().pending, 0u);
@@ -61,16 +60,16 @@ TEST(SnapshotStore, WritesListsAndReadsBack) {
   EXPECT_EQ(test::list_files(dir.path(), ".pb.gz"), (std::vector<std::string>{a, b}));
   EXPECT_EQ(test::read_text(dir / a), *data);
   // Overlap with [from, to].
-  EXPECT_EQ((*store)->list(kT0 + 61 * kSecond, kT0 + 200 * kSecond).size(), 1u);
-  EXPECT_EQ((*store)->list(kT0 - 10 * kSecond, kT0 + 200 * kSecond).size(), 2u);
-  EXPECT_EQ((*store)->list(kT0 + 500 * kSecond, kT0 + 600 * kSecond).size(), 0u);
-  auto listed = (*store)->list(kT0, kT0 + 10 * kSecond);
+  EXPECT_EQ((*store)->list(kT0 + 61 * test::kSecond, kT0 + 200 * test::kSecond).size(), 1u);
+  EXPECT_EQ((*store)->list(kT0 - 10 * test::kSecond, kT0 + 200 * test::kSecond).size(), 2u);
+  EXPECT_EQ((*store)->list(kT0 + 500 * test::kSecond, kT0 + 600 * test::kSecond).size(), 0u);
+  auto listed = (*store)->list(kT0, kT0 + 10 * test::kSecond);
   ASSERT_EQ(listed.size(), 1u);
   auto read = (*store)->read(listed[0]);
   ASSERT_TRUE(read);
   EXPECT_EQ(**read, *data);
   // The same start again gets a name of its own.
-  std::string c = (*store)->add(kT0, kT0 + 60 * kSecond, snapshot(3));
+  std::string c = (*store)->add(kT0, kT0 + 60 * test::kSecond, snapshot(3));
   EXPECT_NE(c, a);
   ASSERT_TRUE((*store)->write_pending());
   EXPECT_EQ(test::list_files(dir.path(), ".pb.gz").size(), 3u);
@@ -78,14 +77,14 @@ TEST(SnapshotStore, WritesListsAndReadsBack) {
 
 TEST(SnapshotStore, StartUpRemovesLeftoversAndQuarantinesWhatCannotBeRead) {
   TempDir dir;
-  std::string good = SnapshotStore::file_name(kT0, kT0 + 60 * kSecond);
+  std::string good = SnapshotStore::file_name(kT0, kT0 + 60 * test::kSecond);
   std::string bytes = *snapshot();
   test::write_text(dir / good, bytes);
-  std::string truncated = SnapshotStore::file_name(kT0 + 60 * kSecond, kT0 + 120 * kSecond);
+  std::string truncated = SnapshotStore::file_name(kT0 + 60 * test::kSecond, kT0 + 120 * test::kSecond);
   test::write_text(dir / truncated, bytes.substr(0, bytes.size() / 2));
-  std::string garbage = SnapshotStore::file_name(kT0 + 120 * kSecond, kT0 + 180 * kSecond);
+  std::string garbage = SnapshotStore::file_name(kT0 + 120 * test::kSecond, kT0 + 180 * test::kSecond);
   test::write_text(dir / garbage, "not a snapshot at all");
-  std::string empty = SnapshotStore::file_name(kT0 + 180 * kSecond, kT0 + 240 * kSecond);
+  std::string empty = SnapshotStore::file_name(kT0 + 180 * test::kSecond, kT0 + 240 * test::kSecond);
   test::write_text(dir / empty, "");
   test::write_text(dir / ("." + good + ".tmp-AbC123"), bytes.substr(0, 10));
   test::write_text(dir / "notes.txt", "someone else's file");
@@ -109,12 +108,12 @@ TEST(SnapshotStore, RetentionByAgeThenBySizeOldestFirst) {
   limits.max_age = 1h;
   auto store = SnapshotStore::open(dir.path(), limits);
   ASSERT_TRUE(store);
-  const UnixNanos now = kT0 + 10 * 3600 * kSecond;
+  const UnixNanos now = kT0 + 10 * 3600 * test::kSecond;
   std::vector<std::string> names;
   for (int i = 0; i < 6; ++i) {
     // Ages: 5h, 4h, ... 0h before now.
-    UnixNanos start = now - (5 - i) * 3600 * kSecond - 60 * kSecond;
-    names.push_back((*store)->add(start, start + 60 * kSecond, snapshot(i)));
+    UnixNanos start = now - (5 - i) * 3600 * test::kSecond - 60 * test::kSecond;
+    names.push_back((*store)->add(start, start + 60 * test::kSecond, snapshot(i)));
   }
   ASSERT_TRUE((*store)->write_pending());
   EXPECT_EQ((*store)->apply_retention(now), 4u);
@@ -134,20 +133,20 @@ TEST(SnapshotStore, AFailedWriteKeepsTheWindowAndWritesItLater) {
   std::string data_dir = dir / "data";
   auto store = SnapshotStore::open(data_dir, {});
   ASSERT_TRUE(store);
-  std::string first = (*store)->add(kT0, kT0 + kSecond, snapshot(1));
+  std::string first = (*store)->add(kT0, kT0 + test::kSecond, snapshot(1));
   ASSERT_TRUE((*store)->write_pending());
   const std::string first_bytes = test::read_text(data_dir + "/" + first);
 
   // The directory disappears (an operator's mistake, a lost mount): writes fail.
   std::filesystem::rename(data_dir, dir / "moved");
-  std::string second = (*store)->add(kT0 + kSecond, kT0 + 2 * kSecond, snapshot(2));
+  std::string second = (*store)->add(kT0 + test::kSecond, kT0 + 2 * test::kSecond, snapshot(2));
   EXPECT_FALSE((*store)->write_pending());
   auto s = (*store)->stats();
   EXPECT_TRUE(s.degraded);
   EXPECT_EQ(s.pending, 1u);
   EXPECT_EQ(s.write_failures, 1u);
   // Still answered from memory.
-  auto listed = (*store)->list(kT0 + kSecond, kT0 + 2 * kSecond);
+  auto listed = (*store)->list(kT0 + test::kSecond, kT0 + 2 * test::kSecond);
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_TRUE((*store)->read(listed[1]).has_value());
 
@@ -171,7 +170,7 @@ TEST(SnapshotStore, PendingWindowsAreBounded) {
   limits.max_pending_bytes = data->size() * 2;
   (*store)->set_limits(limits);
   for (int i = 0; i < 5; ++i) {
-    (*store)->add(kT0 + i * kSecond, kT0 + (i + 1) * kSecond, data);
+    (*store)->add(kT0 + i * test::kSecond, kT0 + (i + 1) * test::kSecond, data);
     (void)(*store)->write_pending();
   }
   auto s = (*store)->stats();
@@ -180,7 +179,7 @@ TEST(SnapshotStore, PendingWindowsAreBounded) {
   // The newest are the ones kept.
   auto kept = (*store)->list(0, INT64_MAX);
   ASSERT_EQ(kept.size(), 2u);
-  EXPECT_EQ(kept[0].start, kT0 + 3 * kSecond);
+  EXPECT_EQ(kept[0].start, kT0 + 3 * test::kSecond);
 }
 
 // A real full disk: a 512 KiB tmpfs. Needs CAP_SYS_ADMIN; skipped without it.
@@ -198,12 +197,12 @@ TEST(SnapshotStore, DiskFullIsDegradedAndRecoversWithoutDamage) {
   {
     auto store = SnapshotStore::open(mnt, {});
     ASSERT_TRUE(store);
-    std::string first = (*store)->add(kT0, kT0 + kSecond, snapshot(1));
+    std::string first = (*store)->add(kT0, kT0 + test::kSecond, snapshot(1));
     ASSERT_TRUE((*store)->write_pending());
     const std::string first_bytes = test::read_text(mnt + "/" + first);
     // Fill the disk.
     test::write_text(mnt + "/filler", std::string(600 * 1024, 'x'));
-    (*store)->add(kT0 + kSecond, kT0 + 2 * kSecond, snapshot(2, 1000));
+    (*store)->add(kT0 + test::kSecond, kT0 + 2 * test::kSecond, snapshot(2, 1000));
     auto failed = (*store)->write_pending();
     ASSERT_FALSE(failed);
     EXPECT_TRUE(failed.error().sys_errno() == ENOSPC || failed.error().sys_errno() == EDQUOT);

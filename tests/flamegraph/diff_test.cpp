@@ -6,13 +6,10 @@
 namespace ember::flamegraph {
 namespace {
 
+using testing::folded;
+using testing::graph;
 using testing::Graph;
-
-profile::FoldedStacks folded(std::string_view text) {
-  auto parsed = profile::parse_folded(text, "test");
-  EXPECT_TRUE(parsed) << parsed.error().message();
-  return parsed ? std::move(*parsed) : profile::FoldedStacks{};
-}
+using testing::kUsable;
 
 Graph diff(std::string_view baseline, std::string_view current, bool normalize = true) {
   DiffOptions options;

@@ -13,20 +13,11 @@
 namespace ember::flamegraph {
 namespace {
 
+using testing::folded;
+using testing::graph;
 using testing::Graph;
+using testing::kUsable;
 using testing::read_graph;
-
-profile::FoldedStacks folded(std::string_view text) {
-  auto parsed = profile::parse_folded(text, "test");
-  EXPECT_TRUE(parsed) << parsed.error().message();
-  return parsed ? std::move(*parsed) : profile::FoldedStacks{};
-}
-
-Graph graph(const std::string& svg) {
-  auto g = read_graph(svg);
-  EXPECT_TRUE(g) << g.error();
-  return g ? std::move(*g) : Graph{};
-}
 
 struct Color {
   int r, g, b;
@@ -38,7 +29,6 @@ Color parse_color(const std::string& hex) {
           std::stoi(hex.substr(5, 2), nullptr, 16)};
 }
 
-constexpr double kUsable = 1200 - 2 * 10;  // default width less the margins
 
 TEST(Flamegraph, LeafWidthsFollowValues) {
   Graph g = graph(render_svg(folded("app;main;alpha 70\napp;main;beta 30\n"), {}));

@@ -35,6 +35,18 @@ std::string Graph::fill_of(std::string_view name) const {
   return it == fills.end() ? std::string() : it->second;
 }
 
+profile::FoldedStacks folded(std::string_view text) {
+  auto parsed = profile::parse_folded(text, "test");
+  EXPECT_TRUE(parsed) << parsed.error().message();
+  return parsed ? std::move(*parsed) : profile::FoldedStacks{};
+}
+
+Graph graph(const std::string& svg) {
+  auto g = read_graph(svg);
+  EXPECT_TRUE(g) << g.error();
+  return g ? std::move(*g) : Graph{};
+}
+
 std::expected<Graph, std::string> read_graph(const std::string& svg) {
   auto root = parse_xml(svg);
   if (!root) return std::unexpected("not well-formed XML: " + root.error());

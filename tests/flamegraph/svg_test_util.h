@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "profile/folded.h"
 #include "xml_check.h"
 
 namespace ember::flamegraph::testing {
@@ -39,6 +40,15 @@ struct Graph {
 
 // Parses `svg` (failing the test, via the returned error, if it is not well-formed XML).
 std::expected<Graph, std::string> read_graph(const std::string& svg);
+
+// The width of a frame that spans the whole graph: the default width less the margins.
+inline constexpr double kUsable = 1200 - 2 * 10;
+
+// `text` parsed as folded stacks; a parse error fails the test and gives no stacks.
+profile::FoldedStacks folded(std::string_view text);
+
+// read_graph, failing the test (and giving an empty graph) when the SVG is not well-formed.
+Graph graph(const std::string& svg);
 
 // xmllint's complaints about `svg`, empty if it accepts it; nullopt when xmllint is absent.
 std::optional<std::string> xmllint_errors(const std::string& svg);

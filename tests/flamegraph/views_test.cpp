@@ -12,30 +12,19 @@
 namespace ember::flamegraph {
 namespace {
 
+using testing::folded;
+using testing::graph;
 using testing::Graph;
+using testing::kUsable;
 
 // The known call tree of tests/profile/folded_views_test.cpp.
 constexpr std::string_view kTree = "main;parse;read 10\nmain;parse;lex 20\nmain;eval;lex 30\nmain;eval 40\n";
-
-profile::FoldedStacks folded(std::string_view text) {
-  auto parsed = profile::parse_folded(text, "test");
-  EXPECT_TRUE(parsed) << parsed.error().message();
-  return parsed ? std::move(*parsed) : profile::FoldedStacks{};
-}
-
-Graph graph(const std::string& svg) {
-  auto g = testing::read_graph(svg);
-  EXPECT_TRUE(g) << g.error();
-  return g ? std::move(*g) : Graph{};
-}
 
 Graph sandwich(std::string_view pattern) {
   auto re = common::Regex::compile(pattern);
   EXPECT_TRUE(re);
   return graph(render_sandwich_svg(profile::sandwich_stacks(folded(kTree), *re), {}));
 }
-
-constexpr double kUsable = 1200 - 2 * 10;
 
 TEST(Sandwich, CallersAboveNearestFirstCalleesBelow) {
   // parse (30 samples): called by main; calls read (10) and lex (20).

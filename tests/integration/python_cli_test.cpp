@@ -20,10 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kPrograms = std::string(EMBER_SOURCE_DIR) + "/tests/integration/python";
-const std::string kDebianPython = "/usr/bin/python3.11";
 
 using testing::read_file_text;
+using testing::kPrograms;
+using testing::kDebianPython;
 
 std::vector<std::string> lines_containing(const std::string& text, const std::string& needle) {
   std::vector<std::string> out;

@@ -18,6 +18,10 @@ struct Interpreter {
 };
 inline void PrintTo(const Interpreter& i, std::ostream* os) { *os << i.path; }
 
+// The test programs (tests/integration/python/) and Debian's own interpreter.
+inline const std::string kPrograms = std::string(EMBER_SOURCE_DIR) + "/tests/integration/python";
+inline const std::string kDebianPython = "/usr/bin/python3.11";
+
 inline std::string pyenv_root() {
   const char* root = std::getenv("PYENV_ROOT");
   return root != nullptr && *root != '\0' ? root : "/root/.pyenv";

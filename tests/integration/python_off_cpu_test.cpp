@@ -27,10 +27,10 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kProgram = std::string(EMBER_SOURCE_DIR) + "/tests/integration/python/wall_split.py";
-const std::string kDebianPython = "/usr/bin/python3.11";
 
 using testing::Interpreter;
 using testing::interpreters;
+using testing::kDebianPython;
 using testing::read_file_text;
 
 // One folded line of a --per-thread recording: process, thread, frames (root first), value.

@@ -28,8 +28,9 @@ namespace ember {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::kDebianPython;
+using testing::kPrograms;
 
-const std::string kPrograms = std::string(EMBER_SOURCE_DIR) + "/tests/integration/python";
 const std::string kSeventyThirty = kPrograms + "/seventy_thirty.py";
 const std::string kRecursion = kPrograms + "/recursion.py";
 const std::string kZlib = kPrograms + "/zlib_work.py";
@@ -232,8 +233,6 @@ TEST_P(PythonVersions, FortyFiveLevelsOfRecursionReachTheModule) {
 
 INSTANTIATE_TEST_SUITE_P(Installed, PythonVersions, ::testing::ValuesIn(interpreters()),
                          [](const auto& info) { return info.param.name; });
-
-const std::string kDebianPython = "/usr/bin/python3.11";
 
 TEST(PythonStacks, SeventyThirtyByAttach) {
   REQUIRE_INTERPRETER(kDebianPython);

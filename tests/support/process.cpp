@@ -1,9 +1,11 @@
 #include "tests/support/process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,6 +191,32 @@ RunResult Background::wait(std::chrono::seconds timeout) {
   result.out = out_;
   result.err = err_;
   return result;
+}
+
+std::string as_nobody(const std::function<std::string()>& fn) {
+  int out[2];
+  if (::pipe(out) != 0) return "pipe failed";
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(out[0]);
+    std::string result = "cannot drop privileges";
+    // Changing uid makes a process non-dumpable, which would bar it from profiling even its own
+    // children; an ordinary user's processes are dumpable.
+    if (::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
+        ::setresuid(65534, 65534, 65534) == 0 && ::prctl(PR_SET_DUMPABLE, 1) == 0) {
+      result = fn();
+    }
+    (void)!::write(out[1], result.data(), result.size());
+    _exit(0);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  ::waitpid(child, nullptr, 0);
+  return text;
 }
 
 }  // namespace ember::testing

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ struct RunResult {
 // Runs argv to completion (killing it after `timeout`), feeding `input` on stdin.
 RunResult run(const std::vector<std::string>& argv, const std::string& input = {},
               std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// Runs `fn` in a forked child that dropped root for `nobody` (uid and gid 65534), kept dumpable
+// as an ordinary user's processes are; returns what `fn` returned, or why it could not run.
+std::string as_nobody(const std::function<std::string()>& fn);
 
 // A program started in the background; killed and reaped when destroyed.
 class Background {

@@ -34,7 +34,7 @@ Addresses addresses() {
   return {nm.at("ember_marker_inline").address, nm.at("_ZN12_GLOBAL__N_113hidden_helperEi").address};
 }
 
-std::vector<Symbol> symbolize(const std::string& path, const Options& options) {
+std::vector<Symbol> symbolize_markers(const std::string& path, const Options& options) {
   Addresses a = addresses();
   std::vector<common::ElfAddress> list = {common::ElfAddress(a.inline_marker), common::ElfAddress(a.hidden)};
   auto out = symbolize_file(path, list, options);
@@ -73,14 +73,14 @@ TEST(DebugFile, DebuglinkInTheSameDirectory) {
   TempDir dir;
   copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
   copy_file(fixture("cpp_fixture.debug"), dir / "bin/cpp_fixture.debug");
-  expect_full_debug_info(symbolize(dir / "bin/prog", without_system_debug_dirs()));
+  expect_full_debug_info(symbolize_markers(dir / "bin/prog", without_system_debug_dirs()));
 }
 
 TEST(DebugFile, DebuglinkInDotDebugSubdirectory) {
   TempDir dir;
   copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
   copy_file(fixture("cpp_fixture.debug"), dir / "bin/.debug/cpp_fixture.debug");
-  expect_full_debug_info(symbolize(dir / "bin/prog", without_system_debug_dirs()));
+  expect_full_debug_info(symbolize_markers(dir / "bin/prog", without_system_debug_dirs()));
 }
 
 TEST(DebugFile, DebuglinkUnderADebugDirectory) {
@@ -89,7 +89,7 @@ TEST(DebugFile, DebuglinkUnderADebugDirectory) {
   copy_file(fixture("cpp_fixture.debug"), dir / ("debug" + (dir / "bin") + "/cpp_fixture.debug"));
   Options options;
   options.debug_directories = {dir / "debug"};
-  expect_full_debug_info(symbolize(dir / "bin/prog", options));
+  expect_full_debug_info(symbolize_markers(dir / "bin/prog", options));
 }
 
 TEST(DebugFile, DebuglinkWithTheWrongCrcIsRejected) {
@@ -97,7 +97,7 @@ TEST(DebugFile, DebuglinkWithTheWrongCrcIsRejected) {
   copy_file(fixture("cpp_fixture.debuglink"), dir / "bin/prog");
   // An ELF file of the right name that is not the right debug file.
   copy_file(fixture("symtab_fixture"), dir / "bin/cpp_fixture.debug");
-  expect_dynsym_only(symbolize(dir / "bin/prog", without_system_debug_dirs()));
+  expect_dynsym_only(symbolize_markers(dir / "bin/prog", without_system_debug_dirs()));
 
   auto file = elf::ElfFile::open_path(dir / "bin/prog");
   ASSERT_TRUE(file);
@@ -115,9 +115,9 @@ TEST(DebugFile, BuildIdDirectory) {
             dir / ("debug/.build-id/" + build_id.substr(0, 2) + "/" + build_id.substr(2) + ".debug"));
   Options options;
   options.debug_directories = {dir / "nonexistent", dir / "debug"};
-  expect_full_debug_info(symbolize(fixture("cpp_fixture.stripped"), options));
+  expect_full_debug_info(symbolize_markers(fixture("cpp_fixture.stripped"), options));
   // Without the directory, the stripped file has its exports only.
-  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), without_system_debug_dirs()));
+  expect_dynsym_only(symbolize_markers(fixture("cpp_fixture.stripped"), without_system_debug_dirs()));
 }
 
 TEST(DebugFile, BuildIdDirectoryWithAnotherBinarysDebugFileIsRejected) {
@@ -127,7 +127,7 @@ TEST(DebugFile, BuildIdDirectoryWithAnotherBinarysDebugFileIsRejected) {
             dir / ("debug/.build-id/" + build_id.substr(0, 2) + "/" + build_id.substr(2) + ".debug"));
   Options options;
   options.debug_directories = {dir / "debug"};
-  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), options));
+  expect_dynsym_only(symbolize_markers(fixture("cpp_fixture.stripped"), options));
 }
 
 TEST(DebugFile, CrcIsZlibCrc32) {
@@ -165,7 +165,7 @@ TEST(Debuginfod, NamesAStrippedBinaryFromARealServer) {
   Options options = without_system_debug_dirs();
   options.debuginfod = debuginfod_client(server.url(), dir / "cache");
   ASSERT_TRUE(options.debuginfod);
-  expect_full_debug_info(symbolize(fixture("cpp_fixture.stripped"), options));
+  expect_full_debug_info(symbolize_markers(fixture("cpp_fixture.stripped"), options));
   auto s = options.debuginfod->stats();
   EXPECT_EQ(s.fetched, 1u);
   EXPECT_EQ(s.failed, 0u);
@@ -183,7 +183,7 @@ TEST(Debuginfod, NamesAStrippedBinaryFromARealServer) {
     EXPECT_EQ(options.debuginfod->stats().skipped, 1u);
   }
   // Off: the exports only.
-  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), without_system_debug_dirs()));
+  expect_dynsym_only(symbolize_markers(fixture("cpp_fixture.stripped"), without_system_debug_dirs()));
 }
 
 TEST(Debuginfod, TheCacheStaysUnderItsBound) {
@@ -217,7 +217,7 @@ TEST(Debuginfod, AStoppedServerLeavesTheLocalNamesAndSaysWhy) {
   Options options = without_system_debug_dirs();
   options.debuginfod = debuginfod_client(url, dir / "cache");
   ASSERT_TRUE(options.debuginfod);
-  expect_dynsym_only(symbolize(fixture("cpp_fixture.stripped"), options));
+  expect_dynsym_only(symbolize_markers(fixture("cpp_fixture.stripped"), options));
   auto s = options.debuginfod->stats();
   EXPECT_EQ(s.fetched, 0u);
   EXPECT_EQ(s.failed, 1u);

@@ -18,16 +18,8 @@ namespace {
 using testing::fixture;
 using testing::fixture_source;
 using testing::nm_symbols;
+using testing::symbolize;
 using testing::tagged_line;
-
-std::vector<Symbol> symbolize(const std::string& path, const std::vector<uint64_t>& addresses,
-                              const Options& options = {}) {
-  std::vector<common::ElfAddress> elf;
-  for (uint64_t a : addresses) elf.emplace_back(a);
-  auto out = symbolize_file(path, elf, options);
-  EXPECT_TRUE(out) << (out ? "" : out.error().message());
-  return out ? *out : std::vector<Symbol>(addresses.size());
-}
 
 const std::string kSource = fixture_source("cpp_fixture.cpp");
 

@@ -14,15 +14,7 @@ namespace {
 
 using testing::fixture;
 using testing::nm_symbols;
-
-std::vector<Symbol> symbolize(const std::string& path, const std::vector<uint64_t>& addresses,
-                              const Options& options = {}) {
-  std::vector<common::ElfAddress> elf;
-  for (uint64_t a : addresses) elf.emplace_back(a);
-  auto out = symbolize_file(path, elf, options);
-  EXPECT_TRUE(out) << (out ? "" : out.error().message());
-  return out ? *out : std::vector<Symbol>(addresses.size());
-}
+using testing::symbolize;
 
 TEST(SymbolTable, ReadsSymtabOfAProgramWithoutDebugInfo) {
   auto file = elf::ElfFile::open_path(fixture("symtab_fixture"));

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <gtest/gtest.h>
+
 #include "tests/support/process.h"
 
 #include <stdlib.h>
@@ -15,6 +17,15 @@ namespace ember::symbolizer::testing {
 
 std::string fixture(const std::string& name) {
   return std::string(EMBER_BINARY_DIR) + "/tests/fixtures/symbols/" + name;
+}
+
+std::vector<Symbol> symbolize(const std::string& path, const std::vector<uint64_t>& addresses,
+                              const Options& options) {
+  std::vector<common::ElfAddress> elf;
+  for (uint64_t a : addresses) elf.emplace_back(a);
+  auto out = symbolize_file(path, elf, options);
+  EXPECT_TRUE(out) << (out ? "" : out.error().message());
+  return out ? *out : std::vector<Symbol>(addresses.size());
 }
 
 std::string fixture_source(const std::string& name) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "symbolizer/symbolizer.h"
 #include "tests/support/temp_dir.h"
 
 namespace ember::symbolizer::testing {
@@ -24,6 +25,10 @@ std::map<std::string, NmSymbol> nm_symbols(const std::string& path, bool dynamic
 
 // The 1-based line of `source` whose text contains "LINE:<tag>".
 int64_t tagged_line(const std::string& source, const std::string& tag);
+
+// symbolize_file of `addresses` in `path`; an error fails the test and gives empty symbols.
+std::vector<Symbol> symbolize(const std::string& path, const std::vector<uint64_t>& addresses,
+                              const Options& options = {});
 
 // Runs a shell command and returns its standard output.
 std::string run(const std::string& command);
