@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "profile/string_table.h"
+#include "profile/process_resources.h"
 
 namespace ember::profile {
 
@@ -127,6 +128,9 @@ struct Profile {
   // The samples in the order they were taken (see TimedSample); kept in pprof files as an
   // extra field that other readers skip (proto/pprof.h).
   std::vector<TimedSample> timeline;
+  // What each profiled process used during the window (emberd's snapshots; empty elsewhere).
+  // Kept in pprof files as another extra field; merging profiles drops it.
+  std::vector<ProcessResources> resources;
 
   std::string_view str(StringId id) const { return strings.get(id); }
   const Mapping& mapping(MappingId id) const { return mappings[id.value]; }

@@ -23,6 +23,7 @@
 #include "proto/gzip.h"
 #include "proto/pprof.h"
 #include "proto/profile.pb.h"
+#include "proto/resources_field.h"
 #include "proto/timeline_field.h"
 #include "profile/timeline.h"
 #include "proto/wire.h"
@@ -179,7 +180,7 @@ class Decoder {
     }
     if (!scan(message)) return std::unexpected(std::move(*error_));
     if (decode_sample_types() && decode_mappings() && decode_functions() && decode_locations() &&
-        decode_samples() && decode_scalars() && decode_timeline_field()) {
+        decode_samples() && decode_scalars() && decode_timeline_field() && decode_resources_field()) {
       return std::move(profile_);
     }
     return std::unexpected(std::move(*error_));
@@ -222,6 +223,12 @@ class Decoder {
       if (!field) return set_error("not a pprof profile: " + field.error().message());
       if (field->number == kTimelineFieldNumber && field->wire_type == wire::kLengthDelimited) {
         spans_.timeline = field->bytes;  // ember's own extra (proto/timeline_field.h)
+        continue;
+      }
+      if (field->number == kResourcesFieldNumber && field->wire_type == wire::kLengthDelimited) {
+        // And another (proto/resources_field.h), one per process.
+        if (spans_.resources.size() >= kMaxResourceProcesses) return too_many("processes with resources");
+        spans_.resources.push_back(field->bytes);
         continue;
       }
       const FieldDescriptor* fd = profile_field(field->number);
@@ -619,6 +626,7 @@ class Decoder {
     std::vector<std::string_view> sample_types, samples, mappings, locations, functions;
     std::string_view period_type;  // data() == nullptr: absent
     std::string_view timeline;     // ember's extra field; empty: none
+    std::vector<std::string_view> resources;  // another, one per process
   };
 
   bool decode_timeline_field() {
@@ -627,6 +635,13 @@ class Decoder {
     if (!charge(spans_.timeline.size() / 2 * sizeof(profile::TimedSample))) return false;
     auto ok = decode_timeline(spans_.timeline, profile_, profile::kMaxTimelineSamples);
     if (!ok) return set_error(ok.error().message());
+    return true;
+  }
+  bool decode_resources_field() {
+    if (!charge(spans_.resources.size() * sizeof(profile::ProcessResources))) return false;
+    for (std::string_view payload : spans_.resources) {
+      if (auto ok = decode_resources(payload, profile_); !ok) return set_error(ok.error().message());
+    }
     return true;
   }
   // Top-level string indices, checked once the whole string table is known.

@@ -14,6 +14,7 @@
 #include "proto/gzip.h"
 #include "proto/pprof.h"
 #include "proto/profile.pb.h"
+#include "proto/resources_field.h"
 #include "proto/timeline_field.h"
 #include "proto/wire.h"
 
@@ -264,6 +265,7 @@ class Encoder {
     put_int(pb::Profile::kDefaultSampleTypeFieldNumber, default_sample_type);
     put_int(pb::Profile::kDocUrlFieldNumber, doc_url);
     if (auto timeline = encode_timeline(p_, out_); !timeline) fail(timeline.error().message());
+    encode_resources(p_, out_);
   }
 
   const profile::Profile& p_;

@@ -8,8 +8,8 @@ namespace ember::proto {
 
 namespace {
 
-uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+using wire::unzigzag;
+using wire::zigzag;
 
 }  // namespace
 

@@ -60,6 +60,10 @@ class Reader {
 template <class Add>
 [[nodiscard]] Result<void> for_each_packed_varint(std::string_view bytes, Add&& add);
 
+// sint64's encoding: small magnitudes of either sign as small varints.
+inline uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+inline int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
 // Writing.
 void put_varint(std::string& out, uint64_t value);
 inline void put_tag(std::string& out, uint32_t number, WireType type) {
