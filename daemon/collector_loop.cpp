@@ -89,6 +89,24 @@ CollectorStatus CollectorLoop::status() const {
   return status_;
 }
 
+std::vector<profile::ProcessResources> CollectorLoop::read_resources(const profile::RawProfile& window,
+                                                                    UnixNanos window_start) {
+  std::vector<int32_t> pids = busiest_processes(window, SIZE_MAX);
+  ResourceReadStats counted;
+  if (pids.size() > ResourceReader::kMaxProcesses) {
+    counted.over_bound = pids.size() - ResourceReader::kMaxProcesses;
+    pids.resize(ResourceReader::kMaxProcesses);
+  }
+  std::vector<profile::ProcessResources> out;
+  {
+    std::lock_guard lock(resources_mutex_);
+    out = resources_.read(pids, window_start, ResourceReader::Clocks::now(), counted);
+  }
+  std::lock_guard lock(mutex_);
+  status_.resources += counted;
+  return out;
+}
+
 Result<std::unique_ptr<collector::Recorder>> CollectorLoop::open(const CollectorSettings& settings,
                                                                  std::string& call_graph) {
   auto options = record_options(settings);

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "daemon/config.h"
 #include "daemon/live_window.h"
+#include "daemon/process_resources.h"
 
 namespace ember::daemon {
 
@@ -34,6 +35,7 @@ struct CollectorStatus {
   bool off_cpu = false;             // off-CPU time is recorded (profiling.off_cpu, and the kernel allows it)
   std::string targets;              // describe_targets()
   uint64_t restarts = 0;            // Recorders replaced by reloads
+  ResourceReadStats resources;      // processes read for their resources, and those that could not be
   bool running = false;
 };
 
@@ -54,6 +56,10 @@ class CollectorLoop {
   void stop();
 
   CollectorStatus status() const;
+
+  // At snapshot time (the writer thread, once the window is sealed): the resources of the
+  // window's busiest processes (ResourceReader::kMaxProcesses of them), as they are now.
+  std::vector<profile::ProcessResources> read_resources(const profile::RawProfile& window, UnixNanos window_start);
 
  private:
   struct Request {
@@ -79,6 +85,9 @@ class CollectorLoop {
   std::string call_graph_;
 
   std::unique_ptr<collector::Recorder> recorder_;  // only the collector thread touches it
+
+  std::mutex resources_mutex_;  // resources_ (read by the writer thread, not the collector's)
+  ResourceReader resources_;
 };
 
 // Turns the settings into the collector's options (bounds, filter).

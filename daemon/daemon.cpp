@@ -252,6 +252,10 @@ void Daemon::Impl::seal_and_store() {
     spdlog::debug("msg=\"empty window, no snapshot\"");
     return;
   }
+  // Read now, as the window ends (symbolizing it may take seconds); processes that exited
+  // since their samples are absent.
+  const double read_start = thread_cpu_ms();
+  std::vector<profile::ProcessResources> resources = collector_.read_resources(*sealed.raw, sealed.start);
   symbolizer::BuildOptions options;
   // One comment, the same for every window: merged answers keep each distinct comment once.
   options.comments = {fmt::format("emberd {} on {}", EMBER_VERSION, host_)};
@@ -260,6 +264,7 @@ void Daemon::Impl::seal_and_store() {
   const double symbolized = thread_cpu_ms();
   p.time_nanos = sealed.start;
   p.duration_nanos = sealed.end - sealed.start;
+  p.resources = std::move(resources);
   auto bytes = proto::encode(p, proto::Compression::kGzip);
   const double encoded = thread_cpu_ms();
   if (!bytes) {
@@ -293,11 +298,11 @@ void Daemon::Impl::seal_and_store() {
     debuginfod_stats_ = std::move(fetches);
   }
   auto written = store_->write_pending();
-  spdlog::info("msg=snapshot name={} bytes={} summary_bytes={} samples={} stacks={} written={} symbolize_cpu_ms={:.1f} "
-               "encode_cpu_ms={:.1f} summary_cpu_ms={:.1f}",
+  spdlog::info("msg=snapshot name={} bytes={} summary_bytes={} samples={} stacks={} processes_read={} written={} "
+               "resources_cpu_ms={:.1f} symbolize_cpu_ms={:.1f} encode_cpu_ms={:.1f} summary_cpu_ms={:.1f}",
                lf(name), shared->size(), summary ? summary->size() : 0, sealed.raw->total_samples(),
-               sealed.raw->unique_stacks(), written.has_value(), symbolized - cpu_start, encoded - symbolized,
-               summarized - encoded);
+               sealed.raw->unique_stacks(), p.resources.size(), written.has_value(), cpu_start - read_start,
+               symbolized - cpu_start, encoded - symbolized, summarized - encoded);
   store_->apply_retention(unix_now_ns());
   // Symbolizing a window reads binaries and debug files and allocates and frees a lot at
   // once: give the file pages and the free heap back instead of keeping a high-water mark

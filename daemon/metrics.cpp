@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 
 #include "common/files.h"
+#include "daemon/process_resources.h"
 
 namespace ember::daemon {
 
@@ -63,31 +63,18 @@ SelfUsage read_self_usage() {
   SelfUsage u;
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  if (auto stat = common::read_file("/proc/self/stat", 8192)) {
-    // The name (field 2) is in parentheses and may contain spaces: fields are counted after ')'.
-    size_t close = stat->rfind(')');
-    if (close != std::string::npos) {
-      std::istringstream in(stat->substr(close + 2));
-      std::vector<std::string> f;
-      std::string field;
-      while (in >> field) f.push_back(field);
-      // Field 3 (state) is f[0]; utime is field 14, stime 15, num_threads 20, starttime 22,
-      // vsize 23, rss 24.
-      auto num = [&](size_t field_number) -> double {
-        size_t i = field_number - 3;
-        return i < f.size() ? std::strtod(f[i].c_str(), nullptr) : 0;
-      };
-      u.cpu_seconds = (num(14) + num(15)) / ticks;
-      u.threads = static_cast<uint64_t>(num(20));
-      u.virtual_bytes = static_cast<uint64_t>(num(23));
-      u.rss_bytes = static_cast<uint64_t>(num(24)) * page;
-      double boot = 0;
-      if (auto s = common::read_file("/proc/stat", 1 << 20)) {
-        size_t at = s->find("\nbtime ");
-        if (at != std::string::npos) boot = std::strtod(s->c_str() + at + 7, nullptr);
-      }
-      u.start_time_seconds = boot + num(22) / ticks;
+  auto text = common::read_file("/proc/self/stat", 8192);
+  if (auto stat = text ? parse_proc_stat(*text) : std::unexpected(text.error())) {
+    u.cpu_seconds = static_cast<double>(stat->utime_ticks + stat->stime_ticks) / ticks;
+    u.threads = static_cast<uint64_t>(stat->threads);
+    u.virtual_bytes = stat->vsize_bytes;
+    u.rss_bytes = static_cast<uint64_t>(std::max<int64_t>(stat->rss_pages, 0)) * page;
+    double boot = 0;
+    if (auto s = common::read_file("/proc/stat", 1 << 20)) {
+      size_t at = s->find("\nbtime ");
+      if (at != std::string::npos) boot = std::strtod(s->c_str() + at + 7, nullptr);
     }
+    u.start_time_seconds = boot + static_cast<double>(stat->start_ticks) / ticks;
   }
   if (DIR* d = ::opendir("/proc/self/fd")) {
     while (dirent* e = ::readdir(d)) {

@@ -61,6 +61,14 @@ const MetricRow kMetrics[] = {
    [](const MetricInput& in) { return d(in.st.live_bytes); }},
   {"emberd_collector_restarts_total", "counter", "Recorders replaced by configuration reloads.",
    [](const MetricInput& in) { return d(in.st.collector.restarts); }},
+  {"emberd_resource_reads_total", "counter", "Profiled processes whose resources were read at a snapshot.",
+   [](const MetricInput& in) { return d(in.st.collector.resources.read); }},
+  {"emberd_resource_exited_total", "counter", "Profiled processes gone before their resources could be read.",
+   [](const MetricInput& in) { return d(in.st.collector.resources.exited); }},
+  {"emberd_resource_io_unreadable_total", "counter", "Processes read without I/O counters (/proc/PID/io not readable).",
+   [](const MetricInput& in) { return d(in.st.collector.resources.io_unreadable); }},
+  {"emberd_resource_over_bound_total", "counter", "Profiled processes not read: past the busiest 256 of a snapshot.",
+   [](const MetricInput& in) { return d(in.st.collector.resources.over_bound); }},
 
   // The store.
   {"emberd_snapshot_writes_total", "counter", "Snapshots written to disk.",

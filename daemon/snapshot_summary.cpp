@@ -16,12 +16,13 @@ namespace ember::daemon {
 
 namespace {
 
-constexpr std::string_view kMagic = "ember-summary-2\n";
+// 3: with process resources. A summary of an older version is refused and rebuilt.
+constexpr std::string_view kMagic = "ember-summary-3\n";
 // A summary is a fraction of its snapshot; more than this is not one.
 constexpr size_t kMaxSummaryBytes = size_t{256} << 20;
 
-uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+using proto::wire::unzigzag;
+using proto::wire::zigzag;
 
 class Decoder {
  public:
@@ -53,12 +54,27 @@ class Decoder {
   bool ok_ = true;
 };
 
+void put_counters(std::string& out, const profile::ResourceCounters& c) {
+  for (int64_t v : {c.cpu_user_ns, c.cpu_system_ns, c.io_read_bytes, c.io_write_bytes, c.voluntary_ctx_switches,
+                    c.involuntary_ctx_switches}) {
+    proto::wire::put_varint(out, zigzag(v));
+  }
+}
+
+void take_counters(Decoder& in, profile::ResourceCounters& c) {
+  for (int64_t* v : {&c.cpu_user_ns, &c.cpu_system_ns, &c.io_read_bytes, &c.io_write_bytes, &c.voluntary_ctx_switches,
+                     &c.involuntary_ctx_switches}) {
+    *v = in.i();
+  }
+}
+
 }  // namespace
 
 SnapshotSummary summarize(const profile::Profile& profile) {
   SnapshotSummary out;
   out.has_functions = true;
   out.period = profile.period > 0 ? profile.period : 0;
+  out.resources = profile.resources;
   auto samples_index = profile.value_index("samples");
   if (!samples_index) return out;
   auto cpu_index = profile.value_index("cpu");
@@ -136,7 +152,9 @@ SnapshotSummary summarize(const profile::Profile& profile) {
 // The file: kMagic, then the process section (uncompressed: a series without functions reads
 // only this) with its CRC-32, then the function section, gzip'd (its own CRC). CPU times are
 // stored as their difference from samples × period, which is zero for most of them.
-//   process section: snapshot_bytes period n (pid comm samples cpu_delta){n} function_section_size
+//   process section: snapshot_bytes period n (pid comm samples cpu_delta){n}
+//                    r (pid time flags rss threads total{6} [interval{6}]){r} function_section_size
+//   where flags is 1 (has I/O) | 2 (has interval) and counters are in ResourceCounters' order
 //   function section: strings (len bytes)* then per process: m (name total self total_cpu_delta self_cpu_delta){m}
 Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snapshot_bytes) {
   using proto::wire::put_varint;
@@ -186,6 +204,16 @@ Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snap
     put_varint(head, zigzag(p.samples));
     put_varint(head, zigzag(p.cpu_ns - p.samples * period));
   }
+  put_varint(head, summary.resources.size());
+  for (const profile::ProcessResources& r : summary.resources) {
+    put_varint(head, zigzag(r.pid));
+    put_varint(head, zigzag(r.time_ns));
+    put_varint(head, (r.has_io ? 1u : 0u) | (r.has_interval ? 2u : 0u));
+    put_varint(head, zigzag(r.rss_bytes));
+    put_varint(head, zigzag(r.threads));
+    put_counters(head, r.total);
+    if (r.has_interval) put_counters(head, r.interval);
+  }
   put_varint(head, packed->size());
 
   std::string out(kMagic);
@@ -228,6 +256,18 @@ Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot
     out.strings.push_back(in.str());
     p.samples = in.i();
     p.cpu_ns = in.i() + p.samples * out.period;
+  }
+  out.resources.resize(in.count(10));
+  for (profile::ProcessResources& r : out.resources) {
+    r.pid = static_cast<int32_t>(in.i());
+    r.time_ns = in.i();
+    const uint64_t flags = in.u();
+    r.has_io = (flags & 1) != 0;
+    r.has_interval = (flags & 2) != 0;
+    r.rss_bytes = in.i();
+    r.threads = in.i();
+    take_counters(in, r.total);
+    if (r.has_interval) take_counters(in, r.interval);
   }
   const uint64_t packed_size = in.u();
   if (!in.ok() || !in.done() || packed_size != packed.size()) return damaged("cut short or with bytes after its end");

@@ -35,13 +35,16 @@ struct SnapshotSummary {
   };
   std::vector<std::string> strings;
   std::vector<Process> processes;
+  // What the profiled processes used (profile::Profile::resources), by pid: in the process
+  // section, so that a resource series reads no function.
+  std::vector<profile::ProcessResources> resources;
   int64_t period = 0;          // CPU time of one sample: the base the file stores CPU times from
   bool has_functions = false;  // false when decoded without them
 };
 
 // Functions named as the flamegraph and the report name them (inlined functions as their own
 // frames, a Python function once whatever its line). Counts the `samples` value of samples that
-// have one, and their `cpu` value.
+// have one, and their `cpu` value. The resources are the profile's own.
 SnapshotSummary summarize(const profile::Profile& profile);
 
 // The file, naming `snapshot_bytes`, the size of its snapshot file.
