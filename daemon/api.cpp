@@ -269,11 +269,31 @@ HttpResponse Api::targets(const Params& p) {
   if (!limit) return bad_request(limit.error().message());
   nlohmann::json rows = nlohmann::json::array();
   for (const TargetRow& t : queries_.targets(*range, static_cast<size_t>(limit->value_or(1000)))) {
-    rows.push_back({{"pid", t.pid},
-                    {"comm", t.comm},
-                    {"samples", t.samples},
-                    {"cpu_seconds", static_cast<double>(t.cpu_ns) / 1e9},
-                    {"last_seen", format_time(t.last_seen)}});
+    nlohmann::json row = {{"pid", t.pid},
+                          {"comm", t.comm},
+                          {"samples", t.samples},
+                          {"cpu_seconds", static_cast<double>(t.cpu_ns) / 1e9},
+                          {"last_seen", format_time(t.last_seen)}};
+    // Its latest resources: totals since the process started; null when it was never read
+    // (or, for I/O, when /proc/PID/io could not be read).
+    for (const char* key : {"resources_time", "rss_bytes", "cpu_user_seconds", "cpu_system_seconds", "io_read_bytes",
+                            "io_write_bytes", "threads", "voluntary_ctx_switches", "involuntary_ctx_switches"}) {
+      row[key] = nullptr;
+    }
+    if (const auto& res = t.resources) {
+      row["resources_time"] = format_time(res->time_ns);
+      row["rss_bytes"] = res->rss_bytes;
+      row["cpu_user_seconds"] = static_cast<double>(res->total.cpu_user_ns) / 1e9;
+      row["cpu_system_seconds"] = static_cast<double>(res->total.cpu_system_ns) / 1e9;
+      if (res->has_io) {
+        row["io_read_bytes"] = res->total.io_read_bytes;
+        row["io_write_bytes"] = res->total.io_write_bytes;
+      }
+      row["threads"] = res->threads;
+      row["voluntary_ctx_switches"] = res->total.voluntary_ctx_switches;
+      row["involuntary_ctx_switches"] = res->total.involuntary_ctx_switches;
+    }
+    rows.push_back(std::move(row));
   }
   DaemonStatus st = status_.status();
   nlohmann::json j = {{"from", format_time(range->from)},

@@ -5,13 +5,14 @@
 //   GET /                         HTML index: targets with links, time-range choice
 //   GET /healthz                  JSON: ok/degraded, uptime, samples, lost, last snapshot
 //   GET /metrics                  Prometheus text
-//   GET /api/v1/targets           JSON: processes seen in the range, samples each
+//   GET /api/v1/targets           JSON: processes seen in the range, samples and latest resources each
 //   GET /api/v1/flamegraph.svg    over from..to (RFC 3339, -15m, now; default the last
 //   GET /api/v1/profile.pb.gz     hour), filtered by pid, comm (regex), label=key:value;
 //   GET /api/v1/folded            the same merged profile in four forms
 //   GET /api/v1/report.json
 //   GET /api/v1/diff.svg          base_from..base_to against from..to
-//   GET /api/v1/series            samples (and functions' self/total) per step (series_api.cpp)
+//   GET /api/v1/series            samples (and functions' self/total) per step, or with metric=
+//                                 one process's resources per step (series_api.cpp)
 //   GET /api/v1/compare           the same as `ember compare` (JSON, or format=markdown), each
 //                                 snapshot one run (api_compare.cpp)
 //

@@ -257,6 +257,11 @@ const std::vector<TargetRow>& QueryEngine::summary(const Part& part, const profi
     r.last_seen = part.end;
   }
   std::vector<TargetRow> top = top_rows(rows, kMaxRowsPerSummary);
+  for (const profile::ProcessResources& res : p.resources) {
+    for (TargetRow& r : top) {
+      if (r.pid == res.pid) r.resources = res;
+    }
+  }
   size_t total = 0;
   for (const auto& [k, v] : summaries_) total += v.size();
   while (!summaries_.empty() && total + top.size() > kMaxSummaryRows) {
@@ -275,6 +280,7 @@ std::vector<TargetRow> QueryEngine::targets(const TimeRange& range, size_t max) 
     t.samples += r.samples;
     t.cpu_ns += r.cpu_ns;
     t.last_seen = std::max(t.last_seen, r.last_seen);
+    if (r.resources && (!t.resources || r.resources->time_ns >= t.resources->time_ns)) t.resources = r.resources;
   };
   for (const Part& part : parts(range)) {
     if (part.raw) {

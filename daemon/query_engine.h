@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +36,8 @@ struct TargetRow {
   uint64_t samples = 0;
   int64_t cpu_ns = 0;
   UnixNanos last_seen = 0;
+  // The process's latest reading in the range (snapshots only: the live window has none yet).
+  std::optional<profile::ProcessResources> resources;
 };
 
 // One snapshot (or the live window) of a range, filtered: a run for the "what changed" answer.

@@ -38,6 +38,29 @@ struct Sparse {
   }
 };
 
+// The step asked for, or the default for the range and the longest stored snapshot in it.
+int64_t step_of_range(const TimeRange& range, int64_t asked, const std::vector<QueryEngine::Part>& parts) {
+  if (asked > 0) return asked;
+  int64_t longest = kSecond;
+  for (const QueryEngine::Part& p : parts) {
+    if (!p.raw) longest = std::max(longest, p.end - p.start);
+  }
+  return SeriesEngine::default_step(range.to - range.from, longest);
+}
+
+std::vector<UnixNanos> step_starts(const TimeRange& range, int64_t step_ns) {
+  std::vector<UnixNanos> out;
+  for (UnixNanos t = range.from; t < range.to; t += step_ns) out.push_back(t);
+  return out;
+}
+
+// A part counts in the step that holds the middle of its window; nullopt: outside the range.
+std::optional<size_t> step_of_part(const QueryEngine::Part& part, const TimeRange& range, int64_t step_ns) {
+  const UnixNanos middle = part.start + (part.end - part.start) / 2;
+  if (middle < range.from || middle >= range.to) return std::nullopt;
+  return static_cast<size_t>((middle - range.from) / step_ns);
+}
+
 }  // namespace
 
 int64_t SeriesEngine::default_step(int64_t range_ns, int64_t snapshot_ns) {
@@ -53,7 +76,8 @@ int64_t SeriesEngine::default_step(int64_t range_ns, int64_t snapshot_ns) {
 SeriesEngine::SeriesEngine(QueryEngine& queries, uint64_t cache_bytes) : queries_(queries), cache_limit_(cache_bytes) {}
 
 size_t SeriesEngine::Compact::bytes() const {
-  return sizeof(*this) + processes.capacity() * sizeof(Process) + functions.capacity() * sizeof(Function);
+  return sizeof(*this) + processes.capacity() * sizeof(Process) + functions.capacity() * sizeof(Function) +
+         resources.capacity() * sizeof(profile::ProcessResources);
 }
 
 uint32_t SeriesEngine::intern(std::string_view name) {
@@ -123,15 +147,23 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
     hit->used = generation_;
     return hit->compact;
   }
+  auto s = summary_of(part, with_functions, sources);
+  if (!s) return nullptr;
+  if (!with_functions) s->has_functions = false;
+  auto c = compact(*s, with_functions ? keep : [](uint32_t) { return false; });
+  remember(key, c);
+  return c;
+}
+
+std::optional<SnapshotSummary> SeriesEngine::summary_of(const QueryEngine::Part& part, bool with_functions,
+                                                        Series::Sources& sources) {
   const SnapshotInfo& info = part.snapshot;
   const uint64_t snapshot_bytes = info.pending ? info.pending->size() : info.bytes;
   std::string problem;
   if (auto bytes = queries_.store().read_summary(info); bytes) {
     if (auto s = decode_summary(**bytes, snapshot_bytes, with_functions); s) {
       sources.summaries++;
-      auto c = compact(*s, keep);
-      remember(key, c);
-      return c;
+      return std::move(*s);
     } else {
       problem = s.error().message();
     }
@@ -145,7 +177,7 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
                  lf(problem));
   }
   auto p = queries_.load(part);
-  if (!p) return nullptr;
+  if (!p) return std::nullopt;
   SnapshotSummary s = summarize(*p);
   if (auto bytes = encode_summary(s, snapshot_bytes); bytes) {
     if (auto ok = queries_.store().write_summary(info, *bytes); !ok) {
@@ -153,10 +185,66 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
     }
   }
   sources.rebuilt++;
-  if (!with_functions) s.has_functions = false;
-  auto c = compact(s, with_functions ? keep : [](uint32_t) { return false; });
+  return s;
+}
+
+std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored_resources(const QueryEngine::Part& part, int32_t pid,
+                                                                            Series::Sources& sources) {
+  const std::string key = fmt::format("{}\nresources={}", part.key, pid);
+  if (auto* hit = cache_.find(key)) {
+    sources.cached++;
+    hit->used = generation_;
+    return hit->compact;
+  }
+  auto s = summary_of(part, false, sources);
+  if (!s) return nullptr;
+  auto c = std::make_shared<Compact>();
+  for (const profile::ProcessResources& r : s->resources) {
+    if (r.pid == pid) c->resources.push_back(r);
+  }
   remember(key, c);
   return c;
+}
+
+Result<ResourceSeries> SeriesEngine::resources(const ResourceQuery& q, const QueryControl& control) {
+  std::lock_guard lock(mutex_);
+  ++generation_;
+  std::vector<QueryEngine::Part> parts = queries_.parts(q.range);
+  ResourceSeries out;
+  out.range = q.range;
+  out.step_ns = step_of_range(q.range, q.step_ns, parts);
+  out.starts = step_starts(q.range, out.step_ns);
+  out.steps.resize(out.starts.size());
+  for (const QueryEngine::Part& part : parts) {
+    if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
+    // The live window's processes are read when it is sealed: it has no readings yet.
+    if (part.raw) continue;
+    const auto step = step_of_part(part, q.range, out.step_ns);
+    if (!step) continue;
+    std::vector<profile::ProcessResources> readings;
+    if (q.decode_only) {
+      out.sources.decoded++;
+      auto p = queries_.load(part);
+      if (!p) continue;
+      for (const profile::ProcessResources& r : p->resources) {
+        if (r.pid == q.pid) readings.push_back(r);
+      }
+    } else {
+      auto c = stored_resources(part, q.pid, out.sources);
+      if (!c) continue;
+      readings = c->resources;
+    }
+    out.sources.snapshots++;
+    ResourceStep& at = out.steps[*step];
+    for (const profile::ProcessResources& r : readings) {
+      if (!at.last || r.time_ns >= at.last->time_ns) at.last = r;
+      if (!r.has_interval) continue;
+      if (!at.used) at.used.emplace();
+      *at.used += r.interval;
+      at.used_io = at.used_io || r.has_io;
+    }
+  }
+  return out;
 }
 
 Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& control) {
@@ -171,16 +259,9 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
   std::vector<QueryEngine::Part> parts = queries_.parts(q.range);
   Series out;
   out.range = q.range;
-  out.step_ns = q.step_ns;
-  if (out.step_ns <= 0) {
-    int64_t longest = kSecond;
-    for (const QueryEngine::Part& p : parts) {
-      if (!p.raw) longest = std::max(longest, p.end - p.start);
-    }
-    out.step_ns = default_step(q.range.to - q.range.from, longest);
-  }
-  const auto steps = static_cast<size_t>((q.range.to - q.range.from + out.step_ns - 1) / out.step_ns);
-  for (size_t i = 0; i < steps; ++i) out.starts.push_back(q.range.from + static_cast<int64_t>(i) * out.step_ns);
+  out.step_ns = step_of_range(q.range, q.step_ns, parts);
+  out.starts = step_starts(q.range, out.step_ns);
+  const size_t steps = out.starts.size();
   out.samples.assign(steps, 0);
   out.cpu_ns.assign(steps, 0);
 
@@ -193,10 +274,9 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
   std::unordered_map<uint32_t, Sparse> functions;
   for (const QueryEngine::Part& part : parts) {
     if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
-    // A snapshot counts in the step that holds the middle of its window.
-    const UnixNanos middle = part.start + (part.end - part.start) / 2;
-    if (middle < q.range.from || middle >= q.range.to) continue;
-    const auto step = static_cast<size_t>((middle - q.range.from) / out.step_ns);
+    const auto found = step_of_part(part, q.range, out.step_ns);
+    if (!found) continue;
+    const size_t step = *found;
     std::shared_ptr<const Compact> c;
     if (part.raw) {
       out.sources.live++;

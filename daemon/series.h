@@ -61,6 +61,32 @@ struct Series {
   } sources;
 };
 
+// One process's resources over time (GET /api/v1/series?metric=...&pid=...): per step, the last
+// reading and what the process used during the step's snapshots. Read from the summaries' process
+// sections (or the decoded snapshots); the live window has no readings yet (they are taken when
+// it is sealed).
+struct ResourceQuery {
+  TimeRange range;
+  int64_t step_ns = 0;  // 0: default_step
+  int32_t pid = 0;
+  bool decode_only = false;
+};
+
+struct ResourceStep {
+  std::optional<profile::ProcessResources> last;  // the latest reading in the step
+  // The sum of the readings' intervals, over those whose interval is known; nullopt: none is.
+  std::optional<profile::ResourceCounters> used;
+  bool used_io = false;  // `used` has I/O counters (some reading had them)
+};
+
+struct ResourceSeries {
+  TimeRange range;
+  int64_t step_ns = 0;
+  std::vector<UnixNanos> starts;
+  std::vector<ResourceStep> steps;
+  Series::Sources sources;
+};
+
 class SeriesEngine {
  public:
   static constexpr size_t kMaxPoints = 2000;
@@ -70,6 +96,9 @@ class SeriesEngine {
 
   // The error of control.check() (asked between snapshots) when the query must stop.
   [[nodiscard]] Result<Series> series(const SeriesQuery& query, const QueryControl& control = QueryControl::none());
+
+  [[nodiscard]] Result<ResourceSeries> resources(const ResourceQuery& query,
+                                                const QueryControl& control = QueryControl::none());
 
   // The smallest of 1s, 5s, 10s, 15s, 30s, 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d
   // that gives at most 300 steps and is no shorter than a snapshot (`snapshot_ns`), so that
@@ -91,6 +120,7 @@ class SeriesEngine {
     };
     std::vector<Process> processes;
     std::vector<Function> functions;
+    std::vector<profile::ProcessResources> resources;  // of one pid, for a resource series
     bool has_functions = false;  // read without them when the series did not need them
     size_t bytes() const;
   };
@@ -101,6 +131,12 @@ class SeriesEngine {
   // With a function regex, only the functions `keep` accepts.
   std::shared_ptr<const Compact> stored(const QueryEngine::Part& part, const std::optional<common::Regex>& function,
                                         const Keep& keep, Series::Sources& sources);
+  // The part's resources of one pid: from the cache, the summary, or the rebuilt summary.
+  std::shared_ptr<const Compact> stored_resources(const QueryEngine::Part& part, int32_t pid, Series::Sources& sources);
+  // The summary of a stored part: its file, or rebuilt from the snapshot (and written again);
+  // nullopt when the snapshot cannot be read either. A rebuilt one has its functions.
+  std::optional<SnapshotSummary> summary_of(const QueryEngine::Part& part, bool with_functions,
+                                            Series::Sources& sources);
   // Summarized from the decoded profile (filtered by labels when the filter has any).
   std::shared_ptr<const Compact> decoded(const QueryEngine::Part& part, const SampleFilter& filter);
   uint32_t intern(std::string_view name);

@@ -60,10 +60,76 @@ nlohmann::json series_json(const Series& s, const SeriesQuery& q, std::string_vi
   return j;
 }
 
+// The resource metrics: their names in the API and their units.
+struct Metric {
+  std::string_view name;
+  std::string_view unit;
+};
+constexpr Metric kMetrics[] = {{"rss", "bytes"},         {"cpu", "seconds"},  {"io_read", "bytes"},
+                               {"io_write", "bytes"},    {"threads", "threads"}, {"ctx_switches", "switches"}};
+
+std::string metric_names() {
+  std::string out;
+  for (const Metric& m : kMetrics) out += fmt::format("{}{}", out.empty() ? "" : ", ", m.name);
+  return out;
+}
+
+// One step: {"start", "value"} and the parts of the value (user/system, voluntary/involuntary);
+// null where the step has no reading of the process (not running, or not profiled then).
+nlohmann::json resource_step(std::string_view metric, UnixNanos start, const ResourceStep& s) {
+  nlohmann::json j = {{"start", format_time(start)}, {"value", nullptr}};
+  const auto& u = s.used;
+  if (metric == "rss") {
+    if (s.last) j["value"] = s.last->rss_bytes;
+  } else if (metric == "threads") {
+    if (s.last) j["value"] = s.last->threads;
+  } else if (metric == "cpu") {
+    j["user"] = u ? nlohmann::json(static_cast<double>(u->cpu_user_ns) / 1e9) : nlohmann::json();
+    j["system"] = u ? nlohmann::json(static_cast<double>(u->cpu_system_ns) / 1e9) : nlohmann::json();
+    if (u) j["value"] = static_cast<double>(u->cpu_user_ns + u->cpu_system_ns) / 1e9;
+  } else if (metric == "io_read") {
+    if (u && s.used_io) j["value"] = u->io_read_bytes;
+  } else if (metric == "io_write") {
+    if (u && s.used_io) j["value"] = u->io_write_bytes;
+  } else if (metric == "ctx_switches") {
+    j["voluntary"] = u ? nlohmann::json(u->voluntary_ctx_switches) : nlohmann::json();
+    j["involuntary"] = u ? nlohmann::json(u->involuntary_ctx_switches) : nlohmann::json();
+    if (u) j["value"] = u->voluntary_ctx_switches + u->involuntary_ctx_switches;
+  }
+  return j;
+}
+
+nlohmann::json resource_json(const ResourceSeries& s, const Metric& metric, const SampleFilter& filter) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (size_t i = 0; i < s.starts.size(); ++i) steps.push_back(resource_step(metric.name, s.starts[i], s.steps[i]));
+  return {{"from", format_time(s.range.from)},
+          {"to", format_time(s.range.to)},
+          {"step", format_duration(to_duration(s.step_ns))},
+          {"step_seconds", static_cast<double>(s.step_ns) / 1e9},
+          {"filter", filter.describe()},
+          {"metric", metric.name},
+          {"unit", metric.unit},
+          {"steps", std::move(steps)},
+          {"sources",
+           {{"snapshots", s.sources.snapshots},
+            {"summaries", s.sources.summaries},
+            {"cached", s.sources.cached},
+            {"rebuilt", s.sources.rebuilt},
+            {"decoded", s.sources.decoded}}}};
+}
+
+HttpResponse json_answer(const nlohmann::json& j) {
+  HttpResponse r;
+  r.content_type = "application/json";
+  // Names come from binaries and programs: invalid UTF-8 is replaced, never a failed answer.
+  r.body = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return r;
+}
+
 }  // namespace
 
 HttpResponse Api::series(const Params& p, const QueryControl& control) {
-  auto allowed = p.allow({"from", "to", "step", "pid", "comm", "label", "function", "top"});
+  auto allowed = p.allow({"from", "to", "step", "pid", "comm", "label", "function", "top", "metric"});
   if (!allowed) return bad_request(allowed.error().message());
   const UnixNanos now = unix_now_ns();
   auto range = parse_range(p, "from", "to", "-1h", now, max_range());
@@ -99,6 +165,35 @@ HttpResponse Api::series(const Params& p, const QueryControl& control) {
   q.filter = std::move(*filter);
   auto function = p.one("function");
   if (!function) return bad_request(function.error().message());
+  auto metric_name = p.one("metric");
+  if (!metric_name) return bad_request(metric_name.error().message());
+  if (*metric_name) {
+    // A resource series is one process's: its pid and nothing else chooses it.
+    const Metric* metric = nullptr;
+    for (const Metric& m : kMetrics) {
+      if (m.name == **metric_name) metric = &m;
+    }
+    if (!metric) {
+      return bad_request(fmt::format("metric: unknown metric '{}' (valid: {})", **metric_name, metric_names()));
+    }
+    if (*function) return bad_request("function: not with metric= (a metric is a process's, not a function's)");
+    for (std::string_view key : {"comm", "label", "top"}) {
+      if (!p.all(key).empty()) return bad_request(fmt::format("{}: not with metric= (a metric takes pid= only)", key));
+    }
+    if (q.filter.pids.size() != 1) {
+      return bad_request(fmt::format("pid: metric={} needs the pid of one process (pid=PID){}", metric->name,
+                                     q.filter.pids.empty() ? "" : fmt::format(", not {}", q.filter.pids.size())));
+    }
+    ResourceQuery rq;
+    rq.range = q.range;
+    rq.step_ns = q.step_ns;
+    rq.pid = q.filter.pids.front();
+    auto s = series_.resources(rq, control);
+    if (!s) return query_failed(s.error());
+    HttpResponse r = json_answer(resource_json(*s, *metric, q.filter));
+    if (auto too_large = check_answer_size(r.body.size())) return *too_large;
+    return r;
+  }
   if (*function && !(*function)->empty()) {
     auto re = compile_regex(**function, true);
     if (!re) return bad_request("function: " + re.error().message());
@@ -110,11 +205,7 @@ HttpResponse Api::series(const Params& p, const QueryControl& control) {
 
   auto s = series_.series(q, control);
   if (!s) return query_failed(s.error());
-  HttpResponse r;
-  r.content_type = "application/json";
-  // Function names come from binaries: invalid UTF-8 is replaced, never a failed answer.
-  r.body = series_json(*s, q, function->value_or("")).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-           "\n";
+  HttpResponse r = json_answer(series_json(*s, q, function->value_or("")));
   if (auto too_large = check_answer_size(r.body.size())) return *too_large;
   return r;
 }

@@ -292,8 +292,8 @@ TEST_F(SeriesTest, BadInputIsA400WithTheReason) {
   expect_400("step=often", "step: invalid duration 'often': expected a whole number (write e.g. 500ms, 60s, 5m, 1h30m, 7d)");
   expect_400("function=(parse", "function: invalid regex '(parse': missing ): (parse");
   expect_400("top=0&function=x", "top: '0' is not a whole number from 1 to 100");
-  expect_400("metric=rss", "unknown parameter 'metric' (this endpoint takes from, to, step, pid, comm, label, "
-                           "function, top)");
+  expect_400("mertic=rss", "unknown parameter 'mertic' (this endpoint takes from, to, step, pid, comm, label, "
+                            "function, top, metric)");
   // Past what storage.max_age keeps: the reason names the key and the oldest time kept.
   HttpResponse old = get("/api/v1/series?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z");
   EXPECT_EQ(old.status, 400);
