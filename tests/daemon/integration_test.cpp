@@ -19,6 +19,7 @@
 
 #include "daemon/snapshot_store.h"
 #include "daemon/units.h"
+#include "daemon/url.h"
 #include "profiles.h"
 #include "proto/pprof.h"
 #include "receiver.h"
@@ -34,6 +35,7 @@ using test::ready;
 using test::Workload;
 
 const std::string kSeventyThirty = EMBER_WORKLOAD_SEVENTY_THIRTY;
+const std::string kGrowMemory = EMBER_WORKLOAD_GROW_MEMORY;
 constexpr const char* kAlpha = "truth::Worker::compute_alpha";
 constexpr const char* kBeta = "truth::Worker::compute_beta";
 
@@ -547,6 +549,204 @@ TEST(Emberd, PushesSnapshotsToAPyroscopeServer) {
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_GT(p->total(0), 0);
   EXPECT_GE(test::metric_value(emberd.get("/metrics").body, "emberd_push_sent_total").value_or(0), 2);
+}
+
+// "from=...&to=..." of a range, as the API takes it.
+std::string range_query(UnixNanos from, UnixNanos to, const std::string& prefix = "") {
+  return prefix + "from=" + url_encode(format_time(from)) + "&" + prefix + "to=" + url_encode(format_time(to));
+}
+
+// The split of the 70/30 workload swaps to 30/70 halfway: the function series shows it at the
+// step it happened, and "what changed" between the halves names the function that grew.
+TEST(Emberd, FunctionSeriesAndCompareSeeTheSplitChangeHalfway) {
+  constexpr int64_t kSecond = 1'000'000'000;
+  TempDir dir;
+  Workload w({kSeventyThirty, "--seconds", "120"});
+  ASSERT_TRUE(ready(w));
+  // Before emberd starts: every range asked below is then a few seconds long at least.
+  const UnixNanos start = unix_now_ns() - kSecond;
+  Emberd emberd(dir, args(dir));
+  ASSERT_FALSE(emberd.url().empty()) << emberd.log();
+  const std::string pid = std::to_string(w.pid());
+  // Steps of 2 s (random phase lengths in the workload: no aliasing with the 99 Hz sampling).
+  // A sample reaches a snapshot up to about a second after it was taken and a snapshot counts in
+  // the step of its middle: steps within 3 s of the swap are not judged, nor steps with fewer
+  // than 40 samples (a workload starved by a loaded machine says too little in them).
+  constexpr int64_t kStep = 2 * kSecond;
+  constexpr int64_t kMargin = 3 * kSecond;
+  constexpr int64_t kMinSamples = 40;
+  struct Step {
+    UnixNanos start;
+    int64_t alpha, beta;
+  };
+  std::string last_answer;
+  auto judgeable_steps = [&](UnixNanos to) {
+    std::vector<Step> out;
+    auto r = emberd.get("/api/v1/series?" + range_query(start, to) + "&step=2s&pid=" + pid +
+                        "&function=" + url_encode("^truth::Worker::compute_(alpha|beta)$"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    last_answer = r.body;
+    if (r.status != 200) return out;
+    auto j = nlohmann::json::parse(r.body);
+    std::vector<int64_t> alpha(j["steps"].size(), 0), beta(j["steps"].size(), 0);
+    for (const auto& f : j["functions"]) {
+      if (f["name"] == kAlpha) alpha = f["steps"]["total_samples"].get<std::vector<int64_t>>();
+      if (f["name"] == kBeta) beta = f["steps"]["total_samples"].get<std::vector<int64_t>>();
+    }
+    for (size_t i = 0; i < alpha.size() && i < beta.size(); ++i) {
+      if (alpha[i] + beta[i] >= kMinSamples) out.push_back({start + static_cast<int64_t>(i) * kStep, alpha[i], beta[i]});
+    }
+    return out;
+  };
+  // However loaded the machine: 70/30 until three steps can be judged, then 30/70 until three more.
+  auto wait_for_steps = [&](auto judged) {
+    for (int i = 0; i < 180; ++i) {
+      const UnixNanos now = unix_now_ns();
+      auto steps = judgeable_steps(now);
+      if (std::count_if(steps.begin(), steps.end(), [&](const Step& st) { return judged(st, now); }) >= 3) return true;
+      std::this_thread::sleep_for(1s);
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for_steps([&](const Step& st, UnixNanos now) { return st.start + kStep <= now - kMargin; }))
+      << last_answer.substr(0, 3000) << emberd.log();
+  const UnixNanos swapped = unix_now_ns();
+  ASSERT_EQ(::kill(w.pid(), SIGUSR1), 0);
+  ASSERT_TRUE(wait_for_steps([&](const Step& st, UnixNanos) { return st.start >= swapped + kMargin; }))
+      << last_answer.substr(0, 3000) << emberd.log();
+  const UnixNanos end = unix_now_ns();
+
+  int judged_before = 0, judged_after = 0;
+  int64_t before[2] = {0, 0}, after[2] = {0, 0};
+  for (const Step& st : judgeable_steps(end)) {
+    const double alpha_share = static_cast<double>(st.alpha) / static_cast<double>(st.alpha + st.beta);
+    const std::string when = format_time(st.start);
+    if (st.start + kStep <= swapped - kMargin) {
+      ++judged_before;
+      before[0] += st.alpha;
+      before[1] += st.beta;
+      EXPECT_GT(alpha_share, 0.5) << "step " << when << " before the swap: " << st.alpha << " alpha, " << st.beta << " beta";
+    } else if (st.start >= swapped + kMargin) {
+      ++judged_after;
+      after[0] += st.alpha;
+      after[1] += st.beta;
+      EXPECT_LT(alpha_share, 0.5) << "step " << when << " after the swap: " << st.alpha << " alpha, " << st.beta << " beta";
+    }
+  }
+  ASSERT_GE(judged_before, 3) << last_answer.substr(0, 3000);
+  ASSERT_GE(judged_after, 3) << last_answer.substr(0, 3000);
+  const double share_before = static_cast<double>(before[0]) / static_cast<double>(before[0] + before[1]);
+  const double share_after = static_cast<double>(after[0]) / static_cast<double>(after[0] + after[1]);
+  fmt::print("alpha's share: {:.3f} over {} steps before the swap, {:.3f} over {} steps after\n", share_before,
+             judged_before, share_after, judged_after);
+  EXPECT_NEAR(share_before, 0.7, 0.1);
+  EXPECT_NEAR(share_after, 0.3, 0.1);
+
+  // Each snapshot of a half is one run: beta grew, alpha shrank.
+  auto compare = emberd.get("/api/v1/compare?" + range_query(swapped + kMargin, end) + "&" +
+                            range_query(start, swapped - kMargin, "base_") + "&pid=" + pid);
+  ASSERT_EQ(compare.status, 200) << compare.body;
+  auto c = nlohmann::json::parse(compare.body);
+  EXPECT_EQ(c["regressed"], true) << compare.body.substr(0, 3000);
+  bool beta_regressed = false, alpha_regressed = false;
+  for (const auto& f : c["functions"]) {
+    if (f["name"] == kBeta && f["verdict"] == "regression") beta_regressed = true;
+    if (f["name"] == kAlpha && f["verdict"] == "regression") alpha_regressed = true;
+  }
+  EXPECT_TRUE(beta_regressed) << compare.body.substr(0, 4000);
+  EXPECT_FALSE(alpha_regressed) << compare.body.substr(0, 4000);
+}
+
+// The resources of a process: its RSS rises by what it allocates, it uses CPU while it spins,
+// and both are kept in the snapshots themselves: a restarted emberd without summaries serves
+// the same series.
+TEST(Emberd, ResourcesShowAProcessGrowAndSurviveARestart) {
+  constexpr int64_t kMiB = 1 << 20;
+  TempDir dir;
+  Workload w({kGrowMemory, "--seconds", "120", "--mib", "200"});
+  ASSERT_TRUE(ready(w));
+  const std::string pid = std::to_string(w.pid());
+  // Before emberd starts: every range asked below is then a few seconds long at least.
+  const UnixNanos start = unix_now_ns() - 2'000'000'000;
+  std::optional<Emberd> emberd(std::in_place, dir, args(dir));
+  ASSERT_FALSE(emberd->url().empty()) << emberd->log();
+  auto values = [&](const std::string& metric, UnixNanos to, const std::string& key = "value") {
+    auto r = emberd->get("/api/v1/series?" + range_query(start, to) + "&step=1s&metric=" + metric + "&pid=" + pid);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::optional<double>> out;
+    if (r.status != 200) return out;
+    auto j = nlohmann::json::parse(r.body);
+    EXPECT_EQ(j["metric"], metric);
+    for (const auto& s : j["steps"]) {
+      out.push_back(s[key].is_null() ? std::nullopt : std::optional<double>(s[key].get<double>()));
+    }
+    return out;
+  };
+  auto known = [](const std::vector<std::optional<double>>& v) {
+    std::vector<double> out;
+    for (const auto& x : v) {
+      if (x) out.push_back(*x);
+    }
+    return out;
+  };
+  // Read at least twice before it grows.
+  for (int i = 0; i < 600 && known(values("rss", unix_now_ns())).size() < 2; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_GE(known(values("rss", unix_now_ns())).size(), 2u) << emberd->log();
+  ASSERT_EQ(::kill(w.pid(), SIGUSR1), 0);
+  ASSERT_EQ(w.read_line(60s), "grown");
+  const size_t before_growth = known(values("rss", unix_now_ns())).size();
+  for (int i = 0; i < 600 && known(values("rss", unix_now_ns())).size() < before_growth + 2; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  const UnixNanos end = unix_now_ns();
+  const std::vector<double> rss = known(values("rss", end));
+  ASSERT_GE(rss.size(), before_growth + 2) << emberd->log();
+  const double rise = rss.back() - rss.front();
+  fmt::print("RSS rose by {:.1f} MiB over {} readings\n", rise / kMiB, rss.size());
+  EXPECT_GT(rise, 180.0 * kMiB) << "RSS from " << rss.front() << " to " << rss.back();
+  EXPECT_LT(rise, 260.0 * kMiB) << "RSS from " << rss.front() << " to " << rss.back();
+
+  // It spins: CPU in the steps it was read (user time mostly), never more than the wall time.
+  const auto cpu = values("cpu", end);
+  const std::vector<double> used = known(cpu);
+  const std::vector<double> user = known(values("cpu", end, "user"));
+  ASSERT_FALSE(used.empty());
+  double total = 0;
+  for (double v : used) total += v;
+  EXPECT_GT(total, 0);
+  EXPECT_GT(*std::max_element(user.begin(), user.end()), 0);
+  EXPECT_LT(total, static_cast<double>(end - start) / 1e9 + 2);
+  fmt::print("CPU used: {:.2f} s in {} steps of {:.1f} s of wall time\n", total, used.size(),
+             static_cast<double>(end - start) / 1e9);
+  EXPECT_GE(known(values("threads", end)).size(), rss.size());
+  EXPECT_GE(known(values("ctx_switches", end)).size(), 1u);
+
+  // /api/v1/targets: its latest reading, after the growth.
+  auto targets = nlohmann::json::parse(emberd->get("/api/v1/targets").body);
+  bool found = false;
+  for (const auto& p : targets["processes"]) {
+    if (std::to_string(p["pid"].get<int>()) != pid || p["rss_bytes"].is_null()) continue;
+    found = true;
+    EXPECT_GT(p["rss_bytes"].get<double>(), 200.0 * kMiB);
+    EXPECT_GT(p["cpu_user_seconds"].get<double>(), 0);
+    EXPECT_GE(p["threads"].get<int>(), 1);
+    EXPECT_FALSE(p["voluntary_ctx_switches"].is_null());
+    EXPECT_FALSE(p["io_read_bytes"].is_null());  // its own child: /proc/PID/io is readable
+  }
+  EXPECT_TRUE(found) << targets.dump(1).substr(0, 3000);
+
+  // Restarted, its summaries gone: the snapshots alone give the same readings.
+  emberd->process().signal(SIGTERM);
+  ASSERT_TRUE(emberd->process().wait(30s));
+  emberd.reset();
+  std::filesystem::remove_all(dir / "data/summaries");
+  emberd.emplace(dir, args(dir), "emberd2");
+  ASSERT_FALSE(emberd->url().empty()) << emberd->log();
+  // (The window sealed at the stop may end the range's last step, which then reads it.)
+  std::vector<double> again = known(values("rss", end));
+  ASSERT_GE(again.size(), rss.size());
+  again.resize(rss.size() - 1);
+  EXPECT_EQ(again, std::vector<double>(rss.begin(), rss.end() - 1));
 }
 
 TEST(Emberd, NamesThePythonFunctionsOfAPythonProcess) {
