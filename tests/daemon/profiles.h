@@ -13,6 +13,7 @@
 namespace ember::daemon::test {
 
 inline constexpr int64_t kSecond = 1'000'000'000;  // in nanoseconds, as snapshot times are
+inline constexpr int64_t kMinute = 60 * kSecond;
 
 struct FakeSample {
   int32_t pid;

@@ -28,8 +28,6 @@
 namespace ember::daemon {
 namespace {
 
-constexpr UnixNanos kSecond = 1'000'000'000;
-constexpr UnixNanos kMinute = 60 * kSecond;
 
 // /proc/PID/stat of a program that named itself "my (odd) prog) x": the name ends at the last ')'.
 // utime 250, stime 50 ticks; 3 threads; started 5000 ticks after boot; vsize 3133440; rss 365 pages.
@@ -128,7 +126,7 @@ TEST(ProcParse, ReadsThisProcess) {
   ResourceReadStats stats;
   const int32_t self = static_cast<int32_t>(::getpid());
   auto now = ResourceReader::Clocks::now();
-  auto r = reader.read(std::span(&self, 1), now.unix_ns - kSecond, now, stats);
+  auto r = reader.read(std::span(&self, 1), now.unix_ns - test::kSecond, now, stats);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].pid, self);
   EXPECT_GT(r[0].rss_bytes, 0);
@@ -162,16 +160,16 @@ TEST(ResourceReader, GivesWhatEachProcessUsedSinceItsLastReading) {
   ResourceReader reader(proc.root());
   const int64_t tick = 1'000'000'000 / ::sysconf(_SC_CLK_TCK);
   // Booted at Unix time 1e9 s: boot clock = unix - 1e9 s.
-  const UnixNanos boot_at = 1'000'000'000 * kSecond;
+  const UnixNanos boot_at = 1'000'000'000 * test::kSecond;
   auto clocks = [&](UnixNanos unix_ns) { return ResourceReader::Clocks{unix_ns, unix_ns - boot_at}; };
-  const UnixNanos t1 = boot_at + 1000 * kSecond;
+  const UnixNanos t1 = boot_at + 1000 * test::kSecond;
   // pid 1 started long ago; pid 2 started 5 s into the window ending at t1 (a 60 s window).
   const uint64_t ticks_per_second = static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
   proc.write(1, stat_text(1, "old one", 100, 20, 10 * ticks_per_second), status_text(1000, 2, 50, 5), io_text(4096, 0));
   proc.write(2, stat_text(2, "new one", 30, 10, 945 * ticks_per_second), status_text(2000, 1, 10, 1), std::nullopt);
   const std::vector<int32_t> pids = {1, 2, 3};  // 3 exited before it was read
   ResourceReadStats stats;
-  auto first = reader.read(pids, t1 - kMinute, clocks(t1), stats);
+  auto first = reader.read(pids, t1 - test::kMinute, clocks(t1), stats);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(stats.read, 2u);
   EXPECT_EQ(stats.exited, 1u);
@@ -195,7 +193,7 @@ TEST(ResourceReader, GivesWhatEachProcessUsedSinceItsLastReading) {
   // process started before this window began (so its use in the window is unknown).
   proc.write(1, stat_text(1, "old one", 150, 25, 10 * ticks_per_second), status_text(3000, 2, 80, 9), io_text(8192, 100));
   proc.write(2, stat_text(2, "reused", 5, 5, 900 * ticks_per_second), status_text(10, 1, 1, 1), std::nullopt);
-  const UnixNanos t2 = t1 + kMinute;
+  const UnixNanos t2 = t1 + test::kMinute;
   auto second = reader.read(pids, t1, clocks(t2), stats);
   ASSERT_EQ(second.size(), 2u);
   ASSERT_TRUE(second[0].has_interval);
@@ -243,7 +241,7 @@ profile::ProcessResources reading(int32_t pid, UnixNanos time, int64_t rss, int6
 
 TEST(ResourcesInSnapshots, KeptInThePprofAndItsSummary) {
   profile::Profile p = test::make_profile({{10, "nginx", {"main", "serve"}, 5}});
-  p.resources = {reading(10, 123 * kSecond, 5 << 20, 250, true), reading(20, 124 * kSecond, 1 << 20, 0, false, false),
+  p.resources = {reading(10, 123 * test::kSecond, 5 << 20, 250, true), reading(20, 124 * test::kSecond, 1 << 20, 0, false, false),
                  reading(-1, 5, 0, 0, false)};
   auto bytes = proto::encode(p);
   ASSERT_TRUE(bytes) << bytes.error().message();
@@ -279,11 +277,11 @@ class ResourceApiTest : public ::testing::Test {
     store_ = std::move(*s);
     // pid 10 in minutes 0, 1 and 3 (not profiled in minute 2); minute 1 has two readings
     // (30 s snapshots); its I/O is readable from minute 1 on. pid 20 only in minute 3.
-    add_snapshot(t0_, kMinute, {reading(10, t0_ + kMinute, 100 << 20, 500, false, false)});
-    add_snapshot(t0_ + kMinute, kMinute / 2, {reading(10, t0_ + 90 * kSecond, 150 << 20, 300, true)});
-    add_snapshot(t0_ + 90 * kSecond, kMinute / 2, {reading(10, t0_ + 2 * kMinute, 180 << 20, 200, true)});
-    add_snapshot(t0_ + 3 * kMinute, kMinute,
-                 {reading(10, t0_ + 4 * kMinute, 120 << 20, 100, true), reading(20, t0_ + 4 * kMinute, 1 << 20, 0, false)});
+    add_snapshot(t0_, test::kMinute, {reading(10, t0_ + test::kMinute, 100 << 20, 500, false, false)});
+    add_snapshot(t0_ + test::kMinute, test::kMinute / 2, {reading(10, t0_ + 90 * test::kSecond, 150 << 20, 300, true)});
+    add_snapshot(t0_ + 90 * test::kSecond, test::kMinute / 2, {reading(10, t0_ + 2 * test::kMinute, 180 << 20, 200, true)});
+    add_snapshot(t0_ + 3 * test::kMinute, test::kMinute,
+                 {reading(10, t0_ + 4 * test::kMinute, 120 << 20, 100, true), reading(20, t0_ + 4 * test::kMinute, 1 << 20, 0, false)});
     ASSERT_TRUE(store_->write_pending());
     queries_ = std::make_unique<QueryEngine>(*store_, live_, symbols_, handoff_, 64 << 20, 1'000'000);
     api_ = std::make_unique<Api>(*queries_, status_, ApiOptions{"testhost", std::chrono::hours(24 * 7)});
@@ -303,7 +301,7 @@ class ResourceApiTest : public ::testing::Test {
   HttpResponse get(const std::string& target) { return api_->handle(HttpRequest{"GET", target, "test", nullptr}); }
 
   std::string range() {
-    return "from=" + url_encode(format_time(t0_)) + "&to=" + url_encode(format_time(t0_ + 5 * kMinute)) + "&step=1m";
+    return "from=" + url_encode(format_time(t0_)) + "&to=" + url_encode(format_time(t0_ + 5 * test::kMinute)) + "&step=1m";
   }
 
   nlohmann::json series(const std::string& query) {
@@ -319,7 +317,7 @@ class ResourceApiTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  const UnixNanos t0_ = unix_now_ns() / kMinute * kMinute - 30 * kMinute;
+  const UnixNanos t0_ = unix_now_ns() / test::kMinute * test::kMinute - 30 * test::kMinute;
   std::unique_ptr<SnapshotStore> store_;
   LiveWindow live_{1 << 16};
   ember::testing::FakeSymbolizer symbols_{"fn_"};
@@ -341,7 +339,7 @@ TEST_F(ResourceApiTest, RssIsTheLastReadingOfEachStepAndNullWithoutOne) {
   EXPECT_EQ(j["filter"], "pid=10");
   EXPECT_EQ(j["from"], format_time(t0_));
   ASSERT_EQ(j["steps"].size(), 5u);
-  EXPECT_EQ(j["steps"][1]["start"], format_time(t0_ + kMinute));
+  EXPECT_EQ(j["steps"][1]["start"], format_time(t0_ + test::kMinute));
   EXPECT_EQ(values(j), nlohmann::json::parse(fmt::format("[{}, {}, null, {}, null]", 100 << 20, 180 << 20, 120 << 20)));
   EXPECT_EQ(values(series("&metric=threads&pid=10")), nlohmann::json::parse("[3, 3, null, 3, null]"));
   EXPECT_EQ(values(series("&metric=rss&pid=20")), nlohmann::json::parse(fmt::format("[null, null, null, {}, null]", 1 << 20)));
@@ -377,8 +375,8 @@ TEST_F(ResourceApiTest, SummaryRebuiltFromTheSnapshotGivesTheSameSeries) {
   EXPECT_EQ(j["sources"]["rebuilt"], 4);
   // And the same read through decoding every snapshot.
   ResourceQuery q;
-  q.range = {t0_, t0_ + 5 * kMinute};
-  q.step_ns = kMinute;
+  q.range = {t0_, t0_ + 5 * test::kMinute};
+  q.step_ns = test::kMinute;
   q.pid = 10;
   q.decode_only = true;
   SeriesEngine engine(*queries_);
@@ -392,7 +390,7 @@ TEST_F(ResourceApiTest, SummaryRebuiltFromTheSnapshotGivesTheSameSeries) {
 
 TEST_F(ResourceApiTest, TargetsCarryTheLatestResources) {
   HttpResponse r = get("/api/v1/targets?from=" + url_encode(format_time(t0_)) + "&to=" +
-                       url_encode(format_time(t0_ + 5 * kMinute)));
+                       url_encode(format_time(t0_ + 5 * test::kMinute)));
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = nlohmann::json::parse(r.body);
   bool nginx = false, postgres = false;
@@ -400,7 +398,7 @@ TEST_F(ResourceApiTest, TargetsCarryTheLatestResources) {
     if (row["pid"] == 10) {
       nginx = true;
       EXPECT_EQ(row["rss_bytes"], 120 << 20);  // minute 3's, the latest
-      EXPECT_EQ(row["resources_time"], format_time(t0_ + 4 * kMinute));
+      EXPECT_EQ(row["resources_time"], format_time(t0_ + 4 * test::kMinute));
       EXPECT_DOUBLE_EQ(row["cpu_user_seconds"].get<double>(), 1.0);
       EXPECT_DOUBLE_EQ(row["cpu_system_seconds"].get<double>(), 2.0);
       EXPECT_EQ(row["io_read_bytes"], 1 << 20);

@@ -24,7 +24,6 @@
 namespace ember::daemon {
 namespace {
 
-constexpr UnixNanos kMinute = 60 * test::kSecond;
 constexpr int64_t kPeriod = 10'101'010;  // the cpu value of one sample in test::make_profile
 
 class NoStatus : public StatusSource {
@@ -40,10 +39,10 @@ class SeriesTest : public ::testing::Test {
     store_ = std::move(*s);
     // Minute 2: nginx (pid 10, one thread "worker") and postgres; minute 5: nginx, with a
     // recursive parse.
-    add_snapshot(t0_ + 2 * kMinute, {{10, "nginx", {"main", "serve"}, 5},
+    add_snapshot(t0_ + 2 * test::kMinute, {{10, "nginx", {"main", "serve"}, 5},
                                      {20, "postgres", {"main", "query"}, 7},
                                      {10, "nginx", {"main", "parse", "serve"}, 3, "worker"}});
-    add_snapshot(t0_ + 5 * kMinute, {{10, "nginx", {"main", "serve"}, 4}, {10, "nginx", {"main", "parse", "parse"}, 2}});
+    add_snapshot(t0_ + 5 * test::kMinute, {{10, "nginx", {"main", "serve"}, 4}, {10, "nginx", {"main", "parse", "parse"}, 2}});
     ASSERT_TRUE(store_->write_pending());
     queries_ = std::make_unique<QueryEngine>(*store_, live_, symbols_, handoff_, 64 << 20, 1'000'000);
     restart_api();
@@ -54,7 +53,7 @@ class SeriesTest : public ::testing::Test {
     auto bytes = std::make_shared<const std::string>(test::make_snapshot_bytes(samples));
     auto summary = encode_summary(summarize(test::make_profile(samples)), bytes->size());
     ASSERT_TRUE(summary);
-    store_->add(start, start + kMinute, bytes, std::make_shared<const std::string>(std::move(*summary)));
+    store_->add(start, start + test::kMinute, bytes, std::make_shared<const std::string>(std::move(*summary)));
   }
 
   // A new Api: nothing of the summaries cached in memory.
@@ -63,7 +62,7 @@ class SeriesTest : public ::testing::Test {
   HttpResponse get(const std::string& target) { return api_->handle(HttpRequest{"GET", target, "test", nullptr}); }
 
   std::string range(int minutes = 10) {
-    return "from=" + url_encode(format_time(t0_)) + "&to=" + url_encode(format_time(t0_ + minutes * kMinute));
+    return "from=" + url_encode(format_time(t0_)) + "&to=" + url_encode(format_time(t0_ + minutes * test::kMinute));
   }
 
   nlohmann::json series(const std::string& query) {
@@ -91,8 +90,8 @@ class SeriesTest : public ::testing::Test {
   // The series of step=1m&function=PATTERN with every snapshot decoded, no summary read.
   nlohmann::json decoded(const std::string& pattern) {
     SeriesQuery q;
-    q.range = TimeRange{t0_, t0_ + 10 * kMinute};
-    q.step_ns = kMinute;
+    q.range = TimeRange{t0_, t0_ + 10 * test::kMinute};
+    q.step_ns = test::kMinute;
     auto re = common::Regex::compile(pattern);
     EXPECT_TRUE(re);
     q.function = std::move(*re);
@@ -131,7 +130,7 @@ class SeriesTest : public ::testing::Test {
 
   test::TempDir dir_;
   // Minute-aligned, half an hour ago: well inside the week emberd keeps.
-  const UnixNanos t0_ = unix_now_ns() / kMinute * kMinute - 30 * kMinute;
+  const UnixNanos t0_ = unix_now_ns() / test::kMinute * test::kMinute - 30 * test::kMinute;
   std::unique_ptr<SnapshotStore> store_;
   LiveWindow live_{1 << 16};
   ember::testing::FakeSymbolizer symbols_{"fn_"};
@@ -145,7 +144,7 @@ TEST_F(SeriesTest, EveryStepIsPresentAndEmptyOnesAreZero) {
   nlohmann::json j = series("&step=1m");
   ASSERT_EQ(j["steps"].size(), 10u);
   EXPECT_EQ(samples_of(j), (std::vector<int64_t>{0, 0, 15, 0, 0, 6, 0, 0, 0, 0}));
-  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(j["steps"][i]["start"], format_time(t0_ + static_cast<int64_t>(i) * kMinute));
+  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(j["steps"][i]["start"], format_time(t0_ + static_cast<int64_t>(i) * test::kMinute));
   EXPECT_NEAR(j["steps"][2]["cpu_seconds"].get<double>(), 15 * kPeriod / 1e9, 1e-9);
   EXPECT_EQ(j["steps"][3]["cpu_seconds"].get<double>(), 0.0);
   EXPECT_EQ(j["step"], "1m");
@@ -167,9 +166,9 @@ TEST_F(SeriesTest, EveryStepIsPresentAndEmptyOnesAreZero) {
 }
 
 TEST_F(SeriesTest, DefaultStepFollowsTheRangeAndTheSnapshotLength) {
-  EXPECT_EQ(SeriesEngine::default_step(3600 * test::kSecond, kMinute), kMinute);
-  EXPECT_EQ(SeriesEngine::default_step(24 * 3600 * test::kSecond, kMinute), 5 * kMinute);
-  EXPECT_EQ(SeriesEngine::default_step(7 * 24 * 3600 * test::kSecond, kMinute), 60 * kMinute);
+  EXPECT_EQ(SeriesEngine::default_step(3600 * test::kSecond, test::kMinute), test::kMinute);
+  EXPECT_EQ(SeriesEngine::default_step(24 * 3600 * test::kSecond, test::kMinute), 5 * test::kMinute);
+  EXPECT_EQ(SeriesEngine::default_step(7 * 24 * 3600 * test::kSecond, test::kMinute), 60 * test::kMinute);
   EXPECT_EQ(SeriesEngine::default_step(600 * test::kSecond, 10 * test::kSecond), 10 * test::kSecond);
 }
 
@@ -267,7 +266,7 @@ TEST_F(SeriesTest, SummariesGoWithTheirSnapshots) {
   StoreLimits limits;
   limits.max_age = std::chrono::minutes(20);
   store_->set_limits(limits);
-  store_->apply_retention(t0_ + 25 * kMinute);  // minute 2 ended more than 20 minutes before
+  store_->apply_retention(t0_ + 25 * test::kMinute);  // minute 2 ended more than 20 minutes before
   EXPECT_EQ(summary_files().size(), 1u);
   // A summary without its snapshot is deleted when the store opens.
   test::write_text(dir_.path() + "/summaries/20200101T000000.000Z_20200101T000100.000Z.sum.gz", "x");
