@@ -54,7 +54,9 @@ Duration Api::max_range() const {
   return options_.max_range;
 }
 
-bool Api::is_cheap(std::string_view path) { return path == "/healthz" || path == "/metrics"; }
+bool Api::is_cheap(std::string_view path) {
+  return path == "/healthz" || path == "/metrics" || path.starts_with("/ui/");
+}
 
 std::optional<HttpResponse> Api::check_answer_size(uint64_t bytes) const {
   uint64_t limit;
@@ -85,6 +87,9 @@ HttpResponse Api::handle(const HttpRequest& request) {
   const QueryControl& control = request.control ? *request.control : QueryControl::none();
 
   if (path == "/" || path == "/index.html") return index(params);
+  if (path.starts_with("/ui/")) {
+    if (auto file = ui_file_response(path.substr(4))) return *file;
+  }
   if (path == "/healthz") return health_response(status_.status(), unix_now_ns());
   if (path == "/metrics") return metrics();
   if (path == "/api/v1/targets") return targets(params);

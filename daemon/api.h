@@ -2,7 +2,8 @@
 // The HTTP API, free of any HTTP library: requests in, responses out (http_server.cpp does
 // the protocol). Routes:
 //
-//   GET /                         HTML index: targets with links, time-range choice
+//   GET /                         HTML dashboard: targets with links, time-range choice; with
+//                                 its script (GET /ui/dashboard.js, /ui/dashboard.css) charts
 //   GET /healthz                  JSON: ok/degraded, uptime, samples, lost, last snapshot
 //   GET /metrics                  Prometheus text
 //   GET /api/v1/targets           JSON: processes seen in the range, samples and latest resources each

@@ -1,13 +1,17 @@
 #pragma once
-// GET /: the HTML index, a table of the processes seen in a time range with links to their
-// flamegraphs and profiles. Every name in it is data (escaped), never markup.
+// GET /: the dashboard. Its HTML is ui/index.html with the parts emberd knows filled in (the
+// processes seen in the time range with links to their flamegraphs and profiles, the range
+// choice, the status line): a page that works without script. ui/dashboard.js (GET
+// /ui/dashboard.js) adds the charts over the API. Every name in it is data (escaped), never markup.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/text.h"
+#include "daemon/http_types.h"
 #include "daemon/query_engine.h"
 #include "daemon/status.h"
 
@@ -22,11 +26,14 @@ struct IndexPage {
 };
 
 std::string render_index_page(const IndexPage& page);
+// GET /ui/NAME: the page's script and style (dashboard.js, dashboard.css); nullopt for any other name.
+std::optional<HttpResponse> ui_file_response(std::string_view name);
 
-// The Content-Security-Policy of the page: no script, no remote anything.
+// The Content-Security-Policy of the page: its own script and style only (no inline script),
+// requests to emberd only, frames (the flamegraph) from emberd only, no remote anything.
 inline constexpr std::string_view kIndexPagePolicy =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'";
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; connect-src 'self'; frame-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 // The page's escaping and number form: common/text.h's, one for the whole project.
 std::string html_escape(std::string_view text);

@@ -286,6 +286,41 @@ TEST_F(ApiTest, TargetsAndTheIndexPage) {
   EXPECT_EQ(get("/?from=-15m").status, 200);
 }
 
+TEST_F(ApiTest, TheDashboardIsItsTemplateFilledAndItsOwnScriptAndStyle) {
+  HttpResponse index = get("/?from=-15m");
+  ASSERT_EQ(index.status, 200);
+  // Every placeholder of ui/index.html is filled.
+  EXPECT_EQ(index.body.find("{{"), std::string::npos) << index.body;
+  EXPECT_NE(index.body.find("<title>emberd · testhost</title>"), std::string::npos);
+  EXPECT_NE(index.body.find("<option value=\"-15m\" selected>"), std::string::npos);
+  EXPECT_NE(index.body.find("href=\"/api/v1/flamegraph.svg?from=-15m\""), std::string::npos);
+  EXPECT_NE(index.body.find("<tr data-pid=\"10\">"), std::string::npos);
+  // Scripts come from emberd's own files only: no inline script, and the policy allows none.
+  const std::string policy = header(index, "Content-Security-Policy");
+  EXPECT_NE(policy.find("script-src 'self';"), std::string::npos) << policy;
+  EXPECT_NE(policy.find("connect-src 'self';"), std::string::npos) << policy;
+  EXPECT_EQ(policy.find("unsafe"), std::string::npos) << policy;
+  for (size_t at = index.body.find("<script"); at != std::string::npos; at = index.body.find("<script", at + 1)) {
+    EXPECT_EQ(index.body.compare(at, 13, "<script src=\""), 0) << index.body.substr(at, 40);
+  }
+  // Each file the page names is served, with its type.
+  const std::pair<std::string, std::string> files[] = {{"/ui/dashboard.js", "text/javascript; charset=utf-8"},
+                                                       {"/ui/dashboard.css", "text/css; charset=utf-8"}};
+  for (const auto& [path, type] : files) {
+    EXPECT_NE(index.body.find("\"" + path + "\""), std::string::npos) << path;
+    HttpResponse f = get(path);
+    EXPECT_EQ(f.status, 200) << path;
+    EXPECT_EQ(f.content_type, type) << path;
+    EXPECT_GT(f.body.size(), 1000u) << path;
+    EXPECT_TRUE(Api::is_cheap(path));
+  }
+  EXPECT_NE(get("/ui/dashboard.js").body.find("/api/v1/series"), std::string::npos);
+  // The template is no file of its own, and nothing else is under /ui/.
+  for (const char* path : {"/ui/index.html", "/ui/missing.js", "/ui/", "/ui/dashboard.js.map"}) {
+    EXPECT_EQ(get(path).status, 404) << path;
+  }
+}
+
 TEST_F(ApiTest, HostileNamesAreAnsweredNotFailed) {
   // Names come from binaries and /proc: invalid UTF-8 and markup are data like any other.
   add_snapshot(unix_now_ns() - 5 * 60 * kSecond, {{50, "ev\xffil", {"main", "f\xfe\xff<b>"}, 2}});
