@@ -15,11 +15,11 @@
   const MAX_CHANGE_ROWS = 25;
   const METRICS = [
     { name: 'rss', title: 'Resident memory' },
-    { name: 'cpu', title: 'CPU time' },
-    { name: 'io_read', title: 'Read from storage' },
-    { name: 'io_write', title: 'Written to storage' },
+    { name: 'cpu', title: 'CPU time used per step' },
+    { name: 'io_read', title: 'Read from storage per step' },
+    { name: 'io_write', title: 'Written to storage per step' },
     { name: 'threads', title: 'Threads' },
-    { name: 'ctx_switches', title: 'Context switches' },
+    { name: 'ctx_switches', title: 'Context switches per step' },
   ];
   const VERDICT_ORDER = ['regression', 'improvement', 'new', 'gone', 'unchanged'];
 
@@ -130,11 +130,12 @@
     return `${+v.toFixed(i && Math.abs(v) < 10 ? 1 : 0)} ${units[i]}`;
   }
 
-  // A resource value in its unit as the API names it ("bytes", "bytes/s", "seconds", ...).
+  // A resource value in its unit as the API names it ("bytes", "seconds", "threads", ...).
   function unitFormat(unit) {
     const u = unit || '';
-    if (/^bytes?\b/i.test(u)) return (v) => bytes(v) + u.replace(/^bytes?/i, '');
-    return (v) => compact(v) + (u ? ' ' + u : '');
+    if (u === 'bytes') return bytes;
+    if (u === 'seconds') return (v) => `${compact(v)} s`;
+    return compact;
   }
 
   // Round tick values from 0 to at least `max`, about `count` of them.
