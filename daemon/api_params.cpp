@@ -146,7 +146,8 @@ Result<SampleFilter> parse_filter(const Params& p) {
     std::string_view rest = list;
     while (true) {
       size_t comma = rest.find(',');
-      auto pid = parse_int("pid", rest.substr(0, comma), 1, INT32_MAX);
+      // 0 is the idle task: /api/v1/targets lists it, so it can be asked for as any process.
+      auto pid = parse_int("pid", rest.substr(0, comma), 0, INT32_MAX);
       if (!pid) return std::unexpected(pid.error());
       f.pids.push_back(static_cast<int32_t>(*pid));
       if (comma == std::string_view::npos) break;

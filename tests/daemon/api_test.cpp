@@ -343,7 +343,7 @@ TEST_F(ApiTest, BadRequestsSayWhy) {
   expect_400("/api/v1/folded?form=-1h", "unknown parameter 'form'");
   expect_400("/api/v1/folded?from=-1h&from=-2h", "given more than once");
   expect_400("/api/v1/folded?pid=abc", "pid:");
-  expect_400("/api/v1/folded?pid=0", "pid:");
+  expect_400("/api/v1/folded?pid=-1", "pid:");
   expect_400("/api/v1/folded?comm=(", "comm:");
   expect_400("/api/v1/folded?comm=(a%7B99%7D)%7B99%7D", "repetition");
   expect_400("/api/v1/folded?label=novalue", "key:value");
