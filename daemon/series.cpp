@@ -135,13 +135,17 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::decoded(const QueryEn
   return compact(summarize(std::move(kept).finish()), {});
 }
 
+std::string SeriesEngine::summary_key(const QueryEngine::Part& part, const std::optional<common::Regex>& function) {
+  return function ? part.key + "\nfunction=" + function->pattern() : part.key;
+}
+
 std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEngine::Part& part,
                                                                   const std::optional<common::Regex>& function,
                                                                   const Keep& keep, Series::Sources& sources) {
   // Kept in memory: the processes, and for a function regex only the functions it matches
   // (a week of whole summaries would not fit; a chart asked for again does).
   const bool with_functions = function.has_value();
-  const std::string key = with_functions ? part.key + "\nfunction=" + function->pattern() : part.key;
+  const std::string key = summary_key(part, function);
   if (auto* hit = cache_.find(key)) {
     sources.cached++;
     hit->used = generation_;
@@ -271,6 +275,14 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
     if (matches[name] < 0) matches[name] = q.function->search(names_[name]) ? 1 : 0;
     return matches[name] == 1;
   };
+  const bool from_summaries = !q.decode_only && q.filter.labels.empty();
+  if (from_summaries) {
+    std::vector<const SnapshotInfo*> to_read;
+    for (const QueryEngine::Part& part : parts) {
+      if (!part.raw && !cache_.peek(summary_key(part, q.function))) to_read.push_back(&part.snapshot);
+    }
+    queries_.store().prefetch_summaries(to_read);
+  }
   std::unordered_map<uint32_t, Sparse> functions;
   for (const QueryEngine::Part& part : parts) {
     if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
@@ -281,7 +293,7 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
     if (part.raw) {
       out.sources.live++;
       c = decoded(part, q.filter);
-    } else if (q.decode_only || !q.filter.labels.empty()) {
+    } else if (!from_summaries) {
       out.sources.decoded++;
       c = decoded(part, q.filter);
     } else {

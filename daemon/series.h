@@ -129,6 +129,8 @@ class SeriesEngine {
   std::shared_ptr<const Compact> compact(const SnapshotSummary& s, const Keep& keep);
   // The part's summary: from the cache, its file, or rebuilt; nullptr when it cannot be read.
   // With a function regex, only the functions `keep` accepts.
+  // The cache key of a part's summary (with the functions `function` matches, when set).
+  static std::string summary_key(const QueryEngine::Part& part, const std::optional<common::Regex>& function);
   std::shared_ptr<const Compact> stored(const QueryEngine::Part& part, const std::optional<common::Regex>& function,
                                         const Keep& keep, Series::Sources& sources);
   // The part's resources of one pid: from the cache, the summary, or the rebuilt summary.

@@ -90,6 +90,11 @@ class SnapshotStore {
   [[nodiscard]] Result<std::shared_ptr<const std::string>> read(const SnapshotInfo& info) const;
   // The summary file of a snapshot; kNotFound when it has none.
   [[nodiscard]] Result<std::shared_ptr<const std::string>> read_summary(const SnapshotInfo& info) const;
+  // Asks the kernel to read these snapshots' summary files ahead (POSIX_FADV_WILLNEED, from a
+  // few threads so that the disk has many requests at once): a series over thousands of them
+  // then reads from the page cache instead of waiting on each small file in turn. Advisory:
+  // files that are missing or pending are skipped, nothing fails.
+  void prefetch_summaries(const std::vector<const SnapshotInfo*>& infos) const;
   // Writes (or replaces) the summary of a stored snapshot, crash-safe as snapshots are.
   [[nodiscard]] Result<void> write_summary(const SnapshotInfo& info, std::string_view bytes);
   // Moves an unreadable file aside, with a log line.
