@@ -217,7 +217,8 @@ class PythonStacks::Impl {
   bool on_sample_read(int32_t pid, int32_t tid, uint64_t time);
   void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time);
   PythonReadPtr take(int32_t tid, uint64_t time);
-  void forget(int32_t pid, bool keep_reader);
+  // exec_time: for an exec, its time (0 unknown): verdicts made from later samples are kept.
+  void forget(int32_t pid, bool keep_reader, uint64_t exec_time = 0);
   void merge(const collector::Process& process, int32_t tid, uint64_t time, bool native_complete,
              profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
              std::vector<profile::RawFrame>& frames);
@@ -241,9 +242,10 @@ class PythonStacks::Impl {
     std::shared_ptr<const EvalModule> eval;
     uint64_t last_used = 0;
     uint32_t attempts = 0;
+    uint64_t decided_at = 0;  // the time of the sample that made the verdict (or the reader)
   };
 
-  Attached* attach(int32_t pid);
+  Attached* attach(int32_t pid, uint64_t time);
   void retire(Attached& p);
   void warn(const std::string& message);
   std::vector<PendingFrame> spare_vector();
@@ -290,12 +292,13 @@ void PythonStacks::Impl::retire(Attached& p) {
   }
 }
 
-PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid) {
+PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid, uint64_t time) {
   if (processes_.size() >= options_.max_processes) {
     // Verdicts are cheap to find again; readers stay.
     std::erase_if(processes_, [](const auto& kv) { return kv.second.state != State::kReader; });
   }
   Attached& p = processes_[pid];
+  p.decided_at = time;
   auto reader = python::ProcessReader::attach(pid);
   if (!reader) {
     const Error& e = reader.error();
@@ -355,7 +358,7 @@ std::vector<PendingFrame> PythonStacks::Impl::spare_vector() {
 bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
   if (pid <= 0) return false;  // the idle task, or a sample without a process
   auto it = processes_.find(pid);
-  Attached* p = it != processes_.end() && it->second.state != State::kStarting ? &it->second : attach(pid);
+  Attached* p = it != processes_.end() && it->second.state != State::kStarting ? &it->second : attach(pid, time);
   if (p->state != State::kReader) return false;
   p->last_used = ++clock_;
   const PendingKey key{tid, time};
@@ -421,10 +424,14 @@ PythonReadPtr PythonStacks::Impl::take(int32_t tid, uint64_t time) {
   return read;
 }
 
-void PythonStacks::Impl::forget(int32_t pid, bool keep_reader) {
+void PythonStacks::Impl::forget(int32_t pid, bool keep_reader, uint64_t exec_time) {
   auto it = processes_.find(pid);
   if (it == processes_.end()) return;
   if (keep_reader && it->second.state == State::kReader) return;
+  // Records are seen as each CPU's ring is read, so an exec can be seen after samples of the new
+  // image taken on another CPU: what those samples found is about the new image already (a
+  // launched command is only sampled from its exec on), and attaching again would count it twice.
+  if (exec_time != 0 && it->second.decided_at > exec_time) return;
   retire(it->second);
   processes_.erase(it);
 }
@@ -556,7 +563,7 @@ void PythonStacks::merge_off_cpu(const Process& process, const PythonRead& read,
   impl_->merge_off_cpu(process, read, off_until, first_charge, native_complete, window, generation,
                        python_module, frames);
 }
-void PythonStacks::on_exec(int32_t pid) { impl_->forget(pid, false); }
+void PythonStacks::on_exec(int32_t pid, uint64_t time) { impl_->forget(pid, false, time); }
 void PythonStacks::on_mmap(int32_t pid, std::string_view filename) {
   // A new libpython (an embedding program loading the interpreter) or python executable mapped:
   // a process remembered as "no CPython" may have one now.

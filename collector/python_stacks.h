@@ -76,7 +76,7 @@ class PythonStacks {
   // The switch-out sample is applied: its read (null when there is none) leaves the reads
   // waiting for their sample, to be kept with the off-CPU block.
   PythonReadPtr take(int32_t tid, uint64_t time);
-  void on_exec(int32_t pid);
+  void on_exec(int32_t pid, uint64_t time);  // time 0: unknown
   void on_mmap(int32_t pid, std::string_view filename);
   void on_exit(int32_t pid);
 

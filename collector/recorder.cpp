@@ -190,7 +190,7 @@ void Recorder::Impl::note_for_python(const Record& rec) {
       python_without_wakeups_ = true;
     }
   } else if (const auto* c = std::get_if<CommRecord>(&rec.body)) {
-    if (c->exec) python_.on_exec(c->pid);
+    if (c->exec) python_.on_exec(c->pid, c->sid.has_time ? c->sid.time : 0);
   } else if (const auto* t = std::get_if<TaskRecord>(&rec.body)) {
     if (t->exit && t->pid == t->tid) python_.on_exit(t->pid);
   }
