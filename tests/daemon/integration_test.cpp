@@ -395,7 +395,13 @@ TEST(Emberd, ServesOnAUnixSocket) {
 // its memory stay bounded.
 TEST(Emberd, ProcessChurnDoesNotGrowMemory) {
   TempDir dir;
-  std::string cfg = config_file(dir, "emberd.toml", "[profiling]\nmax_processes = 256\nfrequency = 999\n");
+  // Every process is seen (the table is what is bounded) but only the churn's shells are
+  // recorded: the compilers and tests that share a CI machine would otherwise be symbolized too,
+  // and their stacks, not the churn, decide emberd's memory (232 MB in one such run).
+  std::string cfg = config_file(dir, "emberd.toml",
+                                "[targets]\nnames = [\"^sh$\"]\n[profiling]\nmax_processes = 256\nfrequency = 999\n");
+  // A shell that keeps sampling going, so that every window has samples and is written.
+  Workload busy({"/bin/sh", "-c", "while :; do :; done"});
   Emberd emberd(dir, args(dir, cfg, "2s"));
   ASSERT_FALSE(emberd.url().empty()) << emberd.log();
   ASSERT_TRUE(emberd.wait_snapshots(1, 30s));
