@@ -139,6 +139,27 @@ std::string SeriesEngine::summary_key(const QueryEngine::Part& part, const std::
   return function ? part.key + "\nfunction=" + function->pattern() : part.key;
 }
 
+std::string SeriesEngine::resources_key(const QueryEngine::Part& part, int32_t pid) {
+  return fmt::format("{}\nresources={}", part.key, pid);
+}
+
+std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::cached(const std::string& key, Series::Sources& sources) {
+  auto* hit = cache_.find(key);
+  if (!hit) return nullptr;
+  sources.cached++;
+  hit->used = generation_;
+  return hit->compact;
+}
+
+void SeriesEngine::read_ahead(const std::vector<QueryEngine::Part>& parts,
+                              const std::function<std::string(const QueryEngine::Part&)>& key_of) {
+  std::vector<const SnapshotInfo*> to_read;
+  for (const QueryEngine::Part& part : parts) {
+    if (!part.raw && !cache_.peek(key_of(part))) to_read.push_back(&part.snapshot);
+  }
+  queries_.store().prefetch_summaries(to_read);
+}
+
 std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEngine::Part& part,
                                                                   const std::optional<common::Regex>& function,
                                                                   const Keep& keep, Series::Sources& sources) {
@@ -146,11 +167,7 @@ std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored(const QueryEng
   // (a week of whole summaries would not fit; a chart asked for again does).
   const bool with_functions = function.has_value();
   const std::string key = summary_key(part, function);
-  if (auto* hit = cache_.find(key)) {
-    sources.cached++;
-    hit->used = generation_;
-    return hit->compact;
-  }
+  if (auto c = cached(key, sources)) return c;
   auto s = summary_of(part, with_functions, sources);
   if (!s) return nullptr;
   if (!with_functions) s->has_functions = false;
@@ -194,12 +211,8 @@ std::optional<SnapshotSummary> SeriesEngine::summary_of(const QueryEngine::Part&
 
 std::shared_ptr<const SeriesEngine::Compact> SeriesEngine::stored_resources(const QueryEngine::Part& part, int32_t pid,
                                                                             Series::Sources& sources) {
-  const std::string key = fmt::format("{}\nresources={}", part.key, pid);
-  if (auto* hit = cache_.find(key)) {
-    sources.cached++;
-    hit->used = generation_;
-    return hit->compact;
-  }
+  const std::string key = resources_key(part, pid);
+  if (auto c = cached(key, sources)) return c;
   auto s = summary_of(part, false, sources);
   if (!s) return nullptr;
   auto c = std::make_shared<Compact>();
@@ -219,6 +232,7 @@ Result<ResourceSeries> SeriesEngine::resources(const ResourceQuery& q, const Que
   out.step_ns = step_of_range(q.range, q.step_ns, parts);
   out.starts = step_starts(q.range, out.step_ns);
   out.steps.resize(out.starts.size());
+  if (!q.decode_only) read_ahead(parts, [&](const QueryEngine::Part& part) { return resources_key(part, q.pid); });
   for (const QueryEngine::Part& part : parts) {
     if (auto ok = control.check(); !ok) return std::unexpected(ok.error());
     // The live window's processes are read when it is sealed: it has no readings yet.
@@ -276,13 +290,7 @@ Result<Series> SeriesEngine::series(const SeriesQuery& q, const QueryControl& co
     return matches[name] == 1;
   };
   const bool from_summaries = !q.decode_only && q.filter.labels.empty();
-  if (from_summaries) {
-    std::vector<const SnapshotInfo*> to_read;
-    for (const QueryEngine::Part& part : parts) {
-      if (!part.raw && !cache_.peek(summary_key(part, q.function))) to_read.push_back(&part.snapshot);
-    }
-    queries_.store().prefetch_summaries(to_read);
-  }
+  if (from_summaries) read_ahead(parts, [&](const QueryEngine::Part& part) { return summary_key(part, q.function); });
   std::unordered_map<uint32_t, Sparse> functions;
   for (const QueryEngine::Part& part : parts) {
     if (auto ok = control.check(); !ok) return std::unexpected(ok.error());

@@ -134,6 +134,12 @@ class SeriesEngine {
   std::shared_ptr<const Compact> stored(const QueryEngine::Part& part, const std::optional<common::Regex>& function,
                                         const Keep& keep, Series::Sources& sources);
   // The part's resources of one pid: from the cache, the summary, or the rebuilt summary.
+  static std::string resources_key(const QueryEngine::Part& part, int32_t pid);
+  // The cached compact summary under `key` (counted in `sources`), or nullptr.
+  std::shared_ptr<const Compact> cached(const std::string& key, Series::Sources& sources);
+  // Reads ahead the summaries of the stored parts whose `key_of` is not cached.
+  void read_ahead(const std::vector<QueryEngine::Part>& parts,
+                  const std::function<std::string(const QueryEngine::Part&)>& key_of);
   std::shared_ptr<const Compact> stored_resources(const QueryEngine::Part& part, int32_t pid, Series::Sources& sources);
   // The summary of a stored part: its file, or rebuilt from the snapshot (and written again);
   // nullopt when the snapshot cannot be read either. A rebuilt one has its functions.
