@@ -37,6 +37,9 @@ constexpr std::array kFields{
     StatField{"forced_reorder_flushes", kCounter, &S::forced_reorder_flushes,
               "Times the reorder queue's memory bound applied records early."},
     StatField{"records", kCounter, &S::records, "Perf records read from the ring buffers."},
+    StatField{"ring_wakeups", kCounter, &S::ring_wakeups,
+              "Times the collector was woken by a ring buffer with records to read: at a quarter of the "
+              "ring, or at every record of a process that runs CPython."},
     StatField{"bytes", kCounter, &S::bytes, "Bytes of perf records read from the ring buffers.",
               "emberd_record_bytes_total"},
     StatField{"processes_evicted", kCounter, &S::processes_evicted, "Processes evicted at profiling.max_processes."},

@@ -27,6 +27,7 @@ struct CollectorStats {
   uint64_t out_of_order_records = 0;   // arrived after later records had been applied
   uint64_t forced_reorder_flushes = 0; // the reorder queue's memory bound flushed early
   uint64_t records = 0;          // every record read from the rings
+  uint64_t ring_wakeups = 0;     // the poller woken by a ring with data (perf's "woken up N times")
   uint64_t bytes = 0;
   uint64_t processes_evicted = 0;  // process-table bound
   uint64_t cpu_events_reopened = 0;  // -a: a CPU's events opened again after it went offline

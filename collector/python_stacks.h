@@ -40,9 +40,9 @@ struct PythonOptions {
   size_t max_pending = 1u << 16;     // reads waiting for their sample to be applied
   size_t max_interned_frames = 1u << 17;  // distinct Python frames before the table starts over
   size_t max_warnings = 16;          // warning lines about interpreters that cannot be read
-  // Wake the poller at every sample, so each Python stack is read right after its sample. Off:
-  // at a quarter of the ring like CPU-only recordings (fewer wake-ups, staler stacks; the
-  // benchmark measures both).
+  // Wake the poller at every sample of a process that runs CPython (python_targets.h), so each
+  // Python stack is read right after its sample. Off: at a quarter of the ring like CPU-only
+  // recordings (fewer wake-ups, staler stacks; the benchmark measures both).
   bool wake_per_sample = true;
 };
 

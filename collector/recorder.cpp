@@ -44,8 +44,8 @@ constexpr size_t kReadChunkBytes = 256u << 10;
 // poll() stops reading after this long even if the rings still hold data (a machine that
 // produces faster than ember can process): the caller gets control back regularly.
 constexpr uint64_t kMaxPollWorkNs = 250'000'000;
-// --off-cpu: how often the rings are read at least while a process runs CPython without
-// per-switch wake-ups (Recorder::Impl::python_without_wakeups_).
+// How often the rings are read at least while a process runs CPython without per-record
+// wake-ups (Recorder::Impl::python_without_wakeups_).
 constexpr std::chrono::milliseconds kLatePythonPoll{1};
 
 uint64_t now_ns(clockid_t clock) {
@@ -185,7 +185,7 @@ void Recorder::Impl::note_for_python(const Record& rec) {
     if (p == nullptr || p->recorded()) python_.on_sample_read(s->sid.pid, s->sid.tid, s->sid.time);
   } else if (const auto* m = std::get_if<MmapRecord>(&rec.body)) {
     python_.on_mmap(m->pid, m->filename);
-    if (off_cpu_ && python_wakes() && !all_woken_per_switch_ && !woken_per_switch_.contains(m->pid) &&
+    if (python_wakes() && !all_woken_ && !woken_pids_.contains(m->pid) &&
         may_be_python(m->filename)) {
       python_without_wakeups_ = true;
     }
@@ -376,8 +376,10 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
     n = 0;
   }
   bool exit_reported = n == 0;  // a timeout: look anyway
+  bool ring_ready = false;
   for (int i = 0; i < n; ++i) {
     if ((ready[i].data.u64 & kPidfdTag) != 0) exit_reported = true;
+    else if ((ready[i].events & EPOLLIN) != 0) ring_ready = true;
     // An event whose task and all its inherited children exited reports HUP forever; stop
     // watching it (its ring, shared with other events, is still read every round).
     if ((ready[i].events & (EPOLLHUP | EPOLLERR)) != 0 && (ready[i].data.u64 & kPidfdTag) == 0) {
@@ -386,6 +388,7 @@ Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   }
   // Targets' exits come as pidfd events (level-triggered: reported at every wait once exited),
   // so a wake-up for samples alone needs no waitpid; without an exit fd, look every time.
+  if (ring_ready) stats_.ring_wakeups++;
   const bool ended = (exit_reported || (command_ && !command_->exit_fd())) && targets_ended();
   const uint64_t round_start = now_ns(CLOCK_MONOTONIC);
   check_cpus(round_start);

@@ -144,17 +144,21 @@ class Recorder::Impl final : public OffCpuHost {
   size_t switch_ring_bytes_ = 0;
   bool reading_switch_ring_ = false;
   std::unordered_set<uint64_t> switch_ids_;
-  // Switch events wake the poller at every switch only in processes that run CPython (their
-  // Python stack is read while the thread is still off CPU, python_stacks.h); elsewhere at
-  // switch_wakeup_bytes_ in the ring, like CPU-only recordings (python_targets.h). Set per target
-  // before its events are opened; -a and a command that starts CPython: all or nothing.
-  bool wake_per_switch_ = false;
-  bool all_woken_per_switch_ = false;
-  std::unordered_set<int32_t> woken_per_switch_;  // -p: the processes opened so
-  uint32_t switch_wakeup_bytes_ = 0;
-  // A CPython appeared in a process whose switch events do not wake per switch (a launched
-  // script or program that starts one): poll() returns at least every kLatePythonPoll, so its
-  // blocks longer than that still get their Python stacks.
+  // Events wake the poller at every record (sample or switch) only in processes that run
+  // CPython: their Python stack is read as the record leaves the ring, while the thread still
+  // runs (or is still off CPU in) what the record caught (python_stacks.h). Elsewhere they wake
+  // at quarter_ring_bytes_, like recordings without Python frames: a wake-up per sample is a
+  // context switch of ember's for nothing, most of its CPU per DWARF sample (python_targets.h).
+  // Set per target before its events are opened; -a and a command that starts CPython: all or
+  // nothing (inherited events keep their parent's setting).
+  bool wake_per_record_ = false;
+  bool all_woken_ = false;
+  std::unordered_set<int32_t> woken_pids_;  // -p: the processes opened so
+  uint32_t quarter_ring_bytes_ = 0;
+  uint32_t wakeup_bytes() const { return wake_per_record_ ? 0 : quarter_ring_bytes_; }
+  // A CPython appeared in a process whose events do not wake per record (a launched script or
+  // program that starts one): poll() returns at least every kLatePythonPoll, so its samples are
+  // read within about that of being taken, and its blocks longer than that get their stacks.
   bool python_without_wakeups_ = false;
   std::unique_ptr<OffCpuStacks> off_cpu_;  // set once a switch event is open
   bool off_cpu_refused_ = false;           // the kernel refused them: said once, CPU samples only

@@ -53,7 +53,7 @@ void Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
   spec.context_switches = true;
   spec.kernel_frames = true;  // the sample is taken in the kernel: excluding it would drop them all
   spec.needs.stack_user_bytes = std::min(spec.needs.stack_user_bytes, kSwitchStackBytes);
-  spec.wakeup_bytes = wake_per_switch_ ? 0 : switch_wakeup_bytes_;
+  spec.wakeup_bytes = wakeup_bytes();
   auto fail = [&](std::string why) {
     off_cpu_refused_ = true;
     off_cpu_.reset();

@@ -45,6 +45,7 @@ size_t round_ring_bytes(size_t requested) {
 }
 
 std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, int32_t tid) {
+  spec_.wakeup_bytes = wakeup_bytes();
   std::expected<common::UniqueFd, int> fd =
       event_name_.empty() ? negotiate_event(spec_, pid, cpus_[cpu_index], warnings_, event_note_)
                           : open_event(spec_, pid, cpus_[cpu_index]);
@@ -125,8 +126,8 @@ Result<void> Recorder::Impl::open_system_wide() {
   system_wide_ = true;
   cpu_event_.assign(cpus_.size(), SIZE_MAX);
   cpu_enabled_ns_.assign(cpus_.size(), 0);
-  // Any process may run CPython: which one a per-CPU event's switch belongs to is known too late.
-  wake_per_switch_ = all_woken_per_switch_ = python_wakes();
+  // Any process may run CPython: which one a per-CPU event's record belongs to is known too late.
+  wake_per_record_ = all_woken_ = python_wakes();
   for (size_t c = 0; c < cpus_.size(); ++c) {
     if (auto r = open_cpu(c); !r) return r;
   }
@@ -186,7 +187,7 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
   std::set<int32_t> opened;
   if (python_wakes()) {
     for (int32_t pid : pids) {
-      if (runs_python(procfs, pid)) woken_per_switch_.insert(pid);
+      if (runs_python(procfs, pid)) woken_pids_.insert(pid);
     }
   }
   auto open_new_threads = [&](bool enable_now) -> Result<size_t> {
@@ -194,7 +195,7 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
     for (int32_t pid : pids) {
       auto tids = procfs.threads(pid);
       if (!tids) continue;  // exited meanwhile: the pidfd reports it
-      wake_per_switch_ = woken_per_switch_.contains(pid);
+      wake_per_record_ = woken_pids_.contains(pid);
       for (int32_t tid : *tids) {
         if (opened.contains(tid)) continue;
         bool gone = false;
@@ -254,7 +255,7 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
   spec_.enable_on_exec = true;
   if (python_wakes()) {
     auto executable = resolve_executable(argv[0]);
-    wake_per_switch_ = all_woken_per_switch_ = executable && launches_python(*executable);
+    wake_per_record_ = all_woken_ = executable && launches_python(*executable);
   }
   for (size_t c = 0; c < cpus_.size(); ++c) {
     auto index = open_one(pid, static_cast<int>(c), pid);
@@ -302,12 +303,11 @@ Result<void> Recorder::Impl::open(const Target& target) {
   spec_.needs = unwinder_.needs();
   ring_bytes_ = round_ring_bytes(options_.buffer_bytes_per_cpu != 0 ? options_.buffer_bytes_per_cpu
                                                                     : default_ring_bytes());
-  // Wake the poller when a quarter of the ring is used: room to spare before it overflows. With
-  // Python frames, at every sample instead: the Python stack is read when the sample is read,
-  // and a poller that wakes once per ~60 DWARF samples would read them all milliseconds late,
-  // in one burst, nearly the same Python stack for each.
-  switch_wakeup_bytes_ = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
-  spec_.wakeup_bytes = python_wakes() ? 0 : switch_wakeup_bytes_;
+  // Wake the poller when a quarter of the ring is used: room to spare before it overflows. For
+  // processes that run CPython, at every record instead (wake_per_record_): a poller that wakes
+  // once per ~60 DWARF samples would read their Python stacks milliseconds late, in one burst,
+  // nearly the same Python stack for each.
+  quarter_ring_bytes_ = static_cast<uint32_t>(std::min<size_t>(ring_bytes_ / 4, UINT32_MAX));
   // Switch events come in bursts of thousands a second, each with a stack copy: more room.
   switch_ring_bytes_ = round_ring_bytes(std::min<size_t>(8 * ring_bytes_, kMaxSwitchRingBytes));
 

@@ -138,7 +138,8 @@ LiveFigures live(const Args& a, const Workload& w, DwarfEngine engine, bool pyth
   o.frequency_hz = a.frequency;
   o.stack_size = a.stack_size;
   o.dwarf_engine = engine;
-  // Python frames (the default) wake the poller at every sample; off, at a quarter of the ring.
+  // Python frames (the default) wake the poller at every sample of a process that runs CPython;
+  // other processes, and every process with them off, at a quarter of the ring.
   o.python.enabled = python;
   EmberRun run = ember_record(shell_quiet(w.command), o, a.seconds);
   LiveFigures f;
@@ -224,13 +225,15 @@ int cost_of(const Args& a, const Workload& w) {
   fmt::print("  ember recording, all of ember's CPU per sample (ring, decode, reorder, unwind, aggregate), "
              "steady (from 2 s in) and whole run:\n");
   auto live_row = [](const char* name, const LiveFigures& f) {
-    fmt::print("    {:<10} {:>7.2f} µs steady ({:.3f} C++ allocations/sample), {:>7.2f} µs whole run ({} samples, {} lost)\n",
+    fmt::print("    {:<10} {:>7.2f} µs steady ({:.3f} C++ allocations/sample), {:>7.2f} µs whole run ({} samples, {} lost, "
+               "{:.3f} wake-ups/sample)\n",
                name, f.steady_cpu_us_per_sample, f.steady_allocations_per_sample, f.cpu_us_per_sample, f.stats.samples,
-               f.stats.lost_samples);
+               f.stats.lost_samples,
+               f.stats.samples == 0 ? 0.0 : static_cast<double>(f.stats.ring_wakeups) / static_cast<double>(f.stats.samples));
   };
   live_row("compiled", lc);
   live_row("libunwind", ll);
-  fmt::print("    without Python frames (--no-python: the poller wakes at a quarter of the ring, not at every sample):\n");
+  fmt::print("    without Python frames (--no-python; with them, only a process that runs CPython wakes the poller per sample):\n");
   live_row("compiled", ln);
 
   PerfFigures p = perf_cost(a, w);

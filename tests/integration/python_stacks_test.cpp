@@ -242,6 +242,26 @@ TEST(PythonStacks, SeventyThirtyByAttach) {
   expect_seventy_thirty(r, "python3.11 attached");
 }
 
+// A command that becomes CPython only later (a shell that execs it) had its events opened
+// without a wake-up per sample; the poller then reads the rings every millisecond, and the
+// stacks are as right as when CPython is launched directly.
+TEST(PythonStacks, SeventyThirtyWhenAShellExecsCPython) {
+  REQUIRE_INTERPRETER(kDebianPython);
+  Recording r = launch({"/bin/sh", "-c", "exec " + kDebianPython + " " + kSeventyThirty + " 3"});
+  expect_seventy_thirty(r, "python3.11 exec'd by sh");
+}
+
+// A process that runs CPython wakes the poller at (nearly) every sample.
+TEST(PythonStacks, CPythonWakesThePollerPerSample) {
+  REQUIRE_INTERPRETER(kDebianPython);
+  Recording r = launch({kDebianPython, kSeventyThirty, "3"});
+  std::printf("[ figures  ] %llu samples, %llu ring wake-ups\n", static_cast<unsigned long long>(r.stats.samples),
+              static_cast<unsigned long long>(r.stats.ring_wakeups));
+  ASSERT_GT(r.stats.samples, 1000u);
+  // Samples that come while the poller works are read in the same round: not one wake-up each.
+  EXPECT_GE(r.stats.ring_wakeups * 4, r.stats.samples);
+}
+
 TEST(PythonStacks, ZlibDeflateUnderItsPythonCaller) {
   REQUIRE_INTERPRETER(kDebianPython);
   Recording r = launch({kDebianPython, kZlib, "3"});
