@@ -117,31 +117,19 @@ bool OffCpuStacks::take_short_unwind(uint64_t now) {
   return true;
 }
 
-std::span<const std::byte> OffCpuStacks::compact(const SampleRecord& sample,
-                                                std::span<const std::byte> bytes) {
-  if (threshold_ns_ == 0 || sample.stack_user.empty()) return bytes;
+std::optional<StackCut> OffCpuStacks::compact(const SampleRecord& sample, std::span<const std::byte> bytes) {
+  if (threshold_ns_ == 0 || sample.stack_user.empty()) return std::nullopt;
   const uint64_t place = place_of(sample);
   if (!remembered_.contains(place)) {
     // The first switch-out from a place keeps its copy; the next ones from there, read before it
     // is unwound (a backlog at the start, a poller woken at a quarter of the ring), take its stack
     // then: the same thread left from the same place, and its block ended before they began.
     if (first_copies_.size() >= kMaxRemembered) first_copies_.clear();
-    if (first_copies_.insert(place).second) return bytes;
+    if (first_copies_.insert(place).second) return std::nullopt;
   }
-  // The stack copy is the record's last field (ember asks for nothing after it): cut the record
-  // at its size word and write a size of 0, as the kernel does when there is no stack.
-  const std::byte* size_word = sample.stack_user.data() - 8;
-  if (size_word < bytes.data() || sample.stack_user.data() + sample.stack_user.size() + 8 !=
-                                      bytes.data() + bytes.size()) {
-    return bytes;
-  }
-  const auto keep = static_cast<size_t>(size_word - bytes.data());
-  compacted_.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(keep));
-  compacted_.resize(keep + 8);  // zeros: no stack
-  const auto size = static_cast<uint16_t>(compacted_.size());
-  std::memcpy(compacted_.data() + 6, &size, 2);
-  counters_.compacted++;
-  return compacted_;
+  auto cut = stack_cut(sample, bytes, 0);  // no stack, as the kernel writes it when it has none
+  if (cut) counters_.compacted++;
+  return cut;
 }
 
 void OffCpuStacks::on_switch_out_sample(const SampleRecord& sample, std::span<const std::byte> bytes) {

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -83,9 +84,9 @@ class OffCpuStacks final : private OffCpuSink {
                         const std::string& proc_root = "/proc");
   // As a switch-out sample is read from its ring, before it waits in the reorder queue: when its
   // place is known (unwound before, or an earlier switch-out from it waits with its copy), the
-  // same record without its stack copy (in a buffer valid until the next call), else `bytes`
-  // unchanged. Most switch-outs then move ~0.3 KiB instead of 8 KiB.
-  std::span<const std::byte> compact(const SampleRecord& sample, std::span<const std::byte> bytes);
+  // cut that drops its stack copy, else nullopt (queued whole). Most switch-outs then move
+  // ~0.3 KiB instead of 8 KiB.
+  std::optional<StackCut> compact(const SampleRecord& sample, std::span<const std::byte> bytes);
   // A switch-out sample; `bytes` is the whole record (copied while the thread is off CPU).
   void on_switch_out_sample(const SampleRecord& sample, std::span<const std::byte> bytes);
   void on_switch(const SwitchRecord& record);
@@ -141,7 +142,6 @@ class OffCpuStacks final : private OffCpuSink {
   uint64_t tokens_time_ = 0;
   std::unordered_map<std::string, std::shared_ptr<const profile::Module>> stand_ins_;
   std::unordered_map<int32_t, std::string> wait_channel_;  // tid -> where it slept at the start
-  std::vector<std::byte> compacted_;
   OffCpuCounters counters_;
 };
 

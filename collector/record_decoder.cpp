@@ -2,7 +2,9 @@
 
 #include <linux/perf_event.h>
 
+#include <algorithm>
 #include <bit>
+#include <cstring>
 
 namespace ember::collector {
 
@@ -484,27 +486,34 @@ std::expected<Record, DecodeError> decode_record(std::span<const std::byte> byte
   return rec;
 }
 
-std::span<const std::byte> trim_stack_copy(const SampleRecord& sample, std::span<const std::byte> bytes,
-                                           std::vector<std::byte>& out) {
-  if (sample.stack_user.empty()) return bytes;
-  // Layout: ... u64 size; size bytes of stack; u64 dynamic size (the record's end: ember asks for
-  // nothing after the stack).
+std::optional<StackCut> stack_cut(const SampleRecord& sample, std::span<const std::byte> bytes, uint64_t keep) {
+  if (sample.stack_user.empty()) return std::nullopt;
   const std::byte* size_word = sample.stack_user.data() - 8;
   const std::byte* stack_end = sample.stack_user.data() + sample.stack_user.size();
-  if (size_word < bytes.data() || stack_end + 8 != bytes.data() + bytes.size()) return bytes;
+  if (size_word < bytes.data() || stack_end + 8 != bytes.data() + bytes.size()) return std::nullopt;
+  keep = (keep + 7) & ~uint64_t{7};
+  if (keep >= sample.stack_user.size()) return std::nullopt;
+  return StackCut{static_cast<size_t>(size_word - bytes.data()), keep};
+}
+
+std::optional<StackCut> used_stack_cut(const SampleRecord& sample, std::span<const std::byte> bytes) {
   const uint64_t used = (sample.stack_user_dynamic_size + 7) & ~uint64_t{7};
-  if (used + 256 >= sample.stack_user.size()) return bytes;  // little to gain
-  const auto head = static_cast<size_t>(size_word - bytes.data());
-  out.resize(head + 8 + used + (used != 0 ? 8 : 0));
-  std::memcpy(out.data(), bytes.data(), head);
-  std::memcpy(out.data() + head, &used, 8);  // a size of 0 has no dynamic size after it
-  if (used != 0) {
-    std::memcpy(out.data() + head + 8, sample.stack_user.data(), used);
-    std::memcpy(out.data() + head + 8 + used, &sample.stack_user_dynamic_size, 8);
+  if (used + 256 >= sample.stack_user.size()) return std::nullopt;  // little to gain
+  return stack_cut(sample, bytes, used);
+}
+
+void write_stack_cut(const StackCut& cut, const SampleRecord& sample, std::span<const std::byte> bytes,
+                     std::span<std::byte> out) {
+  std::byte* o = out.data();
+  std::memcpy(o, bytes.data(), cut.head);
+  std::memcpy(o + cut.head, &cut.keep, 8);
+  if (cut.keep != 0) {
+    std::memcpy(o + cut.head + 8, sample.stack_user.data(), cut.keep);
+    const uint64_t dynamic = std::min(sample.stack_user_dynamic_size, cut.keep);
+    std::memcpy(o + cut.head + 8 + cut.keep, &dynamic, 8);
   }
-  const auto size = static_cast<uint16_t>(out.size());
-  std::memcpy(out.data() + 6, &size, 2);  // perf_event_header.size
-  return out;
+  const auto size = static_cast<uint16_t>(cut.size());
+  std::memcpy(o + 6, &size, 2);  // perf_event_header.size
 }
 
 }  // namespace ember::collector

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <variant>
@@ -224,13 +225,26 @@ std::string_view to_string(DecodeError error);
 [[nodiscard]] std::expected<Record, DecodeError> decode_record(std::span<const std::byte> bytes,
                                                  const SampleFormat& format);
 
-// A sample's record with its user stack copy cut to what the kernel says was in use (the dynamic
-// size, rounded up to 8): all that unwinding reads, without the unused rest of a 32 KiB copy,
-// so that queueing the record copies a few KiB rather than the whole copy. Written into `out`
-// (its capacity reused); `bytes` itself when there is little to cut or the copy is not the
-// record's last field.
-std::span<const std::byte> trim_stack_copy(const SampleRecord& sample, std::span<const std::byte> bytes,
-                                           std::vector<std::byte>& out);
+// A sample's record with its user stack copy cut short: the copy is the record's last field
+// (ember asks for nothing after it), so the cut record is the head up to the copy's size word, a
+// new size, the first `keep` bytes of the copy and its dynamic size (nothing after a size of 0,
+// as the kernel writes a sample without a stack). Planned first and then written straight into
+// the reorder queue (ReorderQueue::reserve), so a queued record is copied once.
+struct StackCut {
+  size_t head = 0;    // bytes before the copy's size word
+  uint64_t keep = 0;  // bytes of the copy kept, a multiple of 8
+  size_t size() const { return head + 8 + keep + (keep != 0 ? 8 : 0); }
+};
+
+// The cut keeping `keep` bytes (rounded up to 8); nullopt when it would not be shorter or the
+// copy is not the record's last field.
+std::optional<StackCut> stack_cut(const SampleRecord& sample, std::span<const std::byte> bytes, uint64_t keep);
+// The cut keeping what the kernel says was in use (the dynamic size): all that unwinding reads,
+// a few KiB of a 32 KiB copy. nullopt when there is little to gain.
+std::optional<StackCut> used_stack_cut(const SampleRecord& sample, std::span<const std::byte> bytes);
+// Writes the cut record into `out`, of cut.size() bytes.
+void write_stack_cut(const StackCut& cut, const SampleRecord& sample, std::span<const std::byte> bytes,
+                     std::span<std::byte> out);
 
 // Points a decoded record's views at a copy of its bytes. `from` is the address the record was
 // decoded from (only an address: those bytes may be gone by now), `to` where the same bytes are

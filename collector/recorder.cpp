@@ -148,33 +148,30 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
       const Process* p = processes_.find(s->sid.pid);
       if (p == nullptr || p->recorded()) python_.on_switch_out_read(s->sid.pid, s->sid.tid, s->sid.time);
     }
-    // Most switch-outs need no stack copy (see off_cpu_stacks.h): the shorter record is decoded
-    // again, since the queued record's views must point into the bytes it is queued with.
-    const std::span<const std::byte> compact = off_cpu_->compact(*s, bytes);
-    if (compact.data() != bytes.data()) {
-      auto shorter = decode_record(compact, format_);
-      if (!shorter) {
-        stats_.malformed_records++;
-        return;
-      }
-      reorder_.push(*shorter, compact);
+    // Most switch-outs need no stack copy (see off_cpu_stacks.h).
+    if (auto cut = off_cpu_->compact(*s, bytes)) {
+      if (!queue_cut(*s, bytes, *cut)) stats_.malformed_records++;
       return;
     }
   } else {
     note_for_python(*rec);  // CPU samples, mmaps, execs, exits: the Python side reads now
     if (const auto* s = std::get_if<SampleRecord>(&rec->body); s && !s->stack_user.empty()) {
-      // Queued with the used part of its stack copy only (a few KiB of 32): decoded again, since
-      // the queued record's views must point into the bytes it is queued with.
-      const std::span<const std::byte> trimmed = trim_stack_copy(*s, bytes, trimmed_);
-      if (trimmed.data() != bytes.data()) {
-        if (auto shorter = decode_record(trimmed, format_)) {
-          reorder_.push(*shorter, trimmed);
-          return;
-        }
-      }
+      // Queued with the used part of its stack copy only (a few KiB of 32).
+      if (auto cut = used_stack_cut(*s, bytes); cut && queue_cut(*s, bytes, *cut)) return;
     }
   }
   reorder_.push(*rec, bytes);
+}
+
+bool Recorder::Impl::queue_cut(const SampleRecord& sample, std::span<const std::byte> bytes, const StackCut& cut) {
+  // Written straight into the queue, then decoded again there: the queued record's views must
+  // point into the bytes it is queued with.
+  std::span<std::byte> room = reorder_.reserve(cut.size());
+  write_stack_cut(cut, sample, bytes, room);
+  auto shorter = decode_record(room, format_);
+  if (!shorter) return false;
+  reorder_.commit(*shorter);
+  return true;
 }
 
 void Recorder::Impl::note_for_python(const Record& rec) {

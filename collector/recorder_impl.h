@@ -120,6 +120,9 @@ class Recorder::Impl final : public OffCpuHost {
   profile::ModuleId kernel_module_id();
   profile::ModuleId python_module_id();
   void note_for_python(const Record& rec);
+  // Queues a sample with its stack copy cut short, written straight into the reorder queue;
+  // false when the cut record does not decode (then nothing was queued).
+  bool queue_cut(const SampleRecord& sample, std::span<const std::byte> bytes, const StackCut& cut);
   void start_window();
 
   RecordOptions options_;
@@ -193,7 +196,6 @@ class Recorder::Impl final : public OffCpuHost {
   bool stopped_ = false;
   bool finished_ = false;
   std::vector<UnwoundFrame> frames_;
-  std::vector<std::byte> trimmed_;  // a CPU sample with its stack copy cut to the used part
   std::vector<profile::RawFrame> raw_frames_;
 };
 

@@ -13,7 +13,7 @@ bool earlier(uint64_t time_a, uint64_t seq_a, uint64_t time_b, uint64_t seq_b) {
 
 }  // namespace
 
-uint64_t* ReorderQueue::Words::append(size_t words) {
+uint64_t* ReorderQueue::Words::room(size_t words) {
   if (size + words > capacity) {
     const size_t grown = std::max({capacity * 2, size + words, size_t{4096}});
     auto fresh = std::make_unique_for_overwrite<uint64_t[]>(grown);
@@ -21,7 +21,11 @@ uint64_t* ReorderQueue::Words::append(size_t words) {
     data = std::move(fresh);
     capacity = grown;
   }
-  uint64_t* out = data.get() + size;
+  return data.get() + size;
+}
+
+uint64_t* ReorderQueue::Words::append(size_t words) {
+  uint64_t* out = room(words);
   size += words;
   return out;
 }
@@ -37,13 +41,27 @@ void ReorderQueue::sort() {
 }
 
 void ReorderQueue::push(const Record& record, std::span<const std::byte> raw) {
+  std::span<std::byte> room = reserve(raw.size());
+  std::memcpy(room.data(), raw.data(), raw.size());
+  queue_reserved(record, reinterpret_cast<std::uintptr_t>(raw.data()));
+}
+
+std::span<std::byte> ReorderQueue::reserve(size_t size) {
+  reserved_ = size;
+  return {reinterpret_cast<std::byte*>(arena_.room((size + 7) / 8)), size};
+}
+
+void ReorderQueue::commit(const Record& record) {
+  queue_reserved(record, reinterpret_cast<std::uintptr_t>(arena_.data.get() + arena_.size));
+}
+
+void ReorderQueue::queue_reserved(const Record& record, std::uintptr_t origin) {
   const uint64_t time = record.time();
   if (time < last_flush_) stats_.out_of_order++;
-  const size_t words = (raw.size() + 7) / 8;
   const auto offset = static_cast<uint32_t>(arena_.size);
-  std::memcpy(arena_.append(words), raw.data(), raw.size());
-  held_.push_back(Held{offset, static_cast<uint32_t>(raw.size()), reinterpret_cast<std::uintptr_t>(raw.data()),
-                       record});
+  arena_.size += (reserved_ + 7) / 8;
+  held_.push_back(Held{offset, static_cast<uint32_t>(reserved_), origin, record});
+  reserved_ = 0;
   const uint64_t seq = next_seq_++;
   if (sorted_ == keys_.size() && (keys_.empty() || !earlier(time, seq, keys_.back().time, keys_.back().seq))) {
     sorted_++;  // in order: the common case within one ring

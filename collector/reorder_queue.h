@@ -36,6 +36,13 @@ class ReorderQueue {
 
   // Queues `record`, decoded from `raw` (copied in), at record.time().
   void push(const Record& record, std::span<const std::byte> raw);
+  // Room for a record of `size` bytes in the queue's own memory, for a record put together
+  // there (a stack copy cut short, StackCut) instead of copied in from a buffer: it is then
+  // decoded from these bytes and queued with commit(). Valid until the next call; a reserve
+  // that is not committed is forgotten.
+  std::span<std::byte> reserve(size_t size);
+  // Queues `record`, decoded from the bytes of the last reserve(), at record.time().
+  void commit(const Record& record);
   // Hands out, in time order (ties in arrival order), every record with time <= limit.
   void flush_until(uint64_t limit);
   void flush_all();
@@ -67,7 +74,10 @@ class ReorderQueue {
     size_t size = 0;
     size_t capacity = 0;
     uint64_t* append(size_t words);
+    uint64_t* room(size_t words);  // at data + size, not counted in size
   };
+  // Queues the reserved bytes as `record`, whose views point into `origin` for now.
+  void queue_reserved(const Record& record, std::uintptr_t origin);
   void sort();
   // Hands out the first `count` keys. The sink must not push: the record it is handed lies in
   // the arena a push may move.
@@ -77,6 +87,7 @@ class ReorderQueue {
   size_t max_bytes_;
   Sink sink_;
   Words arena_;             // records stay 8-byte aligned
+  size_t reserved_ = 0;     // bytes of the last reserve(), at arena_.size
   size_t dead_words_ = 0;   // of records already handed out, until the next compaction
   std::vector<Held> held_;
   size_t dead_held_ = 0;

@@ -80,8 +80,12 @@ struct Harness {
     Bytes raw = switch_out(time, pc, sp);
     auto first = decode_record(raw, format);
     EXPECT_TRUE(first.has_value());
-    std::span<const std::byte> kept = stacks.compact(std::get<SampleRecord>(first->body), raw);
-    return Bytes(kept.begin(), kept.end());
+    const auto& sample = std::get<SampleRecord>(first->body);
+    auto cut = stacks.compact(sample, raw);
+    if (!cut) return raw;
+    Bytes kept(cut->size());
+    write_stack_cut(*cut, sample, raw, kept);
+    return kept;
   }
   // Arrival, then the switch-out, its record and the switch-in `length` later.
   size_t block(uint64_t time, uint64_t length, uint64_t pc = 0x7f0000001000, uint64_t sp = 0x7ffc1000) {

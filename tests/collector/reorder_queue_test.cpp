@@ -58,6 +58,38 @@ bool is_time_ordered(const std::vector<Delivered>& v) {
   return std::is_sorted(v.begin(), v.end(), [](const Delivered& a, const Delivered& b) { return a.time < b.time; });
 }
 
+// A record written into the queue's own room (as the Recorder writes a sample with its stack
+// copy cut short) and decoded there comes out like a pushed one, in time order with them, with
+// its views on its bytes even after the queue has grown and moved; a reserve that was not
+// committed leaves nothing behind.
+TEST(ReorderQueue, RecordsWrittenInPlaceComeOutWithPushedOnes) {
+  Collect c;
+  ReorderQueue q(1u << 30, c.sink());
+  auto write_in_place = [&](uint64_t time, uint64_t cpu) {
+    const Bytes bytes = record(time, cpu);
+    std::span<std::byte> room = q.reserve(bytes.size());
+    ASSERT_EQ(room.size(), bytes.size());
+    std::memcpy(room.data(), bytes.data(), bytes.size());
+    auto r = decode_record(room, ember_format());
+    ASSERT_TRUE(r.has_value());
+    q.commit(*r);
+  };
+  (void)q.reserve(kRecordBytes);  // never committed
+  for (uint64_t i = 0; i < 3000; ++i) {  // enough to grow the arena several times
+    if (i % 2 == 0) {
+      write_in_place(10 * i + 5, i % 7);
+    } else {
+      push(q, record(10 * i, i % 7));
+    }
+  }
+  (void)q.reserve(kRecordBytes);  // never committed either
+  q.flush_all();
+  ASSERT_EQ(c.out.size(), 3000u);
+  EXPECT_TRUE(is_time_ordered(c.out));
+  for (size_t i = 0; i < c.out.size(); ++i) EXPECT_EQ(c.out[i].cpu, (c.out[i].time / 10) % 7) << i;
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
 TEST(ReorderQueue, ShuffledPerCpuStreamsComeOutInTimeOrder) {
   // Four CPUs, each ring in time order on its own, read in bursts that interleave arbitrarily:
   // what a reader of per-CPU rings sees.
