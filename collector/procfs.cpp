@@ -162,6 +162,10 @@ std::optional<int32_t> ProcFs::tgid(int32_t tid) const {
 
 std::vector<int32_t> ProcFs::all_pids() const { return numeric_entries(root_); }
 
+namespace {
+constexpr size_t kMaxCpus = 1 << 16;
+}  // namespace
+
 Result<std::vector<int>> parse_cpu_list(std::string_view text) {
   text = trim_newline(text);
   std::vector<int> cpus;
@@ -183,7 +187,9 @@ Result<std::vector<int>> parse_cpu_list(std::string_view text) {
     } else if (!parse_number(part.substr(0, dash), lo) || !parse_number(part.substr(dash + 1), hi)) {
       return bad();
     }
-    if (lo < 0 || hi < lo || hi > 1 << 20) return bad();
+    // Linux allows at most 8192 CPUs (CONFIG_NR_CPUS); a list of more, or of ranges repeated
+    // into millions of entries, is not a CPU list.
+    if (lo < 0 || hi < lo || hi >= kMaxCpus || cpus.size() + static_cast<size_t>(hi - lo + 1) > kMaxCpus) return bad();
     for (int c = lo; c <= hi; ++c) cpus.push_back(c);
   }
   if (cpus.empty()) return bad();

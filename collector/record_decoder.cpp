@@ -502,18 +502,25 @@ std::optional<StackCut> used_stack_cut(const SampleRecord& sample, std::span<con
   return stack_cut(sample, bytes, used);
 }
 
-void write_stack_cut(const StackCut& cut, const SampleRecord& sample, std::span<const std::byte> bytes,
-                     std::span<std::byte> out) {
+Record write_stack_cut(const StackCut& cut, const Record& record, std::span<const std::byte> bytes,
+                       std::span<std::byte> out) {
+  const auto& sample = std::get<SampleRecord>(record.body);
+  const uint64_t dynamic = std::min(sample.stack_user_dynamic_size, cut.keep);
   std::byte* o = out.data();
   std::memcpy(o, bytes.data(), cut.head);
   std::memcpy(o + cut.head, &cut.keep, 8);
   if (cut.keep != 0) {
     std::memcpy(o + cut.head + 8, sample.stack_user.data(), cut.keep);
-    const uint64_t dynamic = std::min(sample.stack_user_dynamic_size, cut.keep);
     std::memcpy(o + cut.head + 8 + cut.keep, &dynamic, 8);
   }
   const auto size = static_cast<uint16_t>(cut.size());
   std::memcpy(o + 6, &size, 2);  // perf_event_header.size
+  Record moved = record;
+  rebase(moved, reinterpret_cast<std::uintptr_t>(bytes.data()), o);
+  auto& s = std::get<SampleRecord>(moved.body);
+  s.stack_user = cut.keep != 0 ? std::span<const std::byte>(o + cut.head + 8, cut.keep) : std::span<const std::byte>();
+  s.stack_user_dynamic_size = cut.keep != 0 ? dynamic : 0;
+  return moved;
 }
 
 }  // namespace ember::collector

@@ -242,9 +242,11 @@ std::optional<StackCut> stack_cut(const SampleRecord& sample, std::span<const st
 // The cut keeping what the kernel says was in use (the dynamic size): all that unwinding reads,
 // a few KiB of a 32 KiB copy. nullopt when there is little to gain.
 std::optional<StackCut> used_stack_cut(const SampleRecord& sample, std::span<const std::byte> bytes);
-// Writes the cut record into `out`, of cut.size() bytes.
-void write_stack_cut(const StackCut& cut, const SampleRecord& sample, std::span<const std::byte> bytes,
-                     std::span<std::byte> out);
+// Writes the cut of `record` (a sample decoded from `bytes`) into `out`, of cut.size() bytes,
+// and returns the record as decoding `out` would give it, without decoding it again: the fields
+// before the stack copy lie where they lay.
+Record write_stack_cut(const StackCut& cut, const Record& record, std::span<const std::byte> bytes,
+                       std::span<std::byte> out);
 
 // Points a decoded record's views at a copy of its bytes. `from` is the address the record was
 // decoded from (only an address: those bytes may be gone by now), `to` where the same bytes are

@@ -150,28 +150,26 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     }
     // Most switch-outs need no stack copy (see off_cpu_stacks.h).
     if (auto cut = off_cpu_->compact(*s, bytes)) {
-      if (!queue_cut(*s, bytes, *cut)) stats_.malformed_records++;
+      queue_cut(*rec, bytes, *cut);
       return;
     }
   } else {
     note_for_python(*rec);  // CPU samples, mmaps, execs, exits: the Python side reads now
     if (const auto* s = std::get_if<SampleRecord>(&rec->body); s && !s->stack_user.empty()) {
       // Queued with the used part of its stack copy only (a few KiB of 32).
-      if (auto cut = used_stack_cut(*s, bytes); cut && queue_cut(*s, bytes, *cut)) return;
+      if (auto cut = used_stack_cut(*s, bytes)) {
+        queue_cut(*rec, bytes, *cut);
+        return;
+      }
     }
   }
   reorder_.push(*rec, bytes);
 }
 
-bool Recorder::Impl::queue_cut(const SampleRecord& sample, std::span<const std::byte> bytes, const StackCut& cut) {
-  // Written straight into the queue, then decoded again there: the queued record's views must
-  // point into the bytes it is queued with.
+void Recorder::Impl::queue_cut(const Record& sample, std::span<const std::byte> bytes, const StackCut& cut) {
+  // Written straight into the queue: copied once, decoded once.
   std::span<std::byte> room = reorder_.reserve(cut.size());
-  write_stack_cut(cut, sample, bytes, room);
-  auto shorter = decode_record(room, format_);
-  if (!shorter) return false;
-  reorder_.commit(*shorter);
-  return true;
+  reorder_.commit(write_stack_cut(cut, sample, bytes, room));
 }
 
 void Recorder::Impl::note_for_python(const Record& rec) {

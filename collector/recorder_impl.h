@@ -120,9 +120,8 @@ class Recorder::Impl final : public OffCpuHost {
   profile::ModuleId kernel_module_id();
   profile::ModuleId python_module_id();
   void note_for_python(const Record& rec);
-  // Queues a sample with its stack copy cut short, written straight into the reorder queue;
-  // false when the cut record does not decode (then nothing was queued).
-  bool queue_cut(const SampleRecord& sample, std::span<const std::byte> bytes, const StackCut& cut);
+  // Queues a sample with its stack copy cut short, written straight into the reorder queue.
+  void queue_cut(const Record& sample, std::span<const std::byte> bytes, const StackCut& cut);
   void start_window();
 
   RecordOptions options_;

@@ -17,8 +17,10 @@ namespace {
 // /proc files of one process are small; a larger one is not what it claims to be.
 constexpr size_t kMaxProcFileBytes = 64 << 10;
 
+// Every number these files hold is a count or an id: a sign is not one of them.
 template <class T>
 bool to_number(std::string_view s, T& out) {
+  if (s.starts_with('-')) return false;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && end == s.data() + s.size();
 }
@@ -115,6 +117,7 @@ Result<ProcStatus> parse_proc_status(std::string_view text) {
   if (!threads || !voluntary || !involuntary) {
     return make_error(ErrorCode::kMalformed, "/proc status: no Threads, voluntary_ctxt_switches or nonvoluntary_ctxt_switches line");
   }
+  if (s.rss_bytes > INT64_MAX / 1024) return make_error(ErrorCode::kMalformed, "/proc status: VmRSS is out of range");
   s.rss_bytes *= 1024;  // "VmRSS:  1234 kB"
   return s;
 }

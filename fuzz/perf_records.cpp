@@ -1,5 +1,6 @@
 // The perf record decoder over a stream of records as a ring buffer holds them, and the reorder
-// queue that keeps decoded records and hands them out later with their views moved to its copy.
+// queue that keeps decoded records and hands them out later with their views moved to its copy;
+// samples are queued whole or with their stack copy cut (written into the queue in place).
 //
 // Input: one byte choosing the sample format (bit 0: DWARF mode with user registers and stack,
 // as `ember record --call-graph dwarf` asks for), then records back to back, each starting with
@@ -7,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "collector/record_decoder.h"
@@ -67,7 +69,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto record = decode_record(bytes, format);
     if (record) {
       sink = sink + touch(*record);
-      queue.push(*record, bytes);
+      const auto* sample = std::get_if<SampleRecord>(&record->body);
+      // A sample queued with its stack copy cut (to its used part, or to nothing): the record
+      // written in place must be the one its bytes decode to.
+      std::optional<StackCut> cut;
+      if (sample != nullptr) cut = (pushed % 2 == 0) ? used_stack_cut(*sample, bytes) : stack_cut(*sample, bytes, 0);
+      if (cut) {
+        std::span<std::byte> room = queue.reserve(cut->size());
+        const Record moved = write_stack_cut(*cut, *record, bytes, room);
+        auto decoded = decode_record(room, format);
+        if (!decoded) __builtin_trap();
+        const auto& a = std::get<SampleRecord>(moved.body);
+        const auto& b = std::get<SampleRecord>(decoded->body);
+        if (a.stack_user.data() != b.stack_user.data() || a.stack_user.size() != b.stack_user.size() ||
+            a.stack_user_dynamic_size != b.stack_user_dynamic_size || a.callchain.data() != b.callchain.data() ||
+            a.callchain.size() != b.callchain.size() || a.regs_user.data() != b.regs_user.data() ||
+            a.sid.time != b.sid.time || a.ip != b.ip) {
+          __builtin_trap();
+        }
+        queue.commit(moved);
+      } else {
+        queue.push(*record, bytes);
+      }
       if (++pushed % 7 == 0) queue.flush_until(record->time());
     } else {
       (void)to_string(record.error());

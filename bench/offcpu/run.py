@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Off-CPU recording cost: a switch-heavy workload (bench/offcpu/pingpong.cpp, two threads
 ping-ponging over pipes) alone, under `ember record --off-cpu` (default threshold and threshold 0)
-and under `perf record -e sched:sched_switch --call-graph dwarf`, rounds interleaved. Prints the
+and under `perf record -e sched:sched_switch --call-graph dwarf`, rounds interleaved; then, like
+for like (ember --off-cpu also samples the CPU at 999 Hz), both tools sampling the CPU only and
+perf recording cpu-clock and sched_switch together. Prints the
 workload's slowdown against running alone, each tool's own CPU time per switch, and whether
 every switch was accounted for. Needs root (perf's tracepoint wants tracefs, mounted if absent).
 
@@ -17,6 +19,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+
+OFF_CPU = "ember --off-cpu (threshold 100 us)"
+OFF_CPU_ALL = "ember --off-cpu --off-cpu-threshold 0"
+PERF_SWITCH = "perf -e sched:sched_switch --call-graph dwarf"
+CPU_ONLY = "ember record (CPU samples only, 999 Hz)"
+PERF_CPU = "perf -F 999 --call-graph dwarf"
+PERF_BOTH = "perf -e cpu-clock/freq=999/ -e sched:sched_switch -g dwarf"
 
 
 def run(argv):
@@ -53,19 +63,31 @@ def main():
         subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
     tmp = tempfile.mkdtemp(prefix="ember-offcpu-bench-")
     workload = [args.pingpong, "--rounds", str(args.rounds), "--work-us", str(args.work_us)]
-    modes = {
-        "alone": lambda: workload,
-        "ember --off-cpu (threshold 100 us)": lambda: [
-            args.ember, "record", "--off-cpu", "-q", "-o", f"{tmp}/e.pb.gz", "--metadata",
-            f"{tmp}/e.json", "--"] + workload,
-        "ember --off-cpu --off-cpu-threshold 0": lambda: [
-            args.ember, "record", "--off-cpu", "--off-cpu-threshold", "0", "-q", "-o",
-            f"{tmp}/e0.pb.gz", "--metadata", f"{tmp}/e0.json", "--"] + workload,
-    }
+    # Each ember mode writes its --metadata to its own file (what it counted).
+    meta = {}
+
+    def ember(name, *flags):
+        meta[name] = f"{tmp}/{len(meta)}.json"
+        return lambda: [args.ember, "record", *flags, "-q", "-o", f"{tmp}/e.pb.gz", "--metadata",
+                        meta[name], "--"] + workload
+
+    modes = {"alone": lambda: workload}
+    modes[OFF_CPU] = ember(OFF_CPU, "--off-cpu")
+    modes[OFF_CPU_ALL] = ember(OFF_CPU_ALL, "--off-cpu", "--off-cpu-threshold", "0")
     if not args.no_perf:
-        modes["perf -e sched:sched_switch --call-graph dwarf"] = lambda: [
+        modes[PERF_SWITCH] = lambda: [
             "perf", "record", "-q", "-e", "sched:sched_switch", "--call-graph", "dwarf", "-o",
             f"{tmp}/perf.data", "--"] + workload
+    # Like for like: `ember record --off-cpu` also samples the CPU (999 Hz, DWARF). On-CPU
+    # sampling alone, by both tools, and perf recording both kinds at once.
+    modes[CPU_ONLY] = ember(CPU_ONLY)
+    if not args.no_perf:
+        modes[PERF_CPU] = lambda: [
+            "perf", "record", "-q", "-F", "999", "--call-graph", "dwarf", "-o", f"{tmp}/perf.data",
+            "--"] + workload
+        modes[PERF_BOTH] = lambda: [
+            "perf", "record", "-q", "-e", "cpu-clock/freq=999/", "-e", "sched:sched_switch",
+            "--call-graph", "dwarf", "-o", f"{tmp}/perf.data", "--"] + workload
     results = {m: [] for m in modes}
     for r in range(args.repeat):
         for mode, argv in modes.items():
@@ -78,9 +100,9 @@ def main():
             f = workload_figures(out)
             f["tool_cpu"] = max(0.0, total_cpu - f["cpu"])
             if mode.startswith("ember"):
-                meta = json.load(open(f"{tmp}/{'e0' if 'threshold 0' in mode else 'e'}.json"))
-                f["ember"] = meta.get("off_cpu", {})
-                f["ember"]["cpu_samples_lost"] = meta.get("lost_samples")
+                m = json.load(open(meta[mode]))
+                f["ember"] = m.get("off_cpu", {})
+                f["ember"]["cpu_samples_lost"] = m.get("lost_samples")
             if mode.startswith("perf"):
                 f["perf_bytes"] = os.path.getsize(f"{tmp}/perf.data")
                 stats = subprocess.run(["perf", "report", "-i", f"{tmp}/perf.data", "--stats"],
@@ -99,7 +121,7 @@ def main():
     base = statistics.median(x["wall"] for x in results["alone"])
     print(f"workload: {args.rounds} messages, {args.work_us} us of work each; median of "
           f"{args.repeat} interleaved rounds; load {load}")
-    print(f"{'mode':48} {'wall s':>8} {'slowdown':>9} {'switches/s':>11} {'tool CPU s':>11} "
+    print(f"{'mode':58} {'wall s':>8} {'slowdown':>9} {'switches/s':>11} {'tool CPU s':>11} "
           f"{'us/switch':>10}")
     slowdown = {}
     for mode, rs in results.items():
@@ -111,9 +133,9 @@ def main():
         switches = statistics.median(x["switches"] for x in rs)
         slowdown[mode] = wall / base - 1
         per = "" if mode == "alone" else f"{1e6 * cpu / switches:10.2f}"
-        print(f"{mode:48} {wall:8.3f} {100 * slowdown[mode]:8.1f}% {rate:11.0f} {cpu:11.3f} {per}")
+        print(f"{mode:58} {wall:8.3f} {100 * slowdown[mode]:8.1f}% {rate:11.0f} {cpu:11.3f} {per}")
     for mode, rs in results.items():
-        if mode.startswith("ember") and rs:
+        if mode.startswith("ember --off-cpu") and rs:
             e = rs[-1]["ember"]
             print(f"{mode}: last round: workload switches {rs[-1]['switches']}, switch-outs recorded "
                   f"{e.get('switch_outs')}, switch records lost {e.get('lost_records')}, unwound "
@@ -124,14 +146,16 @@ def main():
                   f"{[x['ember'].get('lost_records') for x in rs]}")
         if mode.startswith("perf") and rs:
             print(f"{mode}: last round: {rs[-1]['perf_bytes'] >> 20} MiB written, "
-                  f"{rs[-1]['perf_samples']} sched_switch samples recorded, {rs[-1]['perf_lost']} lost")
+                  f"{rs[-1]['perf_samples']} samples recorded, {rs[-1]['perf_lost']} lost")
     shutil.rmtree(tmp, ignore_errors=True)
-    perf = [m for m in slowdown if m.startswith("perf")]
-    if perf and slowdown[perf[0]] > 0:
-        for mode in slowdown:
-            if mode.startswith("ember"):
-                print(f"ratio of slowdowns, {mode} / perf: {slowdown[mode] / slowdown[perf[0]]:.2f}")
+    def ratio(a, b):
+        if a in slowdown and b in slowdown and slowdown[b] > 0:
+            print(f"ratio of slowdowns, {a} / {b}: {slowdown[a] / slowdown[b]:.2f}")
 
+    ratio(OFF_CPU, PERF_SWITCH)
+    ratio(OFF_CPU_ALL, PERF_SWITCH)
+    ratio(OFF_CPU, PERF_BOTH)
+    ratio(CPU_ONLY, PERF_CPU)
 
 if __name__ == "__main__":
     main()

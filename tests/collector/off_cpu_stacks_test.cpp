@@ -80,11 +80,10 @@ struct Harness {
     Bytes raw = switch_out(time, pc, sp);
     auto first = decode_record(raw, format);
     EXPECT_TRUE(first.has_value());
-    const auto& sample = std::get<SampleRecord>(first->body);
-    auto cut = stacks.compact(sample, raw);
+    auto cut = stacks.compact(std::get<SampleRecord>(first->body), raw);
     if (!cut) return raw;
     Bytes kept(cut->size());
-    write_stack_cut(*cut, sample, raw, kept);
+    write_stack_cut(*cut, *first, raw, kept);
     return kept;
   }
   // Arrival, then the switch-out, its record and the switch-in `length` later.

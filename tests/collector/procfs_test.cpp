@@ -54,6 +54,12 @@ TEST(ParseCpuList, RangesAndSingles) {
   EXPECT_FALSE(parse_cpu_list("").has_value());
   EXPECT_FALSE(parse_cpu_list("3-1").has_value());
   EXPECT_EQ(parse_cpu_list("a-b").error().message(), "cannot parse CPU list 'a-b'");
+  // Bounded: no list of more CPUs than Linux has, however it is spelled.
+  EXPECT_EQ(parse_cpu_list("0-65535")->size(), 65536u);
+  EXPECT_FALSE(parse_cpu_list("0-65536").has_value());
+  std::string repeated = "0-60000";
+  for (int i = 0; i < 5000; ++i) repeated += ",0-60000";
+  EXPECT_FALSE(parse_cpu_list(repeated).has_value());
 }
 
 TEST(ProcFsReal, ReadsOwnProcess) {

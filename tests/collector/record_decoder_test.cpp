@@ -86,21 +86,41 @@ TEST(RecordDecoder, SampleWithUserRegistersAndStack) {
   EXPECT_TRUE(body_as<SampleRecord>(*r).stack_user.empty());
 }
 
-// The sample cut to the used part of its stack copy, as the Recorder queues it.
+const SampleFormat kFormatWithStack = [] {
+  SampleFormat f = kFormat;
+  f.sample_type |= kSampleRegsUser | kSampleStackUser;
+  f.regs_user_mask = 0b11;
+  return f;
+}();
+
+// The sample cut to the used part of its stack copy, as the Recorder queues it. The record
+// write_stack_cut gives back must be what decoding the cut bytes gives, views and all.
 std::vector<std::byte> cut_used(const Record& full, std::span<const std::byte> bytes) {
   const auto& sample = body_as<SampleRecord>(full);
   auto cut = used_stack_cut(sample, bytes);
   EXPECT_TRUE(cut.has_value());
   if (!cut) return {};
   std::vector<std::byte> out(cut->size());
-  write_stack_cut(*cut, sample, bytes, out);
+  const Record moved = write_stack_cut(*cut, full, bytes, out);
+  const auto decoded = decode_record(out, kFormatWithStack);
+  EXPECT_TRUE(decoded.has_value());
+  if (!decoded) return out;
+  const auto& a = body_as<SampleRecord>(moved);
+  const auto& b = body_as<SampleRecord>(*decoded);
+  EXPECT_EQ(a.sid.tid, b.sid.tid);
+  EXPECT_EQ(a.sid.time, b.sid.time);
+  EXPECT_EQ(a.ip, b.ip);
+  EXPECT_EQ(a.regs_abi, b.regs_abi);
+  EXPECT_EQ(a.regs_user.data(), b.regs_user.data());
+  EXPECT_EQ(a.regs_user.size(), b.regs_user.size());
+  EXPECT_EQ(a.stack_user.data(), b.stack_user.data());
+  EXPECT_EQ(a.stack_user.size(), b.stack_user.size());
+  EXPECT_EQ(a.stack_user_dynamic_size, b.stack_user_dynamic_size);
   return out;
 }
 
 TEST(RecordDecoder, AStackCopyIsTrimmedToItsUsedPartAndDecodesTheSame) {
-  SampleFormat f = kFormat;
-  f.sample_type |= kSampleRegsUser | kSampleStackUser;
-  f.regs_user_mask = 0b11;
+  const SampleFormat f = kFormatWithStack;
   test::SampleValues v;
   v.id = {7, 8, 99, 1, 0};
   v.ip = 0x401000;

@@ -110,6 +110,10 @@ TEST(ProcParse, StatusGivesRssThreadsAndContextSwitches) {
   EXPECT_EQ(parse_proc_status("Name:\tcat\n").error().message(),
             "/proc status: no Threads, voluntary_ctxt_switches or nonvoluntary_ctxt_switches line");
   EXPECT_EQ(parse_proc_status("Threads:\tmany\n").error().message(), "/proc status: Threads is not a number");
+  // Counts have no sign, and a size in kB must still fit in bytes.
+  EXPECT_EQ(parse_proc_status(status_text(1732, -4, 120, 7)).error().message(), "/proc status: Threads is not a number");
+  EXPECT_EQ(parse_proc_status(status_text(INT64_MAX / 512, 4, 120, 7)).error().message(),
+            "/proc status: VmRSS is out of range");
 }
 
 TEST(ProcParse, IoGivesStorageBytes) {
@@ -119,6 +123,7 @@ TEST(ProcParse, IoGivesStorageBytes) {
   EXPECT_EQ(io->write_bytes, 8192);
   EXPECT_FALSE(parse_proc_io("rchar: 1\n"));
   EXPECT_FALSE(parse_proc_io("read_bytes: x\nwrite_bytes: 1\n"));
+  EXPECT_FALSE(parse_proc_io("read_bytes: -4096\nwrite_bytes: 1\n"));
 }
 
 TEST(ProcParse, ReadsThisProcess) {
