@@ -88,11 +88,11 @@ std::string targets_table(const std::vector<TargetRow>& rows, const std::string&
   for (const TargetRow& t : rows) {
     std::string comm_query = url_encode("^" + common::regex_escape(t.comm) + "$");
     h += fmt::format(
-        "<tr data-pid=\"{3}\"><td><a class=\"comm\" href=\"/api/v1/flamegraph.svg?from={0}&amp;comm={1}\">{2}</a></td>"
-        "<td><a class=\"pid\" href=\"/api/v1/flamegraph.svg?from={0}&amp;pid={3}\">{3}</a></td>"
+        "<tr data-pid=\"{3}\"><td><a class=\"comm\" href=\"api/v1/flamegraph.svg?from={0}&amp;comm={1}\">{2}</a></td>"
+        "<td><a class=\"pid\" href=\"api/v1/flamegraph.svg?from={0}&amp;pid={3}\">{3}</a></td>"
         "<td class=\"n\">{4}</td><td class=\"n\">{5}</td><td>{6}</td>"
-        "<td><a href=\"/api/v1/profile.pb.gz?from={0}&amp;pid={3}\">pprof</a> · "
-        "<a href=\"/api/v1/report.json?from={0}&amp;pid={3}\">top</a></td></tr>\n",
+        "<td><a href=\"api/v1/profile.pb.gz?from={0}&amp;pid={3}\">pprof</a> · "
+        "<a href=\"api/v1/report.json?from={0}&amp;pid={3}\">top</a></td></tr>\n",
         f, comm_query, html_escape(t.comm.empty() ? "?" : t.comm), t.pid, thousands(t.samples), format_cpu(t.cpu_ns),
         html_escape(format_time(t.last_seen)));
   }
@@ -109,10 +109,10 @@ std::string render_index_page(const IndexPage& page) {
   if (st.collector.off_cpu) {
     // Off-CPU time is recorded: the default view is wall time; CPU time is one click away.
     views = fmt::format(
-        "<p>Views: <a id=\"wall-flamegraph\" href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=wall\">"
+        "<p>Views: <a id=\"wall-flamegraph\" href=\"api/v1/flamegraph.svg?from={0}&amp;sample_type=wall\">"
         "wall time</a> (on CPU, blocked, waiting for a CPU) · <a id=\"cpu-flamegraph\" "
-        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=cpu\">CPU time</a> · <a "
-        "href=\"/api/v1/flamegraph.svg?from={0}&amp;sample_type=off_cpu\">off-CPU time</a></p>",
+        "href=\"api/v1/flamegraph.svg?from={0}&amp;sample_type=cpu\">CPU time</a> · <a "
+        "href=\"api/v1/flamegraph.svg?from={0}&amp;sample_type=off_cpu\">off-CPU time</a></p>",
         f);
   }
   const std::pair<std::string_view, std::string> values[] = {

@@ -388,12 +388,12 @@
     const box = $('timeline');
     box.dataset.state = 'loading';
     try {
-      const total = await api('/api/v1/series', { from: state.from });
+      const total = await api('api/v1/series', { from: state.from });
       state.step = total.step;
       state.stepMs = total.step_seconds * 1000;
       state.range = { from: Date.parse(total.from), to: Date.parse(total.to) };
       state.starts = total.steps.map((s) => Date.parse(s.start));
-      const targets = await api('/api/v1/targets', { from: total.from, to: total.to, limit: 4 * TOP_PROCESSES });
+      const targets = await api('api/v1/targets', { from: total.from, to: total.to, limit: 4 * TOP_PROCESSES });
       const top = [];
       for (const p of targets.processes) {
         // A process that exec'd is listed once per name; its pid's series holds both.
@@ -401,7 +401,7 @@
       }
       // The same relative range for each (series checks `from` against the data kept), the same step.
       const each = await Promise.all(
-        top.map((p) => api('/api/v1/series', { from: state.from, step: state.step, pid: p.pid })));
+        top.map((p) => api('api/v1/series', { from: state.from, step: state.step, pid: p.pid })));
       const n = state.starts.length;
       const series = top.map((p, k) => ({
         name: processName(p),
@@ -462,7 +462,7 @@
     const frame = $('flame');
     const params = rangeParams();
     params.width = Math.max(200, Math.floor(frame.clientWidth) - 20);
-    const url = (state.diff ? '/api/v1/diff.svg?' : '/api/v1/flamegraph.svg?') + query(params);
+    const url = (state.diff ? 'api/v1/diff.svg?' : 'api/v1/flamegraph.svg?') + query(params);
     frame.dataset.state = 'loading';
     frame.dataset.kind = state.diff ? 'diff' : 'flamegraph';
     $('flame-open').href = url;
@@ -512,7 +512,7 @@
     table.dataset.state = 'loading';
     $('changes-note').textContent = 'comparing…';
     $('changes-more').hidden = true;
-    const answer = await newest('changes', () => api('/api/v1/compare', rangeParams()));
+    const answer = await newest('changes', () => api('api/v1/compare', rangeParams()));
     if (!answer) return;
     if (answer.error) {
       changeRows = [];
@@ -582,7 +582,7 @@
     const box = $('function-chart');
     box.dataset.state = 'loading';
     const answer = await newest('function', () =>
-      api('/api/v1/series', { from: state.from, step: state.step, function: pattern, top: MAX_FUNCTIONS }));
+      api('api/v1/series', { from: state.from, step: state.step, function: pattern, top: MAX_FUNCTIONS }));
     if (!answer) return;
     if (answer.error) {
       charts.delete(box);
@@ -639,7 +639,7 @@
     const box = $('resource-charts');
     box.dataset.state = 'loading';
     const answer = await newest('resources', () => Promise.all(METRICS.map((metric) =>
-      api('/api/v1/series', { from: state.from, step: state.step, metric: metric.name, pid: p.pid })
+      api('api/v1/series', { from: state.from, step: state.step, metric: metric.name, pid: p.pid })
         .then((data) => ({ metric, data }), (error) => ({ metric, error })))));
     if (!answer) return;
     const results = answer.value;

@@ -278,7 +278,7 @@ TEST_F(ApiTest, TargetsAndTheIndexPage) {
   HttpResponse index = get("/");
   ASSERT_EQ(index.status, 200);
   EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
-  EXPECT_NE(index.body.find("/api/v1/flamegraph.svg?from=-1h&amp;pid=10"), std::string::npos);
+  EXPECT_NE(index.body.find("\"api/v1/flamegraph.svg?from=-1h&amp;pid=10\""), std::string::npos);
   EXPECT_NE(index.body.find("comm=%5Enginx%24"), std::string::npos);
   // A process name is data, never markup.
   EXPECT_EQ(index.body.find("<script>x"), std::string::npos);
@@ -293,7 +293,7 @@ TEST_F(ApiTest, TheDashboardIsItsTemplateFilledAndItsOwnScriptAndStyle) {
   EXPECT_EQ(index.body.find("{{"), std::string::npos) << index.body;
   EXPECT_NE(index.body.find("<title>emberd · testhost</title>"), std::string::npos);
   EXPECT_NE(index.body.find("<option value=\"-15m\" selected>"), std::string::npos);
-  EXPECT_NE(index.body.find("href=\"/api/v1/flamegraph.svg?from=-15m\""), std::string::npos);
+  EXPECT_NE(index.body.find("href=\"api/v1/flamegraph.svg?from=-15m\""), std::string::npos);
   EXPECT_NE(index.body.find("<tr data-pid=\"10\">"), std::string::npos);
   // Scripts come from emberd's own files only: no inline script, and the policy allows none.
   const std::string policy = header(index, "Content-Security-Policy");
@@ -303,18 +303,22 @@ TEST_F(ApiTest, TheDashboardIsItsTemplateFilledAndItsOwnScriptAndStyle) {
   for (size_t at = index.body.find("<script"); at != std::string::npos; at = index.body.find("<script", at + 1)) {
     EXPECT_EQ(index.body.compare(at, 13, "<script src=\""), 0) << index.body.substr(at, 40);
   }
-  // Each file the page names is served, with its type.
+  // Each file the page names is served, with its type. The page's links are relative, so that it
+  // works behind a reverse proxy under a path prefix: none starts with '/'.
+  EXPECT_EQ(index.body.find("href=\"/"), std::string::npos);
+  EXPECT_EQ(index.body.find("src=\"/"), std::string::npos);
+  EXPECT_EQ(index.body.find("action=\"/"), std::string::npos);
   const std::pair<std::string, std::string> files[] = {{"/ui/dashboard.js", "text/javascript; charset=utf-8"},
                                                        {"/ui/dashboard.css", "text/css; charset=utf-8"}};
   for (const auto& [path, type] : files) {
-    EXPECT_NE(index.body.find("\"" + path + "\""), std::string::npos) << path;
+    EXPECT_NE(index.body.find("\"" + path.substr(1) + "\""), std::string::npos) << path;
     HttpResponse f = get(path);
     EXPECT_EQ(f.status, 200) << path;
     EXPECT_EQ(f.content_type, type) << path;
     EXPECT_GT(f.body.size(), 1000u) << path;
     EXPECT_TRUE(Api::is_cheap(path));
   }
-  EXPECT_NE(get("/ui/dashboard.js").body.find("/api/v1/series"), std::string::npos);
+  EXPECT_NE(get("/ui/dashboard.js").body.find("'api/v1/series'"), std::string::npos);
   // The template is no file of its own, and nothing else is under /ui/.
   for (const char* path : {"/ui/index.html", "/ui/missing.js", "/ui/", "/ui/dashboard.js.map"}) {
     EXPECT_EQ(get(path).status, 404) << path;
@@ -375,7 +379,7 @@ TEST_F(ApiTest, SampleTypeChoosesTheValueShown) {
   EXPECT_EQ(get("/").body.find("wall-flamegraph"), std::string::npos);
   status_.off_cpu = true;
   const std::string index = get("/").body;
-  EXPECT_NE(index.find("id=\"wall-flamegraph\" href=\"/api/v1/flamegraph.svg?from=-1h&amp;sample_type=wall\""),
+  EXPECT_NE(index.find("id=\"wall-flamegraph\" href=\"api/v1/flamegraph.svg?from=-1h&amp;sample_type=wall\""),
             std::string::npos) << index;
   EXPECT_NE(index.find("sample_type=cpu"), std::string::npos);
 }

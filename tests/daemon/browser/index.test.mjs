@@ -183,7 +183,7 @@ test('the time-range choice reloads the page for that range', { timeout: TEST_TI
   assert.match(page.url(), /\?from=-15m$/);
   assert.equal(await page.$eval('select#from', (s) => s.value), '-15m');
   const link = await page.getAttribute('#host-flamegraph', 'href');
-  assert.equal(link, '/api/v1/flamegraph.svg?from=-15m');
+  assert.equal(link, 'api/v1/flamegraph.svg?from=-15m');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -196,7 +196,7 @@ test('without its script the page is links and a form that work', { timeout: TES
   assert.ok(await page.locator('a.comm', { hasText: 'seventy_thirty' }).count() >= 1);
   await page.selectOption('select#from', '-6h');
   await Promise.all([page.waitForURL(/\?from=-6h$/), page.click('#range-form button[type=submit]')]);
-  assert.equal(await page.getAttribute('#host-flamegraph', 'href'), '/api/v1/flamegraph.svg?from=-6h');
+  assert.equal(await page.getAttribute('#host-flamegraph', 'href'), 'api/v1/flamegraph.svg?from=-6h');
   await page.close();
 });
 
@@ -247,6 +247,31 @@ async function dragOverEnd(page, fraction) {
   await page.mouse.move(box.x + box.width - 1, y, { steps: 5 });
   await page.mouse.up();
 }
+
+// Behind a reverse proxy that serves emberd under a path prefix (location /ember/ { proxy_pass
+// http://emberd/; }): the page, its script, its charts and every link stay under the prefix.
+test('behind a reverse proxy under a path prefix, every request stays under it', { timeout: TEST_TIMEOUT }, async () => {
+  const outside = [];
+  const { page, errors } = await open(`/ember/?from=${RANGE}`, [RESOURCES, NOTHING_BEFORE], async (p) => {
+    await p.route('**/*', async (route) => {
+      const u = new URL(route.request().url());
+      if (!u.pathname.startsWith('/ember/')) {
+        outside.push(u.pathname + u.search);
+        return route.abort();
+      }
+      u.pathname = u.pathname.slice('/ember'.length);
+      return route.fulfill({ response: await route.fetch({ url: u.href }) });
+    });
+  });
+  await page.waitForSelector('#timeline[data-state=loaded]');
+  assert.ok((await flameTitles(page, 'flamegraph')).some((t) => t.startsWith(FUNCTION)));
+  const hrefs = await page.$$eval('a[href]', (as) => as.map((a) => a.href));
+  assert.ok(hrefs.length >= 8);
+  for (const href of hrefs) assert.ok(new URL(href).pathname.startsWith('/ember/'), href);
+  assert.deepEqual(outside, [], 'requests that left the prefix');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 test('the dashboard stacks the samples of the top processes over time', { timeout: TEST_TIMEOUT }, async () => {
   const { page, errors } = await openDashboard();
@@ -310,7 +335,7 @@ test('dragging over the chart loads that range\'s flamegraph, what changed and i
   assert.equal(diff.pathname, '/api/v1/diff.svg');
   assert.equal(diff.searchParams.get('from'), src.searchParams.get('from'));
   assert.equal(diff.searchParams.get('to'), src.searchParams.get('to'));
-  assert.equal(await page.getAttribute('#flame-open', 'href'), diff.pathname + diff.search);
+  assert.equal(new URL(await page.getAttribute('#flame-open', 'href'), url).href, diff.href);
   await page.click('#diff-toggle');
   await flameTitles(page, 'flamegraph');
 
