@@ -1,9 +1,10 @@
 #pragma once
-// Which targets run CPython, known before their events are opened. --off-cpu wakes the poller at
-// every switch of those only: a Python thread's stack is read as its switch-out leaves the ring,
-// exact only while the thread is still off CPU (python_stacks.h), whereas for a program without
-// CPython a wake-up per switch is a context switch of ember's for nothing (tens of thousands a
-// second on a ping-pong of threads).
+// Which targets run CPython, known before their events are opened. Their events wake the poller
+// at every record (CPU sample or --off-cpu switch-out), those of other targets at a quarter of
+// the ring: a Python thread's stack is read as its record leaves the ring, exact only while the
+// thread still runs (or is still off CPU in) what the record caught (python_stacks.h), whereas
+// for a program without CPython a wake-up per record is a context switch of ember's for nothing
+// (most of ember's CPU per DWARF sample; tens of thousands a second on a ping-pong of threads).
 
 #include <cstdint>
 #include <string>

@@ -516,6 +516,7 @@ Record write_stack_cut(const StackCut& cut, const Record& record, std::span<cons
   const auto size = static_cast<uint16_t>(cut.size());
   std::memcpy(o + 6, &size, 2);  // perf_event_header.size
   Record moved = record;
+  moved.size = size;
   rebase(moved, reinterpret_cast<std::uintptr_t>(bytes.data()), o);
   auto& s = std::get<SampleRecord>(moved.body);
   s.stack_user = cut.keep != 0 ? std::span<const std::byte>(o + cut.head + 8, cut.keep) : std::span<const std::byte>();

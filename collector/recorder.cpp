@@ -364,6 +364,7 @@ void Recorder::Impl::drain() {
 Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   if (finished_) return false;
   if (python_without_wakeups_) timeout = std::min(timeout, kLatePythonPoll);
+  timeout = std::min(timeout, max_poll_wait_);
   epoll_event ready[64];
   int n = ::epoll_wait(epoll_.get(), ready, 64, static_cast<int>(std::max<int64_t>(timeout.count(), 0)));
   if (n < 0) {

@@ -2,6 +2,7 @@
 // The Recorder's state, shared by recorder.cpp (opening, reading, CPU samples) and
 // recorder_off_cpu.cpp (--off-cpu's switch events). Private to the collector.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -162,6 +163,9 @@ class Recorder::Impl final : public OffCpuHost {
   // program that starts one): poll() returns at least every kLatePythonPoll, so its samples are
   // read within about that of being taken, and its blocks longer than that get their stacks.
   bool python_without_wakeups_ = false;
+  // Rings smaller than asked for (locked-memory limits) may not wake ember before they fill:
+  // poll() waits at most this long (open(): half a ring's worth of samples).
+  std::chrono::milliseconds max_poll_wait_ = std::chrono::milliseconds::max();
   std::unique_ptr<OffCpuStacks> off_cpu_;  // set once a switch event is open
   bool off_cpu_refused_ = false;           // the kernel refused them: said once, CPU samples only
   common::UniqueFd epoll_;

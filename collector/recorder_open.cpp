@@ -26,6 +26,8 @@ constexpr size_t kDwarfRingBytes = 8u << 20;
 constexpr size_t kMaxDefaultRingBytes = 16u << 20;
 // A frame-pointer sample with a deep stack is a few hundred bytes.
 constexpr size_t kFramePointerSampleBytes = 512;
+// A sample's bytes besides its stack copy, about: header, ids, callchain, registers.
+constexpr double kSampleHeadBytes = 1024;
 constexpr size_t kMinRingPages = 4;
 // -p: threads started while the events were being opened are looked for again, pass after
 // pass until none is new, at most this many passes (a process spawning threads without end).
@@ -190,9 +192,14 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
       if (runs_python(procfs, pid)) woken_pids_.insert(pid);
     }
   }
+  // A ring's wake point is set by the first event that writes to it: processes that do not wake
+  // ember per sample first, so that each CPU's ring wakes it at a quarter (an event that wakes
+  // per sample still does so in a ring another event owns).
+  std::vector<int32_t> open_order = pids;
+  std::stable_partition(open_order.begin(), open_order.end(), [&](int32_t pid) { return !woken_pids_.contains(pid); });
   auto open_new_threads = [&](bool enable_now) -> Result<size_t> {
     size_t added = 0;
-    for (int32_t pid : pids) {
+    for (int32_t pid : open_order) {
       auto tids = procfs.threads(pid);
       if (!tids) continue;  // exited meanwhile: the pidfd reports it
       wake_per_record_ = woken_pids_.contains(pid);
@@ -239,7 +246,12 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
     if (*added == 0) break;
   }
   dedupe_ = true;
-  for (int32_t pid : pids) processes_.load(pid);
+  for (int32_t pid : pids) {
+    processes_.load(pid);
+    // Started CPython between the look above and its events (no mmap record for that): read
+    // every millisecond, as a command that becomes CPython later is.
+    if (python_wakes() && !woken_pids_.contains(pid) && runs_python(procfs, pid)) python_without_wakeups_ = true;
+  }
   main_pid_ = pids.front();
   note_main_module();
   return {};
@@ -343,6 +355,15 @@ Result<void> Recorder::Impl::open(const Target& target) {
         "perf ring buffers reduced to {} KiB per CPU (limited by kernel.perf_event_mlock_kb or "
         "RLIMIT_MEMLOCK); samples may be lost at high rates",
         ring_bytes_ >> 10));
+    // The events were opened to wake ember at a quarter of the ring asked for, and a ring's wake
+    // point is capped at its size when it is mapped: a ring that came out smaller may fill
+    // without waking anyone. poll() then looks at least every half ring's worth of samples (at
+    // most one sample per CPU per period: one thread runs on a CPU at a time), and every
+    // millisecond when the switch rings shrank too (switches have no rate).
+    const double sample_bytes = static_cast<double>(spec_.needs.stack_user_bytes) + kSampleHeadBytes;
+    const double fill_ms = 1e3 * static_cast<double>(ring_bytes_) / (sample_bytes * spec_.frequency_hz);
+    max_poll_wait_ = std::chrono::milliseconds(std::clamp<int64_t>(static_cast<int64_t>(fill_ms / 2), 1, 100));
+    if (off_cpu_ && switch_ring_bytes_ < 2 * size_t{quarter_ring_bytes_}) max_poll_wait_ = std::chrono::milliseconds(1);
   }
   period_ns_ = static_cast<int64_t>(1'000'000'000ull / spec_.frequency_hz);
   if (spec_.hardware_cycles && event_note_.empty()) event_note_ = "hardware cycles event";

@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (a.stack_user.data() != b.stack_user.data() || a.stack_user.size() != b.stack_user.size() ||
             a.stack_user_dynamic_size != b.stack_user_dynamic_size || a.callchain.data() != b.callchain.data() ||
             a.callchain.size() != b.callchain.size() || a.regs_user.data() != b.regs_user.data() ||
-            a.sid.time != b.sid.time || a.ip != b.ip) {
+            a.sid.time != b.sid.time || a.ip != b.ip || moved.size != decoded->size) {
           __builtin_trap();
         }
         queue.commit(moved);

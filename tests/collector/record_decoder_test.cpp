@@ -107,6 +107,7 @@ std::vector<std::byte> cut_used(const Record& full, std::span<const std::byte> b
   if (!decoded) return out;
   const auto& a = body_as<SampleRecord>(moved);
   const auto& b = body_as<SampleRecord>(*decoded);
+  EXPECT_EQ(moved.size, decoded->size);
   EXPECT_EQ(a.sid.tid, b.sid.tid);
   EXPECT_EQ(a.sid.time, b.sid.time);
   EXPECT_EQ(a.ip, b.ip);

@@ -258,8 +258,9 @@ TEST(PythonStacks, CPythonWakesThePollerPerSample) {
   std::printf("[ figures  ] %llu samples, %llu ring wake-ups\n", static_cast<unsigned long long>(r.stats.samples),
               static_cast<unsigned long long>(r.stats.ring_wakeups));
   ASSERT_GT(r.stats.samples, 1000u);
-  // Samples that come while the poller works are read in the same round: not one wake-up each.
-  EXPECT_GE(r.stats.ring_wakeups * 4, r.stats.samples);
+  // Samples that come while the poller works are read in the same round: not one wake-up each
+  // on a busy machine, but far more than a quarter ring's one per ~60 samples.
+  EXPECT_GE(r.stats.ring_wakeups * 16, r.stats.samples);
 }
 
 TEST(PythonStacks, ZlibDeflateUnderItsPythonCaller) {
