@@ -4,7 +4,8 @@
 //
 // Files are written whole or not at all (temporary file, fsync, rename, fsync of the
 // directory), so a crash leaves either the old set or the new one; leftovers of interrupted
-// writes are removed at start-up, and files that cannot be read are moved to quarantine/.
+// writes are removed at start-up, and files that cannot be read are moved to quarantine/ (at
+// start-up, except those a summary made from them vouches for; by the query that reads one).
 // A window that cannot be written (disk full) stays in memory, bounded, and is written when
 // space returns; files already written are never touched by a failed write.
 // Each snapshot may have a summary (snapshot_summary.h) in summaries/, written after it the
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,7 +66,8 @@ struct StoreStats {
 class SnapshotStore {
  public:
   // Creates the directory when missing, takes its lock (one emberd per directory), removes
-  // leftovers of interrupted writes and quarantines unreadable snapshots.
+  // leftovers of interrupted writes and quarantines unreadable snapshots (each is decompressed
+  // and checked, unless its summary was made from exactly that file).
   [[nodiscard]] static Result<std::unique_ptr<SnapshotStore>> open(const std::string& directory,
                                                      const StoreLimits& limits);
   ~SnapshotStore();
@@ -111,6 +114,8 @@ class SnapshotStore {
   void scan();
   void scan_summaries();
   std::string summary_path(std::string_view snapshot_name) const;
+  // The size of the snapshot at `path` when its summary was made from exactly that file.
+  std::optional<uint64_t> vouched_size(const std::string& path, std::string_view name) const;
   void remove_file(const SnapshotInfo& info, std::string_view why);
   void trim_quarantine();
   void update_totals();

@@ -225,6 +225,14 @@ Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snap
   return out;
 }
 
+std::optional<uint64_t> summary_made_from(std::string_view bytes) {
+  if (!bytes.starts_with(kMagic)) return std::nullopt;
+  bytes.remove_prefix(kMagic.size());
+  uint64_t head_size = 0, made_from = 0;
+  if (!proto::wire::take_varint(bytes, head_size) || !proto::wire::take_varint(bytes, made_from)) return std::nullopt;
+  return made_from;
+}
+
 Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes, bool with_functions) {
   auto damaged = [](std::string_view why) { return make_error(ErrorCode::kMalformed, "damaged summary: " + std::string(why)); };
   if (!bytes.starts_with(kMagic)) return make_error(ErrorCode::kMalformed, "not an emberd summary of this version");

@@ -8,7 +8,9 @@
 // was made from, so a summary that is damaged, cut short or left over from another file is refused and
 // rebuilt from the snapshot: it never gives a wrong series.
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +51,12 @@ SnapshotSummary summarize(const profile::Profile& profile);
 
 // The file, naming `snapshot_bytes`, the size of its snapshot file.
 [[nodiscard]] Result<std::string> encode_summary(const SnapshotSummary& summary, uint64_t snapshot_bytes);
+// The size of the snapshot a summary says it was made from, read from the file's first bytes
+// (kSummaryPrefixBytes are enough); nullopt when they do not start a summary of this version.
+// No CRC is checked: the store only uses it to skip checking again a snapshot whose summary was
+// made from exactly that file (snapshot_store.cpp).
+inline constexpr size_t kSummaryPrefixBytes = 64;
+std::optional<uint64_t> summary_made_from(std::string_view first_bytes);
 // kMalformed when the bytes are not a whole summary of this version, or were made from a
 // snapshot of another size. Without `with_functions` only the process section is read.
 [[nodiscard]] Result<SnapshotSummary> decode_summary(std::string_view bytes, uint64_t snapshot_bytes,
