@@ -89,6 +89,13 @@
     p.hidden = !err;
   }
 
+  // A panel whose request failed: what it showed before emptied, the reason said.
+  function showFailure(panel, errorId, err, emptied = []) {
+    for (const el of emptied) el.replaceChildren();
+    showError(errorId, err);
+    panel.dataset.state = 'error';
+  }
+
   // ---- numbers and times -----------------------------------------------------------------
 
   const pad = (n) => String(n).padStart(2, '0');
@@ -432,8 +439,7 @@
       showError('timeline-error', null);
       return top;
     } catch (err) {
-      box.dataset.state = 'error';
-      showError('timeline-error', err);
+      showFailure(box, 'timeline-error', err);
       return [];
     }
   }
@@ -493,8 +499,7 @@
     } else {
       const text = root ? root.textContent.trim() : 'the flamegraph could not be loaded';
       frame.hidden = true;
-      showError('flame-error', new Error(text));
-      frame.dataset.state = 'error';
+      showFailure(frame, 'flame-error', new Error(text));
     }
   }
 
@@ -516,12 +521,8 @@
     if (!answer) return;
     if (answer.error) {
       changeRows = [];
-      body.replaceChildren();
       table.hidden = true;
-      $('changes-note').textContent = '';
-      $('changes-ranges').textContent = '';
-      showError('changes-error', answer.error);
-      table.dataset.state = 'error';
+      showFailure(table, 'changes-error', answer.error, [body, $('changes-note'), $('changes-ranges')]);
       return;
     }
     const c = answer.value;
@@ -586,11 +587,7 @@
     if (!answer) return;
     if (answer.error) {
       charts.delete(box);
-      box.replaceChildren();
-      $('function-legend').replaceChildren();
-      $('function-note').textContent = '';
-      showError('function-error', answer.error);
-      box.dataset.state = 'error';
+      showFailure(box, 'function-error', answer.error, [box, $('function-legend'), $('function-note')]);
       return;
     }
     const s = answer.value;
@@ -648,8 +645,7 @@
     const failed = results.filter((r) => r.error);
     // One reason for all (an emberd without resource series): said once, not six times.
     if (failed.length === results.length && failed.every((r) => r.error.message === failed[0].error.message)) {
-      showError('resources-error', failed[0].error);
-      box.dataset.state = 'error';
+      showFailure(box, 'resources-error', failed[0].error);
       return;
     }
     showError('resources-error', null);
