@@ -191,9 +191,8 @@ void SnapshotStore::scan() {
 }
 
 std::optional<uint64_t> SnapshotStore::vouched_size(const std::string& path, std::string_view name) const {
-  auto snapshot = common::open_regular_file(path);
   struct stat st{};
-  if (!snapshot || ::fstat(snapshot->get(), &st) != 0 || st.st_size <= 0) return std::nullopt;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return std::nullopt;
   auto summary = common::open_regular_file(summary_path(name));
   if (!summary) return std::nullopt;
   char first[kSummaryPrefixBytes];
