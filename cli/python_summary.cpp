@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "cli/io.h"
@@ -18,6 +19,11 @@ std::string python_summary(const collector::CollectorStats& p) {
   std::string line = fmt::format("Python: {} interpreter{}, Python frames in {} of {} samples ({:.1f}%)",
                                  thousands(p.python_attached), p.python_attached == 1 ? "" : "s", thousands(merged),
                                  thousands(total), total ? 100.0 * static_cast<double>(merged) / static_cast<double>(total) : 0.0);
+  if (p.python_kernel_reads && p.python_stacks_read) {
+    line += fmt::format(", {:.1f}% of stacks read in the kernel at their sample",
+                        std::min(100.0, 100.0 * static_cast<double>(p.python_kernel_reads) /
+                                            static_cast<double>(p.python_stacks_read)));
+  }
   std::vector<std::string> others;
   if (stale) others.push_back(fmt::format("{} read after the stack changed", thousands(stale)));
   if (p.python_not_in_python) others.push_back(fmt::format("{} not in Python", thousands(p.python_not_in_python)));

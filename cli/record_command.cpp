@@ -200,6 +200,9 @@ int run_record(RecordArgs& args) {
   options.stack_size = args.stack_size;
   options.kernel_frames = !args.no_kernel;
   options.python.enabled = !args.no_python;
+  options.python.reads = args.python_reads == "kernel" ? collector::PythonOptions::Reads::kKernel
+                         : args.python_reads == "user" ? collector::PythonOptions::Reads::kUser
+                                                       : collector::PythonOptions::Reads::kAuto;
   options.off_cpu = args.off_cpu;
   options.off_cpu_threshold_ns = static_cast<uint64_t>(std::llround(args.off_cpu_threshold_us * 1000));
   if (args.sample_type && !args.off_cpu && *args.sample_type != "samples" && *args.sample_type != "cpu") {
@@ -424,6 +427,11 @@ void add_sampling_options(CLI::App* cmd, RecordArgs& args) {
   cmd->add_flag("--no-kernel", args.no_kernel, "Leave out kernel frames");
   cmd->add_flag("--no-python", args.no_python,
                 "Do not read Python stacks: CPython processes show the interpreter's native frames only");
+  cmd->add_option("--python-reads", args.python_reads,
+                  "Where Python stacks are read: kernel (eBPF, at each sample: exact, no wake-up per "
+                  "sample), user (process_vm_readv after each sample), auto (kernel when it runs "
+                  "ember's BPF program, else user) [default: auto]")
+      ->check(CLI::IsMember({"auto", "kernel", "user"}));
   cmd->add_flag("--full-names", args.full_names, "Keep C++ parameter lists in function names");
   cmd->add_flag("--no-inline", args.no_inline, "Do not show inlined functions as frames of their own");
   cmd->add_flag("--off-cpu", args.off_cpu,

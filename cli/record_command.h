@@ -27,6 +27,7 @@ struct RecordArgs {
   uint32_t stack_size = 32768;
   bool no_kernel = false;
   bool no_python = false;
+  std::string python_reads = "auto";
   bool per_pid = false;
   bool per_thread = false;
   bool full_names = false;

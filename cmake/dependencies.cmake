@@ -11,6 +11,9 @@ pkg_check_modules(LIBDEBUGINFOD REQUIRED IMPORTED_TARGET libdebuginfod)
 pkg_check_modules(LIBUNWIND_GENERIC REQUIRED IMPORTED_TARGET libunwind-generic)
 # RE2: user-supplied regular expressions, matched in linear time (common/regex.h).
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+pkg_check_modules(LIBBPF REQUIRED IMPORTED_TARGET libbpf)
+# The kernel-side Python stack reader (python/bpf/) is compiled by clang for the BPF target.
+find_program(EMBER_BPF_CLANG NAMES clang-14 clang REQUIRED)
 
 # libiberty: C++ and Rust (legacy and v0) demangling, the demangler binutils uses.
 find_library(LIBIBERTY_LIBRARY NAMES libiberty.a iberty REQUIRED)

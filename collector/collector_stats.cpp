@@ -131,6 +131,11 @@ constexpr std::array kFields{
               "-X perf trampoline frames replaced with their eval-loop frame."},
     StatField{"python_read_ns", kCounter, &S::python_read_ns, "Seconds spent reading and interning Python stacks.",
               "emberd_python_read_seconds_total", {}, {}, 1e-9},
+    StatField{"python_kernel_reads", kCounter, &S::python_kernel_reads,
+              "Samples and switch-outs whose Python stack was read in the kernel, as they were taken (eBPF)."},
+    StatField{"python_kernel_fallbacks", kCounter, &S::python_kernel_fallbacks,
+              "Samples of CPython threads read from user space although kernel reads are on: a thread not "
+              "seen before, memory not resident, a chain deeper than 128 frames, a full ring."},
     StatField{"python_off_cpu_read", kCounter, &S::python_off_cpu_read,
               "Switch-outs of Python threads whose Python stack was read."},
     StatField{"python_off_cpu_over_budget", kCounter, &S::python_off_cpu_over_budget,

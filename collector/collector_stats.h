@@ -84,6 +84,8 @@ struct CollectorStats {
   uint64_t python_frames_read = 0;
   uint64_t python_trampolines = 0;       // -X perf trampoline frames replaced with their eval frame
   uint64_t python_read_ns = 0;           // time spent reading and interning Python stacks
+  uint64_t python_kernel_reads = 0;      // CPU samples whose Python stack the kernel read at the sample
+  uint64_t python_kernel_fallbacks = 0;  // kernel reads on, but this sample's stack read from user space
   // Off-CPU blocks (--off-cpu) of threads of processes with a reader. Switch-outs are read within
   // a budget per second; each block with a read ends, at its first charge, in exactly one of
   // python_off_cpu_merged, _ran_again, _unmerged.

@@ -189,7 +189,7 @@ Result<std::vector<int>> parse_cpu_list(std::string_view text) {
     }
     // Linux allows at most 8192 CPUs (CONFIG_NR_CPUS); a list of more, or of ranges repeated
     // into millions of entries, is not a CPU list.
-    if (lo < 0 || hi < lo || hi >= kMaxCpus || cpus.size() + static_cast<size_t>(hi - lo + 1) > kMaxCpus) return bad();
+    if (lo < 0 || hi < lo || static_cast<size_t>(hi) >= kMaxCpus || cpus.size() + static_cast<size_t>(hi - lo + 1) > kMaxCpus) return bad();
     for (int c = lo; c <= hi; ++c) cpus.push_back(c);
   }
   if (cpus.empty()) return bad();

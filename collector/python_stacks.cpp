@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -13,6 +14,7 @@
 #include "collector/process_table.h"
 #include "collector/python_targets.h"
 #include "profile/string_table.h"
+#include "python/kernel_reader.h"
 #include "python/process_reader.h"
 
 namespace ember::collector {
@@ -213,9 +215,19 @@ class PythonStacks::Impl {
   explicit Impl(const PythonOptions& options)
       : options_(options), table_(std::make_shared<FrameTable>(options.max_interned_frames)) {}
 
+  Result<void> start_kernel_reads();
+  bool kernel_reads() const { return kernel_ != nullptr; }
+  Result<void> attach_kernel_reads(int fd, bool switches) { return kernel_->attach(fd, switches); }
+  void stop_kernel_reads();
+  // What a read reads from: the kernel's record (given, or looked up by the sample's `ip` when
+  // set), else user space.
+  struct Source {
+    std::optional<uint64_t> ip;
+    const ember_py_stack* kernel = nullptr;
+  };
   // Returns whether the stack was read (a read waits for its sample).
-  bool on_sample_read(int32_t pid, int32_t tid, uint64_t time);
-  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time);
+  bool on_sample_read(int32_t pid, int32_t tid, uint64_t time, Source source);
+  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip);
   PythonReadPtr take(int32_t tid, uint64_t time);
   // exec_time: for an exec, its time (0 unknown): verdicts made from later samples are kept.
   void forget(int32_t pid, bool keep_reader, uint64_t exec_time = 0);
@@ -239,6 +251,8 @@ class PythonStacks::Impl {
   struct Attached {
     State state = State::kNoPython;
     std::unique_ptr<python::ProcessReader> reader;
+    bool in_kernel = false;              // registered with the kernel-side reader
+    std::unordered_map<int32_t, uint64_t> kernel_threads;  // its threads registered there: TID → thread state
     std::shared_ptr<const EvalModule> eval;
     uint64_t last_used = 0;
     uint32_t attempts = 0;
@@ -247,6 +261,14 @@ class PythonStacks::Impl {
 
   Attached* attach(int32_t pid, uint64_t time);
   void retire(Attached& p);
+  // The stack of a sample: the kernel's read of it when there is one, else from user space;
+  // `read_at` is when (CLOCK_MONOTONIC).
+  python::ReadStatus read(Attached& p, int32_t tid, uint64_t time, Source source, uint64_t& read_at);
+  // The kernel's record of the sample (tid, time, ip), draining the ring when it is not queued
+  // yet (the kernel writes it before the sample); nullptr when there is none.
+  const ember_py_stack* kernel_stack(int32_t tid, uint64_t time, uint64_t ip);
+  static void queue_kernel_stack(void* self, const ember_py_stack& stack);
+  void register_threads(Attached& p);
   void warn(const std::string& message);
   std::vector<PendingFrame> spare_vector();
   // The read's frames in place of the eval-loop frames of `frames` (when kMerged: `result`).
@@ -254,6 +276,18 @@ class PythonStacks::Impl {
                 profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
                 std::vector<profile::RawFrame>& frames, MergeResult& result);
 
+  std::unique_ptr<python::KernelReader> kernel_;
+  // Records of the kernel-side reader drained and not yet matched with their sample, per TID in
+  // ring order (kMaxKernelStackBytes at most, kept kKernelKeepNs), and spare buffers.
+  std::unordered_map<int32_t, std::deque<std::vector<std::byte>>> kernel_stacks_;
+  size_t kernel_queued_bytes_ = 0;
+  std::vector<std::vector<std::byte>> kernel_spare_;
+  std::vector<std::byte> kernel_match_;  // the record being named
+  std::vector<std::pair<int32_t, uint64_t>> thread_states_;
+  static constexpr size_t kMaxKernelStackBytes = 32u << 20;
+  static constexpr uint64_t kKernelKeepNs = 1'000'000'000;
+  // The kernel's clock reading and the sample's are taken microseconds apart in one interrupt.
+  static constexpr uint64_t kKernelMatchNs = 1'000'000;
   std::unordered_map<int32_t, Attached> processes_;
   size_t readers_ = 0;
   uint64_t clock_ = 0;
@@ -284,7 +318,105 @@ void PythonStacks::Impl::warn(const std::string& message) {
   ++warnings_;
 }
 
+Result<void> PythonStacks::Impl::start_kernel_reads() {
+  auto reader = python::KernelReader::load();
+  if (!reader) return std::unexpected(reader.error());
+  kernel_ = std::move(*reader);
+  return {};
+}
+
+void PythonStacks::Impl::stop_kernel_reads() {
+  kernel_.reset();
+  kernel_stacks_.clear();
+  kernel_queued_bytes_ = 0;
+  for (auto& [pid, p] : processes_) {
+    p.in_kernel = false;
+    p.kernel_threads.clear();
+  }
+}
+
+void PythonStacks::Impl::queue_kernel_stack(void* self, const ember_py_stack& stack) {
+  auto* impl = static_cast<Impl*>(self);
+  if (impl->kernel_queued_bytes_ >= kMaxKernelStackBytes) {
+    // Records whose sample never came (lost, or read far later): start again.
+    impl->kernel_stacks_.clear();
+    impl->kernel_queued_bytes_ = 0;
+  }
+  std::vector<std::byte> bytes;
+  if (!impl->kernel_spare_.empty()) {
+    bytes = std::move(impl->kernel_spare_.back());
+    impl->kernel_spare_.pop_back();
+  }
+  const size_t size = EMBER_PY_STACK_HEADER_BYTES + size_t{stack.frames} * sizeof(ember_py_frame);
+  const auto* from = reinterpret_cast<const std::byte*>(&stack);
+  bytes.assign(from, from + size);
+  impl->kernel_queued_bytes_ += bytes.size();
+  impl->kernel_stacks_[static_cast<int32_t>(stack.tid)].push_back(std::move(bytes));
+}
+
+const ember_py_stack* PythonStacks::Impl::kernel_stack(int32_t tid, uint64_t time, uint64_t ip) {
+  auto header = [](const std::vector<std::byte>& b) { return reinterpret_cast<const ember_py_stack*>(b.data()); };
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) kernel_->drain(&Impl::queue_kernel_stack, this);
+    auto it = kernel_stacks_.find(tid);
+    if (it == kernel_stacks_.end()) continue;
+    auto& queue = it->second;
+    for (size_t i = 0; i < queue.size(); ++i) {
+      const ember_py_stack* k = header(queue[i]);
+      const uint64_t gap = k->time > time ? k->time - time : time - k->time;
+      if (k->ip != ip || gap > kKernelMatchNs) continue;
+      // Only this one goes: a thread's samples come from the ring of each CPU it ran on, one ring
+      // after the other, so older records may still meet their samples (expire() drops the rest).
+      kernel_match_.swap(queue[i]);
+      kernel_queued_bytes_ -= kernel_match_.size();
+      if (kernel_spare_.size() < 64 && queue[i].capacity() != 0) kernel_spare_.push_back(std::move(queue[i]));
+      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+      if (queue.empty()) kernel_stacks_.erase(it);
+      return header(kernel_match_);
+    }
+  }
+  return nullptr;
+}
+
+void PythonStacks::Impl::register_threads(Attached& p) {
+  p.reader->thread_states(thread_states_);
+  // The reader bounds what it remembers; so does this (the kernel's map is an LRU of its own).
+  if (p.kernel_threads.size() > 2 * thread_states_.size() + 64) p.kernel_threads.clear();
+  for (const auto& [tid, tstate] : thread_states_) {
+    auto [it, added] = p.kernel_threads.try_emplace(tid, tstate);
+    if (!added && it->second == tstate) continue;  // known, and still the same thread state
+    it->second = tstate;
+    kernel_->add_thread(tid, tstate);
+  }
+}
+
+python::ReadStatus PythonStacks::Impl::read(Attached& p, int32_t tid, uint64_t time, Source source,
+                                             uint64_t& read_at) {
+  const ember_py_stack* k = source.kernel;
+  if (!k && p.in_kernel && source.ip) {
+    k = kernel_stack(tid, time, *source.ip);
+    if (k && k->status != EMBER_PY_OK) k = nullptr;
+    if (!k) stats_.python_kernel_fallbacks++;
+  }
+  if (k) {
+    stats_.python_kernel_reads++;
+    read_at = k->time;
+    return p.reader->name_kernel_stack(*k, read_);
+  }
+  python::ReadStatus status = p.reader->read_stack(tid, read_);
+  read_at = monotonic_ns();
+  // A thread met for the first time (or whose state moved): the kernel reads it from now on.
+  if (p.in_kernel) register_threads(p);
+  return status;
+}
+
 void PythonStacks::Impl::retire(Attached& p) {
+  if (p.in_kernel && kernel_) {
+    kernel_->remove_process(p.reader->pid());
+    for (const auto& [tid, tstate] : p.kernel_threads) kernel_->remove_thread(tid);
+    p.in_kernel = false;
+    p.kernel_threads.clear();
+  }
   if (p.reader) {
     retired_ += p.reader->stats();
     p.reader.reset();
@@ -339,6 +471,12 @@ PythonStacks::Impl::Attached* PythonStacks::Impl::attach(int32_t pid, uint64_t t
   eval->ranges.assign(ranges.begin(), ranges.end());
   p.state = State::kReader;
   p.reader = std::move(*reader);
+  if (kernel_) {
+    if (auto layout = p.reader->kernel_layout()) {
+      kernel_->add_process(pid, *layout);
+      p.in_kernel = true;
+    }
+  }
   p.eval = std::move(eval);
   ++readers_;
   stats_.python_attached++;
@@ -355,7 +493,7 @@ std::vector<PendingFrame> PythonStacks::Impl::spare_vector() {
   return v;
 }
 
-bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
+bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time, Source source) {
   if (pid <= 0) return false;  // the idle task, or a sample without a process
   auto it = processes_.find(pid);
   Attached* p = it != processes_.end() && it->second.state != State::kStarting ? &it->second : attach(pid, time);
@@ -369,7 +507,8 @@ bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time)
   if (pending_.contains(key)) return false;  // the same sample through a second event (-p)
   const uint64_t start = monotonic_ns();
   Pending pending;
-  pending.status = p->reader->read_stack(tid, read_);
+  uint64_t read_at = 0;
+  pending.status = read(*p, tid, time, source, read_at);
   pending.eval = p->eval;
   if (pending.status == python::ReadStatus::kOk) {
     if (table_->full()) table_ = std::make_shared<FrameTable>(options_.max_interned_frames);
@@ -388,14 +527,14 @@ bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time)
     }
     pending.table = table_;
   }
-  pending.read_end = monotonic_ns();
-  stats_.python_read_ns += pending.read_end - start;
+  pending.read_end = read_at;
+  stats_.python_read_ns += monotonic_ns() - start;
   pending_.emplace(key, std::move(pending));
   pending_order_.push_back(key);
   return true;
 }
 
-void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time) {
+void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip) {
   if (pid <= 0 || tid <= 0) return;
   auto it = processes_.find(pid);
   const bool known_reader = it != processes_.end() && it->second.state == State::kReader;
@@ -406,11 +545,27 @@ void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t t
                                                      kOffCpuPythonReadsPerSecond);
   }
   off_cpu_tokens_time_ = std::max(off_cpu_tokens_time_, time);
+  if (known_reader && it->second.in_kernel) {
+    // Read by the kernel at the switch, within its own budget per CPU.
+    if (const ember_py_stack* k = kernel_stack(tid, time, ip)) {
+      if (k->status == EMBER_PY_OVER_BUDGET) {
+        stats_.python_off_cpu_over_budget++;
+        return;
+      }
+      if (k->status == EMBER_PY_OK) {
+        if (on_sample_read(pid, tid, time, Source{ip, k})) stats_.python_off_cpu_read++;
+        return;
+      }
+    }
+    // A thread the kernel does not know yet, or a switch before the process was registered:
+    // user space reads it, within its budget.
+    stats_.python_kernel_fallbacks++;
+  }
   if (off_cpu_tokens_ < 1) {
     if (known_reader) stats_.python_off_cpu_over_budget++;
     return;
   }
-  if (on_sample_read(pid, tid, time)) {
+  if (on_sample_read(pid, tid, time, Source{})) {
     off_cpu_tokens_ -= 1;
     stats_.python_off_cpu_read++;
   }
@@ -520,6 +675,19 @@ void PythonStacks::Impl::expire(uint64_t time) {
     pending_order_.pop_front();
   }
   if (time == UINT64_MAX) pending_.clear();
+  // Kernel records whose sample would have come by now. `time` only says that the records
+  // applied so far are older: a ring not read yet can still hold the sample of an older record
+  // (drained with the others), hence the margin.
+  for (auto it = kernel_stacks_.begin(); it != kernel_stacks_.end();) {
+    auto& queue = it->second;
+    while (!queue.empty() &&
+           (time == UINT64_MAX ||
+            reinterpret_cast<const ember_py_stack*>(queue.front().data())->time + kKernelKeepNs < time)) {
+      kernel_queued_bytes_ -= queue.front().size();
+      queue.pop_front();
+    }
+    it = queue.empty() ? kernel_stacks_.erase(it) : std::next(it);
+  }
   // Keys whose sample was merged stay in the order queue until here; it never outgrows the
   // reads of the reorder window.
 }
@@ -547,11 +715,18 @@ PythonStacks::~PythonStacks() = default;
 
 bool PythonStacks::enabled() const { return impl_->options_.enabled; }
 
-void PythonStacks::on_sample_read(int32_t pid, int32_t tid, uint64_t time) {
-  if (impl_->options_.enabled) impl_->on_sample_read(pid, tid, time);
+Result<void> PythonStacks::start_kernel_reads() { return impl_->start_kernel_reads(); }
+bool PythonStacks::kernel_reads() const { return impl_->kernel_reads(); }
+Result<void> PythonStacks::attach_kernel_reads(int perf_event_fd, bool switches) {
+  return impl_->attach_kernel_reads(perf_event_fd, switches);
 }
-void PythonStacks::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time) {
-  if (impl_->options_.enabled) impl_->on_switch_out_read(pid, tid, time);
+void PythonStacks::stop_kernel_reads() { impl_->stop_kernel_reads(); }
+
+void PythonStacks::on_sample_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip) {
+  if (impl_->options_.enabled) impl_->on_sample_read(pid, tid, time, Impl::Source{ip});
+}
+void PythonStacks::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip) {
+  if (impl_->options_.enabled) impl_->on_switch_out_read(pid, tid, time, ip);
 }
 PythonReadPtr PythonStacks::take(int32_t tid, uint64_t time) {
   return impl_->options_.enabled ? impl_->take(tid, time) : nullptr;

@@ -27,6 +27,7 @@
 
 #include "collector/collector_stats.h"
 #include "collector/python_merge.h"
+#include "common/error.h"
 #include "profile/raw_profile.h"
 
 namespace ember::collector {
@@ -44,6 +45,13 @@ struct PythonOptions {
   // Python stack is read right after its sample. Off: at a quarter of the ring like CPU-only
   // recordings (fewer wake-ups, staler stacks; the benchmark measures both).
   bool wake_per_sample = true;
+  // Where Python stacks of CPU samples are read. kAuto: in the kernel, at the sample
+  // (python/kernel_reader.h), when the kernel runs the BPF reader, else from user space after
+  // the sample (woken per sample, see wake_per_sample); kKernel: the kernel or an error; kUser:
+  // user space only. Switch-outs (--off-cpu) are always read from user space: a thread off CPU
+  // holds still.
+  enum class Reads { kAuto, kKernel, kUser };
+  Reads reads = Reads::kAuto;
 };
 
 // The pseudo-module of Python frames (kind kPython, path "[python]"): one for every process,
@@ -67,12 +75,22 @@ class PythonStacks {
 
   bool enabled() const;
 
-  // A sample of (pid, tid) stamped `time` was just read from a ring: read the thread's Python
-  // stack now.
-  void on_sample_read(int32_t pid, int32_t tid, uint64_t time);
-  // The switch-out sample of (pid, tid) stamped `time` was just read from a ring: the thread is
-  // off CPU (or about to be), read its Python stack now, within the budget.
-  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time);
+  // Loads the kernel-side reader (before any event is opened); the error says why it cannot run.
+  [[nodiscard]] Result<void> start_kernel_reads();
+  // Python stacks of CPU samples are read in the kernel: no wake-up per sample is needed.
+  bool kernel_reads() const;
+  // Every sampling event once opened, CPU samples or `switches` (--off-cpu). On an error the
+  // caller may stop_kernel_reads().
+  [[nodiscard]] Result<void> attach_kernel_reads(int perf_event_fd, bool switches);
+  void stop_kernel_reads();
+
+  // A CPU sample of (pid, tid) stamped `time` at `ip` was just read from a ring: its Python stack,
+  // read in the kernel at the sample, or read now from user space.
+  void on_sample_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip);
+  // The switch-out sample of (pid, tid) stamped `time` at `ip` was just read from a ring: the
+  // thread is off CPU (or about to be). Its Python stack, read in the kernel at the switch, or
+  // read now from user space, within the budget.
+  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip);
   // The switch-out sample is applied: its read (null when there is none) leaves the reads
   // waiting for their sample, to be kept with the off-CPU block.
   PythonReadPtr take(int32_t tid, uint64_t time);

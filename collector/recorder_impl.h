@@ -115,8 +115,13 @@ class Recorder::Impl final : public OffCpuHost {
   void drain();
 
   size_t default_ring_bytes() const;
-  // Python frames wanted, read right after each sample (PythonOptions::wake_per_sample).
-  bool python_wakes() const { return options_.python.enabled && options_.python.wake_per_sample; }
+  // Python frames wanted, read from user space right after each sample
+  // (PythonOptions::wake_per_sample): not when the kernel reads them at the sample.
+  bool python_wakes() const {
+    return options_.python.enabled && options_.python.wake_per_sample && !python_.kernel_reads();
+  }
+  // Loads the kernel-side Python reader (PythonOptions::reads) before any event is opened.
+  [[nodiscard]] Result<void> start_python_kernel_reads();
   profile::ModuleId module_id(const Mapping& m);
   profile::ModuleId kernel_module_id();
   profile::ModuleId python_module_id();

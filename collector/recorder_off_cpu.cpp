@@ -65,6 +65,14 @@ void Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
     fail(refusal(fd.error()));
     return;
   }
+  if (python_.kernel_reads()) {
+    if (auto attached = python_.attach_kernel_reads(fd->get(), true); !attached) {
+      // Python stacks of switch-outs are then read from user space, polled every millisecond.
+      spdlog::info("Python stacks are read from user space: {}", attached.error().message());
+      python_.stop_kernel_reads();
+      python_without_wakeups_ = true;
+    }
+  }
   events_.push_back(Event{std::move(*fd), cpu_index, tid, true});
   if (auto r = add_ring(events_.back()); !r) {
     events_.pop_back();

@@ -57,6 +57,16 @@ std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, in
     event_name_ = spec_.name();
     format_ = spec_.sample_format();
   }
+  if (python_.kernel_reads()) {
+    if (auto attached = python_.attach_kernel_reads(fd->get(), false); !attached) {
+      // Said once; Python stacks are read from user space from here on, polled every
+      // millisecond since the events opened so far do not wake ember per sample.
+      if (options_.python.reads == PythonOptions::Reads::kKernel) return std::unexpected(attached.error().sys_errno());
+      spdlog::info("Python stacks are read from user space: {}", attached.error().message());
+      python_.stop_kernel_reads();
+      python_without_wakeups_ = true;
+    }
+  }
   events_.push_back(Event{std::move(*fd), cpu_index, tid});
   const size_t index = events_.size() - 1;
   if (options_.off_cpu && !off_cpu_refused_) open_switch_event(pid, cpu_index, tid);
@@ -288,6 +298,19 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
   return {};
 }
 
+Result<void> Recorder::Impl::start_python_kernel_reads() {
+  if (!options_.python.enabled || options_.python.reads == PythonOptions::Reads::kUser) return {};
+  auto started = python_.start_kernel_reads();
+  if (started) return {};
+  if (options_.python.reads == PythonOptions::Reads::kKernel) {
+    return make_error(started.error().code(),
+                      fmt::format("cannot read Python stacks in the kernel: {}", started.error().message()));
+  }
+  // Python frames still come, read from user space after each sample (a wake-up per sample).
+  spdlog::debug("Python stacks are read from user space: {}", started.error().message());
+  return {};
+}
+
 Result<void> Recorder::Impl::open(const Target& target) {
   int modes = (target.system_wide ? 1 : 0) + (target.pids.empty() ? 0 : 1) + (target.command.empty() ? 0 : 1);
   if (modes != 1) {
@@ -323,6 +346,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   // Switch events come in bursts of thousands a second, each with a stack copy: more room.
   switch_ring_bytes_ = round_ring_bytes(std::min<size_t>(8 * ring_bytes_, kMaxSwitchRingBytes));
 
+  if (auto r = start_python_kernel_reads(); !r) return r;
   {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0) return errno_error("epoll_create1");

@@ -53,9 +53,14 @@ std::optional<CodeHead> ObjectReader::parse_head(std::span<const std::byte> byte
   h.filename = load<uint64_t>(bytes, layout_.code_filename);
   h.line_table = load<uint64_t>(bytes, layout_.code_linetable);
   h.first_line = load<int32_t>(bytes, layout_.code_firstlineno);
-  if (!h.name || !h.filename || !h.line_table || h.first_line < 0) return std::nullopt;
-  if (layout_.code_qualname && !h.qualname) return std::nullopt;
+  if (!plausible(h)) return std::nullopt;
   return h;
+}
+
+bool ObjectReader::plausible(const CodeHead& h) const {
+  if (h.type != info_.code_type) return false;
+  if (!h.name || !h.filename || !h.line_table || h.first_line < 0) return false;
+  return !layout_.code_qualname || h.qualname;
 }
 
 std::shared_ptr<const CodeInfo> ObjectReader::code(uint64_t address, const CodeHead& head,

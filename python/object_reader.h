@@ -72,6 +72,8 @@ class ObjectReader {
 
   // Decodes the head of a code object from the bytes read at its address (layout.code_size).
   std::optional<CodeHead> parse_head(std::span<const std::byte> bytes) const;
+  // The checks of parse_head on a head read elsewhere (the kernel-side reader).
+  bool plausible(const CodeHead& head) const;
 
   // The named code object, from the cache when `head` still matches, else read afresh.
   std::shared_ptr<const CodeInfo> code(uint64_t address, const CodeHead& head, Miss& miss);

@@ -27,12 +27,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/error.h"
+#include "python/bpf/python_stack_abi.h"
 
 namespace ember::python {
 
@@ -129,6 +132,14 @@ class ProcessReader {
   // kMiss `out` is left empty.
   virtual ReadStatus read_stack(int32_t tid, std::vector<Frame>& out) = 0;
   virtual const ReaderStats& stats() const = 0;
+
+  // For the kernel-side reader (kernel_reader.h): this interpreter's layout in its terms
+  // (nullopt when its objects are larger than the kernel side reads), the thread states this
+  // reader has found (TID, address), and the naming of a stack the kernel read (status
+  // EMBER_PY_OK, of this process), with the checks and caches of read_stack.
+  virtual std::optional<ember_py_process> kernel_layout() const = 0;
+  virtual void thread_states(std::vector<std::pair<int32_t, uint64_t>>& out) const = 0;
+  virtual ReadStatus name_kernel_stack(const ember_py_stack& stack, std::vector<Frame>& out) = 0;
 };
 
 }  // namespace ember::python

@@ -203,16 +203,7 @@ ReadStatus StackReader::read_attempt(int32_t tid, std::vector<Frame>& out, bool&
   // Each distinct code object once (a recursion is many frames of one): its head from the batch
   // when it was in the last stack, the others with one more system call; then its names.
   std::vector<uint64_t>& codes = memo.codes;
-  codes.clear();
-  code_of_.resize(raw_.size());
-  for (size_t i = 0; i < raw_.size(); ++i) {
-    const uint64_t c = raw_[i].code;
-    const size_t k = i > 0 && raw_[i - 1].code == c
-                         ? code_of_[i - 1]
-                         : static_cast<size_t>(std::find(codes.begin(), codes.end(), c) - codes.begin());
-    if (k == codes.size()) codes.push_back(c);
-    code_of_[i] = static_cast<uint32_t>(k);
-  }
+  index_codes(codes);
   std::vector<const std::byte*>& heads = heads_;
   heads.assign(codes.size(), nullptr);
   std::vector<size_t>& missing = missing_;
@@ -242,6 +233,23 @@ ReadStatus StackReader::read_attempt(int32_t tid, std::vector<Frame>& out, bool&
     pinned_.push_back(std::move(code));
   }
 
+  return name_frames(out);
+}
+
+void StackReader::index_codes(std::vector<uint64_t>& codes) {
+  codes.clear();
+  code_of_.resize(raw_.size());
+  for (size_t i = 0; i < raw_.size(); ++i) {
+    const uint64_t c = raw_[i].code;
+    const size_t k = i > 0 && raw_[i - 1].code == c
+                         ? code_of_[i - 1]
+                         : static_cast<size_t>(std::find(codes.begin(), codes.end(), c) - codes.begin());
+    if (k == codes.size()) codes.push_back(c);
+    code_of_[i] = static_cast<uint32_t>(k);
+  }
+}
+
+ReadStatus StackReader::name_frames(std::vector<Frame>& out) {
   out.reserve(raw_.size());
   for (size_t i = 0; i < raw_.size(); ++i) {
     const RawFrame& f = raw_[i];
@@ -264,6 +272,117 @@ ReadStatus StackReader::read_attempt(int32_t tid, std::vector<Frame>& out, bool&
   stats_.stacks_read++;
   stats_.frames_read += out.size();
   return ReadStatus::kOk;
+}
+
+std::optional<ember_py_process> StackReader::kernel_layout() const {
+  if (layout_.frame_size > EMBER_PY_OBJECT_BYTES || layout_.code_size > EMBER_PY_OBJECT_BYTES) return std::nullopt;
+  ember_py_process p{};
+  switch (layout_.frame_model) {
+    case FrameModel::kFrameObject:
+      p.model = EMBER_PY_FRAME_OBJECT;
+      p.frame_flag = layout_.frame_executing;
+      break;
+    case FrameModel::kEntryFlag:
+      p.model = EMBER_PY_ENTRY_FLAG;
+      p.frame_flag = layout_.frame_is_entry;
+      break;
+    case FrameModel::kShimFrames:
+      p.model = EMBER_PY_SHIM_FRAMES;
+      p.frame_flag = layout_.frame_owner;
+      break;
+  }
+  p.tstate_native_thread_id = layout_.tstate_native_thread_id;
+  p.tstate_thread_id = layout_.tstate_thread_id;
+  p.pthread_tid = pthread_tid_offset_;
+  p.tstate_frame = layout_.tstate_frame;
+  p.via_cframe = layout_.frame_via_cframe ? 1 : 0;
+  p.cframe_current_frame = layout_.cframe_current_frame;
+  p.frame_previous = layout_.frame_previous;
+  p.frame_code = layout_.frame_code;
+  p.frame_instr = layout_.frame_instr;
+  p.frame_size = layout_.frame_size;
+  p.object_type = layout_.object_type;
+  p.var_size = layout_.bytes_size;
+  p.code_name = layout_.code_name;
+  p.code_qualname = layout_.code_qualname;
+  p.code_filename = layout_.code_filename;
+  p.code_linetable = layout_.code_linetable;
+  p.code_firstlineno = layout_.code_firstlineno;
+  p.code_size = layout_.code_size;
+  return p;
+}
+
+void StackReader::thread_states(std::vector<std::pair<int32_t, uint64_t>>& out) const {
+  out.clear();
+  for (const auto& [tid, memo] : threads_) {
+    if (memo.tstate) out.emplace_back(tid, memo.tstate);
+  }
+}
+
+ReadStatus StackReader::name_kernel_stack(const ember_py_stack& stack, std::vector<Frame>& out) {
+  // Read in the interrupt that took the sample, while the thread stood still: the chain is one
+  // the thread had, so no second read. Every object is still checked as if read from here.
+  out.clear();
+  pinned_.clear();
+  raw_.clear();
+  const size_t n = std::min<size_t>(stack.frames, EMBER_PY_MAX_FRAMES);
+  std::vector<CodeHead>& heads = kernel_heads_;
+  heads.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const ember_py_frame& k = stack.frame[i];
+    RawFrame f;
+    f.code = k.code;
+    switch (layout_.frame_model) {
+      case FrameModel::kFrameObject: {
+        const WalkedFrame w{k.address, k.code, 0, 0, k.flag};
+        if (k.frame_type != info_.frame_type) return miss(Miss::kBadObject);
+        // A leaf frame being set up or torn down (the sample fell between tstate->frame moving and
+        // f_executing changing) is not running yet or any more: its caller is the leaf.
+        if (!executing(w)) {
+          if (raw_.empty()) continue;
+          return miss(Miss::kBadObject);
+        }
+        const auto lasti = static_cast<int32_t>(k.instr);
+        f.instr_offset = layout_.line_table == LineTableFormat::kLinetable310 && lasti >= 0 ? int64_t{lasti} * 2 : lasti;
+        f.entry = true;
+        break;
+      }
+      case FrameModel::kEntryFlag:
+        f.instr_pointer = k.instr;
+        f.entry = k.flag != 0;
+        break;
+      case FrameModel::kShimFrames:
+        if (k.flag == Layout::kOwnedByCStack) {
+          if (!raw_.empty()) raw_.back().entry = true;
+          continue;
+        }
+        f.instr_pointer = k.instr;
+        break;
+    }
+    raw_.push_back(f);
+    heads.push_back(CodeHead{k.code_type, k.code_var_size, k.name, k.qualname, k.filename, k.linetable, k.first_line});
+  }
+  if (raw_.empty()) {
+    stats_.no_python_thread++;
+    return ReadStatus::kNoPythonThread;
+  }
+  index_codes(kernel_codes_);
+  // The head of each distinct code object, from its first frame.
+  std::vector<size_t>& first = missing_;
+  first.assign(kernel_codes_.size(), SIZE_MAX);
+  for (size_t i = 0; i < raw_.size(); ++i) {
+    if (first[code_of_[i]] == SIZE_MAX) first[code_of_[i]] = i;
+  }
+  pinned_.reserve(kernel_codes_.size());
+  for (size_t k = 0; k < kernel_codes_.size(); ++k) {
+    const CodeHead& head = heads[first[k]];
+    if (!objects_.plausible(head)) return miss(Miss::kBadObject);
+    Miss code_miss = Miss::kNone;
+    std::shared_ptr<const CodeInfo> code = objects_.code(kernel_codes_[k], head, code_miss);
+    if (!code) return miss(code_miss);
+    pinned_.push_back(std::move(code));
+  }
+  return name_frames(out);
 }
 
 }  // namespace ember::python

@@ -41,6 +41,9 @@ class StackReader final : public ProcessReader {
   std::span<const OffsetRange> eval_loop_ranges() const override { return info_.eval_ranges; }
   const ReaderStats& stats() const override { return stats_; }
   ReadStatus read_stack(int32_t tid, std::vector<Frame>& out) override;
+  std::optional<ember_py_process> kernel_layout() const override;
+  void thread_states(std::vector<std::pair<int32_t, uint64_t>>& out) const override;
+  ReadStatus name_kernel_stack(const ember_py_stack& stack, std::vector<Frame>& out) override;
 
  private:
   // One frame of a chain as read: where it is and the fields that say what it runs.
@@ -163,11 +166,17 @@ class StackReader final : public ProcessReader {
   std::vector<size_t> missing_;
   std::vector<std::byte> extra_;
   std::vector<std::byte> check_buffer_;
+  std::vector<CodeHead> kernel_heads_;   // name_kernel_stack: per raw_ frame
+  std::vector<uint64_t> kernel_codes_;   // name_kernel_stack: distinct code objects
   // Sorts spans_[from..] and merges neighbours, so that one batch reads few pieces and pages.
   void coalesce_spans(size_t from);
   // Reads the chain's frames again: true when nothing of it moved (see read_stack).
   enum class Check { kSame, kChanged, kGone };
   Check recheck(uint64_t tstate, uint64_t tstate_frame, uint64_t cframe, uint64_t leaf);
+  // raw_ → code_of_ and `codes`: each distinct code object once (a recursion is many frames of one).
+  void index_codes(std::vector<uint64_t>& codes);
+  // raw_, code_of_ and pinned_ → `out`, named, with lines.
+  ReadStatus name_frames(std::vector<Frame>& out);
   // One attempt; kChanged in `changed` when the stack moved while it was read.
   ReadStatus read_attempt(int32_t tid, std::vector<Frame>& out, bool& changed);
   // The last stack's code objects, as memo.codes: keeps its names alive.

@@ -3,20 +3,23 @@
 //
 //   merge      merge_python_stack on a synthetic stack with 30 Python frames: ns per sample
 //   per-sample ember's CPU per Python sample at depth 30 (bench/python/depth30.py), per installed
-//              CPython: getrusage of the Recorder polling loop with Python frames on and off (same
-//              program, alternating), per sample, their difference, the read+intern time ember
-//              measured, and the kernel's floor (one raw process_vm_readv of 7.5 KiB)
+//              CPython: getrusage of the Recorder polling loop without Python frames, with them
+//              read in the kernel, and read from user space (same program, alternating), per
+//              sample, the differences, the naming+intern time ember measured, the BPF program's
+//              own time per run, and the kernel's floor (one raw process_vm_readv of 7.5 KiB)
 //   slowdown   bench/python/cpu_bound.py alone, under `ember record -F 99`, under `perf record -g`
 //              and `perf record --call-graph dwarf` (the peer: the same kernel-side sampling without
 //              Python stacks), and both DWARF recorders at 999 Hz: the program's own CPU seconds,
 //              runs interleaved, medians of the per-round ratios
 //   staleness  bench/python/switcher.py (switches between one and two eval-loop calls every
-//              millisecond): samples whose Python stack disagreed with the native stack
+//              millisecond): samples whose Python stack disagreed with the native stack, read in
+//              the kernel, from user space woken per sample, and at a quarter of the ring
 //
 //   ember_python_bench [--python PATH] [--seconds N] [--runs R] [--rounds N]   (--python: that
 //                      interpreter only; per-sample runs every installed one without it)
 //                      [--parts merge,per-sample,staleness,slowdown]
 
+#include <bpf/bpf.h>
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -30,6 +33,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collector/python_merge.h"
@@ -95,15 +99,50 @@ void bench_merge() {
 struct InProcess {
   CollectorStats stats;
   double cpu = 0;  // ember's CPU seconds over the recording
+  // The kernel-side reader's own time (kernel.bpf_stats_enabled), in the sampled threads'
+  // interrupts, not in ember's CPU: its runs and nanoseconds over the recording.
+  uint64_t bpf_runs = 0;
+  uint64_t bpf_ns = 0;
 };
 
-InProcess record(const std::vector<std::string>& command, uint32_t hz, bool python, bool wake_per_sample = true) {
+// Where Python stacks are read: in the kernel at the sample (the default where BPF runs), from
+// user space woken at every sample (the default elsewhere), or from user space at a quarter of
+// the ring (as without Python frames).
+enum class Reads { kKernel, kUserWoken, kUserQuarter };
+const char* reads_name(Reads r) {
+  switch (r) {
+    case Reads::kKernel: return "kernel, at the sample      ";
+    case Reads::kUserWoken: return "user space, woken per sample";
+    case Reads::kUserQuarter: return "user space, at 1/4 ring    ";
+  }
+  return "";
+}
+
+// The run time of ember's BPF programs loaded now (bpf_stats_enabled must be on).
+void bpf_program_stats(uint64_t& runs, uint64_t& ns) {
+  runs = ns = 0;
+  for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t size = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &size) == 0 && std::string_view(info.name).starts_with("ember_python")) {
+      runs += info.run_cnt;
+      ns += info.run_time_ns;
+    }
+    ::close(fd);
+  }
+}
+
+InProcess record(const std::vector<std::string>& command, uint32_t hz, bool python, Reads reads = Reads::kKernel) {
   ember::collector::Target target;
   target.command = command;
   ember::collector::RecordOptions options;
   options.frequency_hz = hz;
   options.python.enabled = python;
-  options.python.wake_per_sample = wake_per_sample;
+  options.python.reads = reads == Reads::kKernel ? ember::collector::PythonOptions::Reads::kKernel
+                                                 : ember::collector::PythonOptions::Reads::kUser;
+  options.python.wake_per_sample = reads != Reads::kUserQuarter;
   InProcess out;
   const double cpu0 = cpu_seconds();
   auto rec = ember::collector::Recorder::start(target, options);
@@ -119,6 +158,7 @@ InProcess record(const std::vector<std::string>& command, uint32_t hz, bool pyth
   (void)(*rec)->take_profile();
   out.cpu = cpu_seconds() - cpu0;
   out.stats = (*rec)->stats();
+  bpf_program_stats(out.bpf_runs, out.bpf_ns);  // still loaded: the recorder is alive
   return out;
 }
 
@@ -126,10 +166,6 @@ uint64_t python_samples(const ember::collector::CollectorStats& p) {
   return p.python_merged + p.python_merged_below_cut + p.python_stale_fewer + p.python_stale_more + p.python_no_eval_frames + p.python_not_in_python +
          p.python_read_missed + p.python_not_read;
 }
-
-// Python frames read after a wake-up at every sample (the default), and after wake-ups at a
-// quarter of the ring (as without Python frames): what the per-sample wake-up buys.
-const char* wake_name(bool per_sample) { return per_sample ? "wake at every sample" : "wake at 1/4 ring  "; }
 
 // A Python process to measure the kernel's floor against: the same interpreter, parked.
 struct Parked {
@@ -160,83 +196,100 @@ std::string label(const std::string& python) {
   return python.substr(from, python.find('/', from) - from) + " (pyenv)";
 }
 
-// Per interpreter: ember's CPU per sample of depth30.py at 999 Hz with DWARF, with Python frames
-// and without (the same program, recordings alternating), what ember timed of reading and
-// interning, and the kernel's floor (one process_vm_readv of a 30-frame stack's 7.5 KiB).
+// Per interpreter: ember's CPU per sample of depth30.py at 999 Hz with DWARF, without Python
+// frames, with them read in the kernel (the default where BPF runs) and from user space woken per
+// sample (the default elsewhere), recordings alternating; what ember timed of reading (or naming)
+// and interning, the BPF program's own time per run (in the target's interrupts), and the
+// kernel's floor for a user-space read (one process_vm_readv of a 30-frame stack's 7.5 KiB).
 void bench_per_sample(const std::vector<std::string>& pythons, double seconds, int runs) {
   const std::string secs = fmt::format("{}", seconds);
+  const bool bpf_stats = [] {
+    FILE* f = std::fopen("/proc/sys/kernel/bpf_stats_enabled", "w");
+    if (!f) return false;
+    const bool ok = std::fputs("1", f) >= 0;
+    return std::fclose(f) == 0 && ok;
+  }();
   fmt::print("per-sample ember CPU per sample of depth30.py (30 Python frames), 999 Hz, DWARF; medians of {} runs\n", runs);
-  fmt::print("           {:<22} {:>14} {:>14} {:>16} {:>12} {:>16}\n", "interpreter", "without Python",
-             "with Python", "Python frames:", "of which", "raw floor: one");
-  fmt::print("           {:<22} {:>14} {:>14} {:>16} {:>12} {:>16}\n", "", "us/sample", "us/sample",
-             "+us/sample", "read+intern", "7.5 KiB read us");
+  fmt::print("           {:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "interpreter", "without",
+             "kernel", "kernel", "naming", "BPF run", "user", "user", "raw floor");
+  fmt::print("           {:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "", "Python",
+             "reads", "+us", "+intern", "us/read", "reads", "+us", "one read");
+  if (!bpf_stats) fmt::print("           (kernel.bpf_stats_enabled could not be set: no BPF run times)\n");
   {
-    // A program without CPython (a shell loop) recorded with Python frames on and off: its
-    // events are opened to wake the poller at a quarter of the ring either way (only a process
-    // that runs CPython wakes it per sample), so the difference is what Python frames cost a
-    // program that has none: a lookup per sample.
-    std::vector<double> woken, quarter;
+    // A program without CPython (a shell loop) recorded with Python frames on and off: not woken
+    // per sample either way (only a process that runs CPython would be), so the difference is
+    // what Python frames cost a program that has none.
+    std::vector<double> on_us, off_us;
     for (int r = 0; r < runs; ++r) {
       const std::vector<std::string> loop = {"timeout", secs, "sh", "-c", "while :; do :; done"};
       InProcess off = record(loop, 999, false);
       InProcess on = record(loop, 999, true);
       if (on.stats.samples == 0 || off.stats.samples == 0) continue;
-      woken.push_back(on.cpu / static_cast<double>(on.stats.samples) * 1e6);
-      quarter.push_back(off.cpu / static_cast<double>(off.stats.samples) * 1e6);
+      on_us.push_back(on.cpu / static_cast<double>(on.stats.samples) * 1e6);
+      off_us.push_back(off.cpu / static_cast<double>(off.stats.samples) * 1e6);
     }
-    fmt::print("           {:<22} {:>14.2f} {:>14.2f} {:>16.2f} {:>12} {:>16}   (no CPython: not woken per sample)\n",
-               "sh loop", median(quarter), median(woken), median(woken) - median(quarter), "-", "-");
+    fmt::print("           {:<22} {:>10.2f} {:>10.2f} {:>10.2f} {:>10} {:>10} {:>10} {:>10} {:>10}   (no CPython)\n",
+               "sh loop", median(off_us), median(on_us), median(on_us) - median(off_us), "-", "-", "-", "-", "-");
   }
   for (const std::string& python : pythons) {
-    std::vector<double> with, without, added, read;
+    std::vector<double> without, kernel, kernel_added, naming, bpf, user, user_added;
     for (int r = 0; r < runs; ++r) {
       InProcess off = record({python, kDir + "/depth30.py", secs}, 999, false);
-      InProcess on = record({python, kDir + "/depth30.py", secs}, 999, true);
-      const auto& p = on.stats;
-      if (python_samples(p) == 0 || on.stats.samples == 0 || off.stats.samples == 0) continue;
-      const double on_per = on.cpu / static_cast<double>(on.stats.samples) * 1e6;
-      const double off_per = off.cpu / static_cast<double>(off.stats.samples) * 1e6;
-      with.push_back(on_per);
-      without.push_back(off_per);
-      added.push_back(on_per - off_per);
-      read.push_back(static_cast<double>(p.python_read_ns) / static_cast<double>(std::max<uint64_t>(p.python_stacks_read, 1)) / 1e3);
+      InProcess in_kernel = record({python, kDir + "/depth30.py", secs}, 999, true, Reads::kKernel);
+      InProcess in_user = record({python, kDir + "/depth30.py", secs}, 999, true, Reads::kUserWoken);
+      if (off.stats.samples == 0 || in_kernel.stats.samples == 0 || in_user.stats.samples == 0) continue;
+      auto per_sample = [](const InProcess& x) { return x.cpu / static_cast<double>(x.stats.samples) * 1e6; };
+      without.push_back(per_sample(off));
+      kernel.push_back(per_sample(in_kernel));
+      kernel_added.push_back(per_sample(in_kernel) - per_sample(off));
+      user.push_back(per_sample(in_user));
+      user_added.push_back(per_sample(in_user) - per_sample(off));
+      const auto& k = in_kernel.stats;
+      naming.push_back(static_cast<double>(k.python_read_ns) / static_cast<double>(std::max<uint64_t>(k.python_stacks_read, 1)) / 1e3);
+      if (in_kernel.bpf_runs) bpf.push_back(static_cast<double>(in_kernel.bpf_ns) / static_cast<double>(in_kernel.bpf_runs) / 1e3);
     }
     double floor = -1;
     {
       Parked parked(python);
       floor = ember::bench::raw_read_us(parked.pid, 1, 1, 30 * 256, 2000);
     }
-    fmt::print("           {:<22} {:>14.2f} {:>14.2f} {:>16.2f} {:>12.2f} {:>16.2f}   (+: {})\n",
-               label(python), median(without), median(with),
-               median(added), median(read), floor, [&] {
-                 std::string runs_text;
-                 for (double a : added) runs_text += fmt::format("{}{:.1f}", runs_text.empty() ? "" : " ", a);
-                 return runs_text;
-               }());
+    auto runs_text = [](const std::vector<double>& v) {
+      std::string text;
+      for (double a : v) text += fmt::format("{}{:.1f}", text.empty() ? "" : " ", a);
+      return text;
+    };
+    fmt::print("           {:<22} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f}   "
+               "(kernel +: {}; user +: {})\n",
+               label(python), median(without), median(kernel), median(kernel_added), median(naming),
+               bpf.empty() ? -1.0 : median(bpf), median(user), median(user_added), floor, runs_text(kernel_added),
+               runs_text(user_added));
   }
 }
 
 void bench_staleness(const std::string& python, double seconds, int runs) {
-  std::vector<double> shares[2];
+  constexpr Reads kModes[] = {Reads::kKernel, Reads::kUserWoken, Reads::kUserQuarter};
+  std::vector<double> shares[3];
   for (int r = 0; r < runs; ++r) {
-    for (bool wake : {true, false}) {
-      InProcess on = record({python, kDir + "/switcher.py", fmt::format("{}", seconds)}, 999, true, wake);
+    for (size_t m = 0; m < 3; ++m) {
+      InProcess on = record({python, kDir + "/switcher.py", fmt::format("{}", seconds)}, 999, true, kModes[m]);
       const auto& p = on.stats;
       const uint64_t n = python_samples(p);
       const uint64_t stale = p.python_stale_fewer + p.python_stale_more;
-      if (n) shares[wake].push_back(100.0 * static_cast<double>(stale) / static_cast<double>(n));
+      if (n) shares[m].push_back(100.0 * static_cast<double>(stale) / static_cast<double>(n));
       fmt::print("  run {}, {}: {} of {} Python samples ({:.2f}%) disagreed with their native stack ({} fewer, {} more "
-                 "Python calls); merged {}, not in Python {}, missed {}\n",
-                 r + 1, wake_name(wake), stale, n, n ? shares[wake].back() : 0.0, p.python_stale_fewer, p.python_stale_more,
-                 p.python_merged + p.python_merged_below_cut, p.python_not_in_python, p.python_read_missed);
+                 "Python calls); merged {}, not in Python {}, missed {}; read in the kernel {}, from user space after "
+                 "the sample {}\n",
+                 r + 1, reads_name(kModes[m]), stale, n, n ? shares[m].back() : 0.0, p.python_stale_fewer,
+                 p.python_stale_more, p.python_merged + p.python_merged_below_cut, p.python_not_in_python,
+                 p.python_read_missed, p.python_kernel_reads, p.python_stacks_read - p.python_kernel_reads);
     }
   }
-  for (bool wake : {true, false}) {
+  for (size_t m = 0; m < 3; ++m) {
     fmt::print("staleness  {}: {:.2f}% of Python samples disagreed with their native stack (median of {}, "
                "range {:.2f}% .. {:.2f}%)\n",
-               wake_name(wake), median(shares[wake]), shares[wake].size(),
-               shares[wake].empty() ? 0.0 : *std::min_element(shares[wake].begin(), shares[wake].end()),
-               shares[wake].empty() ? 0.0 : *std::max_element(shares[wake].begin(), shares[wake].end()));
+               reads_name(kModes[m]), median(shares[m]), shares[m].size(),
+               shares[m].empty() ? 0.0 : *std::min_element(shares[m].begin(), shares[m].end()),
+               shares[m].empty() ? 0.0 : *std::max_element(shares[m].begin(), shares[m].end()));
   }
 }
 

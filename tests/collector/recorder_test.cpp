@@ -486,6 +486,26 @@ TEST(RecorderPermissions, SystemWideWithoutPrivilegeExplainsParanoid) {
                      "or kernel.perf_event_paranoid <= 0 (it is " + std::to_string(paranoid) + ")");
 }
 
+// --python-reads kernel without the privilege to load BPF: refused before anything is sampled,
+// saying what is missing; the default (auto) records, reading Python stacks from user space.
+TEST(RecorderPermissions, KernelPythonReadsWithoutPrivilegeSayWhatIsMissing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
+  std::string message = testing::as_nobody([] {
+    Target t;
+    t.command = {"/bin/true"};
+    RecordOptions options;
+    options.python.reads = PythonOptions::Reads::kKernel;
+    auto rec = Recorder::start(t, options);
+    if (rec) return std::string("started");
+    std::string refused = rec.error().message();
+    options.python.reads = PythonOptions::Reads::kAuto;
+    auto fallback = Recorder::start(t, options);
+    return refused + (fallback ? " | auto started" : " | auto: " + fallback.error().message());
+  });
+  EXPECT_EQ(message, "cannot read Python stacks in the kernel: the kernel refused the BPF program: needs CAP_BPF "
+                     "and CAP_PERFMON (or root) | auto started");
+}
+
 TEST(RecorderPermissions, OtherUsersProcessExplainsParanoid) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
   const int paranoid = paranoid_level();

@@ -19,6 +19,7 @@
 
 #include "collector/recorder.h"
 #include "profile/folded.h"
+#include "python/kernel_reader.h"
 #include "symbolizer/build_profile.h"
 #include "symbolizer/symbolizer.h"
 #include "tests/integration/python_interpreters.h"
@@ -231,6 +232,15 @@ TEST_P(PythonVersions, FortyFiveLevelsOfRecursionReachTheModule) {
   EXPECT_GE(percent(exact, in_leaf), 95.0) << broken;
 }
 
+// The user-space reader stays right on every version: it is what a machine without BPF uses.
+TEST_P(PythonVersions, SeventyThirtyFromUserSpace) {
+  collector::RecordOptions options;
+  options.python.reads = collector::PythonOptions::Reads::kUser;
+  Recording r = launch({GetParam().path, kSeventyThirty, "3"}, options);
+  EXPECT_EQ(r.stats.python_kernel_reads, 0u);
+  expect_seventy_thirty(r, GetParam().name + " read from user space");
+}
+
 INSTANTIATE_TEST_SUITE_P(Installed, PythonVersions, ::testing::ValuesIn(interpreters()),
                          [](const auto& info) { return info.param.name; });
 
@@ -251,16 +261,42 @@ TEST(PythonStacks, SeventyThirtyWhenAShellExecsCPython) {
   expect_seventy_thirty(r, "python3.11 exec'd by sh");
 }
 
-// A process that runs CPython wakes the poller at (nearly) every sample.
-TEST(PythonStacks, CPythonWakesThePollerPerSample) {
+// Read from user space, a process that runs CPython wakes the poller at (nearly) every sample,
+// so that its stacks are read while the thread still runs them.
+TEST(PythonStacks, UserSpaceReadsWakeThePollerPerSample) {
   REQUIRE_INTERPRETER(kDebianPython);
-  Recording r = launch({kDebianPython, kSeventyThirty, "3"});
+  collector::RecordOptions options;
+  options.python.reads = collector::PythonOptions::Reads::kUser;
+  Recording r = launch({kDebianPython, kSeventyThirty, "3"}, options);
   std::printf("[ figures  ] %llu samples, %llu ring wake-ups\n", static_cast<unsigned long long>(r.stats.samples),
               static_cast<unsigned long long>(r.stats.ring_wakeups));
   ASSERT_GT(r.stats.samples, 1000u);
+  EXPECT_EQ(r.stats.python_kernel_reads, 0u);
   // Samples that come while the poller works are read in the same round: not one wake-up each
   // on a busy machine, but far more than a quarter ring's one per ~60 samples.
   EXPECT_GE(r.stats.ring_wakeups * 16, r.stats.samples);
+  expect_seventy_thirty(r, "python3.11 read from user space");
+}
+
+// Read in the kernel at each sample, Python stacks need no wake-up per sample: the poller wakes
+// at a quarter of the ring as for a program without Python.
+TEST(PythonStacks, KernelReadsNeedNoWakeUpPerSample) {
+  REQUIRE_INTERPRETER(kDebianPython);
+  if (auto kernel = python::KernelReader::load(); !kernel) {
+    GTEST_SKIP() << "the kernel-side Python reader cannot run here: " << kernel.error().message();
+  }
+  collector::RecordOptions options;
+  options.python.reads = collector::PythonOptions::Reads::kKernel;
+  Recording r = launch({kDebianPython, kSeventyThirty, "3"}, options);
+  std::printf("[ figures  ] %llu samples, %llu ring wake-ups, %llu read in the kernel, %llu from user space\n",
+              static_cast<unsigned long long>(r.stats.samples), static_cast<unsigned long long>(r.stats.ring_wakeups),
+              static_cast<unsigned long long>(r.stats.python_kernel_reads),
+              static_cast<unsigned long long>(r.stats.python_kernel_fallbacks));
+  ASSERT_GT(r.stats.samples, 1000u);
+  // The samples before the interpreter was attached (the first round) are read from user space.
+  EXPECT_GE(r.stats.python_kernel_reads * 10, r.stats.samples * 9);
+  EXPECT_LT(r.stats.ring_wakeups * 16, r.stats.samples);
+  expect_seventy_thirty(r, "python3.11 read in the kernel");
 }
 
 TEST(PythonStacks, ZlibDeflateUnderItsPythonCaller) {

@@ -95,7 +95,9 @@ TEST_P(StringTest, RandomHeadersAreRefusedOrConsistent) {
     EXPECT_EQ(h->data_bytes, h->length * static_cast<size_t>(h->kind));
     std::vector<std::byte> data(h->data_bytes);
     for (auto& b : data) b = static_cast<std::byte>(rng());
-    if (auto text = decode_string_data(data, *h)) EXPECT_LE(text->size(), 4 * h->length);
+    if (auto text = decode_string_data(data, *h)) {
+      EXPECT_LE(text->size(), 4 * h->length);
+    }
   }
 }
 

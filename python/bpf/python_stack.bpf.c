@@ -1,0 +1,243 @@
+// Reads the Python stack of the sampled thread in the kernel, at the sample: attached to ember's
+// CPU sampling events (PERF_EVENT_IOC_SET_BPF), it runs in the interrupt that takes the sample,
+// while the thread is stopped, before the sample is written. So the stack read is the stack the
+// sample caught (no race with the thread itself) and ember need not wake per sample to read it.
+//
+// It only copies: for a process ember registered (its offsets in `processes`) and a thread whose
+// thread state it knows (`threads`, checked against the TID here at every read), it follows the
+// frame chain and copies each frame's fields and its code object's head into `stacks`. Names,
+// files and lines are resolved in user space (python/kernel_reader.*, StackReader), with the
+// same checks and caches as a read from user space. Whatever it cannot do (an unknown thread,
+// a page not resident, a chain too deep) it says in the record's status; ember then reads
+// that stack from user space.
+#include <linux/bpf.h>
+#include <linux/bpf_perf_event.h>
+#include <bpf/bpf_helpers.h>
+
+#include "python_stack_abi.h"
+
+// bpf_probe_read_user is offered to GPL-compatible programs only.
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct ember_py_process);
+} processes SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, struct ember_py_thread);
+} threads SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 << 20);
+} stacks SEC(".maps");
+
+struct scratch {
+  __u8 frame[EMBER_PY_OBJECT_BYTES];
+  __u8 code[EMBER_PY_OBJECT_BYTES];
+  struct ember_py_stack out;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct scratch);
+} scratch SEC(".maps");
+
+// A field of bytes read into the scratch space; 0 past its end.
+static __always_inline __u64 field64(const __u8 *bytes, __u32 offset) {
+  offset &= EMBER_PY_OBJECT_BYTES - 1;
+  if (offset > EMBER_PY_OBJECT_BYTES - 8) return 0;
+  return *(const __u64 *)(bytes + offset);
+}
+static __always_inline __u32 field32(const __u8 *bytes, __u32 offset) {
+  offset &= EMBER_PY_OBJECT_BYTES - 1;
+  if (offset > EMBER_PY_OBJECT_BYTES - 4) return 0;
+  return *(const __u32 *)(bytes + offset);
+}
+static __always_inline __u8 field8(const __u8 *bytes, __u32 offset) {
+  offset &= EMBER_PY_OBJECT_BYTES - 1;
+  return bytes[offset];
+}
+
+static __always_inline int read_user(void *dst, __u32 size, __u64 address) {
+  if (size == 0 || size > EMBER_PY_OBJECT_BYTES) return -1;
+  return bpf_probe_read_user(dst, size, (const void *)address);
+}
+
+static __always_inline __u32 thread_frame(const struct ember_py_process *proc, __u32 tid, __u64 *frame) {
+  const struct ember_py_thread *t = bpf_map_lookup_elem(&threads, &tid);
+  if (!t) return EMBER_PY_UNKNOWN_THREAD;
+  const __u64 tstate = t->tstate;
+  if (proc->tstate_native_thread_id) {
+    __u64 native = 0;
+    if (bpf_probe_read_user(&native, sizeof native, (const void *)(tstate + proc->tstate_native_thread_id)))
+      return EMBER_PY_FAULT;
+    if ((__u32)native != tid) return EMBER_PY_UNKNOWN_THREAD;
+  } else {
+    __u64 pthread = 0;
+    __s32 pthread_tid = 0;
+    if (bpf_probe_read_user(&pthread, sizeof pthread, (const void *)(tstate + proc->tstate_thread_id)) ||
+        bpf_probe_read_user(&pthread_tid, sizeof pthread_tid, (const void *)(pthread + proc->pthread_tid)))
+      return EMBER_PY_FAULT;
+    if ((__u32)pthread_tid != tid) return EMBER_PY_UNKNOWN_THREAD;
+  }
+  __u64 f = 0;
+  if (bpf_probe_read_user(&f, sizeof f, (const void *)(tstate + proc->tstate_frame))) return EMBER_PY_FAULT;
+  if (proc->via_cframe && f) {
+    const __u64 cframe = f;
+    if (bpf_probe_read_user(&f, sizeof f, (const void *)(cframe + proc->cframe_current_frame)))
+      return EMBER_PY_FAULT;
+  }
+  *frame = f;
+  return EMBER_PY_OK;
+}
+
+// Reads of switch-outs per CPU and second at most: a Python thread that blocks 50,000 times a
+// second would otherwise pay a read at each. Past it, the block keeps its native stack.
+struct switch_budget {
+  __u64 second;
+  __u32 used;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct switch_budget);
+} switch_budget SEC(".maps");
+
+// The frame walk, one bpf_loop() step per frame: the verifier checks the step once, not each of
+// EMBER_PY_MAX_FRAMES unrolled iterations (which took it a second at every start of ember).
+struct walk {
+  struct scratch *s;
+  const struct ember_py_process *proc;
+  __u64 frame;
+  __u32 n;
+  __u32 status;
+};
+
+static long walk_frame(__u32 i, void *context) {
+  struct walk *w = context;
+  struct scratch *s = w->s;
+  const struct ember_py_process *proc = w->proc;
+  if (!w->frame || i >= EMBER_PY_MAX_FRAMES) return 1;
+  // What the check above says, in a form the verifier keeps (the compiler would drop the mask).
+  asm volatile("" : "+r"(i));
+  i &= EMBER_PY_MAX_FRAMES - 1;
+  if (read_user(s->frame, proc->frame_size, w->frame)) {
+    w->status = EMBER_PY_FAULT;
+    return 1;
+  }
+  struct ember_py_frame *f = &s->out.frame[i];
+  f->address = w->frame;
+  f->code = field64(s->frame, proc->frame_code);
+  f->flag = field8(s->frame, proc->frame_flag);
+  if (proc->model == EMBER_PY_FRAME_OBJECT) {
+    f->instr = (__u64)(__s64)(__s32)field32(s->frame, proc->frame_instr);
+    f->frame_type = field64(s->frame, proc->object_type);
+  } else {
+    f->instr = field64(s->frame, proc->frame_instr);
+    f->frame_type = 0;
+  }
+  w->frame = field64(s->frame, proc->frame_previous);
+  w->n = i + 1;
+  if (proc->model == EMBER_PY_SHIM_FRAMES && f->flag == 3) {
+    f->code_type = 0;  // a shim frame: user space skips it, its code is not needed
+    return 0;
+  }
+  if (i > 0) {
+    const struct ember_py_frame *p = &s->out.frame[(i - 1) & (EMBER_PY_MAX_FRAMES - 1)];
+    if (p->code == f->code && p->code_type) {
+      // Recursion: the same code object as the caller's callee just read.
+      f->code_type = p->code_type;
+      f->code_var_size = p->code_var_size;
+      f->name = p->name;
+      f->qualname = p->qualname;
+      f->filename = p->filename;
+      f->linetable = p->linetable;
+      f->first_line = p->first_line;
+      return 0;
+    }
+  }
+  if (read_user(s->code, proc->code_size, f->code)) {
+    w->status = EMBER_PY_FAULT;
+    return 1;
+  }
+  f->code_type = field64(s->code, proc->object_type);
+  f->code_var_size = field64(s->code, proc->var_size);
+  f->name = field64(s->code, proc->code_name);
+  f->qualname = proc->code_qualname ? field64(s->code, proc->code_qualname) : 0;
+  f->filename = field64(s->code, proc->code_filename);
+  f->linetable = field64(s->code, proc->code_linetable);
+  f->first_line = (__s32)field32(s->code, proc->code_firstlineno);
+  return 0;
+}
+
+static __always_inline int read_stack(struct bpf_perf_event_data *ctx, const struct ember_py_process *proc,
+                                      __u32 pid, __u32 tid, int over_budget) {
+  const __u32 zero = 0;
+  struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s) return 1;
+  struct ember_py_stack *out = &s->out;
+  out->time = bpf_ktime_get_ns();
+  out->ip = ctx->regs.rip;
+  out->pid = pid;
+  out->tid = tid;
+
+  struct walk w = {.s = s, .proc = proc, .frame = 0, .n = 0, .status = EMBER_PY_OK};
+  w.status = over_budget ? EMBER_PY_OVER_BUDGET : thread_frame(proc, tid, &w.frame);
+  if (w.status == EMBER_PY_OK && w.frame) bpf_loop(EMBER_PY_MAX_FRAMES, walk_frame, &w, 0);
+  __u32 status = w.status;
+  __u32 n = w.n;
+  if (status == EMBER_PY_OK && w.frame) status = EMBER_PY_TOO_DEEP;
+  out->status = status;
+  if (status != EMBER_PY_OK) n = 0;
+  if (n > EMBER_PY_MAX_FRAMES) n = EMBER_PY_MAX_FRAMES;
+  out->frames = n;
+  __u64 size = EMBER_PY_STACK_HEADER_BYTES + (__u64)n * sizeof(struct ember_py_frame);
+  // The bound checked on the very register passed (the compiler may otherwise pass a copy the
+  // verifier cannot relate to the check above).
+  asm volatile("" : "+r"(size));
+  if (size > sizeof(struct ember_py_stack)) return 1;
+  bpf_ringbuf_output(&stacks, out, size, BPF_RB_NO_WAKEUP);
+  return 1;
+}
+
+// CPU samples (cpu-clock, cycles): every sample of a registered process.
+SEC("perf_event")
+int ember_python_stack(struct bpf_perf_event_data *ctx) {
+  const __u64 id = bpf_get_current_pid_tgid();
+  const __u32 pid = id >> 32;
+  const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
+  if (!proc) return 1;  // not a registered CPython: the sample goes on as it is
+  return read_stack(ctx, proc, pid, (__u32)id, 0);
+}
+
+// Switch-outs (--off-cpu): the thread leaving its CPU, within the budget.
+SEC("perf_event")
+int ember_python_switch(struct bpf_perf_event_data *ctx) {
+  const __u64 id = bpf_get_current_pid_tgid();
+  const __u32 pid = id >> 32;
+  const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
+  if (!proc) return 1;
+  const __u32 zero = 0;
+  struct switch_budget *b = bpf_map_lookup_elem(&switch_budget, &zero);
+  if (!b) return 1;
+  const __u64 second = bpf_ktime_get_ns() / 1000000000ull;
+  if (b->second != second) {
+    b->second = second;
+    b->used = 0;
+  }
+  // Past the budget, a record without frames says so (no record: a process not registered yet).
+  const int over = b->used >= EMBER_PY_SWITCH_READS_PER_CPU_SECOND;
+  if (!over) b->used++;
+  return read_stack(ctx, proc, pid, (__u32)id, over);
+}

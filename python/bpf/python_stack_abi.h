@@ -1,0 +1,90 @@
+/* What the kernel-side Python stack reader (python_stack.bpf.c) and ember (kernel_reader.cpp)
+ * exchange: plain C with fixed-width fields, compiled by clang for BPF and by g++ for ember. */
+#ifndef EMBER_PYTHON_BPF_PYTHON_STACK_ABI_H
+#define EMBER_PYTHON_BPF_PYTHON_STACK_ABI_H
+
+#include <linux/types.h>
+
+/* Frames read per sample at most (3.12+ shim frames included); a deeper chain is left to the
+ * reader in user space. */
+#define EMBER_PY_MAX_FRAMES 128 /* a power of two: indexes are masked with it for the verifier */
+/* Bytes of one frame or one code object head read at most (every supported layout needs less). */
+#define EMBER_PY_OBJECT_BYTES 256
+
+/* Switch-outs read per CPU and second at most (the CPU samples are not limited). */
+#define EMBER_PY_SWITCH_READS_PER_CPU_SECOND 5000
+
+enum ember_py_model {
+  EMBER_PY_FRAME_OBJECT = 0, /* 3.8–3.10: f_back chain of PyFrameObject, int f_lasti */
+  EMBER_PY_ENTRY_FLAG = 1,   /* 3.11: _PyInterpreterFrame, is_entry */
+  EMBER_PY_SHIM_FRAMES = 2,  /* 3.12+: _PyInterpreterFrame, shim frames owned by the C stack */
+};
+
+/* Per process (key: tgid): where its interpreter keeps what is read, byte offsets. */
+struct ember_py_process {
+  __u32 model;
+  __u32 tstate_native_thread_id; /* 0: absent (3.8–3.10), the TID is in struct pthread */
+  __u32 tstate_thread_id;        /* pthread_t */
+  __u32 pthread_tid;             /* the TID inside struct pthread (3.8–3.10) */
+  __u32 tstate_frame;
+  __u32 via_cframe;              /* tstate_frame points to a _PyCFrame (3.11–3.12) */
+  __u32 cframe_current_frame;
+  __u32 frame_previous;
+  __u32 frame_code;
+  __u32 frame_instr;
+  __u32 frame_flag;              /* f_executing/f_state, is_entry or owner */
+  __u32 frame_size;
+  __u32 object_type;
+  __u32 var_size;                /* ob_size */
+  __u32 code_name;
+  __u32 code_qualname;           /* 0 before 3.11 */
+  __u32 code_filename;
+  __u32 code_linetable;
+  __u32 code_firstlineno;
+  __u32 code_size;
+};
+
+/* Per thread (key: TID): its thread state, checked against the TID at every read. */
+struct ember_py_thread {
+  __u64 tstate;
+};
+
+/* One frame as the kernel read it: the frame's fields and its code object's head. */
+struct ember_py_frame {
+  __u64 address;
+  __u64 code;
+  __u64 instr;      /* f_lasti (3.8–3.10, sign-extended int) or the instruction pointer */
+  __u64 frame_type; /* ob_type of a 3.8–3.10 frame object; 0 otherwise */
+  __u64 code_type;  /* the code head: ob_type, ob_size, names, line table, first line */
+  __u64 code_var_size;
+  __u64 name;
+  __u64 qualname;
+  __u64 filename;
+  __u64 linetable;
+  __s32 first_line;
+  __u8 flag;
+  __u8 pad[3];
+};
+
+enum ember_py_status {
+  EMBER_PY_OK = 0,
+  EMBER_PY_UNKNOWN_THREAD = 1, /* no thread state known for the TID, or it no longer matches */
+  EMBER_PY_FAULT = 2,          /* memory not readable from the interrupt (not resident, unmapped) */
+  EMBER_PY_TOO_DEEP = 3,       /* more than EMBER_PY_MAX_FRAMES frames */
+  EMBER_PY_OVER_BUDGET = 4,    /* a switch-out past EMBER_PY_SWITCH_READS_PER_CPU_SECOND: not read */
+};
+
+/* One record of the ring buffer: read when the sample was taken, before it was written. */
+struct ember_py_stack {
+  __u64 time; /* CLOCK_MONOTONIC ns, the clock of ember's perf events */
+  __u64 ip;   /* the sampled instruction pointer, as in the sample */
+  __u32 pid;
+  __u32 tid;
+  __u32 status;
+  __u32 frames;
+  struct ember_py_frame frame[EMBER_PY_MAX_FRAMES];
+};
+
+#define EMBER_PY_STACK_HEADER_BYTES 32
+
+#endif

@@ -1,0 +1,128 @@
+#include "python/kernel_reader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ember::python {
+
+extern const unsigned char kPythonStackBpf[];
+extern const std::size_t kPythonStackBpfSize;
+
+static_assert(offsetof(ember_py_stack, frame) == EMBER_PY_STACK_HEADER_BYTES);
+static_assert(sizeof(ember_py_frame) == 88);
+
+namespace {
+
+// libbpf's own messages (the verifier's log among them) go to the debug log, not stderr.
+int libbpf_message(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG || !spdlog::should_log(spdlog::level::debug)) return 0;
+  char line[1024];
+  int n = std::vsnprintf(line, sizeof line, format, args);
+  if (n > 0) {
+    std::string_view text(line, std::min<size_t>(static_cast<size_t>(n), sizeof line - 1));
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    spdlog::debug("libbpf: {}", text);
+  }
+  return 0;
+}
+
+Error load_error(std::string_view what, int err) {
+  const ErrorCode code = err == EPERM || err == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kUnsupported;
+  std::string why = err == EPERM || err == EACCES ? "needs CAP_BPF and CAP_PERFMON (or root)" : std::strerror(err);
+  return Error(code, fmt::format("{}: {}", what, why), err);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KernelReader>> KernelReader::load() {
+  static const bool quiet = (libbpf_set_print(libbpf_message), true);
+  (void)quiet;
+  std::unique_ptr<KernelReader> r(new KernelReader());
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "ember_python");
+  r->object_ = bpf_object__open_mem(kPythonStackBpf, kPythonStackBpfSize, &opts);
+  if (!r->object_) return std::unexpected(load_error("cannot open the BPF program", errno));
+  if (int err = bpf_object__load(r->object_); err) {
+    return std::unexpected(load_error("the kernel refused the BPF program", -err));
+  }
+  bpf_program* program = bpf_object__find_program_by_name(r->object_, "ember_python_stack");
+  bpf_program* switch_program = bpf_object__find_program_by_name(r->object_, "ember_python_switch");
+  bpf_map* processes = bpf_object__find_map_by_name(r->object_, "processes");
+  bpf_map* threads = bpf_object__find_map_by_name(r->object_, "threads");
+  bpf_map* stacks = bpf_object__find_map_by_name(r->object_, "stacks");
+  if (!program || !switch_program || !processes || !threads || !stacks) {
+    return make_error(ErrorCode::kInternal, "the BPF program lacks a part ember needs");
+  }
+  r->program_fd_ = bpf_program__fd(program);
+  r->switch_program_fd_ = bpf_program__fd(switch_program);
+  r->processes_fd_ = bpf_map__fd(processes);
+  r->threads_fd_ = bpf_map__fd(threads);
+  r->ring_ = ring_buffer__new(bpf_map__fd(stacks), &KernelReader::on_record, r.get(), nullptr);
+  if (!r->ring_) return std::unexpected(load_error("cannot map the BPF ring buffer", errno));
+  return r;
+}
+
+KernelReader::~KernelReader() {
+  if (ring_) ring_buffer__free(ring_);
+  if (object_) bpf_object__close(object_);
+}
+
+Result<void> KernelReader::attach(int perf_event_fd, bool switches) {
+  if (::ioctl(perf_event_fd, PERF_EVENT_IOC_SET_BPF, switches ? switch_program_fd_ : program_fd_) != 0) {
+    return std::unexpected(load_error("cannot attach the BPF program to a sampling event", errno));
+  }
+  return {};
+}
+
+void KernelReader::add_process(int32_t pid, const ember_py_process& layout) {
+  const uint32_t key = static_cast<uint32_t>(pid);
+  // A full map (4096 CPython processes at once) leaves the newest to user-space reads.
+  (void)bpf_map_update_elem(processes_fd_, &key, &layout, BPF_ANY);
+}
+
+void KernelReader::remove_process(int32_t pid) {
+  const uint32_t key = static_cast<uint32_t>(pid);
+  (void)bpf_map_delete_elem(processes_fd_, &key);
+}
+
+void KernelReader::add_thread(int32_t tid, uint64_t tstate) {
+  const uint32_t key = static_cast<uint32_t>(tid);
+  const ember_py_thread value{tstate};
+  (void)bpf_map_update_elem(threads_fd_, &key, &value, BPF_ANY);  // LRU: the oldest go
+}
+
+void KernelReader::remove_thread(int32_t tid) {
+  const uint32_t key = static_cast<uint32_t>(tid);
+  (void)bpf_map_delete_elem(threads_fd_, &key);
+}
+
+int KernelReader::on_record(void* self, void* data, size_t size) {
+  auto* r = static_cast<KernelReader*>(self);
+  const auto* stack = static_cast<const ember_py_stack*>(data);
+  if (size < EMBER_PY_STACK_HEADER_BYTES || stack->frames > EMBER_PY_MAX_FRAMES ||
+      size < EMBER_PY_STACK_HEADER_BYTES + size_t{stack->frames} * sizeof(ember_py_frame)) {
+    r->malformed_++;
+    return 0;
+  }
+  r->drained_++;
+  r->each_(r->context_, *stack);
+  return 0;
+}
+
+size_t KernelReader::drain(Each each, void* context) {
+  each_ = each;
+  context_ = context;
+  drained_ = 0;
+  (void)ring_buffer__consume(ring_);
+  return drained_;
+}
+
+}  // namespace ember::python
