@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "collector/process_table.h"
+#include "collector/python_kernel_records.h"
 #include "collector/python_targets.h"
 #include "profile/string_table.h"
 #include "python/kernel_reader.h"
@@ -222,12 +223,14 @@ class PythonStacks::Impl {
   // What a read reads from: the kernel's record (given, or looked up by the sample's `ip` when
   // set), else user space.
   struct Source {
-    std::optional<uint64_t> ip;
+    std::optional<uint64_t> ip;  // with the sample's CPU
+    uint32_t cpu = 0;
     const ember_py_stack* kernel = nullptr;
   };
   // Returns whether the stack was read (a read waits for its sample).
   bool on_sample_read(int32_t pid, int32_t tid, uint64_t time, Source source);
-  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip);
+  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint32_t cpu, uint64_t ip);
+  void on_thread_exit(int32_t pid, int32_t tid);
   PythonReadPtr take(int32_t tid, uint64_t time);
   // exec_time: for an exec, its time (0 unknown): verdicts made from later samples are kept.
   void forget(int32_t pid, bool keep_reader, uint64_t exec_time = 0);
@@ -264,10 +267,10 @@ class PythonStacks::Impl {
   // The stack of a sample: the kernel's read of it when there is one, else from user space;
   // `read_at` is when (CLOCK_MONOTONIC).
   python::ReadStatus read(Attached& p, int32_t tid, uint64_t time, Source source, uint64_t& read_at);
-  // The kernel's record of the sample (tid, time, ip), draining the ring when it is not queued
-  // yet (the kernel writes it before the sample); nullptr when there is none.
-  const ember_py_stack* kernel_stack(int32_t tid, uint64_t time, uint64_t ip);
-  static void queue_kernel_stack(void* self, const ember_py_stack& stack);
+  // The kernel's record of the sample, draining the ring when it is not queued yet (the kernel
+  // writes it before the sample); nullptr when there is none. A record that says the kernel did
+  // not know the thread makes it registered again after the user-space read.
+  const ember_py_stack* kernel_stack(Attached& p, int32_t tid, uint32_t cpu, uint64_t time, uint64_t ip);
   void register_threads(Attached& p);
   void warn(const std::string& message);
   std::vector<PendingFrame> spare_vector();
@@ -277,17 +280,8 @@ class PythonStacks::Impl {
                 std::vector<profile::RawFrame>& frames, MergeResult& result);
 
   std::unique_ptr<python::KernelReader> kernel_;
-  // Records of the kernel-side reader drained and not yet matched with their sample, per TID in
-  // ring order (kMaxKernelStackBytes at most, kept kKernelKeepNs), and spare buffers.
-  std::unordered_map<int32_t, std::deque<std::vector<std::byte>>> kernel_stacks_;
-  size_t kernel_queued_bytes_ = 0;
-  std::vector<std::vector<std::byte>> kernel_spare_;
-  std::vector<std::byte> kernel_match_;  // the record being named
+  KernelRecordQueue kernel_records_;  // drained, not yet matched with their sample
   std::vector<std::pair<int32_t, uint64_t>> thread_states_;
-  static constexpr size_t kMaxKernelStackBytes = 32u << 20;
-  static constexpr uint64_t kKernelKeepNs = 1'000'000'000;
-  // The kernel's clock reading and the sample's are taken microseconds apart in one interrupt.
-  static constexpr uint64_t kKernelMatchNs = 1'000'000;
   std::unordered_map<int32_t, Attached> processes_;
   size_t readers_ = 0;
   uint64_t clock_ = 0;
@@ -326,62 +320,32 @@ Result<void> PythonStacks::Impl::start_kernel_reads() {
 }
 
 void PythonStacks::Impl::stop_kernel_reads() {
-  kernel_.reset();
-  kernel_stacks_.clear();
-  kernel_queued_bytes_ = 0;
+  // The program stays attached to the events opened so far: with no process registered it
+  // reads nothing.
   for (auto& [pid, p] : processes_) {
+    if (p.in_kernel) kernel_->remove_process(pid);
     p.in_kernel = false;
     p.kernel_threads.clear();
   }
+  kernel_.reset();
+  kernel_records_.expire(UINT64_MAX);
 }
 
-void PythonStacks::Impl::queue_kernel_stack(void* self, const ember_py_stack& stack) {
-  auto* impl = static_cast<Impl*>(self);
-  if (impl->kernel_queued_bytes_ >= kMaxKernelStackBytes) {
-    // Records whose sample never came (lost, or read far later): start again.
-    impl->kernel_stacks_.clear();
-    impl->kernel_queued_bytes_ = 0;
+const ember_py_stack* PythonStacks::Impl::kernel_stack(Attached& p, int32_t tid, uint32_t cpu, uint64_t time,
+                                                     uint64_t ip) {
+  const ember_py_stack* k = kernel_records_.take(tid, cpu, time, ip);
+  if (!k) {
+    kernel_->drain([](void* queue, const ember_py_stack& r) { static_cast<KernelRecordQueue*>(queue)->push(r); },
+                   &kernel_records_);
+    k = kernel_records_.take(tid, cpu, time, ip);
   }
-  std::vector<std::byte> bytes;
-  if (!impl->kernel_spare_.empty()) {
-    bytes = std::move(impl->kernel_spare_.back());
-    impl->kernel_spare_.pop_back();
-  }
-  const size_t size = EMBER_PY_STACK_HEADER_BYTES + size_t{stack.frames} * sizeof(ember_py_frame);
-  const auto* from = reinterpret_cast<const std::byte*>(&stack);
-  bytes.assign(from, from + size);
-  impl->kernel_queued_bytes_ += bytes.size();
-  impl->kernel_stacks_[static_cast<int32_t>(stack.tid)].push_back(std::move(bytes));
-}
-
-const ember_py_stack* PythonStacks::Impl::kernel_stack(int32_t tid, uint64_t time, uint64_t ip) {
-  auto header = [](const std::vector<std::byte>& b) { return reinterpret_cast<const ember_py_stack*>(b.data()); };
-  for (int pass = 0; pass < 2; ++pass) {
-    if (pass == 1) kernel_->drain(&Impl::queue_kernel_stack, this);
-    auto it = kernel_stacks_.find(tid);
-    if (it == kernel_stacks_.end()) continue;
-    auto& queue = it->second;
-    for (size_t i = 0; i < queue.size(); ++i) {
-      const ember_py_stack* k = header(queue[i]);
-      const uint64_t gap = k->time > time ? k->time - time : time - k->time;
-      if (k->ip != ip || gap > kKernelMatchNs) continue;
-      // Only this one goes: a thread's samples come from the ring of each CPU it ran on, one ring
-      // after the other, so older records may still meet their samples (expire() drops the rest).
-      kernel_match_.swap(queue[i]);
-      kernel_queued_bytes_ -= kernel_match_.size();
-      if (kernel_spare_.size() < 64 && queue[i].capacity() != 0) kernel_spare_.push_back(std::move(queue[i]));
-      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
-      if (queue.empty()) kernel_stacks_.erase(it);
-      return header(kernel_match_);
-    }
-  }
-  return nullptr;
+  // Not (or no longer) in the kernel's map of threads (evicted, or its thread state moved).
+  if (k && k->status == EMBER_PY_UNKNOWN_THREAD) p.kernel_threads.erase(tid);
+  return k;
 }
 
 void PythonStacks::Impl::register_threads(Attached& p) {
   p.reader->thread_states(thread_states_);
-  // The reader bounds what it remembers; so does this (the kernel's map is an LRU of its own).
-  if (p.kernel_threads.size() > 2 * thread_states_.size() + 64) p.kernel_threads.clear();
   for (const auto& [tid, tstate] : thread_states_) {
     auto [it, added] = p.kernel_threads.try_emplace(tid, tstate);
     if (!added && it->second == tstate) continue;  // known, and still the same thread state
@@ -394,7 +358,7 @@ python::ReadStatus PythonStacks::Impl::read(Attached& p, int32_t tid, uint64_t t
                                              uint64_t& read_at) {
   const ember_py_stack* k = source.kernel;
   if (!k && p.in_kernel && source.ip) {
-    k = kernel_stack(tid, time, *source.ip);
+    k = kernel_stack(p, tid, source.cpu, time, *source.ip);
     if (k && k->status != EMBER_PY_OK) k = nullptr;
     if (!k) stats_.python_kernel_fallbacks++;
   }
@@ -534,7 +498,13 @@ bool PythonStacks::Impl::on_sample_read(int32_t pid, int32_t tid, uint64_t time,
   return true;
 }
 
-void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip) {
+void PythonStacks::Impl::on_thread_exit(int32_t pid, int32_t tid) {
+  auto it = processes_.find(pid);
+  if (it == processes_.end() || !it->second.in_kernel) return;
+  if (it->second.kernel_threads.erase(tid)) kernel_->remove_thread(tid);
+}
+
+void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint32_t cpu, uint64_t ip) {
   if (pid <= 0 || tid <= 0) return;
   auto it = processes_.find(pid);
   const bool known_reader = it != processes_.end() && it->second.state == State::kReader;
@@ -547,13 +517,13 @@ void PythonStacks::Impl::on_switch_out_read(int32_t pid, int32_t tid, uint64_t t
   off_cpu_tokens_time_ = std::max(off_cpu_tokens_time_, time);
   if (known_reader && it->second.in_kernel) {
     // Read by the kernel at the switch, within its own budget per CPU.
-    if (const ember_py_stack* k = kernel_stack(tid, time, ip)) {
+    if (const ember_py_stack* k = kernel_stack(it->second, tid, cpu, time, ip)) {
       if (k->status == EMBER_PY_OVER_BUDGET) {
         stats_.python_off_cpu_over_budget++;
         return;
       }
       if (k->status == EMBER_PY_OK) {
-        if (on_sample_read(pid, tid, time, Source{ip, k})) stats_.python_off_cpu_read++;
+        if (on_sample_read(pid, tid, time, Source{ip, cpu, k})) stats_.python_off_cpu_read++;
         return;
       }
     }
@@ -675,19 +645,9 @@ void PythonStacks::Impl::expire(uint64_t time) {
     pending_order_.pop_front();
   }
   if (time == UINT64_MAX) pending_.clear();
-  // Kernel records whose sample would have come by now. `time` only says that the records
-  // applied so far are older: a ring not read yet can still hold the sample of an older record
-  // (drained with the others), hence the margin.
-  for (auto it = kernel_stacks_.begin(); it != kernel_stacks_.end();) {
-    auto& queue = it->second;
-    while (!queue.empty() &&
-           (time == UINT64_MAX ||
-            reinterpret_cast<const ember_py_stack*>(queue.front().data())->time + kKernelKeepNs < time)) {
-      kernel_queued_bytes_ -= queue.front().size();
-      queue.pop_front();
-    }
-    it = queue.empty() ? kernel_stacks_.erase(it) : std::next(it);
-  }
+  // Kernel records whose sample would have come by now (a margin: `time` only says that the
+  // records applied so far are older, a ring not read yet can hold older samples).
+  kernel_records_.expire(time);
   // Keys whose sample was merged stay in the order queue until here; it never outgrows the
   // reads of the reorder window.
 }
@@ -722,11 +682,11 @@ Result<void> PythonStacks::attach_kernel_reads(int perf_event_fd, bool switches)
 }
 void PythonStacks::stop_kernel_reads() { impl_->stop_kernel_reads(); }
 
-void PythonStacks::on_sample_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip) {
-  if (impl_->options_.enabled) impl_->on_sample_read(pid, tid, time, Impl::Source{ip});
+void PythonStacks::on_sample_read(int32_t pid, int32_t tid, uint64_t time, uint32_t cpu, uint64_t ip) {
+  if (impl_->options_.enabled) impl_->on_sample_read(pid, tid, time, Impl::Source{ip, cpu});
 }
-void PythonStacks::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip) {
-  if (impl_->options_.enabled) impl_->on_switch_out_read(pid, tid, time, ip);
+void PythonStacks::on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint32_t cpu, uint64_t ip) {
+  if (impl_->options_.enabled) impl_->on_switch_out_read(pid, tid, time, cpu, ip);
 }
 PythonReadPtr PythonStacks::take(int32_t tid, uint64_t time) {
   return impl_->options_.enabled ? impl_->take(tid, time) : nullptr;
@@ -745,6 +705,9 @@ void PythonStacks::on_mmap(int32_t pid, std::string_view filename) {
   if (may_be_python(filename)) impl_->forget(pid, true);
 }
 void PythonStacks::on_exit(int32_t pid) { impl_->forget(pid, false); }
+void PythonStacks::on_thread_exit(int32_t pid, int32_t tid) {
+  if (impl_->options_.enabled) impl_->on_thread_exit(pid, tid);
+}
 
 void PythonStacks::merge(const Process& process, int32_t tid, uint64_t time, bool native_complete,
                          profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,

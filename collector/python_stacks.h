@@ -48,8 +48,8 @@ struct PythonOptions {
   // Where Python stacks of CPU samples are read. kAuto: in the kernel, at the sample
   // (python/kernel_reader.h), when the kernel runs the BPF reader, else from user space after
   // the sample (woken per sample, see wake_per_sample); kKernel: the kernel or an error; kUser:
-  // user space only. Switch-outs (--off-cpu) are always read from user space: a thread off CPU
-  // holds still.
+  // user space only. Switch-outs (--off-cpu) are read by the kernel at the switch too, within
+  // EMBER_PY_SWITCH_READS_PER_CPU_SECOND.
   enum class Reads { kAuto, kKernel, kUser };
   Reads reads = Reads::kAuto;
 };
@@ -84,19 +84,20 @@ class PythonStacks {
   [[nodiscard]] Result<void> attach_kernel_reads(int perf_event_fd, bool switches);
   void stop_kernel_reads();
 
-  // A CPU sample of (pid, tid) stamped `time` at `ip` was just read from a ring: its Python stack,
-  // read in the kernel at the sample, or read now from user space.
-  void on_sample_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip);
+  // A CPU sample of (pid, tid) stamped `time`, taken on `cpu` at `ip`, was just read from a ring:
+  // its Python stack, read in the kernel at the sample, or read now from user space.
+  void on_sample_read(int32_t pid, int32_t tid, uint64_t time, uint32_t cpu, uint64_t ip);
   // The switch-out sample of (pid, tid) stamped `time` at `ip` was just read from a ring: the
   // thread is off CPU (or about to be). Its Python stack, read in the kernel at the switch, or
   // read now from user space, within the budget.
-  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint64_t ip);
+  void on_switch_out_read(int32_t pid, int32_t tid, uint64_t time, uint32_t cpu, uint64_t ip);
   // The switch-out sample is applied: its read (null when there is none) leaves the reads
   // waiting for their sample, to be kept with the off-CPU block.
   PythonReadPtr take(int32_t tid, uint64_t time);
   void on_exec(int32_t pid, uint64_t time);  // time 0: unknown
   void on_mmap(int32_t pid, std::string_view filename);
   void on_exit(int32_t pid);
+  void on_thread_exit(int32_t pid, int32_t tid);  // a thread other than the main one
 
   // The sample (pid, tid, time) is applied: when its Python stack was read, `frames` (leaf first,
   // of `process`, in `window`) becomes the merged stack. Python frames are interned in `window`

@@ -146,7 +146,7 @@ void Recorder::Impl::on_raw_record(std::span<const std::byte> bytes) {
     // The thread is leaving its CPU: its Python stack holds still until it is back (python_stacks.h).
     if (python_.enabled()) {
       const Process* p = processes_.find(s->sid.pid);
-      if (p == nullptr || p->recorded()) python_.on_switch_out_read(s->sid.pid, s->sid.tid, s->sid.time, s->ip);
+      if (p == nullptr || p->recorded()) python_.on_switch_out_read(s->sid.pid, s->sid.tid, s->sid.time, s->sid.cpu, s->ip);
     }
     // Most switch-outs need no stack copy (see off_cpu_stacks.h).
     if (auto cut = off_cpu_->compact(*s, bytes)) {
@@ -177,7 +177,7 @@ void Recorder::Impl::note_for_python(const Record& rec) {
   if (const auto* s = std::get_if<SampleRecord>(&rec.body)) {
     // Now, not in time order: the thread keeps running, its Python stack changes.
     const Process* p = processes_.find(s->sid.pid);
-    if (p == nullptr || p->recorded()) python_.on_sample_read(s->sid.pid, s->sid.tid, s->sid.time, s->ip);
+    if (p == nullptr || p->recorded()) python_.on_sample_read(s->sid.pid, s->sid.tid, s->sid.time, s->sid.cpu, s->ip);
   } else if (const auto* m = std::get_if<MmapRecord>(&rec.body)) {
     python_.on_mmap(m->pid, m->filename);
     if (python_wakes() && !all_woken_ && !woken_pids_.contains(m->pid) &&
@@ -188,6 +188,7 @@ void Recorder::Impl::note_for_python(const Record& rec) {
     if (c->exec) python_.on_exec(c->pid, c->sid.has_time ? c->sid.time : 0);
   } else if (const auto* t = std::get_if<TaskRecord>(&rec.body)) {
     if (t->exit && t->pid == t->tid) python_.on_exit(t->pid);
+    if (t->exit && t->pid != t->tid) python_.on_thread_exit(t->pid, t->tid);
   }
 }
 

@@ -122,6 +122,8 @@ class Recorder::Impl final : public OffCpuHost {
   }
   // Loads the kernel-side Python reader (PythonOptions::reads) before any event is opened.
   [[nodiscard]] Result<void> start_python_kernel_reads();
+  // --python-reads kernel and an event the program could not be attached to: why open() failed.
+  std::optional<Error> python_kernel_error_;
   profile::ModuleId module_id(const Mapping& m);
   profile::ModuleId kernel_module_id();
   profile::ModuleId python_module_id();

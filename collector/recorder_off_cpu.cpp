@@ -68,7 +68,11 @@ void Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
   if (python_.kernel_reads()) {
     if (auto attached = python_.attach_kernel_reads(fd->get(), true); !attached) {
       // Python stacks of switch-outs are then read from user space, polled every millisecond.
-      spdlog::info("Python stacks are read from user space: {}", attached.error().message());
+      if (options_.python.reads == PythonOptions::Reads::kKernel) {
+        warnings_.push_back(fmt::format("Python stacks are read from user space: {}", attached.error().message()));
+      } else {
+        spdlog::info("Python stacks are read from user space: {}", attached.error().message());
+      }
       python_.stop_kernel_reads();
       python_without_wakeups_ = true;
     }

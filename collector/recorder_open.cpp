@@ -61,7 +61,11 @@ std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, in
     if (auto attached = python_.attach_kernel_reads(fd->get(), false); !attached) {
       // Said once; Python stacks are read from user space from here on, polled every
       // millisecond since the events opened so far do not wake ember per sample.
-      if (options_.python.reads == PythonOptions::Reads::kKernel) return std::unexpected(attached.error().sys_errno());
+      if (options_.python.reads == PythonOptions::Reads::kKernel) {
+        python_kernel_error_ = Error(attached.error().code(), fmt::format("cannot read Python stacks in the kernel: {}",
+                                                                          attached.error().message()));
+        return std::unexpected(EINVAL);
+      }
       spdlog::info("Python stacks are read from user space: {}", attached.error().message());
       python_.stop_kernel_reads();
       python_without_wakeups_ = true;
@@ -355,7 +359,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   Result<void> opened = target.system_wide      ? open_system_wide()
                         : !target.pids.empty() ? open_pids(target.pids)
                                                : open_command(target.command);
-  if (!opened) return opened;
+  if (!opened) return python_kernel_error_ ? std::unexpected(*python_kernel_error_) : opened;
 
   // Event fds wake the poller when their ring fills; pidfds when a target exits.
   auto watch_fd = [&](int fd, uint64_t data) -> Result<void> {

@@ -5,6 +5,7 @@
 #include <linux/perf_event.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -60,6 +61,19 @@ Result<std::unique_ptr<KernelReader>> KernelReader::load() {
   bpf_map* stacks = bpf_object__find_map_by_name(r->object_, "stacks");
   if (!program || !switch_program || !processes || !threads || !stacks) {
     return make_error(ErrorCode::kInternal, "the BPF program lacks a part ember needs");
+  }
+  // PIDs and TIDs as ember's perf samples carry them: those of ember's PID namespace.
+  if (bpf_map* config = bpf_object__find_map_by_name(r->object_, "config")) {
+    struct stat ns {};
+    if (::stat("/proc/self/ns/pid", &ns) == 0) {
+      const uint32_t zero = 0;
+      const ember_py_config value{static_cast<uint64_t>(ns.st_dev), static_cast<uint64_t>(ns.st_ino)};
+      if (int err = bpf_map_update_elem(bpf_map__fd(config), &zero, &value, BPF_ANY); err) {
+        return std::unexpected(load_error("cannot configure the BPF program", -err));
+      }
+    }
+  } else {
+    return make_error(ErrorCode::kInternal, "the BPF program lacks its configuration");
   }
   r->program_fd_ = bpf_program__fd(program);
   r->switch_program_fd_ = bpf_program__fd(switch_program);

@@ -5,8 +5,8 @@
 //
 //   load()           once per recording, before the events are opened; an error says why the
 //                    kernel cannot run it (the caller reads stacks from user space instead)
-//   attach(fd)       every CPU sampling event (not the switch events: a thread off CPU holds
-//                    still, user space reads it exactly)
+//   attach(fd)       every sampling event: CPU samples, and switch-outs (--off-cpu) within a
+//                    budget per CPU
 //   add_process      a CPython process's layout (ProcessReader::kernel_layout), once attached
 //   add_thread       a thread state user space found for a TID (checked in the kernel at use)
 //   drain(each)      the stacks read since the last drain, oldest first

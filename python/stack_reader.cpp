@@ -325,6 +325,8 @@ ReadStatus StackReader::name_kernel_stack(const ember_py_stack& stack, std::vect
   out.clear();
   pinned_.clear();
   raw_.clear();
+  // A record of another process (a caller's mistake, or a PID reused): nothing of it is read.
+  if (static_cast<int32_t>(stack.pid) != pid_) return miss(Miss::kBadObject);
   const size_t n = std::min<size_t>(stack.frames, EMBER_PY_MAX_FRAMES);
   std::vector<CodeHead>& heads = kernel_heads_;
   heads.clear();
@@ -339,7 +341,7 @@ ReadStatus StackReader::name_kernel_stack(const ember_py_stack& stack, std::vect
         // A leaf frame being set up or torn down (the sample fell between tstate->frame moving and
         // f_executing changing) is not running yet or any more: its caller is the leaf.
         if (!executing(w)) {
-          if (raw_.empty()) continue;
+          if (i == 0) continue;
           return miss(Miss::kBadObject);
         }
         const auto lasti = static_cast<int32_t>(k.instr);

@@ -203,12 +203,18 @@ std::string label(const std::string& python) {
 // kernel's floor for a user-space read (one process_vm_readv of a 30-frame stack's 7.5 KiB).
 void bench_per_sample(const std::vector<std::string>& pythons, double seconds, int runs) {
   const std::string secs = fmt::format("{}", seconds);
-  const bool bpf_stats = [] {
-    FILE* f = std::fopen("/proc/sys/kernel/bpf_stats_enabled", "w");
-    if (!f) return false;
-    const bool ok = std::fputs("1", f) >= 0;
-    return std::fclose(f) == 0 && ok;
-  }();
+  // BPF run times are kept only while kernel.bpf_stats_enabled is 1; it is put back after.
+  auto set_bpf_stats = [](const char* value) {
+    FILE* f = std::fopen("/proc/sys/kernel/bpf_stats_enabled", "r+");
+    if (!f) return std::string();
+    char before[8] = {};
+    if (!std::fgets(before, sizeof before, f)) before[0] = '0';
+    std::rewind(f);
+    const bool ok = std::fputs(value, f) >= 0;
+    return std::fclose(f) == 0 && ok ? std::string(1, before[0]) : std::string();
+  };
+  const std::string bpf_stats_before = set_bpf_stats("1");
+  const bool bpf_stats = !bpf_stats_before.empty();
   fmt::print("per-sample ember CPU per sample of depth30.py (30 Python frames), 999 Hz, DWARF; medians of {} runs\n", runs);
   fmt::print("           {:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "interpreter", "without",
              "kernel", "kernel", "naming", "BPF run", "user", "user", "raw floor");
@@ -264,6 +270,7 @@ void bench_per_sample(const std::vector<std::string>& pythons, double seconds, i
                bpf.empty() ? -1.0 : median(bpf), median(user), median(user_added), floor, runs_text(kernel_added),
                runs_text(user_added));
   }
+  if (bpf_stats) set_bpf_stats(bpf_stats_before.c_str());
 }
 
 void bench_staleness(const std::string& python, double seconds, int runs) {

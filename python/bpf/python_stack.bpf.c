@@ -27,6 +27,13 @@ struct {
 } processes SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct ember_py_config);
+} config SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
   __type(key, __u32);
@@ -69,7 +76,29 @@ static __always_inline __u8 field8(const __u8 *bytes, __u32 offset) {
 
 static __always_inline int read_user(void *dst, __u32 size, __u64 address) {
   if (size == 0 || size > EMBER_PY_OBJECT_BYTES) return -1;
+  // Bounded again on the register that is passed: the compiler may pass a copy the verifier
+  // cannot relate to the check above.
+  asm volatile("" : "+r"(size));
+  if (size > EMBER_PY_OBJECT_BYTES) size = EMBER_PY_OBJECT_BYTES;
   return bpf_probe_read_user(dst, size, (const void *)address);
+}
+
+// The current thread's PID and TID as ember sees them (its PID namespace); false when the thread
+// is not in that namespace (then it is no target of ember's).
+static __always_inline int current_ids(__u32 *pid, __u32 *tid) {
+  const __u32 zero = 0;
+  const struct ember_py_config *c = bpf_map_lookup_elem(&config, &zero);
+  if (!c || !c->pid_ns_ino) {
+    const __u64 id = bpf_get_current_pid_tgid();
+    *pid = id >> 32;
+    *tid = (__u32)id;
+    return 1;
+  }
+  struct bpf_pidns_info ns = {};
+  if (bpf_get_ns_current_pid_tgid(c->pid_ns_dev, c->pid_ns_ino, &ns, sizeof ns)) return 0;
+  *pid = ns.tgid;
+  *tid = ns.pid;
+  return 1;
 }
 
 static __always_inline __u32 thread_frame(const struct ember_py_process *proc, __u32 tid, __u64 *frame) {
@@ -101,7 +130,8 @@ static __always_inline __u32 thread_frame(const struct ember_py_process *proc, _
 }
 
 // Reads of switch-outs per CPU and second at most: a Python thread that blocks 50,000 times a
-// second would otherwise pay a read at each. Past it, the block keeps its native stack.
+// second would otherwise pay a read at each. Past it, a record without frames says so and the
+// block keeps its native stack. Only threads the program knows are charged.
 struct switch_budget {
   __u64 second;
   __u32 used;
@@ -113,6 +143,21 @@ struct {
   __type(key, __u32);
   __type(value, struct switch_budget);
 } switch_budget SEC(".maps");
+
+// Takes one read from this CPU's budget of the second; false when it is spent.
+static __always_inline int within_switch_budget(void) {
+  const __u32 zero = 0;
+  struct switch_budget *b = bpf_map_lookup_elem(&switch_budget, &zero);
+  if (!b) return 0;
+  const __u64 second = bpf_ktime_get_ns() / 1000000000ull;
+  if (b->second != second) {
+    b->second = second;
+    b->used = 0;
+  }
+  if (b->used >= EMBER_PY_SWITCH_READS_PER_CPU_SECOND) return 0;
+  b->used++;
+  return 1;
+}
 
 // The frame walk, one bpf_loop() step per frame: the verifier checks the step once, not each of
 // EMBER_PY_MAX_FRAMES unrolled iterations (which took it a second at every start of ember).
@@ -181,8 +226,9 @@ static long walk_frame(__u32 i, void *context) {
   return 0;
 }
 
+// `switch_out`: charged to the switch budget, once the thread is known to be one of Python's.
 static __always_inline int read_stack(struct bpf_perf_event_data *ctx, const struct ember_py_process *proc,
-                                      __u32 pid, __u32 tid, int over_budget) {
+                                      __u32 pid, __u32 tid, int switch_out) {
   const __u32 zero = 0;
   struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
   if (!s) return 1;
@@ -191,9 +237,12 @@ static __always_inline int read_stack(struct bpf_perf_event_data *ctx, const str
   out->ip = ctx->regs.rip;
   out->pid = pid;
   out->tid = tid;
+  out->cpu = bpf_get_smp_processor_id();
+  out->pad = 0;
 
   struct walk w = {.s = s, .proc = proc, .frame = 0, .n = 0, .status = EMBER_PY_OK};
-  w.status = over_budget ? EMBER_PY_OVER_BUDGET : thread_frame(proc, tid, &w.frame);
+  w.status = thread_frame(proc, tid, &w.frame);
+  if (w.status == EMBER_PY_OK && switch_out && !within_switch_budget()) w.status = EMBER_PY_OVER_BUDGET;
   if (w.status == EMBER_PY_OK && w.frame) bpf_loop(EMBER_PY_MAX_FRAMES, walk_frame, &w, 0);
   __u32 status = w.status;
   __u32 n = w.n;
@@ -214,30 +263,19 @@ static __always_inline int read_stack(struct bpf_perf_event_data *ctx, const str
 // CPU samples (cpu-clock, cycles): every sample of a registered process.
 SEC("perf_event")
 int ember_python_stack(struct bpf_perf_event_data *ctx) {
-  const __u64 id = bpf_get_current_pid_tgid();
-  const __u32 pid = id >> 32;
+  __u32 pid = 0, tid = 0;
+  if (!current_ids(&pid, &tid)) return 1;
   const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
   if (!proc) return 1;  // not a registered CPython: the sample goes on as it is
-  return read_stack(ctx, proc, pid, (__u32)id, 0);
+  return read_stack(ctx, proc, pid, tid, 0);
 }
 
 // Switch-outs (--off-cpu): the thread leaving its CPU, within the budget.
 SEC("perf_event")
 int ember_python_switch(struct bpf_perf_event_data *ctx) {
-  const __u64 id = bpf_get_current_pid_tgid();
-  const __u32 pid = id >> 32;
+  __u32 pid = 0, tid = 0;
+  if (!current_ids(&pid, &tid)) return 1;
   const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
   if (!proc) return 1;
-  const __u32 zero = 0;
-  struct switch_budget *b = bpf_map_lookup_elem(&switch_budget, &zero);
-  if (!b) return 1;
-  const __u64 second = bpf_ktime_get_ns() / 1000000000ull;
-  if (b->second != second) {
-    b->second = second;
-    b->used = 0;
-  }
-  // Past the budget, a record without frames says so (no record: a process not registered yet).
-  const int over = b->used >= EMBER_PY_SWITCH_READS_PER_CPU_SECOND;
-  if (!over) b->used++;
-  return read_stack(ctx, proc, pid, (__u32)id, over);
+  return read_stack(ctx, proc, pid, tid, 1);
 }

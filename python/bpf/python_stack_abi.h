@@ -7,7 +7,7 @@
 
 /* Frames read per sample at most (3.12+ shim frames included); a deeper chain is left to the
  * reader in user space. */
-#define EMBER_PY_MAX_FRAMES 128 /* a power of two: indexes are masked with it for the verifier */
+#define EMBER_PY_MAX_FRAMES 256 /* a power of two: indexes are masked with it for the verifier */
 /* Bytes of one frame or one code object head read at most (every supported layout needs less). */
 #define EMBER_PY_OBJECT_BYTES 256
 
@@ -44,6 +44,14 @@ struct ember_py_process {
   __u32 code_size;
 };
 
+/* The one entry of `config`: the PID namespace ember sees processes in (st_dev and st_ino of
+ * /proc/self/ns/pid), so that the program keys its maps and records by the PIDs and TIDs ember's
+ * perf samples carry, also when ember runs in a container. */
+struct ember_py_config {
+  __u64 pid_ns_dev;
+  __u64 pid_ns_ino;
+};
+
 /* Per thread (key: TID): its thread state, checked against the TID at every read. */
 struct ember_py_thread {
   __u64 tstate;
@@ -78,13 +86,15 @@ enum ember_py_status {
 struct ember_py_stack {
   __u64 time; /* CLOCK_MONOTONIC ns, the clock of ember's perf events */
   __u64 ip;   /* the sampled instruction pointer, as in the sample */
-  __u32 pid;
+  __u32 pid;  /* in ember's PID namespace, as in the sample */
   __u32 tid;
   __u32 status;
   __u32 frames;
+  __u32 cpu;  /* where the sample was taken: the ring it is in */
+  __u32 pad;
   struct ember_py_frame frame[EMBER_PY_MAX_FRAMES];
 };
 
-#define EMBER_PY_STACK_HEADER_BYTES 32
+#define EMBER_PY_STACK_HEADER_BYTES 40
 
 #endif
