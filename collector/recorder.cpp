@@ -47,6 +47,9 @@ constexpr uint64_t kMaxPollWorkNs = 250'000'000;
 // How often the rings are read at least while a process runs CPython without per-record
 // wake-ups (Recorder::Impl::python_without_wakeups_).
 constexpr std::chrono::milliseconds kLatePythonPoll{1};
+// Kernel reads: how long poll() reads the rings every kLatePythonPoll after the start, or after
+// a CPython is mapped (recorder_impl.h: python_quick_until_ns_).
+constexpr uint64_t kQuickPythonPollsNs = 500'000'000;
 
 uint64_t now_ns(clockid_t clock) {
   timespec ts{};
@@ -184,6 +187,7 @@ void Recorder::Impl::note_for_python(const Record& rec) {
         may_be_python(m->filename)) {
       python_without_wakeups_ = true;
     }
+    if (python_.kernel_reads() && may_be_python(m->filename)) quick_python_polls();
   } else if (const auto* c = std::get_if<CommRecord>(&rec.body)) {
     if (c->exec) python_.on_exec(c->pid, c->sid.has_time ? c->sid.time : 0);
   } else if (const auto* t = std::get_if<TaskRecord>(&rec.body)) {
@@ -355,6 +359,10 @@ bool Recorder::Impl::targets_ended() {
   return all;
 }
 
+void Recorder::Impl::quick_python_polls() {
+  python_quick_until_ns_ = std::max(python_quick_until_ns_, now_ns(CLOCK_MONOTONIC) + kQuickPythonPollsNs);
+}
+
 void Recorder::Impl::drain() {
   read_rings(0);
   reorder_.flush_all();
@@ -364,7 +372,9 @@ void Recorder::Impl::drain() {
 
 Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   if (finished_) return false;
-  if (python_without_wakeups_) timeout = std::min(timeout, kLatePythonPoll);
+  if (python_without_wakeups_ || (python_quick_until_ns_ != 0 && now_ns(CLOCK_MONOTONIC) < python_quick_until_ns_)) {
+    timeout = std::min(timeout, kLatePythonPoll);
+  }
   timeout = std::min(timeout, max_poll_wait_);
   epoll_event ready[64];
   int n = ::epoll_wait(epoll_.get(), ready, 64, static_cast<int>(std::max<int64_t>(timeout.count(), 0)));

@@ -170,6 +170,12 @@ class Recorder::Impl final : public OffCpuHost {
   // program that starts one): poll() returns at least every kLatePythonPoll, so its samples are
   // read within about that of being taken, and its blocks longer than that get their stacks.
   bool python_without_wakeups_ = false;
+  // Kernel reads (python_wakes() false): the kernel reads a CPython's stacks only once it is
+  // attached (on its first sample) and its threads once found (on their first samples, read from
+  // user space). Those first samples are read every millisecond, not a quarter ring later, for a
+  // while after the start and after a CPython is mapped: until python_quick_until_ns_.
+  uint64_t python_quick_until_ns_ = 0;
+  void quick_python_polls();
   // Rings smaller than asked for (locked-memory limits) may not wake ember before they fill:
   // poll() waits at most this long (open(): half a ring's worth of samples).
   std::chrono::milliseconds max_poll_wait_ = std::chrono::milliseconds::max();

@@ -396,6 +396,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   period_ns_ = static_cast<int64_t>(1'000'000'000ull / spec_.frequency_hz);
   if (spec_.hardware_cycles && event_note_.empty()) event_note_ = "hardware cycles event";
   if (off_cpu_) start_off_cpu(target);
+  if (python_.kernel_reads()) quick_python_polls();
   for (const std::string& w : warnings_) spdlog::warn("{}", w);
   start_window();
   return {};
