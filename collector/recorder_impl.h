@@ -175,6 +175,7 @@ class Recorder::Impl final : public OffCpuHost {
   // user space). Those first samples are read every millisecond, not a quarter ring later, for a
   // while after the start and after a CPython is mapped: until python_quick_until_ns_.
   uint64_t python_quick_until_ns_ = 0;
+  bool targets_python_ = false;  // a target runs CPython at the start (-a: may)
   void quick_python_polls();
   // Rings smaller than asked for (locked-memory limits) may not wake ember before they fill:
   // poll() waits at most this long (open(): half a ring's worth of samples).

@@ -144,6 +144,7 @@ Result<void> Recorder::Impl::open_system_wide() {
   cpu_enabled_ns_.assign(cpus_.size(), 0);
   // Any process may run CPython: which one a per-CPU event's record belongs to is known too late.
   wake_per_record_ = all_woken_ = python_wakes();
+  targets_python_ = true;
   for (size_t c = 0; c < cpus_.size(); ++c) {
     if (auto r = open_cpu(c); !r) return r;
   }
@@ -205,6 +206,8 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
     for (int32_t pid : pids) {
       if (runs_python(procfs, pid)) woken_pids_.insert(pid);
     }
+  } else if (python_.kernel_reads()) {
+    targets_python_ = std::any_of(pids.begin(), pids.end(), [&](int32_t pid) { return runs_python(procfs, pid); });
   }
   // A ring's wake point is set by the first event that writes to it: processes that do not wake
   // ember per sample first, so that each CPU's ring wakes it at a quarter (an event that wakes
@@ -279,9 +282,11 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
   // Disabled until exec, then inherited by every thread and child the command creates.
   spec_.inherit = true;
   spec_.enable_on_exec = true;
-  if (python_wakes()) {
+  if (python_wakes() || python_.kernel_reads()) {
     auto executable = resolve_executable(argv[0]);
-    wake_per_record_ = all_woken_ = executable && launches_python(*executable);
+    const bool python = executable && launches_python(*executable);
+    if (python_wakes()) wake_per_record_ = all_woken_ = python;
+    targets_python_ = python;
   }
   for (size_t c = 0; c < cpus_.size(); ++c) {
     auto index = open_one(pid, static_cast<int>(c), pid);
@@ -396,7 +401,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   period_ns_ = static_cast<int64_t>(1'000'000'000ull / spec_.frequency_hz);
   if (spec_.hardware_cycles && event_note_.empty()) event_note_ = "hardware cycles event";
   if (off_cpu_) start_off_cpu(target);
-  if (python_.kernel_reads()) quick_python_polls();
+  if (python_.kernel_reads() && targets_python_) quick_python_polls();
   for (const std::string& w : warnings_) spdlog::warn("{}", w);
   start_window();
   return {};

@@ -288,7 +288,8 @@ void bench_staleness(const std::string& python, double seconds, int runs) {
                  "the sample {}\n",
                  r + 1, reads_name(kModes[m]), stale, n, n ? shares[m].back() : 0.0, p.python_stale_fewer,
                  p.python_stale_more, p.python_merged + p.python_merged_below_cut, p.python_not_in_python,
-                 p.python_read_missed, p.python_kernel_reads, p.python_stacks_read - p.python_kernel_reads);
+                 p.python_read_missed, p.python_kernel_reads,
+                 p.python_kernel_reads != 0 ? p.python_kernel_fallbacks : p.python_stacks_read);
     }
   }
   for (size_t m = 0; m < 3; ++m) {
