@@ -1,16 +1,19 @@
 #pragma once
-// Python frames in the collector's stacks. Right after a sample is read from its ring (the
-// target keeps running: every microsecond counts) the Python stack of the sampled thread is read
-// with python::ProcessReader and kept, interned, until the sample's turn comes in time order;
-// then merge_python_stack() puts it in place of the native eval-loop frames.
+// Python frames in the collector's stacks. When a sample is read from its ring, the Python stack
+// of the sampled thread is taken from the kernel's record of it (python/kernel_reader.h: read in
+// the interrupt that took the sample, matched by KernelRecordQueue), or else read right then
+// with python::ProcessReader (the target keeps running: every microsecond counts); it is kept,
+// interned, until the sample's turn comes in time order, then merge_python_stack() puts it in
+// place of the native eval-loop frames.
 //
-//   on_sample_read(pid, tid, time)   from the ring reader, before the reorder queue
+//   on_sample_read(pid, tid, ...)    from the ring reader, before the reorder queue
 //   on_exec / on_mmap / on_exit      forget a process's reader (or its "not Python" verdict)
 //   merge(...)                       when the sample is applied, after native unwinding
 //   expire(before)                   reads whose sample was never applied (filtered, dropped)
 //
-// Off-CPU time (--off-cpu): a thread's Python stack is also read as its switch-out sample leaves
-// the ring (on_switch_out_read). A thread off CPU runs no Python, so the read is exact as long as
+// Off-CPU time (--off-cpu): a thread's Python stack is also taken for its switch-out
+// (on_switch_out_read): the kernel's read at the switch, exact, or a user-space read as the
+// sample leaves the ring. A thread off CPU runs no Python, so that read is exact as long as
 // the thread has not been back on a CPU by the time the read ended; the off-CPU bookkeeping
 // knows until when it stayed off (its switch-in's time, compared with the read's end on the same
 // CLOCK_MONOTONIC) and merge_off_cpu() merges the read only then. A read that may have come

@@ -435,7 +435,10 @@ TEST_P(ReaderIntegrationTest, StacksThatChangeUnderTheReaderAreRightOrMissed) {
               static_cast<unsigned long long>(stats.read_failed));
   for (const auto& [leaf, n] : leaves) std::printf(" %s=%zu", leaf.c_str(), n);
   std::printf("\n");
-  EXPECT_GT(ok, kReads * 3 / 4);
+  // Misses are the right answer to a stack that moved while it was read, and how many there are
+  // depends on how the VM schedules the two processes: 75% of reads whole on most runs, 40% on
+  // some (all misses "changed", 2026-12-06). What matters is below: no wrong stack.
+  EXPECT_GT(ok, kReads / 4);
   EXPECT_GE(leaves["alpha_leaf"] + leaves["beta_leaf"], 1u);
   EXPECT_EQ(stats.process_gone, 0u);
   // Reading a running process is no snapshot: a caller read just before it moved on can still,
