@@ -44,12 +44,9 @@ constexpr size_t kReadChunkBytes = 256u << 10;
 // poll() stops reading after this long even if the rings still hold data (a machine that
 // produces faster than ember can process): the caller gets control back regularly.
 constexpr uint64_t kMaxPollWorkNs = 250'000'000;
-// How often the rings are read at least while a process runs CPython without per-record
-// wake-ups (Recorder::Impl::python_without_wakeups_).
-constexpr std::chrono::milliseconds kLatePythonPoll{1};
-// Kernel reads: how long poll() reads the rings every kLatePythonPoll after the start, or after
-// a CPython is mapped (recorder_impl.h: python_quick_until_ns_).
-constexpr uint64_t kQuickPythonPollsNs = 500'000'000;
+// How often the rings are read at least while Python stacks need it
+// (Recorder::Impl::python_polls_until_ns_).
+constexpr std::chrono::milliseconds kPythonPoll{1};
 
 uint64_t now_ns(clockid_t clock) {
   timespec ts{};
@@ -185,9 +182,9 @@ void Recorder::Impl::note_for_python(const Record& rec) {
     python_.on_mmap(m->pid, m->filename);
     if (python_wakes() && !all_woken_ && !woken_pids_.contains(m->pid) &&
         may_be_python(m->filename)) {
-      python_without_wakeups_ = true;
+      python_polls_for(UINT64_MAX);
     }
-    if (python_.kernel_reads() && may_be_python(m->filename)) quick_python_polls();
+    if (python_.kernel_reads() && may_be_python(m->filename)) python_polls_for(kQuickPythonPollsNs);
   } else if (const auto* c = std::get_if<CommRecord>(&rec.body)) {
     if (c->exec) python_.on_exec(c->pid, c->sid.has_time ? c->sid.time : 0);
   } else if (const auto* t = std::get_if<TaskRecord>(&rec.body)) {
@@ -359,8 +356,9 @@ bool Recorder::Impl::targets_ended() {
   return all;
 }
 
-void Recorder::Impl::quick_python_polls() {
-  python_quick_until_ns_ = std::max(python_quick_until_ns_, now_ns(CLOCK_MONOTONIC) + kQuickPythonPollsNs);
+void Recorder::Impl::python_polls_for(uint64_t ns) {
+  const uint64_t now = now_ns(CLOCK_MONOTONIC);
+  python_polls_until_ns_ = std::max(python_polls_until_ns_, ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
 }
 
 void Recorder::Impl::drain() {
@@ -372,8 +370,8 @@ void Recorder::Impl::drain() {
 
 Result<bool> Recorder::Impl::poll(std::chrono::milliseconds timeout) {
   if (finished_) return false;
-  if (python_without_wakeups_ || (python_quick_until_ns_ != 0 && now_ns(CLOCK_MONOTONIC) < python_quick_until_ns_)) {
-    timeout = std::min(timeout, kLatePythonPoll);
+  if (python_polls_until_ns_ != 0 && now_ns(CLOCK_MONOTONIC) < python_polls_until_ns_) {
+    timeout = std::min(timeout, kPythonPoll);
   }
   timeout = std::min(timeout, max_poll_wait_);
   epoll_event ready[64];

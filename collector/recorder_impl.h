@@ -166,17 +166,19 @@ class Recorder::Impl final : public OffCpuHost {
   std::unordered_set<int32_t> woken_pids_;  // -p: the processes opened so
   uint32_t quarter_ring_bytes_ = 0;
   uint32_t wakeup_bytes() const { return wake_per_record_ ? 0 : quarter_ring_bytes_; }
-  // A CPython appeared in a process whose events do not wake per record (a launched script or
-  // program that starts one): poll() returns at least every kLatePythonPoll, so its samples are
-  // read within about that of being taken, and its blocks longer than that get their stacks.
-  bool python_without_wakeups_ = false;
-  // Kernel reads (python_wakes() false): the kernel reads a CPython's stacks only once it is
-  // attached (on its first sample) and its threads once found (on their first samples, read from
-  // user space). Those first samples are read every millisecond, not a quarter ring later, for a
-  // while after the start and after a CPython is mapped: until python_quick_until_ns_.
-  uint64_t python_quick_until_ns_ = 0;
+  // Until this CLOCK_MONOTONIC time, poll() returns at least every kPythonPoll, so samples are
+  // read within about that of being taken:
+  // - for good (UINT64_MAX), when a CPython appeared in a process whose events do not wake per
+  //   record (a launched script or program that starts one) and user space reads its stacks:
+  //   its blocks longer than that get their stacks too;
+  // - for a while (kQuickPythonPollsNs) after the start and after a CPython is mapped, when the
+  //   kernel reads Python stacks: it reads a CPython only once ember attached (on its first
+  //   sample) and found each thread (on its first samples, read from user space), and those
+  //   first samples should not wait a quarter ring.
+  uint64_t python_polls_until_ns_ = 0;
+  static constexpr uint64_t kQuickPythonPollsNs = 500'000'000;
   bool targets_python_ = false;  // a target runs CPython at the start (-a: may)
-  void quick_python_polls();
+  void python_polls_for(uint64_t ns);
   // Rings smaller than asked for (locked-memory limits) may not wake ember before they fill:
   // poll() waits at most this long (open(): half a ring's worth of samples).
   std::chrono::milliseconds max_poll_wait_ = std::chrono::milliseconds::max();

@@ -74,7 +74,7 @@ void Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
         spdlog::info("Python stacks are read from user space: {}", attached.error().message());
       }
       python_.stop_kernel_reads();
-      python_without_wakeups_ = true;
+      python_polls_for(UINT64_MAX);
     }
   }
   events_.push_back(Event{std::move(*fd), cpu_index, tid, true});

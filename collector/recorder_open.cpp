@@ -68,7 +68,7 @@ std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, in
       }
       spdlog::info("Python stacks are read from user space: {}", attached.error().message());
       python_.stop_kernel_reads();
-      python_without_wakeups_ = true;
+      python_polls_for(UINT64_MAX);
     }
   }
   events_.push_back(Event{std::move(*fd), cpu_index, tid});
@@ -267,7 +267,7 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
     processes_.load(pid);
     // Started CPython between the look above and its events (no mmap record for that): read
     // every millisecond, as a command that becomes CPython later is.
-    if (python_wakes() && !woken_pids_.contains(pid) && runs_python(procfs, pid)) python_without_wakeups_ = true;
+    if (python_wakes() && !woken_pids_.contains(pid) && runs_python(procfs, pid)) python_polls_for(UINT64_MAX);
   }
   main_pid_ = pids.front();
   note_main_module();
@@ -401,7 +401,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   period_ns_ = static_cast<int64_t>(1'000'000'000ull / spec_.frequency_hz);
   if (spec_.hardware_cycles && event_note_.empty()) event_note_ = "hardware cycles event";
   if (off_cpu_) start_off_cpu(target);
-  if (python_.kernel_reads() && targets_python_) quick_python_polls();
+  if (python_.kernel_reads() && targets_python_) python_polls_for(kQuickPythonPollsNs);
   for (const std::string& w : warnings_) spdlog::warn("{}", w);
   start_window();
   return {};
