@@ -203,6 +203,13 @@ int run_record(RecordArgs& args) {
   options.python.reads = args.python_reads == "kernel" ? collector::PythonOptions::Reads::kKernel
                          : args.python_reads == "user" ? collector::PythonOptions::Reads::kUser
                                                        : collector::PythonOptions::Reads::kAuto;
+  options.sampling = args.sampling == "per-cpu"      ? collector::Sampling::kPerCpu
+                     : args.sampling == "per-thread" ? collector::Sampling::kPerThread
+                                                     : collector::Sampling::kAuto;
+  if (args.all && options.sampling != collector::Sampling::kAuto) {
+    fail("--sampling " + args.sampling + " is for -p and commands: -a always samples per CPU");
+    return kExitUsage;
+  }
   options.off_cpu = args.off_cpu;
   options.off_cpu_threshold_ns = static_cast<uint64_t>(std::llround(args.off_cpu_threshold_us * 1000));
   if (args.sample_type && !args.off_cpu && *args.sample_type != "samples" && *args.sample_type != "cpu") {
@@ -227,9 +234,9 @@ int run_record(RecordArgs& args) {
   auto& rec = **recorder;
   if (!args.quiet) {
     if (!rec.event_note().empty()) fmt::print(stderr, "ember: {}\n", rec.event_note());
-    fmt::print(stderr, "ember: sampling {} at {} Hz with {} stacks; recording {}{}\n", rec.event_name(),
-               rec.frequency_hz(), mode == collector::CallGraphMode::kDwarf ? "DWARF" : "frame-pointer",
-               describe_target(args, pids),
+    fmt::print(stderr, "ember: sampling {} at {} Hz{} with {} stacks; recording {}{}\n", rec.event_name(),
+               rec.frequency_hz(), rec.samples_per_cpu() ? " per CPU (other processes' samples dropped in the kernel)" : "",
+               mode == collector::CallGraphMode::kDwarf ? "DWARF" : "frame-pointer", describe_target(args, pids),
                args.duration > 0 ? fmt::format(" for {} s", args.duration)
                                  : (args.command.empty() ? "; Ctrl-C to stop" : ""));
   }
@@ -432,6 +439,13 @@ void add_sampling_options(CLI::App* cmd, RecordArgs& args) {
                   "sample), user (process_vm_readv after each sample), auto (kernel when it runs "
                   "ember's BPF program, else user) [default: auto]")
       ->check(CLI::IsMember({"auto", "kernel", "user"}));
+  cmd->add_option("--sampling", args.sampling,
+                  "How -p and commands are sampled: per-thread (an event per thread, its timer "
+                  "started and stopped at each context switch), per-cpu (a timer per CPU, other "
+                  "processes' samples dropped in the kernel by ember's BPF program: needs "
+                  "CAP_PERFMON and CAP_BPF), auto (per-cpu with --off-cpu when permitted, else "
+                  "per-thread) [default: auto]")
+      ->check(CLI::IsMember({"auto", "per-cpu", "per-thread"}));
   cmd->add_flag("--full-names", args.full_names, "Keep C++ parameter lists in function names");
   cmd->add_flag("--no-inline", args.no_inline, "Do not show inlined functions as frames of their own");
   cmd->add_flag("--off-cpu", args.off_cpu,

@@ -28,6 +28,7 @@ struct RecordArgs {
   bool no_kernel = false;
   bool no_python = false;
   std::string python_reads = "auto";
+  std::string sampling = "auto";
   bool per_pid = false;
   bool per_thread = false;
   bool full_names = false;

@@ -53,8 +53,14 @@ perf_event_attr make_attr(const EventSpec& spec) {
     attr.freq = 0;
     attr.sample_period = 1;
     attr.context_switch = 1;
-  } else {
-    // Side-band records that keep the process table current.
+  }
+  if (spec.dummy) {
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_DUMMY;
+    attr.freq = 0;
+    attr.sample_period = 0;
+  }
+  if (spec.side_band) {
     attr.mmap = 1;
     attr.mmap2 = 1;
     attr.comm = 1;

@@ -23,9 +23,14 @@ struct EventSpec {
   bool hardware_cycles = true;  // else software cpu-clock
   // --off-cpu: the context-switches software event instead, sampled at every switch-out (with
   // the same callchain, registers and stack copy as CPU samples) and with attr.context_switch
-  // (SWITCH records: switch-in times and the preempted flag). No MMAP/COMM/TASK side-band: the
-  // CPU events deliver those.
+  // (SWITCH records: switch-in times and the preempted flag).
   bool context_switches = false;
+  // A dummy software event: no samples, the side-band records only (per-CPU sampling of chosen
+  // processes opens one per target thread when there are no switch events to carry them).
+  bool dummy = false;
+  // MMAP2/COMM/TASK side-band records, which keep the process table current: from the CPU
+  // events, except per-CPU events of chosen processes (they would bring every process's).
+  bool side_band = true;
   uint32_t frequency_hz = 999;
   bool kernel_frames = true;
   bool build_id = true;  // attr.build_id: MMAP2 records carry build-ids (Linux 5.12+)
@@ -38,7 +43,7 @@ struct EventSpec {
   uint32_t wakeup_bytes = 0;  // wake a poller when this much is in the ring; 0: at every sample
 
   std::string name() const {
-    return context_switches ? "context-switches" : hardware_cycles ? "cycles" : "cpu-clock";
+    return dummy ? "dummy" : context_switches ? "context-switches" : hardware_cycles ? "cycles" : "cpu-clock";
   }
   // The sample layout these events produce (for the decoder).
   SampleFormat sample_format() const;

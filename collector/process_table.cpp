@@ -263,7 +263,9 @@ void ProcessTable::on_fork(const TaskRecord& r) {
     p.threads_[r.tid] = Thread{std::move(comm)};
     return;
   }
-  // A new process: a copy of its parent's address space and name.
+  // A new process: a copy of its parent's address space and name. Its PID may be that of a
+  // process kept after its exit: that one is gone.
+  if (Process* old = processes_.peek(r.pid); old != nullptr && old->exited_) erase(r.pid);
   Process* parent = find(r.ppid);
   if (parent == nullptr || parent->unknown_) {
     get(r.pid);
@@ -299,9 +301,20 @@ void ProcessTable::on_fork(const TaskRecord& r) {
 void ProcessTable::on_exit(const TaskRecord& r) {
   if (r.pid <= 0) return;
   if (r.tid == r.pid) {
-    // The main thread exits last in the usual case: the process is over. If other threads
-    // still run, their next sample reads the process from /proc again.
-    erase(r.pid);
+    // The process is over when its main thread exits, in the usual case, but samples of it can
+    // still come: per-CPU events sample a thread's last moments after its exit record (the
+    // kernel writes it before it frees the address space), and other threads may outlive the
+    // main one. So it is kept, with its maps and name, until kKeptAfterExit more processes have
+    // exited, or its PID is reused (a fork or exec record replaces the entry).
+    if (Process* p = processes_.peek(r.pid); p != nullptr && !p->exited_) {
+      p->exited_ = true;
+      exited_.push_back(r.pid);
+      while (exited_.size() > kKeptAfterExit) {
+        const int32_t oldest = exited_.front();
+        exited_.pop_front();
+        if (Process* q = processes_.peek(oldest); q != nullptr && q->exited_) erase(oldest);
+      }
+    }
     stats_.exited++;
     return;
   }

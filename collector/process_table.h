@@ -10,6 +10,7 @@
 // evicted; it is read again from /proc if it is sampled later.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
@@ -92,6 +93,7 @@ class Process {
   bool recorded_ = true;
   bool unknown_ = false;
   bool awaiting_main_module_ = false;  // exec'd: the next file mapping is the executable
+  bool exited_ = false;                // its main thread's exit record was applied (kept a while)
   std::vector<Mapping> maps_;  // sorted by start, never overlapping
   uint64_t maps_generation_ = 0;
   std::unordered_map<int32_t, Thread> threads_;
@@ -110,6 +112,9 @@ class ProcessTable {
   using Filter = std::function<bool(const ProcessInfo&)>;
 
   ProcessTable(ProcFs procfs, ModuleCache& modules, size_t max_processes, Filter filter = {});
+
+  // Processes kept after their main thread's exit record, at most (see on_exit).
+  static constexpr size_t kKeptAfterExit = 64;
 
   // Records, applied in time order.
   void on_mmap(const MmapRecord& r);
@@ -147,6 +152,9 @@ class ProcessTable {
   size_t max_processes_;
   Filter filter_;
   common::LruCache<int32_t, Process> processes_;
+  // Processes whose main thread exited, oldest first: kept for the samples that come after the
+  // exit record (see on_exit), the oldest dropped past kKeptAfterExit.
+  std::deque<int32_t> exited_;
   ProcessTableStats stats_;
 };
 

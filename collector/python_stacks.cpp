@@ -216,9 +216,8 @@ class PythonStacks::Impl {
   explicit Impl(const PythonOptions& options)
       : options_(options), table_(std::make_shared<FrameTable>(options.max_interned_frames)) {}
 
-  Result<void> start_kernel_reads();
+  void start_kernel_reads(std::shared_ptr<python::KernelReader> program) { kernel_ = std::move(program); }
   bool kernel_reads() const { return kernel_ != nullptr; }
-  Result<void> attach_kernel_reads(int fd, bool switches) { return kernel_->attach(fd, switches); }
   void stop_kernel_reads();
   // What a read reads from: the kernel's record (given, or looked up by the sample's `ip` when
   // set), else user space.
@@ -279,7 +278,7 @@ class PythonStacks::Impl {
                 profile::RawProfile& window, uint64_t generation, profile::ModuleId python_module,
                 std::vector<profile::RawFrame>& frames, MergeResult& result);
 
-  std::unique_ptr<python::KernelReader> kernel_;
+  std::shared_ptr<python::KernelReader> kernel_;
   KernelRecordQueue kernel_records_;  // drained, not yet matched with their sample
   std::vector<std::pair<int32_t, uint64_t>> thread_states_;
   std::unordered_map<int32_t, Attached> processes_;
@@ -310,13 +309,6 @@ void PythonStacks::Impl::warn(const std::string& message) {
     spdlog::warn("more Python interpreters that cannot be read: counted, not shown");
   }
   ++warnings_;
-}
-
-Result<void> PythonStacks::Impl::start_kernel_reads() {
-  auto reader = python::KernelReader::load();
-  if (!reader) return std::unexpected(reader.error());
-  kernel_ = std::move(*reader);
-  return {};
 }
 
 void PythonStacks::Impl::stop_kernel_reads() {
@@ -675,11 +667,10 @@ PythonStacks::~PythonStacks() = default;
 
 bool PythonStacks::enabled() const { return impl_->options_.enabled; }
 
-Result<void> PythonStacks::start_kernel_reads() { return impl_->start_kernel_reads(); }
-bool PythonStacks::kernel_reads() const { return impl_->kernel_reads(); }
-Result<void> PythonStacks::attach_kernel_reads(int perf_event_fd, bool switches) {
-  return impl_->attach_kernel_reads(perf_event_fd, switches);
+void PythonStacks::start_kernel_reads(std::shared_ptr<python::KernelReader> program) {
+  impl_->start_kernel_reads(std::move(program));
 }
+bool PythonStacks::kernel_reads() const { return impl_->kernel_reads(); }
 void PythonStacks::stop_kernel_reads() { impl_->stop_kernel_reads(); }
 
 void PythonStacks::on_sample_read(int32_t pid, int32_t tid, uint64_t time, uint32_t cpu, uint64_t ip) {

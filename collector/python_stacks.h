@@ -33,6 +33,10 @@
 #include "common/error.h"
 #include "profile/raw_profile.h"
 
+namespace ember::python {
+class KernelReader;
+}
+
 namespace ember::collector {
 
 class Process;
@@ -78,13 +82,12 @@ class PythonStacks {
 
   bool enabled() const;
 
-  // Loads the kernel-side reader (before any event is opened); the error says why it cannot run.
-  [[nodiscard]] Result<void> start_kernel_reads();
+  // Python stacks are read by `program`, the sample program the recorder loaded (before any
+  // event is opened) and attaches to every sampling event, CPU samples and switch-outs.
+  void start_kernel_reads(std::shared_ptr<python::KernelReader> program);
   // Python stacks of CPU samples are read in the kernel: no wake-up per sample is needed.
   bool kernel_reads() const;
-  // Every sampling event once opened, CPU samples or `switches` (--off-cpu). On an error the
-  // caller may stop_kernel_reads().
-  [[nodiscard]] Result<void> attach_kernel_reads(int perf_event_fd, bool switches);
+  // The program could not be attached to an event: Python stacks are read from user space.
   void stop_kernel_reads();
 
   // A CPU sample of (pid, tid) stamped `time`, taken on `cpu` at `ip`, was just read from a ring:

@@ -28,6 +28,7 @@
 #include "collector/reorder_queue.h"
 #include "collector/ring_buffer.h"
 #include "collector/thread_dedup.h"
+#include "python/kernel_reader.h"
 #include "collector/unwinder.h"
 
 namespace ember::collector {
@@ -218,8 +219,14 @@ void Recorder::Impl::apply_record(const Record& rec, std::span<const std::byte> 
             if (r.pid == main_pid_ && !main_module_) note_main_module();
             processes_.on_exit(r);
             if (dedupe_) dedup_.exited(r.tid);
+            // Its PID may be reused by a process that is no target.
+            if (per_cpu_ && r.pid == r.tid) sample_program_->remove_target(r.pid);
           } else {
             processes_.on_fork(r);
+            // A target's child (only they have events that see forks): sampled from now on.
+            if (per_cpu_ && !follow_children_in_kernel_ && r.pid == r.tid && r.pid != r.ppid) {
+              sample_program_->add_target(r.pid);
+            }
           }
         }
       },
@@ -492,6 +499,7 @@ Recorder::Recorder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Recorder::~Recorder() = default;
 
 const std::string& Recorder::event_name() const { return impl_->event_name_; }
+bool Recorder::samples_per_cpu() const { return impl_->samples_per_cpu(); }
 std::string_view Recorder::event_note() const { return impl_->event_note_; }
 const std::vector<std::string>& Recorder::warnings() const { return impl_->warnings_; }
 uint32_t Recorder::frequency_hz() const { return impl_->frequency_hz(); }

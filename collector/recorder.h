@@ -43,8 +43,22 @@ struct Target {
   std::vector<std::string> command;
 };
 
+// How the CPU of chosen processes (-p, a launched command) is sampled.
+// - kPerThread: an event per target thread (and CPU), as `perf record -p` does. The kernel
+//   starts and stops its timer at every context switch of the thread: a thread switching 50,000
+//   times a second is slowed by a fifth (docs/benchmarks.md, off-CPU).
+// - kPerCpu: one timer per CPU, whichever thread runs; the sample program (python/bpf) drops
+//   the samples of every other process in the kernel, before they are written, and keeps those
+//   of the targets and their descendants. Per-thread events carry only the side-band records
+//   (maps, comms, exits; with --off-cpu the switch events do). Needs CAP_PERFMON and CAP_BPF
+//   (or root), and costs a timer interrupt per CPU and period even on CPUs the targets leave idle.
+// - kAuto: per CPU with --off-cpu (its targets switch often, by nature) when the kernel allows
+//   it, else per thread.
+enum class Sampling { kAuto, kPerCpu, kPerThread };
+
 struct RecordOptions {
   uint32_t frequency_hz = kDefaultFrequencyHz;  // clamped to kernel.perf_event_max_sample_rate
+  Sampling sampling = Sampling::kAuto;  // -p and commands; -a is always per CPU
   // DWARF by default: complete stacks of programs built without frame pointers (Debian's).
   CallGraphMode call_graph = CallGraphMode::kDwarf;
   // User stack bytes copied per sample for kDwarf: a multiple of 8, at most 65528. perf's
@@ -89,6 +103,8 @@ class Recorder {
 
   // "cycles" or "cpu-clock".
   const std::string& event_name() const;
+  // Chosen processes sampled by per-CPU events, filtered in the kernel (Sampling::kPerCpu).
+  bool samples_per_cpu() const;
   // Why this event, e.g. "no hardware cycles event on this machine (...)".
   std::string_view event_note() const;
   // Adjustments made at start (frequency clamped, kernel frames not permitted, ...). Each is

@@ -1,10 +1,12 @@
-// CPU hotplug for whole-system recordings (-a, emberd). When a CPU goes offline the kernel takes
-// its CPU-wide events out for good: they do not come back with the CPU, and without this a CPU
-// that was offline for a moment would go unsampled for the rest of the recording (per-task
-// events, -p and launched commands, survive hotplug and need nothing). Once a second each CPU's
-// sampling event is asked how long it has been enabled; one whose time stopped advancing is
-// dead, and its CPU, when online, gets new events writing into the same rings. CPUs that came
-// online since the start get events and rings of their own.
+// CPU hotplug for recordings with per-CPU sampling events (-a, emberd, and -p or a command
+// sampled per CPU). When a CPU goes offline the kernel takes its CPU-wide events out for good:
+// they do not come back with the CPU, and without this a CPU that was offline for a moment would
+// go unsampled for the rest of the recording (per-task events survive hotplug and need nothing).
+// Once a second each CPU's sampling event is asked how long it has been enabled; one whose time
+// stopped advancing is dead, and its CPU, when online, gets new events writing into the same
+// rings. CPUs that came online since the start get events and rings of their own (with per-CPU
+// sampling of chosen processes, their threads have no side-band or switch events there: as
+// with per-thread sampling, those CPUs' records of them are not seen).
 
 #include <sys/epoll.h>
 
@@ -21,7 +23,7 @@ constexpr uint64_t kCpuCheckNs = 1'000'000'000;
 }  // namespace
 
 void Recorder::Impl::check_cpus(uint64_t now) {
-  if (!system_wide_ || now < next_cpu_check_) return;
+  if (cpu_event_.empty() || now < next_cpu_check_) return;
   next_cpu_check_ = now + kCpuCheckNs;
   auto online = online_cpus();
   if (!online) return;

@@ -27,6 +27,10 @@
 #include "collector/unwinder.h"
 #include "common/unique_fd.h"
 
+namespace ember::python {
+class KernelReader;
+}
+
 namespace ember::collector {
 
 // epoll data of a target's pidfd; other epoll data are indexes into events_.
@@ -57,6 +61,7 @@ class Recorder::Impl final : public OffCpuHost {
   std::optional<LaunchedCommand> command_;
 
   uint32_t frequency_hz() const { return spec_.frequency_hz; }
+  bool samples_per_cpu() const { return per_cpu_; }
   std::optional<OffCpuCounters> off_cpu_counters() const {
     return off_cpu_ ? std::optional(off_cpu_->counters()) : std::nullopt;
   }
@@ -79,7 +84,15 @@ class Recorder::Impl final : public OffCpuHost {
   [[nodiscard]] Result<void> open_command(const std::vector<std::string>& argv);
   // Opens one event (disabled), and maps it as its CPU's ring or redirects it into that ring.
   // The error is the errno, so each mode can explain it in its own words.
+  // Per-CPU sampling of chosen processes (per_cpu_): a thread's events are its side-band only
+  // (open_side_band), and open_one(-1, ...) opens the CPU's filtered sampling event.
   [[nodiscard]] std::expected<size_t, int> open_one(pid_t pid, int cpu_index, int32_t tid);
+  // The sampling event of every CPU, for chosen processes (per_cpu_). In Sampling::kAuto, when
+  // the first cannot be opened, per_cpu_ is cleared and the threads get events of their own.
+  [[nodiscard]] Result<void> open_target_cpus();
+  // A target thread's events on a CPU when sampling per CPU: its switch event (--off-cpu), which
+  // then carries the side-band records, or else a dummy event that carries only them.
+  [[nodiscard]] std::expected<size_t, int> open_side_band(pid_t pid, int cpu_index, int32_t tid);
   [[nodiscard]] Result<void> add_ring(Event& event);
   Error pid_open_error(int32_t pid, int err) const;
 
@@ -104,7 +117,9 @@ class Recorder::Impl final : public OffCpuHost {
   void add_off_cpu(int32_t pid, int32_t tid, std::span<const UnwoundFrame> frames,
                    const std::shared_ptr<const profile::Module>& stand_in,
                    const profile::RawStackCounts& counts, const OffCpuPython& python) override;
-  void open_switch_event(pid_t pid, int cpu_index, int32_t tid);
+  // The index of the event, or the errno: ESRCH (the thread exited), else a refusal, said once
+  // (off_cpu_refused_: CPU samples only from then on).
+  std::expected<size_t, int> open_switch_event(pid_t pid, int cpu_index, int32_t tid);
   // -a: once a second, opens again the events of CPUs that went offline and came back, and opens
   // events on CPUs that came online since the start (recorder_hotplug.cpp).
   void check_cpus(uint64_t now);
@@ -120,10 +135,19 @@ class Recorder::Impl final : public OffCpuHost {
   bool python_wakes() const {
     return options_.python.enabled && options_.python.wake_per_sample && !python_.kernel_reads();
   }
-  // Loads the kernel-side Python reader (PythonOptions::reads) before any event is opened.
-  [[nodiscard]] Result<void> start_python_kernel_reads();
-  // --python-reads kernel and an event the program could not be attached to: why open() failed.
-  std::optional<Error> python_kernel_error_;
+  // Loads the sample program (python/kernel_reader.h) before any event is opened, when Python
+  // stacks are read in the kernel (PythonOptions::reads) or samples are filtered there (per_cpu_).
+  [[nodiscard]] Result<void> load_sample_program(const Target& target);
+  // Attaches it to a sampling event (CPU samples or `switches`).
+  [[nodiscard]] Result<void> attach_sample_program(int fd, bool switches);
+  std::shared_ptr<python::KernelReader> sample_program_;
+  // Chosen processes are sampled by per-CPU events, their samples kept by the sample program.
+  bool per_cpu_ = false;
+  // The program adds the targets' descendants itself (else ember does, from fork records).
+  bool follow_children_in_kernel_ = false;
+  // Why opening an event failed, when an errno does not say it: the sample program could not be
+  // attached (--python-reads kernel, per-CPU sampling).
+  std::optional<Error> open_error_;
   profile::ModuleId module_id(const Mapping& m);
   profile::ModuleId kernel_module_id();
   profile::ModuleId python_module_id();
@@ -140,9 +164,8 @@ class Recorder::Impl final : public OffCpuHost {
   bool rings_shrunk_ = false;
   uint64_t last_record_time_ = 0;  // of the last record queued, while reading a ring
   std::vector<Event> events_;
-  // -a: per CPU index, the index into events_ of its sampling event and the enabled time last
-  // read from it (the event is dead when it stops advancing).
-  bool system_wide_ = false;
+  // Per-CPU sampling (-a, per_cpu_): per CPU index, the index into events_ of its sampling
+  // event and the enabled time last read from it (the event is dead when it stops advancing).
   std::vector<size_t> cpu_event_;
   std::vector<uint64_t> cpu_enabled_ns_;
   uint64_t next_cpu_check_ = 0;

@@ -48,25 +48,27 @@ std::string refusal(int err) {
 
 }  // namespace
 
-void Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
+std::expected<size_t, int> Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
   EventSpec spec = spec_;  // negotiated by the CPU event: the same registers and stack copy
   spec.context_switches = true;
+  // Sampling per CPU, the CPU events carry no side-band records: a thread's switch event does.
+  spec.side_band = per_cpu_;
   spec.kernel_frames = true;  // the sample is taken in the kernel: excluding it would drop them all
   spec.needs.stack_user_bytes = std::min(spec.needs.stack_user_bytes, kSwitchStackBytes);
   spec.wakeup_bytes = wakeup_bytes();
-  auto fail = [&](std::string why) {
+  auto fail = [&](std::string why, int err) {
     off_cpu_refused_ = true;
     off_cpu_.reset();
     warnings_.push_back(why);
+    return std::unexpected(err);
   };
   auto fd = open_event(spec, pid, cpus_[cpu_index]);
   if (!fd) {
-    if (fd.error() == ESRCH) return;  // the thread exited: the CPU event's opener deals with it
-    fail(refusal(fd.error()));
-    return;
+    if (fd.error() == ESRCH) return std::unexpected(ESRCH);  // the thread exited
+    return fail(refusal(fd.error()), fd.error());
   }
   if (python_.kernel_reads()) {
-    if (auto attached = python_.attach_kernel_reads(fd->get(), true); !attached) {
+    if (auto attached = attach_sample_program(fd->get(), true); !attached) {
       // Python stacks of switch-outs are then read from user space, polled every millisecond.
       if (options_.python.reads == PythonOptions::Reads::kKernel) {
         warnings_.push_back(fmt::format("Python stacks are read from user space: {}", attached.error().message()));
@@ -80,13 +82,14 @@ void Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
   events_.push_back(Event{std::move(*fd), cpu_index, tid, true});
   if (auto r = add_ring(events_.back()); !r) {
     events_.pop_back();
-    fail(fmt::format("off-CPU time not recorded: {}; recording CPU samples only", r.error().message()));
-    return;
+    return fail(fmt::format("off-CPU time not recorded: {}; recording CPU samples only", r.error().message()),
+                r.error().sys_errno() != 0 ? r.error().sys_errno() : ENOMEM);
   }
   if (auto id = event_id(events_.back().fd)) switch_ids_.insert(*id);
   if (!off_cpu_) {
     off_cpu_ = std::make_unique<OffCpuStacks>(*this, format_, options_.off_cpu_threshold_ns);
   }
+  return events_.size() - 1;
 }
 
 void Recorder::Impl::start_off_cpu(const Target& target) {

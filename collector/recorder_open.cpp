@@ -13,9 +13,11 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <utility>
 
 #include "collector/python_targets.h"
 #include "collector/recorder_impl.h"
+#include "python/kernel_reader.h"
 
 namespace ember::collector {
 
@@ -47,7 +49,11 @@ size_t round_ring_bytes(size_t requested) {
 }
 
 std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, int32_t tid) {
+  if (per_cpu_ && pid != -1) return open_side_band(pid, cpu_index, tid);
   spec_.wakeup_bytes = wakeup_bytes();
+  // A per-CPU event of chosen processes brings their samples only: the side-band records of
+  // every process on the CPU would flood its ring.
+  spec_.side_band = !per_cpu_;
   std::expected<common::UniqueFd, int> fd =
       event_name_.empty() ? negotiate_event(spec_, pid, cpus_[cpu_index], warnings_, event_note_)
                           : open_event(spec_, pid, cpus_[cpu_index]);
@@ -57,13 +63,19 @@ std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, in
     event_name_ = spec_.name();
     format_ = spec_.sample_format();
   }
-  if (python_.kernel_reads()) {
-    if (auto attached = python_.attach_kernel_reads(fd->get(), false); !attached) {
+  if (per_cpu_) {
+    // Without the program, the event would record every process on the CPU.
+    if (auto attached = attach_sample_program(fd->get(), false); !attached) {
+      open_error_ = attached.error();
+      return std::unexpected(EOPNOTSUPP);
+    }
+  } else if (python_.kernel_reads()) {
+    if (auto attached = attach_sample_program(fd->get(), false); !attached) {
       // Said once; Python stacks are read from user space from here on, polled every
       // millisecond since the events opened so far do not wake ember per sample.
       if (options_.python.reads == PythonOptions::Reads::kKernel) {
-        python_kernel_error_ = Error(attached.error().code(), fmt::format("cannot read Python stacks in the kernel: {}",
-                                                                          attached.error().message()));
+        open_error_ = Error(attached.error().code(),
+                            fmt::format("cannot read Python stacks in the kernel: {}", attached.error().message()));
         return std::unexpected(EINVAL);
       }
       spdlog::info("Python stacks are read from user space: {}", attached.error().message());
@@ -73,14 +85,35 @@ std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, in
   }
   events_.push_back(Event{std::move(*fd), cpu_index, tid});
   const size_t index = events_.size() - 1;
-  if (options_.off_cpu && !off_cpu_refused_) open_switch_event(pid, cpu_index, tid);
+  if (options_.off_cpu && !off_cpu_refused_ && !per_cpu_) (void)open_switch_event(pid, cpu_index, tid);
   return index;
+}
+
+std::expected<size_t, int> Recorder::Impl::open_side_band(pid_t pid, int cpu_index, int32_t tid) {
+  if (options_.off_cpu && !off_cpu_refused_) {
+    auto index = open_switch_event(pid, cpu_index, tid);
+    if (index || index.error() == ESRCH) return index;
+  }
+  EventSpec spec = spec_;
+  spec.dummy = true;
+  spec.side_band = true;
+  spec.wakeup_bytes = wakeup_bytes();
+  auto fd = open_event(spec, pid, cpus_[cpu_index]);
+  if (!fd) return std::unexpected(fd.error());
+  events_.push_back(Event{std::move(*fd), cpu_index, tid});
+  return events_.size() - 1;
+}
+
+Result<void> Recorder::Impl::attach_sample_program(int fd, bool switches) {
+  if (!sample_program_) return make_error(ErrorCode::kInternal, "no sample program loaded");
+  return sample_program_->attach(fd, switches);
 }
 
 Result<void> Recorder::Impl::add_ring(Event& event) {
   const size_t index = static_cast<size_t>(&event - events_.data());
   auto& ring = (event.switches ? switch_rings_ : rings_)[event.cpu_index];
   auto& owner = (event.switches ? switch_ring_owner_ : ring_owner_)[event.cpu_index];
+  if (ring && owner == index) return {};  // mapped when it was opened (a switch event)
   if (ring) {
     if (auto r = redirect_output(event.fd, events_[owner].fd); !r) {
       return std::unexpected(r.error().with_context(fmt::format("CPU {}", cpus_[event.cpu_index])));
@@ -139,7 +172,6 @@ Error Recorder::Impl::pid_open_error(int32_t pid, int err) const {
 
 Result<void> Recorder::Impl::open_system_wide() {
   spec_.inherit = false;
-  system_wide_ = true;
   cpu_event_.assign(cpus_.size(), SIZE_MAX);
   cpu_enabled_ns_.assign(cpus_.size(), 0);
   // Any process may run CPython: which one a per-CPU event's record belongs to is known too late.
@@ -157,10 +189,24 @@ Result<void> Recorder::Impl::open_system_wide() {
 }
 
 Result<void> Recorder::Impl::open_cpu(size_t c) {
+  // A CPU's event belongs to no task: nothing to inherit, no exec to wait for.
+  const bool inherit = std::exchange(spec_.inherit, false);
+  const bool enable_on_exec = std::exchange(spec_.enable_on_exec, false);
   auto index = open_one(-1, static_cast<int>(c), -1);
+  spec_.inherit = inherit;
+  spec_.enable_on_exec = enable_on_exec;
   if (!index) {
     int err = index.error();
+    if (per_cpu_ && open_error_) {
+      return make_error(open_error_->code(), fmt::format("cannot sample per CPU: {}", open_error_->message()));
+    }
     if (err == EACCES || err == EPERM) {
+      if (per_cpu_) {
+        return make_error(ErrorCode::kPermissionDenied,
+                          fmt::format("not permitted to sample per CPU: it needs CAP_PERFMON (or root), or "
+                                      "kernel.perf_event_paranoid <= 0 (it is {})",
+                                      paranoid_text()));
+      }
       return make_error(ErrorCode::kPermissionDenied,
                         fmt::format("not permitted to profile the whole system (-a): it needs "
                                     "CAP_PERFMON (or root), or kernel.perf_event_paranoid <= 0 "
@@ -174,6 +220,24 @@ Result<void> Recorder::Impl::open_cpu(size_t c) {
   if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
   cpu_event_[c] = *index;
   cpu_enabled_ns_[c] = 0;
+  return {};
+}
+
+Result<void> Recorder::Impl::open_target_cpus() {
+  cpu_event_.assign(cpus_.size(), SIZE_MAX);
+  cpu_enabled_ns_.assign(cpus_.size(), 0);
+  for (size_t c = 0; c < cpus_.size(); ++c) {
+    auto opened = open_cpu(c);
+    if (opened) continue;
+    if (c != 0 || options_.sampling != Sampling::kAuto) return opened;
+    // Nothing is open yet: the threads get events of their own, as without the program.
+    spdlog::info("sampling per thread: {}", opened.error().message());
+    per_cpu_ = false;
+    open_error_.reset();
+    cpu_event_.clear();
+    cpu_enabled_ns_.clear();
+    return {};
+  }
   return {};
 }
 
@@ -209,6 +273,15 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
   } else if (python_.kernel_reads()) {
     targets_python_ = std::any_of(pids.begin(), pids.end(), [&](int32_t pid) { return runs_python(procfs, pid); });
   }
+  if (per_cpu_) {
+    for (int32_t pid : pids) sample_program_->add_target(pid);
+    // One event per CPU writes every target's samples: it wakes ember per sample when one of
+    // them is read from user space (a CPython, without kernel reads).
+    wake_per_record_ = all_woken_ = !woken_pids_.empty();
+    if (auto r = open_target_cpus(); !r) return r;
+    wake_per_record_ = false;
+  }
+  const size_t first_thread_event = events_.size();
   // A ring's wake point is set by the first event that writes to it: processes that do not wake
   // ember per sample first, so that each CPU's ring wakes it at a quarter (an event that wakes
   // per sample still does so in a ring another event owns).
@@ -250,7 +323,7 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
   };
   auto first = open_new_threads(false);
   if (!first) return std::unexpected(first.error());
-  if (events_.empty()) {
+  if (events_.size() == first_thread_event) {
     return make_error(ErrorCode::kNotFound,
                       fmt::format("process {} exited while ember was attaching", pids.front()));
   }
@@ -288,6 +361,10 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
     if (python_wakes()) wake_per_record_ = all_woken_ = python;
     targets_python_ = python;
   }
+  if (per_cpu_) {
+    sample_program_->add_target(pid, /*after_exec=*/true);
+    if (auto r = open_target_cpus(); !r) return r;
+  }
   for (size_t c = 0; c < cpus_.size(); ++c) {
     auto index = open_one(pid, static_cast<int>(c), pid);
     if (!index) {
@@ -302,21 +379,54 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
     }
     if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
   }
+  // The CPUs' events sample from now on; the command's own events wait for its exec.
+  for (size_t index : cpu_event_) {
+    if (index == SIZE_MAX) continue;
+    if (auto r = enable_event(events_[index].fd); !r) return std::unexpected(r.error());
+  }
   if (auto r = command_->release(); !r) return std::unexpected(r.error());
   main_pid_ = pid;
   return {};
 }
 
-Result<void> Recorder::Impl::start_python_kernel_reads() {
-  if (!options_.python.enabled || options_.python.reads == PythonOptions::Reads::kUser) return {};
-  auto started = python_.start_kernel_reads();
-  if (started) return {};
-  if (options_.python.reads == PythonOptions::Reads::kKernel) {
-    return make_error(started.error().code(),
-                      fmt::format("cannot read Python stacks in the kernel: {}", started.error().message()));
+Result<void> Recorder::Impl::load_sample_program(const Target& target) {
+  const bool python_in_kernel = options_.python.enabled && options_.python.reads != PythonOptions::Reads::kUser;
+  const bool per_cpu = !target.system_wide && (options_.sampling == Sampling::kPerCpu ||
+                                               (options_.sampling == Sampling::kAuto && options_.off_cpu));
+  if (!python_in_kernel && !per_cpu) return {};
+  auto program = python::KernelReader::load();
+  if (!program) {
+    if (python_in_kernel && options_.python.reads == PythonOptions::Reads::kKernel) {
+      return make_error(program.error().code(),
+                        fmt::format("cannot read Python stacks in the kernel: {}", program.error().message()));
+    }
+    if (options_.sampling == Sampling::kPerCpu) {
+      return make_error(program.error().code(), fmt::format("cannot sample per CPU: {}", program.error().message()));
+    }
+    // Python frames still come, read from user space after each sample (a wake-up per sample);
+    // the threads get sampling events of their own.
+    spdlog::debug("no sample program in the kernel: {}", program.error().message());
+    return {};
   }
-  // Python frames still come, read from user space after each sample (a wake-up per sample).
-  spdlog::debug("Python stacks are read from user space: {}", started.error().message());
+  sample_program_ = std::move(*program);
+  if (python_in_kernel) python_.start_kernel_reads(sample_program_);
+  if (!per_cpu) return {};
+  // Children are found by the program at their first sample when their ancestors' PIDs are the
+  // kernel's; in a container, from their fork records (their first moments are not sampled).
+  const bool follow = python::KernelReader::in_initial_pid_namespace();
+  if (!follow && options_.sampling == Sampling::kAuto) {
+    spdlog::info("sampling per thread: ember runs in a PID namespace of its own");
+    return {};
+  }
+  if (auto r = sample_program_->filter_targets(follow); !r) {
+    if (options_.sampling == Sampling::kPerCpu) {
+      return make_error(r.error().code(), fmt::format("cannot sample per CPU: {}", r.error().message()));
+    }
+    spdlog::info("sampling per thread: {}", r.error().message());
+    return {};
+  }
+  per_cpu_ = true;
+  follow_children_in_kernel_ = follow;
   return {};
 }
 
@@ -355,7 +465,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   // Switch events come in bursts of thousands a second, each with a stack copy: more room.
   switch_ring_bytes_ = round_ring_bytes(std::min<size_t>(8 * ring_bytes_, kMaxSwitchRingBytes));
 
-  if (auto r = start_python_kernel_reads(); !r) return r;
+  if (auto r = load_sample_program(target); !r) return r;
   {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0) return errno_error("epoll_create1");
@@ -364,7 +474,7 @@ Result<void> Recorder::Impl::open(const Target& target) {
   Result<void> opened = target.system_wide      ? open_system_wide()
                         : !target.pids.empty() ? open_pids(target.pids)
                                                : open_command(target.command);
-  if (!opened) return python_kernel_error_ ? std::unexpected(*python_kernel_error_) : opened;
+  if (!opened) return open_error_ ? std::unexpected(*open_error_) : opened;
 
   // Event fds wake the poller when their ring fills; pidfds when a target exits.
   auto watch_fd = [&](int fd, uint64_t data) -> Result<void> {

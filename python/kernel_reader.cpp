@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -59,22 +60,23 @@ Result<std::unique_ptr<KernelReader>> KernelReader::load() {
   bpf_map* processes = bpf_object__find_map_by_name(r->object_, "processes");
   bpf_map* threads = bpf_object__find_map_by_name(r->object_, "threads");
   bpf_map* stacks = bpf_object__find_map_by_name(r->object_, "stacks");
-  if (!program || !switch_program || !processes || !threads || !stacks) {
+  bpf_map* targets = bpf_object__find_map_by_name(r->object_, "targets");
+  bpf_map* config = bpf_object__find_map_by_name(r->object_, "config");
+  if (!program || !switch_program || !processes || !threads || !stacks || !targets || !config) {
     return make_error(ErrorCode::kInternal, "the BPF program lacks a part ember needs");
   }
+  r->config_fd_ = bpf_map__fd(config);
   // PIDs and TIDs as ember's perf samples carry them: those of ember's PID namespace.
-  if (bpf_map* config = bpf_object__find_map_by_name(r->object_, "config")) {
-    struct stat ns {};
-    if (::stat("/proc/self/ns/pid", &ns) == 0) {
-      const uint32_t zero = 0;
-      const ember_py_config value{static_cast<uint64_t>(ns.st_dev), static_cast<uint64_t>(ns.st_ino)};
-      if (int err = bpf_map_update_elem(bpf_map__fd(config), &zero, &value, BPF_ANY); err) {
-        return std::unexpected(load_error("cannot configure the BPF program", -err));
-      }
+  struct stat ns {};
+  if (::stat("/proc/self/ns/pid", &ns) == 0) {
+    r->config_.pid_ns_dev = static_cast<uint64_t>(ns.st_dev);
+    r->config_.pid_ns_ino = static_cast<uint64_t>(ns.st_ino);
+    const uint32_t zero = 0;
+    if (int err = bpf_map_update_elem(r->config_fd_, &zero, &r->config_, BPF_ANY); err) {
+      return std::unexpected(load_error("cannot configure the BPF program", -err));
     }
-  } else {
-    return make_error(ErrorCode::kInternal, "the BPF program lacks its configuration");
   }
+  r->targets_fd_ = bpf_map__fd(targets);
   r->program_fd_ = bpf_program__fd(program);
   r->switch_program_fd_ = bpf_program__fd(switch_program);
   r->processes_fd_ = bpf_map__fd(processes);
@@ -116,6 +118,37 @@ void KernelReader::add_thread(int32_t tid, uint64_t tstate) {
 void KernelReader::remove_thread(int32_t tid) {
   const uint32_t key = static_cast<uint32_t>(tid);
   (void)bpf_map_delete_elem(threads_fd_, &key);
+}
+
+Result<void> KernelReader::filter_targets(bool follow_children) {
+  config_.filter_targets = 1;
+  config_.follow_children = follow_children ? 1 : 0;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  config_.start_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
+  const uint32_t zero = 0;
+  if (int err = bpf_map_update_elem(config_fd_, &zero, &config_, BPF_ANY); err) {
+    return std::unexpected(load_error("cannot configure the BPF program", -err));
+  }
+  return {};
+}
+
+void KernelReader::add_target(int32_t pid, bool after_exec) {
+  const uint32_t key = static_cast<uint32_t>(pid);
+  const uint32_t kind = after_exec ? EMBER_TARGET_AFTER_EXEC : EMBER_TARGET_CHOSEN;
+  (void)bpf_map_update_elem(targets_fd_, &key, &kind, BPF_ANY);
+}
+
+void KernelReader::remove_target(int32_t pid) {
+  const uint32_t key = static_cast<uint32_t>(pid);
+  (void)bpf_map_delete_elem(targets_fd_, &key);
+}
+
+bool KernelReader::in_initial_pid_namespace() {
+  // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
+  constexpr ino_t kInitialPidNamespaceInode = 0xEFFFFFFCu;
+  struct stat ns {};
+  return ::stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == kInitialPidNamespaceInode;
 }
 
 int KernelReader::on_record(void* self, void* data, size_t size) {

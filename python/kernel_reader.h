@@ -1,6 +1,8 @@
 #pragma once
-// The kernel-side Python stack reader (bpf/python_stack.bpf.c). Attached to the CPU sampling
-// events, it copies the sampled thread's frame chain in the interrupt that takes the sample, so
+// The program on ember's sampling events (bpf/python_stack.bpf.c): it keeps only the targets'
+// samples when chosen processes are sampled with per-CPU events, and it reads Python stacks.
+//
+// Python stacks: attached to the CPU sampling events, it copies the sampled thread's frame chain in the interrupt that takes the sample, so
 // the Python stack is the one the sample caught and ember is not woken per sample to read it.
 //
 //   load()           once per recording, before the events are opened; an error says why the
@@ -10,6 +12,8 @@
 //   add_process      a CPython process's layout (ProcessReader::kernel_layout), once attached
 //   add_thread       a thread state user space found for a TID (checked in the kernel at use)
 //   drain(each)      the stacks read since the last drain, oldest first
+//   filter_targets   drop the CPU samples of every process but the targets (add_target), and
+//                    with follow_children those of their descendants too
 //
 // The records are raw: ProcessReader::name_kernel_stack names them with the same checks and
 // caches as its own reads. A record whose status is not EMBER_PY_OK (a thread not registered
@@ -43,6 +47,16 @@ class KernelReader {
   void add_thread(int32_t tid, uint64_t tstate);
   void remove_thread(int32_t tid);
 
+  // From now on CPU samples of processes that are not targets are dropped in the kernel.
+  // `follow_children`: a descendant of a target becomes one at its first sample (only right when
+  // ember runs in the initial PID namespace: see in_initial_pid_namespace()).
+  [[nodiscard]] Result<void> filter_targets(bool follow_children);
+  // `after_exec`: a process ember forked, a target once it exec'd (its samples before are ember's).
+  void add_target(int32_t pid, bool after_exec = false);
+  void remove_target(int32_t pid);
+  // Whether this process sees PIDs as the kernel's tasks carry them.
+  static bool in_initial_pid_namespace();
+
   using Each = void (*)(void* context, const ember_py_stack& stack);
   // Calls each(context, stack) for every well-formed record; returns how many were read.
   size_t drain(Each each, void* context);
@@ -58,6 +72,9 @@ class KernelReader {
   int switch_program_fd_ = -1;
   int processes_fd_ = -1;
   int threads_fd_ = -1;
+  int targets_fd_ = -1;
+  int config_fd_ = -1;
+  ember_py_config config_{};
   Each each_ = nullptr;
   void* context_ = nullptr;
   size_t drained_ = 0;

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Off-CPU recording cost: a switch-heavy workload (bench/offcpu/pingpong.cpp, two threads
-ping-ponging over pipes) alone, under `ember record --off-cpu` (default threshold and threshold 0)
-and under `perf record -e sched:sched_switch --call-graph dwarf`, rounds interleaved; then, like
-for like (ember --off-cpu also samples the CPU at 999 Hz), both tools sampling the CPU only and
-perf recording cpu-clock and sched_switch together. Prints the
-workload's slowdown against running alone, each tool's own CPU time per switch, and whether
-every switch was accounted for. Needs root (perf's tracepoint wants tracefs, mounted if absent).
+ping-ponging over pipes) alone, under `ember record --off-cpu` (default threshold and threshold 0;
+its CPU sampled per CPU, the default with --off-cpu, and per thread) and under
+`perf record -e sched:sched_switch --call-graph dwarf`, rounds interleaved; then, like for like
+(ember --off-cpu also samples the CPU at 999 Hz), both tools sampling the CPU only and perf
+recording cpu-clock and sched_switch together. Prints the workload's slowdown against running
+alone (wall time, and the CPU time the workload itself used), each tool's own CPU time per
+switch, and whether every switch was accounted for. Needs root (perf's tracepoint wants tracefs,
+mounted if absent; ember's per-CPU sampling wants CAP_PERFMON and CAP_BPF).
 
   sudo bench/offcpu/run.py --ember build/cli/ember --pingpong build/bench/offcpu/pingpong
 """
@@ -23,8 +25,10 @@ import tempfile
 
 OFF_CPU = "ember --off-cpu (threshold 100 us)"
 OFF_CPU_ALL = "ember --off-cpu --off-cpu-threshold 0"
+OFF_CPU_THREADS = "ember --off-cpu --sampling per-thread"
 PERF_SWITCH = "perf -e sched:sched_switch --call-graph dwarf"
 CPU_ONLY = "ember record (CPU samples only, 999 Hz)"
+CPU_ONLY_PER_CPU = "ember record --sampling per-cpu (CPU samples only)"
 PERF_CPU = "perf -F 999 --call-graph dwarf"
 PERF_BOTH = "perf -e cpu-clock/freq=999/ -e sched:sched_switch -g dwarf"
 
@@ -74,6 +78,7 @@ def main():
     modes = {"alone": lambda: workload}
     modes[OFF_CPU] = ember(OFF_CPU, "--off-cpu")
     modes[OFF_CPU_ALL] = ember(OFF_CPU_ALL, "--off-cpu", "--off-cpu-threshold", "0")
+    modes[OFF_CPU_THREADS] = ember(OFF_CPU_THREADS, "--off-cpu", "--sampling", "per-thread")
     if not args.no_perf:
         modes[PERF_SWITCH] = lambda: [
             "perf", "record", "-q", "-e", "sched:sched_switch", "--call-graph", "dwarf", "-o",
@@ -81,6 +86,7 @@ def main():
     # Like for like: `ember record --off-cpu` also samples the CPU (999 Hz, DWARF). On-CPU
     # sampling alone, by both tools, and perf recording both kinds at once.
     modes[CPU_ONLY] = ember(CPU_ONLY)
+    modes[CPU_ONLY_PER_CPU] = ember(CPU_ONLY_PER_CPU, "--sampling", "per-cpu")
     if not args.no_perf:
         modes[PERF_CPU] = lambda: [
             "perf", "record", "-q", "-F", "999", "--call-graph", "dwarf", "-o", f"{tmp}/perf.data",
@@ -119,10 +125,11 @@ def main():
     with open("/proc/loadavg") as la:
         load = la.read().split()[0]
     base = statistics.median(x["wall"] for x in results["alone"])
+    base_cpu = statistics.median(x["cpu"] for x in results["alone"])
     print(f"workload: {args.rounds} messages, {args.work_us} us of work each; median of "
           f"{args.repeat} interleaved rounds; load {load}")
-    print(f"{'mode':58} {'wall s':>8} {'slowdown':>9} {'switches/s':>11} {'tool CPU s':>11} "
-          f"{'us/switch':>10}")
+    print(f"{'mode':58} {'wall s':>8} {'slowdown':>9} {'its CPU':>8} {'switches/s':>11} "
+          f"{'tool CPU s':>11} {'us/switch':>10}")
     slowdown = {}
     for mode, rs in results.items():
         if not rs:
@@ -130,10 +137,14 @@ def main():
         wall = statistics.median(x["wall"] for x in rs)
         rate = statistics.median(x["rate"] for x in rs)
         cpu = statistics.median(x["tool_cpu"] for x in rs)
+        own_cpu = statistics.median(x["cpu"] for x in rs)
         switches = statistics.median(x["switches"] for x in rs)
         slowdown[mode] = wall / base - 1
         per = "" if mode == "alone" else f"{1e6 * cpu / switches:10.2f}"
-        print(f"{mode:58} {wall:8.3f} {100 * slowdown[mode]:8.1f}% {rate:11.0f} {cpu:11.3f} {per}")
+        # The CPU time the workload itself used, against alone: what the tool's work in the
+        # workload's context (timers, stack copies at its switches) cost it.
+        print(f"{mode:58} {wall:8.3f} {100 * slowdown[mode]:8.1f}% {100 * (own_cpu / base_cpu - 1):7.1f}% "
+              f"{rate:11.0f} {cpu:11.3f} {per}")
     for mode, rs in results.items():
         if mode.startswith("ember --off-cpu") and rs:
             e = rs[-1]["ember"]
@@ -154,6 +165,7 @@ def main():
 
     ratio(OFF_CPU, PERF_SWITCH)
     ratio(OFF_CPU_ALL, PERF_SWITCH)
+    ratio(OFF_CPU_THREADS, PERF_SWITCH)
     ratio(OFF_CPU, PERF_BOTH)
     ratio(CPU_ONLY, PERF_CPU)
 

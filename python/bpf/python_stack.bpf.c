@@ -1,3 +1,9 @@
+// The program on ember's sampling events. It does two things, at the sample, in the interrupt
+// that takes it:
+// - When ember samples chosen processes with per-CPU events (config.filter_targets), it drops
+//   the samples of every other process (returning 0), so they are never written.
+// - It reads the Python stack of the sampled thread.
+//
 // Reads the Python stack of the sampled thread in the kernel, at the sample: attached to ember's
 // CPU sampling events (PERF_EVENT_IOC_SET_BPF), it runs in the interrupt that takes the sample,
 // while the thread is stopped, before the sample is written. So the stack read is the stack the
@@ -12,6 +18,7 @@
 // that stack from user space.
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "python_stack_abi.h"
@@ -85,9 +92,7 @@ static __always_inline int read_user(void *dst, __u32 size, __u64 address) {
 
 // The current thread's PID and TID as ember sees them (its PID namespace); false when the thread
 // is not in that namespace (then it is no target of ember's).
-static __always_inline int current_ids(__u32 *pid, __u32 *tid) {
-  const __u32 zero = 0;
-  const struct ember_py_config *c = bpf_map_lookup_elem(&config, &zero);
+static __always_inline int current_ids(const struct ember_py_config *c, __u32 *pid, __u32 *tid) {
   if (!c || !c->pid_ns_ino) {
     const __u64 id = bpf_get_current_pid_tgid();
     *pid = id >> 32;
@@ -260,11 +265,70 @@ static __always_inline int read_stack(struct bpf_perf_event_data *ctx, const str
   return 1;
 }
 
-// CPU samples (cpu-clock, cycles): every sample of a registered process.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, EMBER_TARGET_MAX);
+  __type(key, __u32);
+  __type(value, __u32);
+} targets SEC(".maps");
+
+// Only what the ancestor walk reads; its offsets come from the kernel's BTF when the program is
+// loaded (CO-RE), so one object fits every kernel.
+struct task_struct {
+  int tgid;
+  struct task_struct *real_parent;
+  struct task_struct *group_leader;
+  __u64 start_time; /* CLOCK_MONOTONIC ns */
+  __u64 parent_exec_id;
+  __u64 self_exec_id; /* one more than parent_exec_id once the process exec'd (Linux 5.9+: 64 bits) */
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 process_start(struct task_struct *task) {
+  return BPF_CORE_READ(task, group_leader, start_time);
+}
+
+// Whether the sample of process `pid` is kept. A process not registered is kept when it started
+// during the recording and descends from a target through processes that did too (see
+// ember_py_config.follow_children); it is registered then, so the walk is done once per process.
+// Processes that started before cost one read. A full map leaves new children out.
+static __always_inline int is_target(const struct ember_py_config *c, __u32 pid) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  __u32 *kind = bpf_map_lookup_elem(&targets, &pid);
+  if (kind && *kind == EMBER_TARGET_AFTER_EXEC) {
+    // Ember's own code until the exec: not the command's (per-thread events wait for the exec).
+    if (BPF_CORE_READ(task, self_exec_id) == BPF_CORE_READ(task, parent_exec_id)) return 0;
+    const __u32 chosen = EMBER_TARGET_CHOSEN;
+    bpf_map_update_elem(&targets, &pid, &chosen, BPF_EXIST);
+    return 1;
+  }
+  if (kind) return 1;
+  if (!c->follow_children) return 0;
+  if (process_start(task) < c->start_ns) return 0;
+  for (int i = 0; i < EMBER_TARGET_MAX_ANCESTORS; i++) {
+    task = BPF_CORE_READ(task, real_parent);
+    if (!task) return 0;
+    __u32 ancestor = (__u32)BPF_CORE_READ(task, tgid);
+    if (ancestor <= 1) return 0;  // init (or the idle task, its own parent): no target above
+    if (bpf_map_lookup_elem(&targets, &ancestor)) {
+      const __u32 child = EMBER_TARGET_CHILD;
+      bpf_map_update_elem(&targets, &pid, &child, BPF_NOEXIST);
+      return 1;
+    }
+    if (process_start(task) < c->start_ns) return 0;  // older than the recording, and no target
+  }
+  return 0;
+}
+
+// CPU samples (cpu-clock, cycles): drops those of processes that are not targets (when
+// filtering), reads the stacks of registered CPython processes.
 SEC("perf_event")
 int ember_python_stack(struct bpf_perf_event_data *ctx) {
+  const __u32 zero = 0;
+  const struct ember_py_config *c = bpf_map_lookup_elem(&config, &zero);
+  const int filter = c && c->filter_targets;
   __u32 pid = 0, tid = 0;
-  if (!current_ids(&pid, &tid)) return 1;
+  if (!current_ids(c, &pid, &tid)) return !filter;
+  if (filter && !is_target(c, pid)) return 0;
   const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
   if (!proc) return 1;  // not a registered CPython: the sample goes on as it is
   return read_stack(ctx, proc, pid, tid, 0);
@@ -273,8 +337,9 @@ int ember_python_stack(struct bpf_perf_event_data *ctx) {
 // Switch-outs (--off-cpu): the thread leaving its CPU, within the budget.
 SEC("perf_event")
 int ember_python_switch(struct bpf_perf_event_data *ctx) {
+  const __u32 zero = 0;
   __u32 pid = 0, tid = 0;
-  if (!current_ids(&pid, &tid)) return 1;
+  if (!current_ids(bpf_map_lookup_elem(&config, &zero), &pid, &tid)) return 1;
   const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
   if (!proc) return 1;
   return read_stack(ctx, proc, pid, tid, 1);

@@ -50,6 +50,25 @@ struct ember_py_process {
 struct ember_py_config {
   __u64 pid_ns_dev;
   __u64 pid_ns_ino;
+  /* Sampling chosen processes with per-CPU events: CPU samples of processes not in `targets`
+   * are dropped in the kernel (the program returns 0), before they are written. */
+  __u32 filter_targets;
+  /* And a process started since start_ns whose parent is a target, or whose parent started
+   * since then too and has such a parent, and so on (up to EMBER_TARGET_MAX_ANCESTORS), becomes
+   * one at its first sample: the children targets fork during the recording are sampled from
+   * their start, as the inherited events of per-thread sampling do. Only when ember runs in the
+   * initial PID namespace (task tgids are then the PIDs ember sees). */
+  __u32 follow_children;
+  __u64 start_ns; /* CLOCK_MONOTONIC, the clock of task start times */
+};
+
+/* Processes whose CPU samples are kept when filter_targets is set (key: tgid). */
+#define EMBER_TARGET_MAX 65536
+#define EMBER_TARGET_MAX_ANCESTORS 16
+enum ember_target_kind {
+  EMBER_TARGET_CHOSEN = 1,     /* registered by ember (-p, a launched command once it exec'd) */
+  EMBER_TARGET_CHILD = 2,      /* a descendant of one, found by the program */
+  EMBER_TARGET_AFTER_EXEC = 3, /* the command ember forked: a target from its exec on */
 };
 
 /* Per thread (key: TID): its thread state, checked against the TID at every read. */

@@ -288,6 +288,14 @@ TEST_F(CliTest, ErrorsAreOneClearLine) {
   auto bad_pid = run({EMBER_BIN, "record", "-p", "12,abc"});
   EXPECT_EQ(bad_pid.exit_code, 2);
   EXPECT_EQ(bad_pid.err, "ember: invalid PID 'abc'\n");
+  // --sampling chooses how -p and commands are sampled; -a has one way.
+  auto per_thread_all = run({EMBER_BIN, "record", "-a", "--sampling", "per-thread", "-d", "1", "-o", path("a.folded")});
+  EXPECT_EQ(per_thread_all.exit_code, 2);
+  EXPECT_EQ(per_thread_all.err, "ember: --sampling per-thread is for -p and commands: -a always samples per CPU\n");
+  auto bad_sampling = run({EMBER_BIN, "record", "--sampling", "per-core", "--", "/bin/true"});
+  EXPECT_EQ(bad_sampling.exit_code, 2);
+  EXPECT_EQ(bad_sampling.err.rfind("ember: --sampling: per-core not in {auto,per-cpu,per-thread}\n", 0), 0u)
+      << bad_sampling.err;
   auto bad_ext = run({EMBER_BIN, "record", "-o", path("out.png"), "--", "/bin/true"});
   EXPECT_EQ(bad_ext.exit_code, 2);
   EXPECT_NE(bad_ext.err.find("cannot tell the format from the file name"), std::string::npos);

@@ -1,6 +1,6 @@
 // --off-cpu against real processes: the 20/50/30 program's main thread computes, sleeps and
 // waits on a pipe for another thread; the wall time the Recorder charges to each of those
-// stacks must match, by launch and by attach. A thread that loses its CPU to busier ones shows
+// stacks must match, by launch and by attach, with the CPU sampled per CPU and per thread. A thread that loses its CPU to busier ones shows
 // runnable time. Frames are named with the workloads' own .symtab (FixtureSymbols).
 
 #include <grp.h>
@@ -68,9 +68,10 @@ std::vector<Stack> stacks_of(const profile::RawProfile& p, const std::string& wo
   return out;
 }
 
-RecordOptions off_cpu_options() {
+RecordOptions off_cpu_options(Sampling sampling = Sampling::kAuto) {
   RecordOptions o;
   o.off_cpu = true;
+  o.sampling = sampling;
   return o;
 }
 
@@ -145,12 +146,26 @@ void expect_wall_shares(const profile::RawProfile& p, int32_t pid, const PhaseSh
   EXPECT_GT(static_cast<double>(off_to_main), 0.95 * static_cast<double>(off_total));
 }
 
-TEST(OffCpuRecorder, LaunchedCommandWallShares) {
+// The CPU sampled per CPU (the default with --off-cpu, as root) and per thread.
+class OffCpuSampling : public ::testing::TestWithParam<Sampling> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Sampling::kPerCpu && ::geteuid() != 0) {
+      GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
+    }
+  }
+  void expect_sampling(const Recorder& rec) const {
+    EXPECT_EQ(rec.samples_per_cpu(), GetParam() == Sampling::kPerCpu);
+  }
+};
+
+TEST_P(OffCpuSampling, LaunchedCommandWallShares) {
   const std::string report = report_path("launch");
   Target target;
   target.command = {kWallShares, "--seconds", "3", "--report", report};
-  auto rec = Recorder::start(target, off_cpu_options());
+  auto rec = Recorder::start(target, off_cpu_options(GetParam()));
   ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  expect_sampling(**rec);
   ASSERT_TRUE((*rec)->off_cpu_counters().has_value()) << "context-switch events refused";
   poll_for(**rec, 20s);
   (*rec)->stop();
@@ -162,12 +177,13 @@ TEST(OffCpuRecorder, LaunchedCommandWallShares) {
   EXPECT_EQ(c.pending_bytes, 0u);
 }
 
-TEST(OffCpuRecorder, AttachedProcessWallShares) {
+TEST_P(OffCpuSampling, AttachedProcessWallShares) {
   const std::string report = report_path("attach");
   ember::testing::Background w({kWallShares, "--seconds", "3.5", "--report", report});
   ASSERT_EQ(w.read_line(30s), "ready");
-  auto rec = Recorder::start(Target{{w.pid()}, false, {}}, off_cpu_options());
+  auto rec = Recorder::start(Target{{w.pid()}, false, {}}, off_cpu_options(GetParam()));
   ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  expect_sampling(**rec);
   poll_for(**rec, 3s);
   (*rec)->stop();
   profile::RawProfile p = (*rec)->take_profile();
@@ -175,6 +191,11 @@ TEST(OffCpuRecorder, AttachedProcessWallShares) {
   expect_wall_shares(p, w.pid(), read_report(report));
   ::unlink(report.c_str());
 }
+
+INSTANTIATE_TEST_SUITE_P(Both, OffCpuSampling, ::testing::Values(Sampling::kPerCpu, Sampling::kPerThread),
+                         [](const ::testing::TestParamInfo<Sampling>& info) {
+                           return info.param == Sampling::kPerCpu ? std::string("PerCpu") : std::string("PerThread");
+                         });
 
 TEST(OffCpuRecorder, ThreadLosingItsCpuShowsRunnableTime) {
   ember::testing::Background w({kContention, "--seconds", "60"});

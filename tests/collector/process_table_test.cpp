@@ -208,9 +208,29 @@ TEST_F(ProcessTableTest, ExitDropsThreadThenProcess) {
   EXPECT_EQ(table_.find(100)->thread_count(), 0u);
   std::shared_ptr<const profile::Module> module = table_.find(100)->main_module();
   table_.on_exit(task_record(true, 100, 1, 100, 1));
+  // Kept for samples written after the exit record (per-CPU events sample the exit itself).
+  ASSERT_NE(table_.find(100), nullptr);
+  EXPECT_EQ(table_.find(100)->comm(), "app");
+  EXPECT_EQ(module_path(100, 0x1800), "/opt/app");
+  // Until enough other processes exited after it.
+  for (int32_t pid = 200; pid < 200 + static_cast<int32_t>(ProcessTable::kKeptAfterExit); ++pid) {
+    table_.on_comm(comm_record(pid, pid, "other", true));
+    table_.on_exit(task_record(true, pid, 1, pid, 1));
+  }
   EXPECT_EQ(table_.find(100), nullptr);
-  EXPECT_EQ(table_.size(), 0u);
+  EXPECT_EQ(table_.size(), ProcessTable::kKeptAfterExit);
   EXPECT_EQ(module->path, "/opt/app");
+}
+
+TEST_F(ProcessTableTest, PidReusedAfterExitIsANewProcess) {
+  table_.on_comm(comm_record(100, 100, "app", true));
+  table_.on_mmap(mmap_record(100, 0x1000, 0x2000, 0, "/opt/app", 5));
+  table_.on_exit(task_record(true, 100, 1, 100, 1));
+  table_.on_comm(comm_record(300, 300, "parent", true));
+  table_.on_fork(task_record(false, 100, 300, 100, 300));
+  ASSERT_NE(table_.find(100), nullptr);
+  EXPECT_EQ(table_.find(100)->comm(), "parent");
+  EXPECT_EQ(module_path(100, 0x1800), "<unmapped>");
 }
 
 TEST_F(ProcessTableTest, UnknownProcessIsRememberedAsUnknown) {

@@ -329,6 +329,92 @@ TEST(Recorder, LaunchedCommandThatForksAndExits) {
   EXPECT_GT(parent_samples, 100u);
 }
 
+// Sampling per CPU (--sampling per-cpu, the default with --off-cpu): one timer per CPU, and the
+// samples of every process but the targets dropped in the kernel. A busy process outside the
+// recording must not appear; the command's 70/30 split must.
+TEST(RecorderPerCpu, LaunchSeventyThirtyAndNothingElse) {
+  if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
+  Workload outsider({kSeventyThirty, "--seconds", "60"});
+  ASSERT_TRUE(ready(outsider));
+  Target target;
+  target.command = {kSeventyThirty, "--seconds", "3"};
+  RecordOptions options;
+  options.sampling = Sampling::kPerCpu;
+  auto rec = Recorder::start(target, options);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_TRUE((*rec)->samples_per_cpu());
+  const int32_t pid = (*rec)->command_pid();
+  EXPECT_TRUE(record_until_end(**rec, 60s));
+  profile::RawProfile p = (*rec)->take_profile();
+  std::map<int32_t, uint64_t> per_pid;
+  p.for_each_stack([&](const profile::SampleOrigin& o, std::span<const profile::RawFrame>,
+                       const profile::RawStackCounts& c) { per_pid[o.pid] += c.samples; });
+  EXPECT_EQ(per_pid.count(outsider.pid()), 0u) << per_pid[outsider.pid()] << " samples of the outsider";
+  EXPECT_EQ(per_pid.size(), 1u) << "only the command runs";
+  expect_seventy_thirty(p, pid);  // every sample of it named seventy_thirty: none before its exec
+  expect_main_module(p, kSeventyThirty);
+}
+
+// Children forked during the recording are found by the program at their first sample.
+TEST(RecorderPerCpu, LaunchedCommandThatForksAndExits) {
+  if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
+  Target target;
+  target.command = {kExitMidway, "--seconds", "1.5", "--fork", "--exit-code", "5"};
+  RecordOptions options;
+  options.sampling = Sampling::kPerCpu;
+  auto rec = Recorder::start(target, options);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  const int32_t pid = (*rec)->command_pid();
+  EXPECT_TRUE(record_until_end(**rec, 60s));
+  EXPECT_EQ(WEXITSTATUS(*(*rec)->command_wait_status()), 5);
+  profile::RawProfile p = (*rec)->take_profile();
+  uint64_t child_samples = 0, parent_samples = 0;
+  for (const NamedStack& s : name_stacks(p, kExitMidway, load_symbols(kExitMidway))) {
+    if (s.workload_frames.empty()) continue;
+    if (s.workload_frames.front() == "truth::child_process_work") {
+      EXPECT_NE(s.pid, pid);
+      EXPECT_EQ(s.comm, "exit_midway");
+      EXPECT_EQ(s.workload_frames.back(), "main");
+      child_samples += s.samples;
+    }
+    if (s.workload_frames.front() == "truth::busy_until_exit") parent_samples += s.samples;
+  }
+  EXPECT_GT(child_samples, 50u);
+  EXPECT_GT(parent_samples, 100u);
+}
+
+// -p per CPU, as per thread: the process and the children it forks while recorded, not a child
+// it had before (per-thread events reach it no more than they do).
+TEST(RecorderPerCpu, AttachedProcessAndOnlyTheChildrenItForksMeanwhile) {
+  if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
+  // sh starts seventy_thirty, then becomes exit_midway, which forks a child 0.5 s later.
+  Workload w({"/bin/sh", "-c", "'" + kSeventyThirty + "' --seconds 8 & exec '" + kExitMidway +
+                                   "' --seconds 2 --start-delay 0.5 --fork"});
+  ASSERT_TRUE(ready(w));
+  ASSERT_TRUE(ready(w));
+  RecordOptions options;
+  options.sampling = Sampling::kPerCpu;
+  auto rec = Recorder::start(Target{{w.pid()}, false, {}}, options);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_TRUE((*rec)->samples_per_cpu());
+  EXPECT_TRUE(record_until_end(**rec, 60s));
+  profile::RawProfile p = (*rec)->take_profile();
+  uint64_t child = 0, parent = 0, older_child = 0;
+  p.for_each_stack([&](const profile::SampleOrigin& o, std::span<const profile::RawFrame>,
+                       const profile::RawStackCounts& c) {
+    if (o.pid == w.pid()) parent += c.samples;
+  });
+  for (const NamedStack& s : name_stacks(p, kExitMidway, load_symbols(kExitMidway))) {
+    if (!s.workload_frames.empty() && s.workload_frames.front() == "truth::child_process_work") child += s.samples;
+  }
+  for (const NamedStack& s : name_stacks(p, kSeventyThirty, load_symbols(kSeventyThirty))) {
+    if (!s.workload_frames.empty()) older_child += s.samples;
+  }
+  EXPECT_GT(parent, 100u);
+  EXPECT_GT(child, 50u);
+  EXPECT_EQ(older_child, 0u);
+}
+
 TEST(Recorder, ExecMidRecordingSwitchesToTheNewImage) {
   Workload w({kExitMidway, "--seconds", "1", "--start-delay", "0.3", "--exec", kSeventyThirty, "--seconds", "2"});
   ASSERT_TRUE(ready(w));
@@ -504,6 +590,28 @@ TEST(RecorderPermissions, KernelPythonReadsWithoutPrivilegeSayWhatIsMissing) {
   });
   EXPECT_EQ(message, "cannot read Python stacks in the kernel: the kernel refused the BPF program: needs CAP_BPF "
                      "and CAP_PERFMON (or root) | auto started");
+}
+
+// --sampling per-cpu without the privilege to load BPF: refused, saying what is missing; auto
+// with --off-cpu records with per-thread events.
+TEST(RecorderPermissions, PerCpuSamplingWithoutPrivilegeSaysWhatIsMissing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
+  std::string message = testing::as_nobody([] {
+    Target t;
+    t.command = {"/bin/true"};
+    RecordOptions options;
+    options.sampling = Sampling::kPerCpu;
+    auto rec = Recorder::start(t, options);
+    if (rec) return std::string("started");
+    std::string refused = rec.error().message();
+    options.sampling = Sampling::kAuto;
+    options.off_cpu = true;
+    auto fallback = Recorder::start(t, options);
+    if (!fallback) return refused + " | auto: " + fallback.error().message();
+    return refused + ((*fallback)->samples_per_cpu() ? " | auto per CPU" : " | auto per thread");
+  });
+  EXPECT_EQ(message, "cannot sample per CPU: the kernel refused the BPF program: needs CAP_BPF and CAP_PERFMON "
+                     "(or root) | auto per thread");
 }
 
 TEST(RecorderPermissions, OtherUsersProcessExplainsParanoid) {
