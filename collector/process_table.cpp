@@ -232,6 +232,7 @@ void ProcessTable::on_comm(const CommRecord& r) {
     Process* existing = find(r.pid);
     Process& p = existing != nullptr ? *existing : insert(r.pid);
     p.unknown_ = false;
+    p.exited_ = false;  // a thread other than the main one exec'd: the old main thread's exit is no end
     p.maps_.clear();
     p.maps_changed();
     p.threads_.clear();
@@ -305,7 +306,8 @@ void ProcessTable::on_exit(const TaskRecord& r) {
     // still come: per-CPU events sample a thread's last moments after its exit record (the
     // kernel writes it before it frees the address space), and other threads may outlive the
     // main one. So it is kept, with its maps and name, until kKeptAfterExit more processes have
-    // exited, or its PID is reused (a fork or exec record replaces the entry).
+    // exited, or its PID is reused (a fork record replaces the entry), or it goes on (an exec
+    // by another thread, which the kernel reports as the main thread's exit).
     if (Process* p = processes_.peek(r.pid); p != nullptr && !p->exited_) {
       p->exited_ = true;
       exited_.push_back(r.pid);

@@ -219,13 +219,13 @@ void Recorder::Impl::apply_record(const Record& rec, std::span<const std::byte> 
             if (r.pid == main_pid_ && !main_module_) note_main_module();
             processes_.on_exit(r);
             if (dedupe_) dedup_.exited(r.tid);
-            // Its PID may be reused by a process that is no target.
-            if (per_cpu_ && r.pid == r.tid) sample_program_->remove_target(r.pid);
           } else {
             processes_.on_fork(r);
-            // A target's child (only they have events that see forks): sampled from now on.
-            if (per_cpu_ && !follow_children_in_kernel_ && r.pid == r.tid && r.pid != r.ppid) {
-              sample_program_->add_target(r.pid);
+            // A target's child (only targets have events that see forks): sampled from now on,
+            // if the program has not found it already (it cannot when its parent exited first,
+            // or ember runs in a PID namespace of its own).
+            if (per_cpu_ && r.pid == r.tid && r.pid != r.ppid) {
+              sample_program_->add_target(r.pid, python::KernelReader::Target::kChild);
             }
           }
         }

@@ -90,8 +90,8 @@ class Recorder::Impl final : public OffCpuHost {
   // The sampling event of every CPU, for chosen processes (per_cpu_). In Sampling::kAuto, when
   // the first cannot be opened, per_cpu_ is cleared and the threads get events of their own.
   [[nodiscard]] Result<void> open_target_cpus();
-  // A target thread's events on a CPU when sampling per CPU: its switch event (--off-cpu), which
-  // then carries the side-band records, or else a dummy event that carries only them.
+  // A target thread's events on a CPU when sampling per CPU: a dummy event for the side-band
+  // records, in the CPU's ring (the index returned), and its switch event with --off-cpu.
   [[nodiscard]] std::expected<size_t, int> open_side_band(pid_t pid, int cpu_index, int32_t tid);
   [[nodiscard]] Result<void> add_ring(Event& event);
   Error pid_open_error(int32_t pid, int err) const;
@@ -143,8 +143,6 @@ class Recorder::Impl final : public OffCpuHost {
   std::shared_ptr<python::KernelReader> sample_program_;
   // Chosen processes are sampled by per-CPU events, their samples kept by the sample program.
   bool per_cpu_ = false;
-  // The program adds the targets' descendants itself (else ember does, from fork records).
-  bool follow_children_in_kernel_ = false;
   // Why opening an event failed, when an errno does not say it: the sample program could not be
   // attached (--python-reads kernel, per-CPU sampling).
   std::optional<Error> open_error_;

@@ -51,8 +51,9 @@ std::string refusal(int err) {
 std::expected<size_t, int> Recorder::Impl::open_switch_event(pid_t pid, int cpu_index, int32_t tid) {
   EventSpec spec = spec_;  // negotiated by the CPU event: the same registers and stack copy
   spec.context_switches = true;
-  // Sampling per CPU, the CPU events carry no side-band records: a thread's switch event does.
-  spec.side_band = per_cpu_;
+  // The CPU events (or, sampling per CPU, a dummy event per thread) bring them, in the CPU's
+  // ring: a switch ring that overflows loses switches only.
+  spec.side_band = false;
   spec.kernel_frames = true;  // the sample is taken in the kernel: excluding it would drop them all
   spec.needs.stack_user_bytes = std::min(spec.needs.stack_user_bytes, kSwitchStackBytes);
   spec.wakeup_bytes = wakeup_bytes();

@@ -90,18 +90,22 @@ std::expected<size_t, int> Recorder::Impl::open_one(pid_t pid, int cpu_index, in
 }
 
 std::expected<size_t, int> Recorder::Impl::open_side_band(pid_t pid, int cpu_index, int32_t tid) {
-  if (options_.off_cpu && !off_cpu_refused_) {
-    auto index = open_switch_event(pid, cpu_index, tid);
-    if (index || index.error() == ESRCH) return index;
-  }
   EventSpec spec = spec_;
   spec.dummy = true;
   spec.side_band = true;
   spec.wakeup_bytes = wakeup_bytes();
   auto fd = open_event(spec, pid, cpus_[cpu_index]);
+  if (!fd && fd.error() == EINVAL && spec.build_id) {
+    // Linux before 5.12: build-ids are read from the files instead (the CPU events, which
+    // negotiated the rest, carry no side-band records to find this out).
+    spec_.build_id = spec.build_id = false;
+    fd = open_event(spec, pid, cpus_[cpu_index]);
+  }
   if (!fd) return std::unexpected(fd.error());
   events_.push_back(Event{std::move(*fd), cpu_index, tid});
-  return events_.size() - 1;
+  const size_t index = events_.size() - 1;
+  if (options_.off_cpu && !off_cpu_refused_) (void)open_switch_event(pid, cpu_index, tid);
+  return index;
 }
 
 Result<void> Recorder::Impl::attach_sample_program(int fd, bool switches) {
@@ -198,7 +202,8 @@ Result<void> Recorder::Impl::open_cpu(size_t c) {
   if (!index) {
     int err = index.error();
     if (per_cpu_ && open_error_) {
-      return make_error(open_error_->code(), fmt::format("cannot sample per CPU: {}", open_error_->message()));
+      Error why = *std::exchange(open_error_, std::nullopt);
+      return make_error(why.code(), fmt::format("cannot sample per CPU: {}", why.message()));
     }
     if (err == EACCES || err == EPERM) {
       if (per_cpu_) {
@@ -217,7 +222,10 @@ Result<void> Recorder::Impl::open_cpu(size_t c) {
                                    event_name_.empty() ? spec_.name() : event_name_, cpus_[c]),
                        err);
   }
-  if (auto r = add_ring(events_[*index]); !r) return std::unexpected(r.error());
+  if (auto r = add_ring(events_[*index]); !r) {
+    events_.pop_back();  // no ring to write into: it would be enabled for nothing
+    return std::unexpected(r.error());
+  }
   cpu_event_[c] = *index;
   cpu_enabled_ns_[c] = 0;
   return {};
@@ -226,6 +234,10 @@ Result<void> Recorder::Impl::open_cpu(size_t c) {
 Result<void> Recorder::Impl::open_target_cpus() {
   cpu_event_.assign(cpus_.size(), SIZE_MAX);
   cpu_enabled_ns_.assign(cpus_.size(), 0);
+  // What the first event may change while it is negotiated, for a fallback to undo.
+  const EventSpec spec = spec_;
+  const size_t warnings = warnings_.size();
+  const std::string note = event_note_;
   for (size_t c = 0; c < cpus_.size(); ++c) {
     auto opened = open_cpu(c);
     if (opened) continue;
@@ -233,9 +245,13 @@ Result<void> Recorder::Impl::open_target_cpus() {
     // Nothing is open yet: the threads get events of their own, as without the program.
     spdlog::info("sampling per thread: {}", opened.error().message());
     per_cpu_ = false;
-    open_error_.reset();
+    (void)sample_program_->filter_targets(false);
     cpu_event_.clear();
     cpu_enabled_ns_.clear();
+    spec_ = spec;
+    warnings_.resize(warnings);
+    event_note_ = note;
+    event_name_.clear();
     return {};
   }
   return {};
@@ -274,12 +290,12 @@ Result<void> Recorder::Impl::open_pids(const std::vector<int32_t>& requested) {
     targets_python_ = std::any_of(pids.begin(), pids.end(), [&](int32_t pid) { return runs_python(procfs, pid); });
   }
   if (per_cpu_) {
-    for (int32_t pid : pids) sample_program_->add_target(pid);
+    for (int32_t pid : pids) sample_program_->add_target(pid, python::KernelReader::Target::kChosen);
     // One event per CPU writes every target's samples: it wakes ember per sample when one of
     // them is read from user space (a CPython, without kernel reads).
     wake_per_record_ = all_woken_ = !woken_pids_.empty();
     if (auto r = open_target_cpus(); !r) return r;
-    wake_per_record_ = false;
+    wake_per_record_ = all_woken_ = false;  // each thread's events: as its process needs
   }
   const size_t first_thread_event = events_.size();
   // A ring's wake point is set by the first event that writes to it: processes that do not wake
@@ -362,7 +378,7 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
     targets_python_ = python;
   }
   if (per_cpu_) {
-    sample_program_->add_target(pid, /*after_exec=*/true);
+    sample_program_->add_target(pid, python::KernelReader::Target::kAfterExec);
     if (auto r = open_target_cpus(); !r) return r;
   }
   for (size_t c = 0; c < cpus_.size(); ++c) {
@@ -391,34 +407,37 @@ Result<void> Recorder::Impl::open_command(const std::vector<std::string>& argv) 
 
 Result<void> Recorder::Impl::load_sample_program(const Target& target) {
   const bool python_in_kernel = options_.python.enabled && options_.python.reads != PythonOptions::Reads::kUser;
-  const bool per_cpu = !target.system_wide && (options_.sampling == Sampling::kPerCpu ||
-                                               (options_.sampling == Sampling::kAuto && options_.off_cpu));
+  bool per_cpu = !target.system_wide && (options_.sampling == Sampling::kPerCpu ||
+                                         (options_.sampling == Sampling::kAuto && options_.off_cpu));
+  // Children are found by the program at their first sample when their ancestors' PIDs are the
+  // kernel's; in a container, from their fork records (their first moments are not sampled).
+  if (per_cpu && options_.sampling == Sampling::kAuto && !python::KernelReader::in_initial_pid_namespace()) {
+    spdlog::info("sampling per thread: ember runs in a PID namespace of its own");
+    per_cpu = false;
+  }
   if (!python_in_kernel && !per_cpu) return {};
-  auto program = python::KernelReader::load();
+  auto program = python::KernelReader::load(per_cpu);
+  if (!program && per_cpu) {
+    if (options_.sampling == Sampling::kPerCpu) {
+      return make_error(program.error().code(), fmt::format("cannot sample per CPU: {}", program.error().message()));
+    }
+    spdlog::info("sampling per thread: {}", program.error().message());
+    per_cpu = false;
+    if (python_in_kernel) program = python::KernelReader::load(false);
+  }
   if (!program) {
     if (python_in_kernel && options_.python.reads == PythonOptions::Reads::kKernel) {
       return make_error(program.error().code(),
                         fmt::format("cannot read Python stacks in the kernel: {}", program.error().message()));
     }
-    if (options_.sampling == Sampling::kPerCpu) {
-      return make_error(program.error().code(), fmt::format("cannot sample per CPU: {}", program.error().message()));
-    }
-    // Python frames still come, read from user space after each sample (a wake-up per sample);
-    // the threads get sampling events of their own.
-    spdlog::debug("no sample program in the kernel: {}", program.error().message());
+    // Python frames still come, read from user space after each sample (a wake-up per sample).
+    spdlog::debug("Python stacks are read from user space: {}", program.error().message());
     return {};
   }
   sample_program_ = std::move(*program);
   if (python_in_kernel) python_.start_kernel_reads(sample_program_);
   if (!per_cpu) return {};
-  // Children are found by the program at their first sample when their ancestors' PIDs are the
-  // kernel's; in a container, from their fork records (their first moments are not sampled).
-  const bool follow = python::KernelReader::in_initial_pid_namespace();
-  if (!follow && options_.sampling == Sampling::kAuto) {
-    spdlog::info("sampling per thread: ember runs in a PID namespace of its own");
-    return {};
-  }
-  if (auto r = sample_program_->filter_targets(follow); !r) {
+  if (auto r = sample_program_->filter_targets(true); !r) {
     if (options_.sampling == Sampling::kPerCpu) {
       return make_error(r.error().code(), fmt::format("cannot sample per CPU: {}", r.error().message()));
     }
@@ -426,7 +445,6 @@ Result<void> Recorder::Impl::load_sample_program(const Target& target) {
     return {};
   }
   per_cpu_ = true;
-  follow_children_in_kernel_ = follow;
   return {};
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -18,6 +19,8 @@ namespace ember::python {
 
 extern const unsigned char kPythonStackBpf[];
 extern const std::size_t kPythonStackBpfSize;
+extern const unsigned char kTargetStackBpf[];
+extern const std::size_t kTargetStackBpfSize;
 
 static_assert(offsetof(ember_py_stack, frame) == EMBER_PY_STACK_HEADER_BYTES);
 static_assert(sizeof(ember_py_frame) == 88);
@@ -45,30 +48,45 @@ Error load_error(std::string_view what, int err) {
 
 }  // namespace
 
-Result<std::unique_ptr<KernelReader>> KernelReader::load() {
+Result<std::unique_ptr<KernelReader>> KernelReader::load(bool with_target_filter) {
   static const bool quiet = (libbpf_set_print(libbpf_message), true);
   (void)quiet;
   std::unique_ptr<KernelReader> r(new KernelReader());
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "ember_python");
-  r->object_ = bpf_object__open_mem(kPythonStackBpf, kPythonStackBpfSize, &opts);
+  if (with_target_filter && ::access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    return make_error(ErrorCode::kUnsupported,
+                      "the kernel has no BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF), which the "
+                      "sample filter needs");
+  }
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = with_target_filter ? "ember_targets" : "ember_python");
+  r->object_ = with_target_filter ? bpf_object__open_mem(kTargetStackBpf, kTargetStackBpfSize, &opts)
+                                  : bpf_object__open_mem(kPythonStackBpf, kPythonStackBpfSize, &opts);
   if (!r->object_) return std::unexpected(load_error("cannot open the BPF program", errno));
+  if (with_target_filter) {
+    // Per-CPU events get ember_target_stack; the Python reader's own sample program is not loaded.
+    if (bpf_program* unused = bpf_object__find_program_by_name(r->object_, "ember_python_stack")) {
+      bpf_program__set_autoload(unused, false);
+    }
+  }
   if (int err = bpf_object__load(r->object_); err) {
     return std::unexpected(load_error("the kernel refused the BPF program", -err));
   }
-  bpf_program* program = bpf_object__find_program_by_name(r->object_, "ember_python_stack");
+  bpf_program* program = bpf_object__find_program_by_name(
+      r->object_, with_target_filter ? "ember_target_stack" : "ember_python_stack");
   bpf_program* switch_program = bpf_object__find_program_by_name(r->object_, "ember_python_switch");
   bpf_map* processes = bpf_object__find_map_by_name(r->object_, "processes");
   bpf_map* threads = bpf_object__find_map_by_name(r->object_, "threads");
   bpf_map* stacks = bpf_object__find_map_by_name(r->object_, "stacks");
   bpf_map* targets = bpf_object__find_map_by_name(r->object_, "targets");
   bpf_map* config = bpf_object__find_map_by_name(r->object_, "config");
-  if (!program || !switch_program || !processes || !threads || !stacks || !targets || !config) {
+  if (!program || !switch_program || !processes || !threads || !stacks || !config ||
+      (with_target_filter && !targets)) {
     return make_error(ErrorCode::kInternal, "the BPF program lacks a part ember needs");
   }
   r->config_fd_ = bpf_map__fd(config);
-  // PIDs and TIDs as ember's perf samples carry them: those of ember's PID namespace.
+  // PIDs and TIDs as ember's perf samples carry them: those of ember's PID namespace (in the
+  // initial one, the kernel's own, which the program reads without a namespace).
   struct stat ns {};
-  if (::stat("/proc/self/ns/pid", &ns) == 0) {
+  if (!in_initial_pid_namespace() && ::stat("/proc/self/ns/pid", &ns) == 0) {
     r->config_.pid_ns_dev = static_cast<uint64_t>(ns.st_dev);
     r->config_.pid_ns_ino = static_cast<uint64_t>(ns.st_ino);
     const uint32_t zero = 0;
@@ -76,7 +94,7 @@ Result<std::unique_ptr<KernelReader>> KernelReader::load() {
       return std::unexpected(load_error("cannot configure the BPF program", -err));
     }
   }
-  r->targets_fd_ = bpf_map__fd(targets);
+  if (targets) r->targets_fd_ = bpf_map__fd(targets);
   r->program_fd_ = bpf_program__fd(program);
   r->switch_program_fd_ = bpf_program__fd(switch_program);
   r->processes_fd_ = bpf_map__fd(processes);
@@ -120,9 +138,10 @@ void KernelReader::remove_thread(int32_t tid) {
   (void)bpf_map_delete_elem(threads_fd_, &key);
 }
 
-Result<void> KernelReader::filter_targets(bool follow_children) {
-  config_.filter_targets = 1;
-  config_.follow_children = follow_children ? 1 : 0;
+Result<void> KernelReader::filter_targets(bool on) {
+  if (on && targets_fd_ < 0) return make_error(ErrorCode::kInternal, "the BPF program was loaded without its filter");
+  config_.filter_targets = on ? 1 : 0;
+  config_.follow_children = on && in_initial_pid_namespace() ? 1 : 0;
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   config_.start_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
@@ -133,15 +152,15 @@ Result<void> KernelReader::filter_targets(bool follow_children) {
   return {};
 }
 
-void KernelReader::add_target(int32_t pid, bool after_exec) {
+void KernelReader::add_target(int32_t pid, Target kind) {
+  if (targets_fd_ < 0) return;
   const uint32_t key = static_cast<uint32_t>(pid);
-  const uint32_t kind = after_exec ? EMBER_TARGET_AFTER_EXEC : EMBER_TARGET_CHOSEN;
-  (void)bpf_map_update_elem(targets_fd_, &key, &kind, BPF_ANY);
-}
-
-void KernelReader::remove_target(int32_t pid) {
-  const uint32_t key = static_cast<uint32_t>(pid);
-  (void)bpf_map_delete_elem(targets_fd_, &key);
+  ember_target value{};
+  value.kind = kind == Target::kAfterExec ? EMBER_TARGET_AFTER_EXEC
+               : kind == Target::kChild   ? EMBER_TARGET_CHILD
+                                          : EMBER_TARGET_CHOSEN;
+  // A child the program registered already has its start time: keep that entry.
+  (void)bpf_map_update_elem(targets_fd_, &key, &value, kind == Target::kChild ? BPF_NOEXIST : BPF_ANY);
 }
 
 bool KernelReader::in_initial_pid_namespace() {

@@ -35,7 +35,9 @@ class KernelReader {
  public:
   // Errors: kPermissionDenied (no CAP_BPF/CAP_PERFMON) or kUnsupported (a kernel without BPF
   // ring buffers, perf_event programs or a verifier that accepts the program), with the reason.
-  [[nodiscard]] static Result<std::unique_ptr<KernelReader>> load();
+  // `with_target_filter`: the object with the filter of per-CPU sampling (filter_targets), which
+  // needs the kernel's BTF (/sys/kernel/btf/vmlinux) besides.
+  [[nodiscard]] static Result<std::unique_ptr<KernelReader>> load(bool with_target_filter = false);
   ~KernelReader();
   KernelReader(const KernelReader&) = delete;
   KernelReader& operator=(const KernelReader&) = delete;
@@ -47,13 +49,18 @@ class KernelReader {
   void add_thread(int32_t tid, uint64_t tstate);
   void remove_thread(int32_t tid);
 
-  // From now on CPU samples of processes that are not targets are dropped in the kernel.
-  // `follow_children`: a descendant of a target becomes one at its first sample (only right when
-  // ember runs in the initial PID namespace: see in_initial_pid_namespace()).
-  [[nodiscard]] Result<void> filter_targets(bool follow_children);
-  // `after_exec`: a process ember forked, a target once it exec'd (its samples before are ember's).
-  void add_target(int32_t pid, bool after_exec = false);
-  void remove_target(int32_t pid);
+  // Loaded with_target_filter: from now on (on) CPU samples of processes that are not targets
+  // are dropped in the kernel; a process started since then that descends from a target
+  // becomes one at its first sample when ember runs in the initial PID namespace (elsewhere
+  // ember adds them from their fork records). Targets that exit need not be removed: their PID
+  // reused by another process is no target (ember_target.start).
+  [[nodiscard]] Result<void> filter_targets(bool on);
+  enum class Target {
+    kChosen,     // -p
+    kAfterExec,  // a process ember forked, a target once it exec'd (its samples before are ember's)
+    kChild,      // a target's child, from its fork record (kept if the program added it already)
+  };
+  void add_target(int32_t pid, Target kind);
   // Whether this process sees PIDs as the kernel's tasks carry them.
   static bool in_initial_pid_namespace();
 
@@ -68,7 +75,7 @@ class KernelReader {
 
   bpf_object* object_ = nullptr;
   ring_buffer* ring_ = nullptr;
-  int program_fd_ = -1;
+  int program_fd_ = -1;  // CPU samples: ember_target_stack when loaded with the filter
   int switch_program_fd_ = -1;
   int processes_fd_ = -1;
   int threads_fd_ = -1;

@@ -61,6 +61,9 @@ def main():
     ap.add_argument("--work-us", type=float, default=5)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-perf", action="store_true")
+    ap.add_argument("--only", default="",
+                    help="comma-separated modes to run besides 'alone': off-cpu, off-cpu-all, "
+                         "off-cpu-per-thread, perf-switch, cpu, cpu-per-cpu, perf-cpu, perf-both")
     args = ap.parse_args()
 
     if not args.no_perf and not os.path.exists("/sys/kernel/tracing/events/sched"):
@@ -94,6 +97,12 @@ def main():
         modes[PERF_BOTH] = lambda: [
             "perf", "record", "-q", "-e", "cpu-clock/freq=999/", "-e", "sched:sched_switch",
             "--call-graph", "dwarf", "-o", f"{tmp}/perf.data", "--"] + workload
+    if args.only:
+        names = {"off-cpu": OFF_CPU, "off-cpu-all": OFF_CPU_ALL, "off-cpu-per-thread": OFF_CPU_THREADS,
+                 "perf-switch": PERF_SWITCH, "cpu": CPU_ONLY, "cpu-per-cpu": CPU_ONLY_PER_CPU,
+                 "perf-cpu": PERF_CPU, "perf-both": PERF_BOTH}
+        wanted = {"alone"} | {names[n] for n in args.only.split(",")}
+        modes = {m: argv for m, argv in modes.items() if m in wanted}
     results = {m: [] for m in modes}
     for r in range(args.repeat):
         for mode, argv in modes.items():

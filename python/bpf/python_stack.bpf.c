@@ -1,8 +1,8 @@
-// The program on ember's sampling events. It does two things, at the sample, in the interrupt
-// that takes it:
-// - When ember samples chosen processes with per-CPU events (config.filter_targets), it drops
-//   the samples of every other process (returning 0), so they are never written.
-// - It reads the Python stack of the sampled thread.
+// The program on ember's sampling events, built as two objects (python/CMakeLists.txt):
+// - the Python stack reader (ember_python_stack, ember_python_switch), below;
+// - the same with a filter (EMBER_FILTER_TARGETS, ember_target_stack): when ember samples chosen
+//   processes with per-CPU events it drops the samples of every other process (returning 0), so
+//   they are never written. One program runs per perf event, so both jobs live in it.
 //
 // Reads the Python stack of the sampled thread in the kernel, at the sample: attached to ember's
 // CPU sampling events (PERF_EVENT_IOC_SET_BPF), it runs in the interrupt that takes the sample,
@@ -18,7 +18,6 @@
 // that stack from user space.
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "python_stack_abi.h"
@@ -265,22 +264,27 @@ static __always_inline int read_stack(struct bpf_perf_event_data *ctx, const str
   return 1;
 }
 
+#ifdef EMBER_FILTER_TARGETS
+// Built as a second object (python/CMakeLists.txt): its CO-RE reads need the kernel's BTF, which
+// the Python reader alone does not, and it is loaded only to sample chosen processes per CPU.
+#include <bpf/bpf_core_read.h>
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, EMBER_TARGET_MAX);
   __type(key, __u32);
-  __type(value, __u32);
+  __type(value, struct ember_target);
 } targets SEC(".maps");
 
-// Only what the ancestor walk reads; its offsets come from the kernel's BTF when the program is
-// loaded (CO-RE), so one object fits every kernel.
+// Only what the filter reads; its offsets come from the kernel's BTF when the program is loaded
+// (CO-RE), so one object fits every kernel.
 struct task_struct {
   int tgid;
   struct task_struct *real_parent;
   struct task_struct *group_leader;
   __u64 start_time; /* CLOCK_MONOTONIC ns */
   __u64 parent_exec_id;
-  __u64 self_exec_id; /* one more than parent_exec_id once the process exec'd (Linux 5.9+: 64 bits) */
+  __u64 self_exec_id; /* one more than parent_exec_id once the process exec'd */
 } __attribute__((preserve_access_index));
 
 static __always_inline __u64 process_start(struct task_struct *task) {
@@ -293,24 +297,31 @@ static __always_inline __u64 process_start(struct task_struct *task) {
 // Processes that started before cost one read. A full map leaves new children out.
 static __always_inline int is_target(const struct ember_py_config *c, __u32 pid) {
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  __u32 *kind = bpf_map_lookup_elem(&targets, &pid);
-  if (kind && *kind == EMBER_TARGET_AFTER_EXEC) {
-    // Ember's own code until the exec: not the command's (per-thread events wait for the exec).
-    if (BPF_CORE_READ(task, self_exec_id) == BPF_CORE_READ(task, parent_exec_id)) return 0;
-    const __u32 chosen = EMBER_TARGET_CHOSEN;
-    bpf_map_update_elem(&targets, &pid, &chosen, BPF_EXIST);
+  const __u64 start = process_start(task);
+  struct ember_target *t = bpf_map_lookup_elem(&targets, &pid);
+  if (t && t->start && t->start != start) {
+    // A target that is gone, its PID reused by another process.
+    bpf_map_delete_elem(&targets, &pid);
+    t = 0;
+  }
+  if (t) {
+    if (t->kind == EMBER_TARGET_AFTER_EXEC) {
+      // Ember's own code until the exec: not the command's (per-thread events wait for the exec).
+      if (BPF_CORE_READ(task, self_exec_id) == BPF_CORE_READ(task, parent_exec_id)) return 0;
+      t->kind = EMBER_TARGET_CHOSEN;
+    }
+    if (!t->start) t->start = start;
     return 1;
   }
-  if (kind) return 1;
-  if (!c->follow_children) return 0;
-  if (process_start(task) < c->start_ns) return 0;
+  if (!c->follow_children || start < c->start_ns) return 0;
   for (int i = 0; i < EMBER_TARGET_MAX_ANCESTORS; i++) {
     task = BPF_CORE_READ(task, real_parent);
     if (!task) return 0;
     __u32 ancestor = (__u32)BPF_CORE_READ(task, tgid);
     if (ancestor <= 1) return 0;  // init (or the idle task, its own parent): no target above
-    if (bpf_map_lookup_elem(&targets, &ancestor)) {
-      const __u32 child = EMBER_TARGET_CHILD;
+    struct ember_target *a = bpf_map_lookup_elem(&targets, &ancestor);
+    if (a && (!a->start || a->start == process_start(task))) {
+      const struct ember_target child = {.kind = EMBER_TARGET_CHILD, .pad = 0, .start = start};
       bpf_map_update_elem(&targets, &pid, &child, BPF_NOEXIST);
       return 1;
     }
@@ -318,11 +329,24 @@ static __always_inline int is_target(const struct ember_py_config *c, __u32 pid)
   }
   return 0;
 }
+#endif
 
-// CPU samples (cpu-clock, cycles): drops those of processes that are not targets (when
-// filtering), reads the stacks of registered CPython processes.
+// CPU samples (cpu-clock, cycles) of per-thread events: every sample of a registered process.
 SEC("perf_event")
 int ember_python_stack(struct bpf_perf_event_data *ctx) {
+  const __u32 zero = 0;
+  __u32 pid = 0, tid = 0;
+  if (!current_ids(bpf_map_lookup_elem(&config, &zero), &pid, &tid)) return 1;
+  const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
+  if (!proc) return 1;  // not a registered CPython: the sample goes on as it is
+  return read_stack(ctx, proc, pid, tid, 0);
+}
+
+#ifdef EMBER_FILTER_TARGETS
+// CPU samples of per-CPU events: those of processes that are not targets are dropped (when
+// filtering), those of registered CPython processes get their stacks read.
+SEC("perf_event")
+int ember_target_stack(struct bpf_perf_event_data *ctx) {
   const __u32 zero = 0;
   const struct ember_py_config *c = bpf_map_lookup_elem(&config, &zero);
   const int filter = c && c->filter_targets;
@@ -330,9 +354,10 @@ int ember_python_stack(struct bpf_perf_event_data *ctx) {
   if (!current_ids(c, &pid, &tid)) return !filter;
   if (filter && !is_target(c, pid)) return 0;
   const struct ember_py_process *proc = bpf_map_lookup_elem(&processes, &pid);
-  if (!proc) return 1;  // not a registered CPython: the sample goes on as it is
+  if (!proc) return 1;
   return read_stack(ctx, proc, pid, tid, 0);
 }
+#endif
 
 // Switch-outs (--off-cpu): the thread leaving its CPU, within the budget.
 SEC("perf_event")

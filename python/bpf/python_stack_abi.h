@@ -46,18 +46,20 @@ struct ember_py_process {
 
 /* The one entry of `config`: the PID namespace ember sees processes in (st_dev and st_ino of
  * /proc/self/ns/pid), so that the program keys its maps and records by the PIDs and TIDs ember's
- * perf samples carry, also when ember runs in a container. */
+ * perf samples carry, also when ember runs in a container; 0 and 0 in the initial namespace,
+ * whose PIDs are the kernel's own (then processes in nested namespaces are seen too). */
 struct ember_py_config {
   __u64 pid_ns_dev;
   __u64 pid_ns_ino;
-  /* Sampling chosen processes with per-CPU events: CPU samples of processes not in `targets`
-   * are dropped in the kernel (the program returns 0), before they are written. */
+  /* Sampling chosen processes with per-CPU events (the program built with EMBER_FILTER_TARGETS):
+   * CPU samples of processes not in `targets` are dropped in the kernel (the program returns 0),
+   * before they are written. */
   __u32 filter_targets;
   /* And a process started since start_ns whose parent is a target, or whose parent started
    * since then too and has such a parent, and so on (up to EMBER_TARGET_MAX_ANCESTORS), becomes
    * one at its first sample: the children targets fork during the recording are sampled from
-   * their start, as the inherited events of per-thread sampling do. Only when ember runs in the
-   * initial PID namespace (task tgids are then the PIDs ember sees). */
+   * their start, as the inherited events of per-thread sampling do. Only in the initial PID
+   * namespace (task tgids are then the PIDs ember sees). */
   __u32 follow_children;
   __u64 start_ns; /* CLOCK_MONOTONIC, the clock of task start times */
 };
@@ -67,8 +69,16 @@ struct ember_py_config {
 #define EMBER_TARGET_MAX_ANCESTORS 16
 enum ember_target_kind {
   EMBER_TARGET_CHOSEN = 1,     /* registered by ember (-p, a launched command once it exec'd) */
-  EMBER_TARGET_CHILD = 2,      /* a descendant of one, found by the program */
+  EMBER_TARGET_CHILD = 2,      /* a descendant of one (found by the program, or by its fork record) */
   EMBER_TARGET_AFTER_EXEC = 3, /* the command ember forked: a target from its exec on */
+};
+struct ember_target {
+  __u32 kind;
+  __u32 pad;
+  /* When the process started (its main thread's start_time, CLOCK_MONOTONIC ns), noted at its
+   * first sample: a later process with the same PID is no target (the entry is dropped then, so
+   * ember need not remove targets that exit). 0 until then. */
+  __u64 start;
 };
 
 /* Per thread (key: TID): its thread state, checked against the TID at every read. */

@@ -387,9 +387,10 @@ TEST(RecorderPerCpu, LaunchedCommandThatForksAndExits) {
 // it had before (per-thread events reach it no more than they do).
 TEST(RecorderPerCpu, AttachedProcessAndOnlyTheChildrenItForksMeanwhile) {
   if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
-  // sh starts seventy_thirty, then becomes exit_midway, which forks a child 0.5 s later.
-  Workload w({"/bin/sh", "-c", "'" + kSeventyThirty + "' --seconds 8 & exec '" + kExitMidway +
-                                   "' --seconds 2 --start-delay 0.5 --fork"});
+  // sh starts seventy_thirty, then becomes exit_midway, which forks a child a second later (the
+  // recording has started by then: opening it takes milliseconds).
+  Workload w({"/bin/sh", "-c", "'" + kSeventyThirty + "' --seconds 3.5 & exec '" + kExitMidway +
+                                   "' --seconds 2 --start-delay 1 --fork"});
   ASSERT_TRUE(ready(w));
   ASSERT_TRUE(ready(w));
   RecordOptions options;
@@ -413,6 +414,46 @@ TEST(RecorderPerCpu, AttachedProcessAndOnlyTheChildrenItForksMeanwhile) {
   EXPECT_GT(parent, 100u);
   EXPECT_GT(child, 50u);
   EXPECT_EQ(older_child, 0u);
+}
+
+// A process in a PID namespace of its own (unshare, bwrap, a container started by the command)
+// is sampled too: the program keys targets by the kernel's PIDs when ember runs in the initial
+// namespace.
+TEST(RecorderPerCpu, ChildInANestedPidNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU and unshare -p need root";
+  if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare (util-linux)";
+  Target target;
+  target.command = {"/usr/bin/unshare", "--pid", "--fork", kSeventyThirty, "--seconds", "2"};
+  RecordOptions options;
+  options.sampling = Sampling::kPerCpu;
+  auto rec = Recorder::start(target, options);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_TRUE(record_until_end(**rec, 60s));
+  uint64_t samples = 0;
+  for (const NamedStack& s : name_stacks((*rec)->take_profile(), kSeventyThirty, load_symbols(kSeventyThirty))) {
+    if (!s.workload_frames.empty()) samples += s.samples;
+  }
+  EXPECT_GT(samples, 1000u) << "of ~2,000 in 2 s";
+}
+
+// A child whose parent exited before its first sample belongs to init (or a subreaper): the
+// program's walk up its parents cannot find the target, its fork record can.
+TEST(RecorderPerCpu, ChildOfAnExitedParentIsStillATarget) {
+  if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
+  Target target;
+  // The subshell forks seventy_thirty and exits at once; the outer shell waits for it to end.
+  target.command = {"/bin/sh", "-c", "( '" + kSeventyThirty + "' --seconds 2 >/dev/null & ); sleep 2.5"};
+  RecordOptions options;
+  options.sampling = Sampling::kPerCpu;
+  auto rec = Recorder::start(target, options);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_TRUE(record_until_end(**rec, 60s));
+  uint64_t samples = 0;
+  for (const NamedStack& s : name_stacks((*rec)->take_profile(), kSeventyThirty, load_symbols(kSeventyThirty))) {
+    if (!s.workload_frames.empty()) samples += s.samples;
+  }
+  // Its first moments, until ember reads the fork record, are not sampled.
+  EXPECT_GT(samples, 1000u) << "of ~2,000 in 2 s";
 }
 
 TEST(Recorder, ExecMidRecordingSwitchesToTheNewImage) {
