@@ -322,6 +322,8 @@ int run_record(RecordArgs& args) {
       meta["target"] = {{"pids", pids}};
     }
     meta["event"] = rec.event_name();
+    // How the CPU was sampled: an event per CPU (-a, or --sampling per-cpu) or per thread.
+    meta["sampling"] = args.all || rec.samples_per_cpu() ? "per-cpu" : "per-thread";
     meta["frequency_hz"] = rec.frequency_hz();
     meta["call_graph"] = args.call_graph;
     meta["start_time"] = utc_time(raw.start_time_ns);

@@ -319,6 +319,7 @@ TEST_F(CliTest, OneRecordingEveryFormatAndMetadata) {
 
   auto meta = nlohmann::json::parse(read_text(path("a.json")));
   EXPECT_EQ(meta["event"], "cpu-clock");
+  EXPECT_EQ(meta["sampling"], "per-thread");  // a command without --off-cpu: as perf record does
   EXPECT_EQ(meta["frequency_hz"], 999);
   EXPECT_EQ(meta["target"]["command"][0], SEVENTY_THIRTY_BIN);
   EXPECT_EQ(meta["command_exit_code"], 0);

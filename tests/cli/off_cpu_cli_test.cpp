@@ -86,6 +86,11 @@ TEST_F(OffCpuCliTest, WallTimeFlamegraphOfALaunchedCommand) {
   const std::string meta = read_text(path("meta.json"));
   EXPECT_NE(meta.find("\"off_cpu\""), std::string::npos);
   EXPECT_NE(meta.find("\"switch_outs\""), std::string::npos);
+  if (::geteuid() == 0) {
+    // --off-cpu samples the CPU per CPU when ember may load BPF, and says so.
+    EXPECT_NE(meta.find("\"sampling\": \"per-cpu\""), std::string::npos) << meta;
+    EXPECT_NE(r.err.find(" per CPU (other processes' samples dropped in the kernel) "), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(OffCpuCliTest, WallTimeFlamegraphOfAnAttachedProcess) {
