@@ -299,11 +299,16 @@ TEST(Recorder, ProcessExitingMidRecordingEndsPollAndKeepsSamples) {
   EXPECT_EQ(w.wait().exit_code, 3);
 }
 
-TEST(Recorder, LaunchedCommandThatForksAndExits) {
+// A launched command that forks a child and exits with 5: the child is sampled (by inherited
+// events, or per CPU by the program that follows children), up to main.
+void expect_fork_and_exit(Sampling sampling) {
   Target target;
   target.command = {kExitMidway, "--seconds", "1.5", "--fork", "--exit-code", "5"};
-  auto rec = Recorder::start(target, RecordOptions{});
+  RecordOptions options;
+  options.sampling = sampling;
+  auto rec = Recorder::start(target, options);
   ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_EQ((*rec)->samples_per_cpu(), sampling == Sampling::kPerCpu);
   const int32_t pid = (*rec)->command_pid();
   EXPECT_TRUE(record_until_end(**rec, 60s));
   ASSERT_TRUE((*rec)->command_wait_status().has_value());
@@ -314,7 +319,7 @@ TEST(Recorder, LaunchedCommandThatForksAndExits) {
   for (const NamedStack& s : name_stacks(p, kExitMidway, load_symbols(kExitMidway))) {
     if (s.workload_frames.empty()) continue;
     if (s.workload_frames.front() == "truth::child_process_work") {
-      // The forked child inherited the events and its parent's maps.
+      // The forked child has its parent's maps.
       EXPECT_NE(s.pid, pid);
       EXPECT_EQ(s.comm, "exit_midway");
       EXPECT_EQ(s.workload_frames.back(), "main");
@@ -328,6 +333,8 @@ TEST(Recorder, LaunchedCommandThatForksAndExits) {
   EXPECT_GT(child_samples, 50u);
   EXPECT_GT(parent_samples, 100u);
 }
+
+TEST(Recorder, LaunchedCommandThatForksAndExits) { expect_fork_and_exit(Sampling::kAuto); }
 
 // Sampling per CPU (--sampling per-cpu, the default with --off-cpu): one timer per CPU, and the
 // samples of every process but the targets dropped in the kernel. A busy process outside the
@@ -358,29 +365,7 @@ TEST(RecorderPerCpu, LaunchSeventyThirtyAndNothingElse) {
 // Children forked during the recording are found by the program at their first sample.
 TEST(RecorderPerCpu, LaunchedCommandThatForksAndExits) {
   if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
-  Target target;
-  target.command = {kExitMidway, "--seconds", "1.5", "--fork", "--exit-code", "5"};
-  RecordOptions options;
-  options.sampling = Sampling::kPerCpu;
-  auto rec = Recorder::start(target, options);
-  ASSERT_TRUE(rec.has_value()) << rec.error().message();
-  const int32_t pid = (*rec)->command_pid();
-  EXPECT_TRUE(record_until_end(**rec, 60s));
-  EXPECT_EQ(WEXITSTATUS(*(*rec)->command_wait_status()), 5);
-  profile::RawProfile p = (*rec)->take_profile();
-  uint64_t child_samples = 0, parent_samples = 0;
-  for (const NamedStack& s : name_stacks(p, kExitMidway, load_symbols(kExitMidway))) {
-    if (s.workload_frames.empty()) continue;
-    if (s.workload_frames.front() == "truth::child_process_work") {
-      EXPECT_NE(s.pid, pid);
-      EXPECT_EQ(s.comm, "exit_midway");
-      EXPECT_EQ(s.workload_frames.back(), "main");
-      child_samples += s.samples;
-    }
-    if (s.workload_frames.front() == "truth::busy_until_exit") parent_samples += s.samples;
-  }
-  EXPECT_GT(child_samples, 50u);
-  EXPECT_GT(parent_samples, 100u);
+  expect_fork_and_exit(Sampling::kPerCpu);
 }
 
 // -p per CPU, as per thread: the process and the children it forks while recorded, not a child
@@ -416,44 +401,45 @@ TEST(RecorderPerCpu, AttachedProcessAndOnlyTheChildrenItForksMeanwhile) {
   EXPECT_EQ(older_child, 0u);
 }
 
+// Samples in seventy_thirty's own code when `command`, launched and sampled per CPU, runs it
+// somewhere below itself.
+uint64_t seventy_thirty_samples_below(const std::vector<std::string>& command) {
+  Target target;
+  target.command = command;
+  RecordOptions options;
+  options.sampling = Sampling::kPerCpu;
+  auto rec = Recorder::start(target, options);
+  EXPECT_TRUE(rec.has_value()) << rec.error().message();
+  if (!rec) return 0;
+  EXPECT_TRUE(record_until_end(**rec, 60s));
+  uint64_t samples = 0;
+  for (const NamedStack& s : name_stacks((*rec)->take_profile(), kSeventyThirty, load_symbols(kSeventyThirty))) {
+    if (!s.workload_frames.empty()) samples += s.samples;
+  }
+  return samples;
+}
+
 // A process in a PID namespace of its own (unshare, bwrap, a container started by the command)
 // is sampled too: the program keys targets by the kernel's PIDs when ember runs in the initial
 // namespace.
 TEST(RecorderPerCpu, ChildInANestedPidNamespace) {
   if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU and unshare -p need root";
   if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare (util-linux)";
-  Target target;
-  target.command = {"/usr/bin/unshare", "--pid", "--fork", kSeventyThirty, "--seconds", "2"};
-  RecordOptions options;
-  options.sampling = Sampling::kPerCpu;
-  auto rec = Recorder::start(target, options);
-  ASSERT_TRUE(rec.has_value()) << rec.error().message();
-  EXPECT_TRUE(record_until_end(**rec, 60s));
-  uint64_t samples = 0;
-  for (const NamedStack& s : name_stacks((*rec)->take_profile(), kSeventyThirty, load_symbols(kSeventyThirty))) {
-    if (!s.workload_frames.empty()) samples += s.samples;
-  }
-  EXPECT_GT(samples, 1000u) << "of ~2,000 in 2 s";
+  EXPECT_GT(seventy_thirty_samples_below({"/usr/bin/unshare", "--pid", "--fork", kSeventyThirty, "--seconds", "2"}),
+            1000u)
+      << "of ~2,000 in 2 s";
 }
 
 // A child whose parent exited before its first sample belongs to init (or a subreaper): the
-// program's walk up its parents cannot find the target, its fork record can.
+// program's walk up its parents cannot find the target, its fork record can. Its first moments,
+// until ember reads that record, are not sampled.
 TEST(RecorderPerCpu, ChildOfAnExitedParentIsStillATarget) {
   if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
-  Target target;
   // The subshell forks seventy_thirty and exits at once; the outer shell waits for it to end.
-  target.command = {"/bin/sh", "-c", "( '" + kSeventyThirty + "' --seconds 2 >/dev/null & ); sleep 2.5"};
-  RecordOptions options;
-  options.sampling = Sampling::kPerCpu;
-  auto rec = Recorder::start(target, options);
-  ASSERT_TRUE(rec.has_value()) << rec.error().message();
-  EXPECT_TRUE(record_until_end(**rec, 60s));
-  uint64_t samples = 0;
-  for (const NamedStack& s : name_stacks((*rec)->take_profile(), kSeventyThirty, load_symbols(kSeventyThirty))) {
-    if (!s.workload_frames.empty()) samples += s.samples;
-  }
-  // Its first moments, until ember reads the fork record, are not sampled.
-  EXPECT_GT(samples, 1000u) << "of ~2,000 in 2 s";
+  EXPECT_GT(seventy_thirty_samples_below(
+                {"/bin/sh", "-c", "( '" + kSeventyThirty + "' --seconds 2 >/dev/null & ); sleep 2.5"}),
+            1000u)
+      << "of ~2,000 in 2 s";
 }
 
 TEST(Recorder, ExecMidRecordingSwitchesToTheNewImage) {
