@@ -401,22 +401,26 @@ TEST(RecorderPerCpu, AttachedProcessAndOnlyTheChildrenItForksMeanwhile) {
   EXPECT_EQ(older_child, 0u);
 }
 
-// Samples in seventy_thirty's own code when `command`, launched and sampled per CPU, runs it
-// somewhere below itself.
-uint64_t seventy_thirty_samples_below(const std::vector<std::string>& command) {
+// `command`, launched and sampled per CPU, runs seventy_thirty somewhere below itself: it must
+// be sampled. Checked as its share of the recording, not as a number of samples: parallel tests
+// may take part of its CPU. (Everything else the command runs sleeps or waits; without the
+// target following, seventy_thirty has no sample at all and the recording next to none.)
+void expect_seventy_thirty_below(const std::vector<std::string>& command) {
   Target target;
   target.command = command;
   RecordOptions options;
   options.sampling = Sampling::kPerCpu;
   auto rec = Recorder::start(target, options);
-  EXPECT_TRUE(rec.has_value()) << rec.error().message();
-  if (!rec) return 0;
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
   EXPECT_TRUE(record_until_end(**rec, 60s));
+  profile::RawProfile p = (*rec)->take_profile();
   uint64_t samples = 0;
-  for (const NamedStack& s : name_stacks((*rec)->take_profile(), kSeventyThirty, load_symbols(kSeventyThirty))) {
+  for (const NamedStack& s : name_stacks(p, kSeventyThirty, load_symbols(kSeventyThirty))) {
     if (!s.workload_frames.empty()) samples += s.samples;
   }
-  return samples;
+  const uint64_t total = p.total_samples();
+  EXPECT_GT(total, 200u) << "of ~2,000 in 2 s on a CPU of its own";
+  EXPECT_GT(static_cast<double>(samples), 0.8 * static_cast<double>(total)) << samples << " of " << total;
 }
 
 // A process in a PID namespace of its own (unshare, bwrap, a container started by the command)
@@ -425,9 +429,7 @@ uint64_t seventy_thirty_samples_below(const std::vector<std::string>& command) {
 TEST(RecorderPerCpu, ChildInANestedPidNamespace) {
   if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU and unshare -p need root";
   if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare (util-linux)";
-  EXPECT_GT(seventy_thirty_samples_below({"/usr/bin/unshare", "--pid", "--fork", kSeventyThirty, "--seconds", "2"}),
-            1000u)
-      << "of ~2,000 in 2 s";
+  expect_seventy_thirty_below({"/usr/bin/unshare", "--pid", "--fork", kSeventyThirty, "--seconds", "2"});
 }
 
 // A child whose parent exited before its first sample belongs to init (or a subreaper): the
@@ -436,10 +438,7 @@ TEST(RecorderPerCpu, ChildInANestedPidNamespace) {
 TEST(RecorderPerCpu, ChildOfAnExitedParentIsStillATarget) {
   if (::geteuid() != 0) GTEST_SKIP() << "sampling per CPU needs CAP_PERFMON and CAP_BPF (run as root)";
   // The subshell forks seventy_thirty and exits at once; the outer shell waits for it to end.
-  EXPECT_GT(seventy_thirty_samples_below(
-                {"/bin/sh", "-c", "( '" + kSeventyThirty + "' --seconds 2 >/dev/null & ); sleep 2.5"}),
-            1000u)
-      << "of ~2,000 in 2 s";
+  expect_seventy_thirty_below({"/bin/sh", "-c", "( '" + kSeventyThirty + "' --seconds 2 >/dev/null & ); sleep 2.5"});
 }
 
 TEST(Recorder, ExecMidRecordingSwitchesToTheNewImage) {
