@@ -157,7 +157,9 @@ TEST_F(CliTest, AgreesWithPerfDwarfOnTheSameProgram) {
   auto figures = [](const FoldedSummary& s, const char* who) {
     int64_t alpha = s.containing("truth::Worker::compute_alpha");
     int64_t beta = s.containing("truth::Worker::compute_beta");
-    EXPECT_GT(alpha + beta, 800) << who << ": too few samples to judge shares";
+    // ~2,000 in 3 s on a CPU of its own; CI's parallel tests can take half of it (perf had 686
+    // once), and a few hundred samples judge a 70/30 split within the 5 points asked.
+    EXPECT_GT(alpha + beta, 400) << who << ": too few samples to judge shares";
     Figures f;
     if (alpha + beta == 0) return f;
     f.alpha_share = static_cast<double>(alpha) / static_cast<double>(alpha + beta);
