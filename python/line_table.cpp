@@ -96,7 +96,8 @@ std::optional<int32_t> locations_line(std::span<const std::byte> t, int32_t firs
       has_line = false;
     } else if (code == 14 || code == 13) {
       auto delta = r.signed_varint();
-      if (!delta) return std::nullopt;
+      // A delta no line number can take is damage (and would overflow the sum).
+      if (!delta || *delta > INT32_MAX || *delta < -static_cast<int64_t>(INT32_MAX)) return std::nullopt;
       line += *delta;
     } else if (code >= 10) {
       line += code - 10;

@@ -137,6 +137,15 @@ TEST(LineTableDecoders, LocationsEveryEntryForm) {
   EXPECT_EQ(line_for_offset(LineTableFormat::kLocations311, t2, 10, 2), std::nullopt);
 }
 
+TEST(LineTableDecoders, LocationDeltaBeyondAnyLineIsUnknown) {
+  // A long-form entry whose signed varint is ~2^62 (eleven 6-bit chunks, even: positive): no
+  // line is that far from another; adding it to the line overflowed (found by the fuzzer).
+  auto t = bytes({0x80 | (14 << 3) | 0, 0x40, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x3e, 0, 1, 2,
+                  0x80 | (10 << 3) | 0, 0x80 | (15 << 3) | 0});
+  EXPECT_EQ(line_for_offset(LineTableFormat::kLocations311, t, 4, 0), std::nullopt);
+  EXPECT_EQ(line_for_offset(LineTableFormat::kLocations311, t, 4, 2), std::nullopt);
+}
+
 TEST(LineTableDecoders, TruncatedLocationTablesAreUnknown) {
   // A long-form entry cut inside its varint, and a table that does not start at an entry.
   auto cut = bytes({0x80 | (14 << 3) | 0, 0x41});
